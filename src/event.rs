@@ -1,0 +1,386 @@
+//! The event model: what a format parser produces from one line, and the JSON an output receives.
+//!
+//! A parser turns a line into a [`Timestamp`] and a list of named [`Value`]s that borrow from the line
+//! (no allocation on the hot path for ALB/ELB/CloudFront). [`crate::enrich`] then writes them, with the
+//! log/beat/key metadata, into one JSON object per event: an [`Event`], which is what the publish queue and
+//! every output carry. `@metadata` is not part of the document body; the outputs that send it (console,
+//! file, Logstash, `s3logsbeat parse`) splice it in with [`Event::write_with_metadata`], Elasticsearch
+//! sends the body alone with the `_id` in the bulk action line.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+
+/// A point in time, UTC, with the number of fraction digits the log wrote.
+///
+/// The original truncated every timestamp to milliseconds; we keep what the log has (ALB writes
+/// microseconds), and always print at least three fraction digits so that the text sorts and reads like
+/// the original's `2015-05-13T23:39:43.945Z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    /// Seconds since the Unix epoch.
+    pub secs: i64,
+    /// Nanoseconds within the second, `0..1_000_000_000`.
+    pub nanos: u32,
+    /// Fraction digits to print: 3, 6 or 9.
+    pub digits: u8,
+}
+
+impl Timestamp {
+    /// A timestamp from a chrono value, printed with `digits` fraction digits (rounded up to 3, 6 or 9).
+    pub fn from_datetime(dt: DateTime<Utc>, digits: u8) -> Timestamp {
+        Timestamp {
+            secs: dt.timestamp(),
+            nanos: dt.timestamp_subsec_nanos(),
+            digits: normalize_digits(digits),
+        }
+    }
+
+    /// From whole milliseconds since the epoch (negative values are before 1970).
+    pub fn from_millis(ms: i64) -> Timestamp {
+        Timestamp {
+            secs: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
+            digits: 3,
+        }
+    }
+
+    /// The current time, with millisecond digits.
+    pub fn now() -> Timestamp {
+        Timestamp::from_datetime(Utc::now(), 3)
+    }
+
+    /// As a chrono value; `None` only for years chrono cannot represent.
+    pub fn to_datetime(self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(self.secs, self.nanos)
+    }
+
+    /// Appends `YYYY-MM-DDTHH:MM:SS.fff[fff[fff]]Z`.
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        let Some(dt) = self.to_datetime() else {
+            // Unreachable for timestamps our parsers build (they come from chrono); keep output valid.
+            out.extend_from_slice(b"1970-01-01T00:00:00.000Z");
+            return;
+        };
+        let d = dt.naive_utc();
+        write_date_time(&d, out);
+        out.push(b'.');
+        let frac = self.nanos;
+        match self.digits {
+            3 => push_padded(out, frac / 1_000_000, 3),
+            6 => push_padded(out, frac / 1_000, 6),
+            _ => push_padded(out, frac, 9),
+        }
+        out.push(b'Z');
+    }
+
+    /// The text form, as [`Timestamp::write_rfc3339`] writes it.
+    pub fn to_rfc3339(self) -> String {
+        let mut v = Vec::with_capacity(32);
+        self.write_rfc3339(&mut v);
+        String::from_utf8(v).expect("ascii")
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Rounds a count of fraction digits up to the next of 3, 6, 9.
+pub fn normalize_digits(d: u8) -> u8 {
+    match d {
+        0..=3 => 3,
+        4..=6 => 6,
+        _ => 9,
+    }
+}
+
+fn write_date_time(d: &NaiveDateTime, out: &mut Vec<u8>) {
+    let year = d.year();
+    if (0..=9999).contains(&year) {
+        push_padded(out, year as u32, 4);
+    } else {
+        // RFC 3339 has no room for these; write them the way chrono does so that nothing panics.
+        out.extend_from_slice(format!("{year:+05}").as_bytes());
+    }
+    out.push(b'-');
+    push_padded(out, d.month(), 2);
+    out.push(b'-');
+    push_padded(out, d.day(), 2);
+    out.push(b'T');
+    push_padded(out, d.hour(), 2);
+    out.push(b':');
+    push_padded(out, d.minute(), 2);
+    out.push(b':');
+    push_padded(out, d.second(), 2);
+}
+
+/// Appends `v` as decimal, left-padded with zeros to `width` digits.
+fn push_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    while v > 0 && i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let digits = buf.len() - i;
+    let start = if digits >= width {
+        i
+    } else {
+        buf.len() - width
+    };
+    out.extend_from_slice(&buf[start..]);
+}
+
+/// Builds a UTC timestamp from calendar parts; `None` if the date or time does not exist.
+pub fn timestamp_from_parts(
+    y: i32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    nanos: u32,
+    digits: u8,
+) -> Option<Timestamp> {
+    let date = NaiveDate::from_ymd_opt(y, mo, d)?;
+    let dt = date.and_hms_nano_opt(h, mi, s, nanos)?;
+    Some(Timestamp::from_datetime(dt.and_utc(), digits))
+}
+
+/// One field value, borrowed from the line where possible.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// A string, JSON-escaped when written.
+    Str(Cow<'a, str>),
+    /// A signed integer.
+    Int(i64),
+    /// A number literal from the log that is already valid JSON (`0.000073`): written verbatim so that
+    /// no precision is lost and no float formatting is spent on the hot path.
+    Num(&'a str),
+    /// A float that had to be computed.
+    Float(f64),
+    /// A list of strings (ALB `actions_executed`, `target_port_list`, ...).
+    StrList(Vec<Cow<'a, str>>),
+    /// Any JSON value (the `json` and `waf` formats); nulls are already removed.
+    Json(serde_json::Value),
+}
+
+/// A field name: static for the fixed formats, owned for JSON keys.
+pub type Name<'a> = Cow<'a, str>;
+
+/// Appends `s` as a JSON string literal, quotes included.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    write_json_str_body(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// Escapes for bytes that JSON does not allow raw in a string: 0 = copy, 1 = short escape, 2 = `\u00XX`.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 2;
+        i += 1;
+    }
+    t[b'\n' as usize] = 1;
+    t[b'\r' as usize] = 1;
+    t[b'\t' as usize] = 1;
+    t[0x08] = 1;
+    t[0x0c] = 1;
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t
+};
+
+fn write_json_str_body(out: &mut Vec<u8>, b: &[u8]) {
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let e = ESCAPE[c as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&b[start..i]);
+        start = i + 1;
+        if e == 1 {
+            out.push(b'\\');
+            out.push(match c {
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0x08 => b'b',
+                0x0c => b'f',
+                other => other,
+            });
+        } else {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(c >> 4) as usize]);
+            out.push(HEX[(c & 0xf) as usize]);
+        }
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
+impl Value<'_> {
+    /// Appends the value as JSON.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Str(s) => write_json_str(out, s),
+            Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Value::Num(n) => out.extend_from_slice(n.as_bytes()),
+            Value::Float(f) => {
+                if f.is_finite() {
+                    out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())
+                } else {
+                    out.extend_from_slice(b"null")
+                }
+            }
+            Value::StrList(l) => {
+                out.push(b'[');
+                for (i, s) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_json_str(out, s);
+                }
+                out.push(b']');
+            }
+            Value::Json(v) => {
+                // Writing into a Vec cannot fail, and a serde_json::Value always serializes.
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+        }
+    }
+}
+
+/// A 128-bit event id, printed as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub [u8; 16]);
+
+impl EventId {
+    /// Appends the 32 hex digits.
+    pub fn write_hex(&self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for b in self.0 {
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        }
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = Vec::with_capacity(32);
+        self.write_hex(&mut v);
+        f.write_str(std::str::from_utf8(&v).expect("hex"))
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// One event, ready for an output.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Deterministic id (see README "Event ids"); the Elasticsearch `_id`.
+    pub id: EventId,
+    /// The event time, also written as `@timestamp` in `doc`.
+    pub timestamp: Timestamp,
+    /// The input's `log_format`, sent as `@metadata.format`.
+    pub format: &'static str,
+    /// The document: one JSON object, without `@metadata`.
+    pub doc: Box<str>,
+    /// True when the line did not parse and this event carries the raw line in `message`.
+    pub parse_failure: bool,
+}
+
+/// `@metadata.beat` and `@metadata.type`, as the original sent them (Logstash users route on them).
+pub const METADATA_BEAT: &str = "s3logsbeat";
+/// `@metadata.type`: libbeat 6's document type, kept for Logstash pipelines that test it.
+pub const METADATA_TYPE: &str = "doc";
+
+impl Event {
+    /// Appends the document with `@metadata` (`beat`, `type`, `version`, `_id`, `format`) as its first key.
+    pub fn write_with_metadata(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"@metadata\":{\"beat\":\"");
+        out.extend_from_slice(METADATA_BEAT.as_bytes());
+        out.extend_from_slice(b"\",\"type\":\"");
+        out.extend_from_slice(METADATA_TYPE.as_bytes());
+        out.extend_from_slice(b"\",\"version\":\"");
+        out.extend_from_slice(crate::VERSION.as_bytes());
+        out.extend_from_slice(b"\",\"_id\":\"");
+        self.id.write_hex(out);
+        out.extend_from_slice(b"\",\"format\":");
+        write_json_str(out, self.format);
+        out.push(b'}');
+        // doc is a JSON object that is never empty (it always has @timestamp), so it starts with `{"`.
+        out.push(b',');
+        out.extend_from_slice(&self.doc.as_bytes()[1..]);
+    }
+
+    /// The document parsed back into JSON (tests and slow paths such as `%{[field]}` index names).
+    pub fn doc_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.doc).expect("event documents are valid JSON")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_keeps_digits_and_pads_to_millis() {
+        let t = timestamp_from_parts(2018, 7, 2, 22, 23, 0, 186_641_000, 6).unwrap();
+        assert_eq!(t.to_rfc3339(), "2018-07-02T22:23:00.186641Z");
+        let t = timestamp_from_parts(2014, 5, 23, 1, 13, 11, 0, 0).unwrap();
+        assert_eq!(t.to_rfc3339(), "2014-05-23T01:13:11.000Z");
+        let t = timestamp_from_parts(2014, 5, 23, 1, 13, 11, 5, 9).unwrap();
+        assert_eq!(t.to_rfc3339(), "2014-05-23T01:13:11.000000005Z");
+        assert!(timestamp_from_parts(2019, 2, 29, 0, 0, 0, 0, 0).is_none());
+    }
+
+    #[test]
+    fn negative_millis_are_before_the_epoch() {
+        assert_eq!(Timestamp::from_millis(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(1553360693208).to_rfc3339(),
+            "2019-03-23T17:04:53.208Z"
+        );
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut v = Vec::new();
+        write_json_str(&mut v, "a\"b\\c\nd\u{1}é<");
+        assert_eq!(std::str::from_utf8(&v).unwrap(), r#""a\"b\\c\nd\u0001é<""#);
+        let back: String = serde_json::from_slice(&v).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é<");
+    }
+
+    #[test]
+    fn metadata_is_spliced_into_the_document() {
+        let e = Event {
+            id: EventId([0xab; 16]),
+            timestamp: Timestamp::from_millis(0),
+            format: "alb",
+            doc: r#"{"@timestamp":"1970-01-01T00:00:00.000Z","a":1}"#.into(),
+            parse_failure: false,
+        };
+        let mut out = Vec::new();
+        e.write_with_metadata(&mut out);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["@metadata"]["_id"], "abababababababababababababababab");
+        assert_eq!(v["@metadata"]["format"], "alb");
+        assert_eq!(v["@metadata"]["type"], "doc");
+        assert_eq!(v["a"], 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! `alb`: Application Load Balancer access logs.
+//!
+//! Space-separated, some fields quoted; AWS appends columns at the end over the years, so every column
+//! after the request line is optional and unknown trailing columns are ignored. Column list:
+//! <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html>.
+//! The original's 18 field names are kept; the later columns get the names AWS documents.
+
+use std::borrow::Cow;
+
+use super::tokens::{
+    parse_rfc3339, push_addr_port, push_int, push_num, push_request, push_str_unless_dash,
+    SpaceFields,
+};
+use super::{ErrorKind, LineOut, ParseError};
+use crate::event::{Timestamp, Value};
+
+/// Columns up to and including the request line must be there; the rest are optional.
+const REQUIRED: usize = 13;
+
+/// Parses one ALB line into `out`.
+pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+    let mut f = SpaceFields::new(line);
+    let typ = f.required("type", REQUIRED)?;
+    out.push("type", Value::Str(typ.value()));
+    let time = f.required("time", REQUIRED)?;
+    let ts = parse_rfc3339(time.text)
+        .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
+    out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
+    let client = f.required("client:port", REQUIRED)?;
+    push_addr_port(out, "client_ip", "client_port", client.text)?;
+    let target = f.required("target:port", REQUIRED)?;
+    push_addr_port(out, "target_ip", "target_port", target.text)?;
+    for name in [
+        "request_processing_time",
+        "target_processing_time",
+        "response_processing_time",
+    ] {
+        let t = f.required(name, REQUIRED)?;
+        push_num(out, name, t.text, true)?;
+    }
+    for name in [
+        "elb_status_code",
+        "target_status_code",
+        "received_bytes",
+        "sent_bytes",
+    ] {
+        let t = f.required(name, REQUIRED)?;
+        push_int(out, name, t.text)?;
+    }
+    push_request(out, f.required("request", REQUIRED)?.value());
+
+    // Everything below is optional: older lines stop earlier.
+    let Some(ua) = f.next("user_agent")? else {
+        return Ok(ts);
+    };
+    push_str_unless_dash(out, "user_agent", ua.value());
+    for name in ["ssl_cipher", "ssl_protocol"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_str_unless_dash(out, name, t.value());
+    }
+    // The original kept these two as "-"; dashboards may filter on that, so they stay.
+    for name in ["target_group_arn", "trace_id"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        out.push(name, Value::Str(t.value()));
+    }
+    for name in ["domain_name", "chosen_cert_arn"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_str_unless_dash(out, name, t.value());
+    }
+    let Some(t) = f.next("matched_rule_priority")? else {
+        return Ok(ts);
+    };
+    push_int(out, "matched_rule_priority", t.text)?;
+    let Some(t) = f.next("request_creation_time")? else {
+        return Ok(ts);
+    };
+    push_str_unless_dash(out, "request_creation_time", t.value());
+    let Some(t) = f.next("actions_executed")? else {
+        return Ok(ts);
+    };
+    push_list(out, "actions_executed", t.value(), ',');
+    for name in ["redirect_url", "error_reason"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_str_unless_dash(out, name, t.value());
+    }
+    for name in ["target_port_list", "target_status_code_list"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_list(out, name, t.value(), ' ');
+    }
+    for name in [
+        "classification",
+        "classification_reason",
+        "conn_trace_id",
+        "transformed_host",
+        "transformed_uri",
+        "request_transform_status",
+    ] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_str_unless_dash(out, name, t.value());
+    }
+    Ok(ts)
+}
+
+/// A list column (`"forward,redirect"`, `"10.0.0.1:80 10.0.0.2:80"`) as an array of its items; `-` leaves
+/// it out.
+fn push_list<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>, sep: char) {
+    if v == "-" || v.is_empty() {
+        return;
+    }
+    let items: Vec<Cow<'a, str>> = match v {
+        Cow::Borrowed(s) => s
+            .split(sep)
+            .filter(|i| !i.is_empty())
+            .map(Cow::Borrowed)
+            .collect(),
+        Cow::Owned(s) => s
+            .split(sep)
+            .filter(|i| !i.is_empty())
+            .map(|i| Cow::Owned(i.to_string()))
+            .collect(),
+    };
+    out.push(name, Value::StrList(items));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::parse_one;
+    use super::super::{FormatSpec, LogFormat};
+    use serde_json::json;
+
+    fn alb(line: &str) -> serde_json::Value {
+        parse_one(&FormatSpec::plain(LogFormat::Alb), line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn every_current_column_has_a_field() {
+        let v = alb(concat!(
+            "https 2024-07-02T22:23:00.186641Z app/my-lb/50dc6c495c0c9188 2601:db8::6bbc:50599 10.0.0.1:80 ",
+            "0.086 0.048 0.037 200 201 0 57 \"GET https://www.example.com:443/a b?x=1+2 HTTP/1.1\" ",
+            "\"curl/7.46.0\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:tg \"Root=1-58337281\" ",
+            "\"www.example.com\" \"arn:cert\" 1 2024-07-02T22:22:48.364000Z \"waf,forward\" \"-\" \"-\" ",
+            "\"10.0.0.1:80 10.0.0.2:80\" \"200 201\" \"Ambiguous\" \"SpaceInUri\" TID_1234 ",
+            "\"new.example.com\" \"/new\" \"TransformSuccess\" extra \"columns\""
+        ));
+        assert_eq!(
+            v,
+            json!({
+                "@timestamp": "2024-07-02T22:23:00.186641Z",
+                "type": "https", "elb": "app/my-lb/50dc6c495c0c9188",
+                "client_ip": "2601:db8::6bbc", "client_port": 50599,
+                "target_ip": "10.0.0.1", "target_port": 80,
+                "request_processing_time": 0.086, "target_processing_time": 0.048,
+                "response_processing_time": 0.037,
+                "elb_status_code": 200, "target_status_code": 201,
+                "received_bytes": 0, "sent_bytes": 57,
+                "request_verb": "GET", "request_url": "https://www.example.com:443/a b?x=1+2",
+                "request_proto": "HTTP/1.1", "user_agent": "curl/7.46.0",
+                "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256", "ssl_protocol": "TLSv1.2",
+                "target_group_arn": "arn:tg", "trace_id": "Root=1-58337281",
+                "domain_name": "www.example.com", "chosen_cert_arn": "arn:cert",
+                "matched_rule_priority": 1, "request_creation_time": "2024-07-02T22:22:48.364000Z",
+                "actions_executed": ["waf", "forward"],
+                "target_port_list": ["10.0.0.1:80", "10.0.0.2:80"],
+                "target_status_code_list": ["200", "201"],
+                "classification": "Ambiguous", "classification_reason": "SpaceInUri",
+                "conn_trace_id": "TID_1234", "transformed_host": "new.example.com",
+                "transformed_uri": "/new", "request_transform_status": "TransformSuccess"
+            })
+        );
+    }
+
+    #[test]
+    fn dashes_leave_numbers_out_and_keep_the_line() {
+        let v = alb("http 2018-08-19T15:14:55.207720Z app/x/1 41.233.25.52:58750 - -1 -1 -1 - - 211 288 \"- - - \" \"-\" - - - \"-\"");
+        let o = v.as_object().unwrap();
+        for absent in [
+            "target_ip",
+            "target_port",
+            "request_processing_time",
+            "elb_status_code",
+            "target_status_code",
+            "user_agent",
+            "ssl_cipher",
+        ] {
+            assert!(!o.contains_key(absent), "{absent} in {v}");
+        }
+        assert_eq!(v["received_bytes"], 211);
+        assert_eq!(v["request_verb"], "-");
+        assert_eq!(v["request_proto"], "-");
+        assert_eq!(v["target_group_arn"], "-");
+    }
+
+    #[test]
+    fn old_18_column_lines_and_truncated_lines_parse() {
+        let v = alb("http 2016-08-10T22:08:42.945958Z app/x/1 1.2.3.4:1 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 \"GET http://www.example.com:80/ HTTP/1.1\"");
+        assert_eq!(v["request_url"], "http://www.example.com:80/");
+        assert!(v.get("user_agent").is_none());
+    }
+
+    #[test]
+    fn bad_lines_say_which_field() {
+        let spec = FormatSpec::plain(LogFormat::Alb);
+        let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1").unwrap_err();
+        assert!(e.to_string().contains("needs at least 13"), "{e}");
+        let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1 - 0 0 0 2x0 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
+        assert_eq!(e.to_string(), "field elb_status_code: \"2x0\" is not an integer");
+        let e = parse_one(&spec, "http yesterday app/x/1 1.2.3.4:1 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
+        assert_eq!(e.to_string(), "field time: cannot parse time \"yesterday\"");
+        let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
+        assert_eq!(e.to_string(), "field client_ip: \"1.2.3.4\" is not an address:port");
+    }
+}

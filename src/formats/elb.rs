@@ -1,0 +1,97 @@
+//! `elb`: Classic Load Balancer access logs.
+//!
+//! Space-separated; 15 fields today, 12 (up to the request) in lines written before about 2015. TCP and
+//! SSL listeners write `"- - - "` as the request and `-` for both status codes. Reference:
+//! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
+
+use super::tokens::{
+    parse_rfc3339, push_addr_port, push_int, push_num, push_request, push_str_unless_dash,
+    SpaceFields,
+};
+use super::{ErrorKind, LineOut, ParseError};
+use crate::event::{Timestamp, Value};
+
+/// Columns up to and including the request line must be there.
+const REQUIRED: usize = 12;
+
+/// Parses one classic ELB line into `out`.
+pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+    let mut f = SpaceFields::new(line);
+    let time = f.required("time", REQUIRED)?;
+    let ts = parse_rfc3339(time.text)
+        .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
+    out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
+    let client = f.required("client:port", REQUIRED)?;
+    push_addr_port(out, "client_ip", "client_port", client.text)?;
+    let backend = f.required("backend:port", REQUIRED)?;
+    push_addr_port(out, "backend_ip", "backend_port", backend.text)?;
+    for name in [
+        "request_processing_time",
+        "backend_processing_time",
+        "response_processing_time",
+    ] {
+        let t = f.required(name, REQUIRED)?;
+        push_num(out, name, t.text, true)?;
+    }
+    for name in [
+        "elb_status_code",
+        "backend_status_code",
+        "received_bytes",
+        "sent_bytes",
+    ] {
+        let t = f.required(name, REQUIRED)?;
+        push_int(out, name, t.text)?;
+    }
+    push_request(out, f.required("request", REQUIRED)?.value());
+    for name in ["user_agent", "ssl_cipher", "ssl_protocol"] {
+        let Some(t) = f.next(name)? else {
+            return Ok(ts);
+        };
+        push_str_unless_dash(out, name, t.value());
+    }
+    Ok(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::parse_one;
+    use super::super::{FormatSpec, LogFormat};
+    use serde_json::json;
+
+    fn elb(line: &str) -> serde_json::Value {
+        parse_one(&FormatSpec::plain(LogFormat::Elb), line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn old_twelve_field_lines_parse() {
+        let v = elb("2015-04-10T08:11:09.865823Z us-west-1-production-media 49.150.87.133:55128 - -1 -1 -1 408 - 1294336 0 \"PUT https://media.example.com:443/videos/F4 HTTP/1.1\"");
+        assert_eq!(
+            v,
+            json!({
+                "@timestamp": "2015-04-10T08:11:09.865823Z",
+                "elb": "us-west-1-production-media",
+                "client_ip": "49.150.87.133", "client_port": 55128,
+                "elb_status_code": 408, "received_bytes": 1294336, "sent_bytes": 0,
+                "request_verb": "PUT", "request_url": "https://media.example.com:443/videos/F4",
+                "request_proto": "HTTP/1.1"
+            })
+        );
+    }
+
+    #[test]
+    fn tcp_listener_lines_parse() {
+        let v = elb("2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.001065 0.000015 0.000023 - - 57 502 \"- - - \" \"-\" ECDHE-ECDSA-AES128-GCM-SHA256 TLSv1.2");
+        assert_eq!(v["request_proto"], "-");
+        assert_eq!(v["ssl_protocol"], "TLSv1.2");
+        assert!(v.get("elb_status_code").is_none());
+        assert!(v.get("user_agent").is_none());
+        assert_eq!(v["backend_port"], 80);
+    }
+
+    #[test]
+    fn received_bytes_dash_is_left_out() {
+        let v = elb("2015-05-13T23:39:43.945958Z lb 1.2.3.4:1 10.0.0.1:80 0.1 0.1 0.1 200 200 - 29 \"GET http://h:80/ HTTP/1.1\" \"curl\" - -");
+        assert!(v.get("received_bytes").is_none());
+        assert_eq!(v["sent_bytes"], 29);
+    }
+}

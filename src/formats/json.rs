@@ -1,0 +1,238 @@
+//! `json` and `waf`: one JSON object per line.
+//!
+//! The timestamp field becomes `@timestamp` and is removed; every other top-level key becomes a field,
+//! with nulls removed at every depth (as libbeat did, so WAF's `requestId: null` disappears). `waf` is
+//! `json` with `timestamp` in epoch milliseconds.
+//!
+//! Differences from the original, each deliberate: several JSON values on one line (Firehose
+//! concatenates records) each become an event instead of all but the first being dropped silently; a
+//! `timestamp_field` with dots is looked up as a path when no top-level key has that name; and a top-level
+//! key that would collide with a field s3logsbeat adds (`@timestamp`, `@metadata`, `log`, `beat`) is kept
+//! with an underscore in front (`_log`) instead of producing a document with a duplicate key.
+
+use serde_json::{Map, Value as J};
+
+use super::time::TimeFormat;
+use super::{ErrorKind, LineOut, ParseError};
+use crate::event::{Name, Timestamp, Value};
+
+/// `log_format_options` of the `json` format.
+#[derive(Clone, Debug)]
+pub struct JsonOptions {
+    /// The key that holds the event time (a top-level key, or a dotted path).
+    pub timestamp_field: String,
+    /// How that time is written.
+    pub timestamp_format: TimeFormat,
+}
+
+impl JsonOptions {
+    /// The fixed options of `waf`.
+    pub fn waf() -> JsonOptions {
+        JsonOptions {
+            timestamp_field: "timestamp".to_string(),
+            timestamp_format: TimeFormat::UnixMillis,
+        }
+    }
+}
+
+/// Top-level keys that s3logsbeat writes itself.
+const RESERVED: [&str; 4] = ["@timestamp", "@metadata", "log", "beat"];
+
+/// Parses every JSON value on `line` into records of `out`.
+pub fn parse<'a>(opts: &JsonOptions, line: &'a str, out: &mut LineOut<'a>) {
+    let mut stream = serde_json::Deserializer::from_str(line).into_iter::<J>();
+    let mut start = first_non_ws(line, 0);
+    loop {
+        if start >= line.len() {
+            break;
+        }
+        let begin = out.fields.len();
+        match stream.next() {
+            None => break,
+            Some(Err(e)) => {
+                let err = ParseError::new(ErrorKind::BadJson(e.to_string()), "", &line[start..]);
+                out.finish(begin, start, Err(err));
+                // The rest of the line cannot be resynchronised: it is all in this failure's message.
+                break;
+            }
+            Some(Ok(v)) => {
+                let r = record(opts, v, &line[start..stream.byte_offset()], out);
+                out.finish(begin, start, r);
+            }
+        }
+        start = first_non_ws(line, stream.byte_offset());
+    }
+}
+
+fn first_non_ws(s: &str, from: usize) -> usize {
+    s.as_bytes()[from..]
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map_or(s.len(), |p| from + p)
+}
+
+fn record<'a>(
+    opts: &JsonOptions,
+    v: J,
+    text: &str,
+    out: &mut LineOut<'a>,
+) -> Result<Timestamp, ParseError> {
+    let J::Object(mut map) = v else {
+        return Err(ParseError::new(ErrorKind::NotAnObject, "", text));
+    };
+    let field = opts.timestamp_field.as_str();
+    let raw = match map.remove(field) {
+        Some(t) => Some(t),
+        None if field.contains('.') => take_path(&mut map, field),
+        None => None,
+    };
+    let raw = match raw {
+        Some(J::Null) | None => {
+            return Err(ParseError::new(
+                ErrorKind::MissingTimestamp,
+                field.to_string(),
+                "",
+            ))
+        }
+        Some(r) => r,
+    };
+    let ts = opts.timestamp_format.parse(&raw).ok_or_else(|| {
+        let shown = match &raw {
+            J::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        ParseError::new(
+            ErrorKind::TimestampType(opts.timestamp_format.expected()),
+            field.to_string(),
+            &shown,
+        )
+    })?;
+    for (k, mut v) in map {
+        if v.is_null() {
+            continue;
+        }
+        remove_nulls(&mut v);
+        let name: Name<'a> = if RESERVED.contains(&k.as_str()) {
+            Name::Owned(format!("_{k}"))
+        } else {
+            Name::Owned(k)
+        };
+        out.fields.push((name, Value::Json(v)));
+    }
+    Ok(ts)
+}
+
+/// Removes and returns the value at a dotted path (`a.b.c`).
+fn take_path(map: &mut Map<String, J>, path: &str) -> Option<J> {
+    let mut parts = path.split('.').peekable();
+    let mut cur = map;
+    while let Some(p) = parts.next() {
+        if parts.peek().is_none() {
+            return cur.remove(p);
+        }
+        cur = cur.get_mut(p)?.as_object_mut()?;
+    }
+    None
+}
+
+fn remove_nulls(v: &mut J) {
+    match v {
+        J::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(remove_nulls);
+        }
+        J::Array(a) => a.iter_mut().for_each(remove_nulls),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FormatSpec, LineOut, LineParser, LogFormat};
+    use super::*;
+    use serde_json::json;
+
+    fn records(spec: &FormatSpec, line: &str) -> Vec<(usize, Result<J, String>)> {
+        let mut p = LineParser::new(spec);
+        let mut out = LineOut::new();
+        p.parse_line(line, &mut out);
+        out.records
+            .iter()
+            .map(|r| {
+                let res = r.result.clone().map_err(|e| e.to_string()).map(|ts| {
+                    let mut m = Map::new();
+                    m.insert("@timestamp".into(), ts.to_rfc3339().into());
+                    for (k, v) in out.fields_of(r) {
+                        let mut b = Vec::new();
+                        v.write_json(&mut b);
+                        m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
+                    }
+                    J::Object(m)
+                });
+                (r.offset_in_line, res)
+            })
+            .collect()
+    }
+
+    fn json_spec(field: &str, fmt: &str) -> FormatSpec {
+        FormatSpec::json(JsonOptions {
+            timestamp_field: field.into(),
+            timestamp_format: TimeFormat::from_config(fmt).unwrap(),
+        })
+    }
+
+    #[test]
+    fn waf_line_drops_nulls_and_the_timestamp_key() {
+        let spec = FormatSpec::plain(LogFormat::Waf);
+        let r = records(
+            &spec,
+            r#"{"timestamp":1553360693208,"formatVersion":1,"requestId":null,"h":{"a":null,"b":[null,1]}}"#,
+        );
+        assert_eq!(
+            r[0].1.clone().unwrap(),
+            json!({"@timestamp":"2019-03-23T17:04:53.208Z","formatVersion":1,"h":{"b":[null,1]}})
+        );
+    }
+
+    #[test]
+    fn several_values_on_one_line_each_become_a_record() {
+        let spec = FormatSpec::plain(LogFormat::Waf);
+        let r = records(&spec, r#"  {"timestamp":1,"a":1} {"timestamp":2,"b":2}{"x"#);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].0, 2);
+        assert_eq!(r[1].0, 24);
+        assert_eq!(r[1].1.clone().unwrap()["b"], 2);
+        assert_eq!(r[2].0, 45);
+        assert!(r[2].1.clone().unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let spec = FormatSpec::plain(LogFormat::Waf);
+        assert_eq!(
+            records(&spec, "[1,2]")[0].1.clone().unwrap_err(),
+            "JSON value is not an object: \"[1,2]\""
+        );
+        assert_eq!(
+            records(&spec, r#"{"ts":1}"#)[0].1.clone().unwrap_err(),
+            "timestamp field timestamp is missing"
+        );
+        assert_eq!(
+            records(&spec, r#"{"timestamp":"soon"}"#)[0].1.clone().unwrap_err(),
+            "timestamp field timestamp: \"soon\" is not epoch milliseconds"
+        );
+    }
+
+    #[test]
+    fn dotted_timestamp_field_and_reserved_keys() {
+        let spec = json_spec("a.ts", "timeUnixMilliseconds");
+        let v = records(&spec, r#"{"a":{"ts":1553360693208,"k":1},"log":"x","@timestamp":"y"}"#)
+            .remove(0)
+            .1
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"@timestamp":"2019-03-23T17:04:53.208Z","a":{"k":1},"_log":"x","_@timestamp":"y"})
+        );
+    }
+}

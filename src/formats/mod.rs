@@ -1,0 +1,350 @@
+//! Log formats: one line of text in, zero or more parsed records out.
+//!
+//! A [`LineParser`] is made per S3 object (CloudFront learns its columns from the object's `#Fields:`
+//! header) and called for every non-blank line. It appends the record's fields to a reusable
+//! [`LineOut`], borrowing from the line; [`crate::enrich`] turns each record into an [`crate::event::Event`].
+//!
+//! What must stay true here:
+//! - A line never panics a parser and never disappears: it yields a record or a [`ParseError`] that says
+//!   which field was wrong and why (the caller ships that as a failure event).
+//! - Field names and JSON types are the original s3logsbeat's, so existing dashboards keep working. The
+//!   deliberate differences (the original's bugs) are listed in README "Differences from the original".
+//! - A number is never sent as `"-"`: a `-` (or ALB's `-1` timing) leaves the field out.
+
+pub mod alb;
+pub mod cloudfront;
+pub mod elb;
+pub mod json;
+pub mod time;
+pub mod tokens;
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::event::{Name, Timestamp, Value};
+
+/// The `log_format` of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Application Load Balancer access logs.
+    Alb,
+    /// Classic Load Balancer access logs.
+    Elb,
+    /// CloudFront standard (legacy) access logs.
+    Cloudfront,
+    /// AWS WAF logs (JSON lines, `timestamp` in epoch milliseconds).
+    Waf,
+    /// JSON lines with a configured timestamp field and format.
+    Json,
+}
+
+impl LogFormat {
+    /// Every format, in the order the documentation lists them.
+    pub const ALL: [LogFormat; 5] = [
+        LogFormat::Alb,
+        LogFormat::Elb,
+        LogFormat::Cloudfront,
+        LogFormat::Waf,
+        LogFormat::Json,
+    ];
+
+    /// The config name, also sent as `@metadata.format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Alb => "alb",
+            LogFormat::Elb => "elb",
+            LogFormat::Cloudfront => "cloudfront",
+            LogFormat::Waf => "waf",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// Parses a config name.
+    pub fn from_name(s: &str) -> Option<LogFormat> {
+        LogFormat::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format with its options, validated once at start-up and shared by every object of an input.
+#[derive(Clone, Debug)]
+pub struct FormatSpec {
+    /// Which format.
+    pub format: LogFormat,
+    /// For `json` (and `waf`, which is `json` with fixed options): where the timestamp is and how it is
+    /// written.
+    pub json: Option<json::JsonOptions>,
+}
+
+impl FormatSpec {
+    /// A format without options; `json` needs [`FormatSpec::json`] instead.
+    pub fn plain(format: LogFormat) -> FormatSpec {
+        let json = match format {
+            LogFormat::Waf => Some(json::JsonOptions::waf()),
+            _ => None,
+        };
+        FormatSpec { format, json }
+    }
+
+    /// The `json` format with its options.
+    pub fn json(options: json::JsonOptions) -> FormatSpec {
+        FormatSpec {
+            format: LogFormat::Json,
+            json: Some(options),
+        }
+    }
+}
+
+/// Why a line did not parse. Built only on the failure path; the message names the field and value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseError {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// The field concerned (empty when the line as a whole is wrong).
+    pub field: Name<'static>,
+    /// The offending value, shortened to 120 bytes.
+    pub value: String,
+}
+
+/// The kinds of parse failure, counted and shown in `error.message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Fewer fields than the format requires.
+    TooFewFields { required: usize, found: usize },
+    /// A quoted field with no closing quote.
+    UnterminatedQuote,
+    /// A timestamp that does not parse.
+    BadTimestamp,
+    /// An integer field that is not an integer.
+    BadInteger,
+    /// A numeric field that is not a number.
+    BadNumber,
+    /// An `address:port` field without a numeric port.
+    BadAddress,
+    /// The line is not JSON (the parser's message).
+    BadJson(String),
+    /// The JSON value is not an object.
+    NotAnObject,
+    /// The timestamp field is missing.
+    MissingTimestamp,
+    /// The timestamp field has a type the timestamp format cannot read.
+    TimestampType(&'static str),
+}
+
+impl ParseError {
+    /// A failure of `field` with `value`.
+    pub fn new(kind: ErrorKind, field: impl Into<Name<'static>>, value: &str) -> ParseError {
+        let mut end = value.len().min(120);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        ParseError {
+            kind,
+            field: field.into(),
+            value: value[..end].to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ErrorKind::TooFewFields { required, found } => write!(
+                f,
+                "line has {found} fields, the format needs at least {required}"
+            ),
+            ErrorKind::UnterminatedQuote => {
+                write!(f, "field {}: quoted value has no closing quote", self.field)
+            }
+            ErrorKind::BadTimestamp => {
+                write!(f, "field {}: cannot parse time {:?}", self.field, self.value)
+            }
+            ErrorKind::BadInteger => {
+                write!(f, "field {}: {:?} is not an integer", self.field, self.value)
+            }
+            ErrorKind::BadNumber => {
+                write!(f, "field {}: {:?} is not a number", self.field, self.value)
+            }
+            ErrorKind::BadAddress => write!(
+                f,
+                "field {}: {:?} is not an address:port",
+                self.field, self.value
+            ),
+            ErrorKind::BadJson(msg) => write!(f, "line is not valid JSON: {msg}"),
+            ErrorKind::NotAnObject => write!(f, "JSON value is not an object: {:?}", self.value),
+            ErrorKind::MissingTimestamp => {
+                write!(f, "timestamp field {} is missing", self.field)
+            }
+            ErrorKind::TimestampType(expected) => write!(
+                f,
+                "timestamp field {}: {:?} is not {expected}",
+                self.field, self.value
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// One record of a line: its fields are `LineOut::fields[fields]`.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Byte offset of the record in its line (0 except for several JSON values on one line).
+    pub offset_in_line: usize,
+    /// Where its fields are in [`LineOut::fields`].
+    pub fields: Range<usize>,
+    /// The event time, or why the record failed.
+    pub result: Result<Timestamp, ParseError>,
+}
+
+/// The parse output of one line; reused from line to line (see [`LineOut::recycle`]).
+#[derive(Debug, Default)]
+pub struct LineOut<'a> {
+    /// Fields of every record of the line, back to back.
+    pub fields: Vec<(Name<'a>, Value<'a>)>,
+    /// The records.
+    pub records: Vec<Record>,
+}
+
+impl<'a> LineOut<'a> {
+    /// An empty output.
+    pub fn new() -> LineOut<'a> {
+        LineOut {
+            fields: Vec::with_capacity(48),
+            records: Vec::with_capacity(2),
+        }
+    }
+
+    /// Empties `self` and gives its allocation a new lifetime, so that the next line can borrow into it
+    /// without allocating again.
+    pub fn recycle<'b>(self) -> LineOut<'b> {
+        LineOut {
+            fields: recycle_vec(self.fields),
+            records: self.records.into_iter().filter(|_| false).collect(),
+        }
+    }
+
+    /// Adds a field to the record being built.
+    #[inline]
+    pub fn push(&mut self, name: &'static str, value: Value<'a>) {
+        self.fields.push((Name::Borrowed(name), value));
+    }
+
+    /// The fields of a record.
+    pub fn fields_of(&self, r: &Record) -> &[(Name<'a>, Value<'a>)] {
+        &self.fields[r.fields.clone()]
+    }
+
+    /// Closes the record that started at field index `start`: on failure its fields are discarded.
+    pub fn finish(
+        &mut self,
+        start: usize,
+        offset_in_line: usize,
+        result: Result<Timestamp, ParseError>,
+    ) {
+        if result.is_err() {
+            self.fields.truncate(start);
+        }
+        self.records.push(Record {
+            offset_in_line,
+            fields: start..self.fields.len(),
+            result,
+        });
+    }
+}
+
+/// Reuses a vector's allocation for items of another lifetime (the in-place `collect` keeps the buffer).
+fn recycle_vec<'b>(mut v: Vec<(Name<'_>, Value<'_>)>) -> Vec<(Name<'b>, Value<'b>)> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// What a line turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    /// A header line (CloudFront `#Version:`/`#Fields:`): no record.
+    Header,
+    /// Data: the records are in the [`LineOut`].
+    Data,
+}
+
+/// Parses the lines of one object.
+#[derive(Debug)]
+pub struct LineParser<'s> {
+    spec: &'s FormatSpec,
+    cloudfront: cloudfront::Columns,
+}
+
+impl<'s> LineParser<'s> {
+    /// A parser for one object of this format.
+    pub fn new(spec: &'s FormatSpec) -> LineParser<'s> {
+        LineParser {
+            spec,
+            cloudfront: cloudfront::Columns::standard(),
+        }
+    }
+
+    /// Parses one line (without its line terminator, not blank).
+    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind {
+        match self.spec.format {
+            LogFormat::Alb => {
+                let start = out.fields.len();
+                let r = alb::parse(line, out);
+                out.finish(start, 0, r);
+                LineKind::Data
+            }
+            LogFormat::Elb => {
+                let start = out.fields.len();
+                let r = elb::parse(line, out);
+                out.finish(start, 0, r);
+                LineKind::Data
+            }
+            LogFormat::Cloudfront => {
+                if line.starts_with('#') {
+                    self.cloudfront.header(line);
+                    return LineKind::Header;
+                }
+                let start = out.fields.len();
+                let r = cloudfront::parse(&self.cloudfront, line, out);
+                out.finish(start, 0, r);
+                LineKind::Data
+            }
+            LogFormat::Waf | LogFormat::Json => {
+                let opts = self.spec.json.as_ref().expect("json formats carry options");
+                json::parse(opts, line, out);
+                LineKind::Data
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Helpers for the per-format unit tests.
+    use super::*;
+
+    /// Parses one line and returns its single record as JSON (`@timestamp` included), or the error.
+    pub fn parse_one(spec: &FormatSpec, line: &str) -> Result<serde_json::Value, ParseError> {
+        let mut p = LineParser::new(spec);
+        let mut out = LineOut::new();
+        p.parse_line(line, &mut out);
+        assert_eq!(out.records.len(), 1, "one record for {line:?}");
+        let r = &out.records[0];
+        let ts = r.result.clone()?;
+        let mut m = serde_json::Map::new();
+        m.insert("@timestamp".into(), ts.to_rfc3339().into());
+        for (k, v) in out.fields_of(r) {
+            let mut b = Vec::new();
+            v.write_json(&mut b);
+            let prev = m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
+            assert!(prev.is_none(), "field {k} written twice for {line:?}");
+        }
+        Ok(serde_json::Value::Object(m))
+    }
+}

@@ -1,0 +1,566 @@
+//! The shared field tokenizer and value conversions of the space- and tab-separated formats.
+//!
+//! Everything here borrows from the line and allocates only to unescape a quoted value that contains
+//! `\"`, to percent-decode a CloudFront value that contains `%`, or to build an error.
+
+use std::borrow::Cow;
+
+use super::{ErrorKind, LineOut, ParseError};
+use crate::event::{timestamp_from_parts, Timestamp, Value};
+
+/// One field of a space-separated line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tok<'a> {
+    /// The text, without the quotes of a quoted field.
+    pub text: &'a str,
+    /// The field was quoted and contains a backslash escape.
+    pub escaped: bool,
+}
+
+impl<'a> Tok<'a> {
+    /// The value with `\"` and `\\` unescaped.
+    pub fn value(self) -> Cow<'a, str> {
+        if !self.escaped {
+            return Cow::Borrowed(self.text);
+        }
+        let mut s = String::with_capacity(self.text.len());
+        let mut chars = self.text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some(n @ ('"' | '\\')) => s.push(n),
+                    Some(n) => {
+                        s.push('\\');
+                        s.push(n);
+                    }
+                    None => s.push('\\'),
+                }
+            } else {
+                s.push(c);
+            }
+        }
+        Cow::Owned(s)
+    }
+}
+
+/// Splits an ELB/ALB line into fields: separated by spaces, a field that starts with `"` runs to the next
+/// unescaped `"` and may contain spaces.
+#[derive(Clone, Debug)]
+pub struct SpaceFields<'a> {
+    s: &'a str,
+    pos: usize,
+    /// Fields returned so far.
+    pub count: usize,
+}
+
+impl<'a> SpaceFields<'a> {
+    /// A tokenizer over `s`.
+    pub fn new(s: &'a str) -> SpaceFields<'a> {
+        SpaceFields {
+            s,
+            pos: 0,
+            count: 0,
+        }
+    }
+
+    /// The next field; `Ok(None)` at the end of the line. `name` is used in the error for an unterminated
+    /// quote.
+    #[inline]
+    pub fn next(&mut self, name: &'static str) -> Result<Option<Tok<'a>>, ParseError> {
+        let b = self.s.as_bytes();
+        let mut i = self.pos;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i >= b.len() {
+            self.pos = i;
+            return Ok(None);
+        }
+        self.count += 1;
+        if b[i] == b'"' {
+            let start = i + 1;
+            let mut j = start;
+            let mut escaped = false;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                    None => {
+                        return Err(ParseError::new(
+                            ErrorKind::UnterminatedQuote,
+                            name,
+                            &self.s[i..],
+                        ))
+                    }
+                    Some(k) => {
+                        let at = j + k;
+                        if b[at] == b'\\' {
+                            escaped = true;
+                            j = at + 2;
+                            if j > b.len() {
+                                return Err(ParseError::new(
+                                    ErrorKind::UnterminatedQuote,
+                                    name,
+                                    &self.s[i..],
+                                ));
+                            }
+                        } else {
+                            self.pos = at + 1;
+                            return Ok(Some(Tok {
+                                text: &self.s[start..at],
+                                escaped,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k);
+        self.pos = end;
+        Ok(Some(Tok {
+            text: &self.s[i..end],
+            escaped: false,
+        }))
+    }
+
+    /// The next field, which the format requires.
+    #[inline]
+    pub fn required(&mut self, name: &'static str, required: usize) -> Result<Tok<'a>, ParseError> {
+        match self.next(name)? {
+            Some(t) => Ok(t),
+            None => Err(ParseError::new(
+                ErrorKind::TooFewFields {
+                    required,
+                    found: self.count,
+                },
+                "",
+                self.s,
+            )),
+        }
+    }
+}
+
+/// Parses a non-negative decimal integer (leading zeros allowed, as in CloudFront's `000`).
+#[inline]
+pub fn parse_u64(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+    }
+    Some(v)
+}
+
+/// Parses a decimal integer with an optional sign.
+#[inline]
+pub fn parse_i64(s: &str) -> Option<i64> {
+    if let Some(rest) = s.strip_prefix('-') {
+        parse_u64(rest).and_then(|v| i64::try_from(v).ok()).map(|v| -v)
+    } else {
+        parse_u64(s.strip_prefix('+').unwrap_or(s)).and_then(|v| i64::try_from(v).ok())
+    }
+}
+
+/// True if `s` is a number literal as JSON writes one (`-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`).
+#[inline]
+pub fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.first() == Some(&b'-') {
+        i = 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == f {
+            return false;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let e = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// An integer field: `-` (or empty) leaves it out, anything else must be an integer.
+#[inline]
+pub fn push_int<'a>(
+    out: &mut LineOut<'a>,
+    name: &'static str,
+    s: &'a str,
+) -> Result<(), ParseError> {
+    if s == "-" || s.is_empty() {
+        return Ok(());
+    }
+    match parse_i64(s) {
+        Some(v) => {
+            out.push(name, Value::Int(v));
+            Ok(())
+        }
+        None => Err(ParseError::new(ErrorKind::BadInteger, name, s)),
+    }
+}
+
+/// A float field: `-`, empty, and (when `minus_one_absent`) `-1` leave it out. A literal that is valid
+/// JSON is kept verbatim.
+#[inline]
+pub fn push_num<'a>(
+    out: &mut LineOut<'a>,
+    name: &'static str,
+    s: &'a str,
+    minus_one_absent: bool,
+) -> Result<(), ParseError> {
+    if s == "-" || s.is_empty() || (minus_one_absent && s == "-1") {
+        return Ok(());
+    }
+    if is_json_number(s) {
+        out.push(name, Value::Num(s));
+        return Ok(());
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() => {
+            out.push(name, Value::Float(f));
+            Ok(())
+        }
+        _ => Err(ParseError::new(ErrorKind::BadNumber, name, s)),
+    }
+}
+
+/// A string field that the original left out when it was `-`.
+#[inline]
+pub fn push_str_unless_dash<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>) {
+    if v != "-" && !v.is_empty() {
+        out.push(name, Value::Str(v));
+    }
+}
+
+/// Splits `address:port` on the last `:` (so unbracketed IPv6 works), strips `[...]` around the address,
+/// and pushes both fields. A lone `-` pushes nothing.
+#[inline]
+pub fn push_addr_port<'a>(
+    out: &mut LineOut<'a>,
+    ip_name: &'static str,
+    port_name: &'static str,
+    s: &'a str,
+) -> Result<(), ParseError> {
+    if s == "-" || s.is_empty() {
+        return Ok(());
+    }
+    let Some(colon) = s.rfind(':') else {
+        return Err(ParseError::new(ErrorKind::BadAddress, ip_name, s));
+    };
+    let (ip, port) = (&s[..colon], &s[colon + 1..]);
+    let Some(port) = parse_u64(port).filter(|p| *p <= u16::MAX as u64) else {
+        return Err(ParseError::new(ErrorKind::BadAddress, ip_name, s));
+    };
+    let ip = ip
+        .strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .unwrap_or(ip);
+    out.push(ip_name, Value::Str(Cow::Borrowed(ip)));
+    out.push(port_name, Value::Int(port as i64));
+    Ok(())
+}
+
+/// Splits a logged request `METHOD URL PROTO`: the first token is the method, the last the protocol and
+/// everything between is the URL, kept exactly as logged (it may contain raw spaces). Trailing spaces
+/// (`"- - - "`, written by TCP listeners) are not part of the protocol.
+#[inline]
+pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
+    fn split(r: &str) -> (&str, Option<&str>, Option<&str>) {
+        let r = r.trim_end_matches(' ');
+        match r.find(' ') {
+            None => (r, None, None),
+            Some(first) => {
+                let last = r.rfind(' ').expect("has a space");
+                if last == first {
+                    (&r[..first], Some(&r[first + 1..]), None)
+                } else {
+                    (
+                        &r[..first],
+                        Some(&r[first + 1..last]),
+                        Some(&r[last + 1..]),
+                    )
+                }
+            }
+        }
+    }
+    match req {
+        Cow::Borrowed(r) => {
+            let (verb, url, proto) = split(r);
+            out.push("request_verb", Value::Str(Cow::Borrowed(verb)));
+            if let Some(u) = url {
+                out.push("request_url", Value::Str(Cow::Borrowed(u)));
+            }
+            if let Some(p) = proto {
+                out.push("request_proto", Value::Str(Cow::Borrowed(p)));
+            }
+        }
+        Cow::Owned(r) => {
+            let (verb, url, proto) = split(&r);
+            out.push("request_verb", Value::Str(Cow::Owned(verb.to_string())));
+            if let Some(u) = url {
+                out.push("request_url", Value::Str(Cow::Owned(u.to_string())));
+            }
+            if let Some(p) = proto {
+                out.push("request_proto", Value::Str(Cow::Owned(p.to_string())));
+            }
+        }
+    }
+}
+
+#[inline]
+fn digits2(b: &[u8], i: usize) -> Option<u32> {
+    let a = b[i].wrapping_sub(b'0');
+    let c = b[i + 1].wrapping_sub(b'0');
+    if a > 9 || c > 9 {
+        return None;
+    }
+    Some(a as u32 * 10 + c as u32)
+}
+
+/// Parses `YYYY-MM-DD` at `b[0..10]` and `HH:MM:SS` at `b[t..t+8]`.
+#[inline]
+fn date_time_parts(b: &[u8], t: usize) -> Option<(i32, u32, u32, u32, u32, u32)> {
+    if b.len() < t + 8 || b[4] != b'-' || b[7] != b'-' || b[t + 2] != b':' || b[t + 5] != b':' {
+        return None;
+    }
+    let y = digits2(b, 0)? * 100 + digits2(b, 2)?;
+    Some((
+        y as i32,
+        digits2(b, 5)?,
+        digits2(b, 8)?,
+        digits2(b, t)?,
+        digits2(b, t + 3)?,
+        digits2(b, t + 6)?,
+    ))
+}
+
+/// Parses an RFC 3339 time: the fast path is AWS's `2018-07-02T22:23:00.186641Z`; offsets other than `Z`
+/// are converted to UTC. The fraction digits are kept.
+#[inline]
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() >= 20 && b[10] == b'T' && b[b.len() - 1] == b'Z' {
+        let (y, mo, d, h, mi, sec) = date_time_parts(b, 11)?;
+        let rest = &b[19..b.len() - 1];
+        let (nanos, digits) = if rest.is_empty() {
+            (0, 0)
+        } else {
+            parse_fraction(rest)?
+        };
+        return timestamp_from_parts(y, mo, d, h, mi, sec, nanos, digits);
+    }
+    let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    let digits = s
+        .find('.')
+        .map(|dot| {
+            s[dot + 1..]
+                .bytes()
+                .take_while(|c| c.is_ascii_digit())
+                .count()
+        })
+        .unwrap_or(0);
+    Some(Timestamp::from_datetime(
+        dt.with_timezone(&chrono::Utc),
+        digits.min(9) as u8,
+    ))
+}
+
+/// Parses `.ddd…` (1 to 9 digits) into nanoseconds and the digit count.
+#[inline]
+fn parse_fraction(rest: &[u8]) -> Option<(u32, u8)> {
+    if rest[0] != b'.' || rest.len() < 2 || rest.len() > 10 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in &rest[1..] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+    }
+    let digits = (rest.len() - 1) as u32;
+    Some((v * 10u32.pow(9 - digits), digits as u8))
+}
+
+/// Parses CloudFront's separate `YYYY-MM-DD` and `HH:MM:SS` columns (UTC).
+#[inline]
+pub fn parse_date_and_time(date: &str, time: &str) -> Option<Timestamp> {
+    let d = date.as_bytes();
+    let t = time.as_bytes();
+    if d.len() != 10 || t.len() != 8 {
+        return None;
+    }
+    let mut buf = [0u8; 19];
+    buf[..10].copy_from_slice(d);
+    buf[10] = b'T';
+    buf[11..].copy_from_slice(t);
+    let (y, mo, dd, h, mi, s) = date_time_parts(&buf, 11)?;
+    timestamp_from_parts(y, mo, dd, h, mi, s, 0, 0)
+}
+
+/// Decodes `%XX` escapes once. `+` stays `+` (these are not form values), an invalid escape is kept as
+/// written, and bytes that do not form UTF-8 become U+FFFD.
+#[inline]
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let Some(first) = memchr::memchr(b'%', b) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    out.extend_from_slice(&b[..first]);
+    let mut i = first;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+#[inline]
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        let mut f = SpaceFields::new(s);
+        let mut v = Vec::new();
+        while let Some(t) = f.next("x").unwrap() {
+            v.push(t.value().into_owned());
+        }
+        v
+    }
+
+    #[test]
+    fn tokenizer_splits_quoted_fields_with_escapes() {
+        assert_eq!(
+            toks(r#"a "b c" "- - - " "x \"y\" z" d"#),
+            vec!["a", "b c", "- - - ", "x \"y\" z", "d"]
+        );
+        assert_eq!(toks("  a  b "), vec!["a", "b"]);
+        assert_eq!(toks(r#""""#), vec![""]);
+        let mut f = SpaceFields::new(r#"a "open"#);
+        f.next("x").unwrap();
+        let e = f.next("user_agent").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnterminatedQuote);
+        assert_eq!(e.field, "user_agent");
+        let mut f = SpaceFields::new(r#""ends in backslash\"#);
+        assert!(f.next("x").is_err());
+    }
+
+    #[test]
+    fn json_number_grammar() {
+        for ok in ["0", "0.000", "-1", "7.3e-05", "12", "1E+3", "0.5"] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "00", "01", ".5", "1.", "+1", "1e", "0x1", "1.2.3", "NaN"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_u64("000"), Some(0));
+        assert_eq!(parse_u64("18446744073709551615"), None);
+        assert_eq!(parse_i64("-12"), Some(-12));
+        assert_eq!(parse_i64("1-2"), None);
+        assert_eq!(parse_i64(""), None);
+    }
+
+    #[test]
+    fn rfc3339_fast_and_slow_paths() {
+        let t = parse_rfc3339("2018-07-02T22:23:00.186641Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2018-07-02T22:23:00.186641Z");
+        let t = parse_rfc3339("2018-07-02T22:23:00Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2018-07-02T22:23:00.000Z");
+        let t = parse_rfc3339("2019-03-23T19:04:53+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2019-03-23T17:04:53.000Z");
+        let t = parse_rfc3339("2019-03-23T19:04:53.1234567+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2019-03-23T17:04:53.123456700Z");
+        for bad in [
+            "2015-05-13",
+            "2015-13-13T23:39:43Z",
+            "2015-02-30T23:39:43Z",
+            "2015-05-13T23:39:43.Z",
+            "2015-05-13 23:39:43",
+            "x015-05-13T23:39:43Z",
+        ] {
+            assert!(parse_rfc3339(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_is_single_and_keeps_plus() {
+        assert_eq!(percent_decode("/a%2520b+c"), "/a%20b+c");
+        assert_eq!(percent_decode("q=1+2&r=%252B"), "q=1+2&r=%2B");
+        assert_eq!(percent_decode("UA%25ZZbad"), "UA%ZZbad");
+        assert_eq!(percent_decode("bad%ZZ%4"), "bad%ZZ%4");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%C3%A9%FF"), "é\u{FFFD}");
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn requests_split_on_first_and_last_space() {
+        let mut out = LineOut::new();
+        push_request(&mut out, Cow::Borrowed("GET http://h:80/a b c HTTP/1.1"));
+        assert_eq!(
+            out.fields,
+            vec![
+                ("request_verb".into(), Value::Str("GET".into())),
+                ("request_url".into(), Value::Str("http://h:80/a b c".into())),
+                ("request_proto".into(), Value::Str("HTTP/1.1".into())),
+            ]
+        );
+        let mut out = LineOut::new();
+        push_request(&mut out, Cow::Borrowed("- - - "));
+        assert_eq!(out.fields[2].1, Value::Str("-".into()));
+    }
+}
