@@ -298,7 +298,7 @@ pub struct Event {
     /// The input's `log_format`, sent as `@metadata.format`.
     pub format: &'static str,
     /// The document: one JSON object, without `@metadata`.
-    pub doc: Box<str>,
+    pub doc: String,
     /// True when the line did not parse and this event carries the raw line in `message`.
     pub parse_failure: bool,
 }

@@ -1,1 +1,705 @@
-//! x
+//! One S3 object as a stream: bytes in, events out.
+//!
+//! [`ObjectParser`] is push-based so that the same code serves a file (`s3logsbeat parse`), a benchmark
+//! and an S3 `GetObject` body arriving in chunks: call [`ObjectParser::feed`] with each chunk, take the
+//! events with [`ObjectParser::drain`] (and publish them before feeding more: that is where backpressure
+//! applies), then call [`ObjectParser::finish`].
+//!
+//! What must stay true:
+//! - Compression is detected from the first bytes (gzip `1f 8b`, zstd `28 b5 2f fd`), never from the
+//!   key: ALB writes `.log.gz`, classic ELB plain `.log`, and users rename things. Multi-member gzip is
+//!   read to its end. A truncated or corrupt stream is an error for the whole object (the caller keeps the
+//!   SQS message), never a silent end.
+//! - Memory does not grow with the object: the decoder works on small slices and a line longer than
+//!   `max_line_bytes` is cut there, shipped with `log.flags: ["truncated"]`, and the rest of it skipped.
+//! - `log.offset` is the byte offset of the line's first byte in the decompressed object.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Write;
+
+use crate::enrich::{EnrichSettings, ObjectContext};
+use crate::event::{Event, Timestamp};
+use crate::formats::{FormatSpec, LineKind, LineOut, LineParser, LogFormat};
+
+/// Default `max_line_bytes`: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Compressed input is handed to the decoder in slices of this size, which bounds the decompressed bytes
+/// held at once (gzip expands at most about 1000×).
+const DECODE_SLICE: usize = 8 * 1024;
+
+/// The compression of an object, as sniffed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Not yet known (fewer than 4 bytes seen).
+    #[default]
+    Unknown,
+    /// Plain text.
+    None,
+    /// gzip, possibly several members.
+    Gzip,
+    /// zstd, possibly several frames.
+    Zstd,
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::Unknown => "unknown",
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+/// Reading an object failed: its events so far were produced, the rest are missing.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct ReadError {
+    /// The object.
+    pub path: String,
+    /// What went wrong.
+    pub kind: ReadErrorKind,
+}
+
+/// Why an object could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadErrorKind {
+    /// The compressed stream is corrupt.
+    #[error("corrupt {compression} stream: {source}")]
+    Corrupt {
+        /// Which decoder failed.
+        compression: Compression,
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// The compressed stream ended early.
+    #[error("{compression} stream is truncated (ends inside a member/frame)")]
+    Truncated {
+        /// Which decoder.
+        compression: Compression,
+    },
+}
+
+/// Counts for one object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectStats {
+    /// The compression that was detected.
+    pub compression: Compression,
+    /// Bytes fed in (compressed).
+    pub bytes_in: u64,
+    /// Bytes after decompression.
+    pub bytes: u64,
+    /// Lines seen, blank and header lines included.
+    pub lines: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+    /// Header lines (CloudFront `#...`) consumed.
+    pub header_lines: u64,
+    /// Events produced (failure events included).
+    pub events: u64,
+    /// Records that did not parse (shipped as failure events, or dropped under `parse_errors: drop`).
+    pub parse_failures: u64,
+    /// Lines cut at `max_line_bytes`.
+    pub truncated_lines: u64,
+    /// Lines that were not valid UTF-8 (invalid bytes replaced by U+FFFD).
+    pub invalid_utf8_lines: u64,
+    /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`).
+    pub skipped: bool,
+}
+
+impl ObjectStats {
+    /// Adds another object's counts.
+    pub fn add(&mut self, o: &ObjectStats) {
+        self.bytes_in += o.bytes_in;
+        self.bytes += o.bytes;
+        self.lines += o.lines;
+        self.blank_lines += o.blank_lines;
+        self.header_lines += o.header_lines;
+        self.events += o.events;
+        self.parse_failures += o.parse_failures;
+        self.truncated_lines += o.truncated_lines;
+        self.invalid_utf8_lines += o.invalid_utf8_lines;
+    }
+}
+
+/// Splits decompressed bytes into lines with their offsets.
+#[derive(Debug)]
+struct LineSplitter {
+    max: usize,
+    /// The start of a line that continues in the next chunk.
+    carry: Vec<u8>,
+    /// Offset of the first byte of the line being assembled.
+    line_start: u64,
+    /// Bytes seen so far.
+    offset: u64,
+    /// Inside a line that was already shipped truncated: skip to its end.
+    discarding: bool,
+}
+
+/// A line handed to the handler.
+struct Line<'a> {
+    offset: u64,
+    bytes: &'a [u8],
+    truncated: bool,
+}
+
+impl LineSplitter {
+    fn new(max: usize) -> LineSplitter {
+        LineSplitter {
+            max: max.max(1),
+            carry: Vec::new(),
+            line_start: 0,
+            offset: 0,
+            discarding: false,
+        }
+    }
+
+    fn push(&mut self, data: &[u8], on_line: &mut impl FnMut(Line<'_>)) {
+        let mut pos = 0;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let nl = memchr::memchr(b'\n', rest);
+            if self.discarding {
+                match nl {
+                    Some(i) => {
+                        self.discarding = false;
+                        pos += i + 1;
+                        self.line_start = self.offset + pos as u64;
+                    }
+                    None => pos = data.len(),
+                }
+                continue;
+            }
+            match nl {
+                Some(i) => {
+                    let seg = &rest[..i];
+                    if self.carry.is_empty() {
+                        let truncated = seg.len() > self.max;
+                        let bytes = if truncated { &seg[..self.max] } else { seg };
+                        on_line(Line {
+                            offset: self.line_start,
+                            bytes,
+                            truncated,
+                        });
+                    } else {
+                        let room = self.max - self.carry.len().min(self.max);
+                        let truncated = seg.len() > room;
+                        self.carry.extend_from_slice(&seg[..seg.len().min(room)]);
+                        on_line(Line {
+                            offset: self.line_start,
+                            bytes: &self.carry,
+                            truncated,
+                        });
+                        self.carry.clear();
+                    }
+                    pos += i + 1;
+                    self.line_start = self.offset + pos as u64;
+                }
+                None => {
+                    let room = self.max - self.carry.len();
+                    if rest.len() > room {
+                        self.carry.extend_from_slice(&rest[..room]);
+                        on_line(Line {
+                            offset: self.line_start,
+                            bytes: &self.carry,
+                            truncated: true,
+                        });
+                        self.carry.clear();
+                        self.discarding = true;
+                    } else {
+                        self.carry.extend_from_slice(rest);
+                    }
+                    pos = data.len();
+                }
+            }
+        }
+        self.offset += data.len() as u64;
+    }
+
+    /// The last line, if it had no final newline.
+    fn finish(&mut self, on_line: &mut impl FnMut(Line<'_>)) {
+        if !self.carry.is_empty() {
+            on_line(Line {
+                offset: self.line_start,
+                bytes: &self.carry,
+                truncated: false,
+            });
+            self.carry.clear();
+        }
+    }
+}
+
+/// Parses and enriches lines; the part of [`ObjectParser`] that sees decompressed text.
+#[derive(Debug)]
+struct LineHandler<'s> {
+    parser: LineParser<'s>,
+    ctx: ObjectContext,
+    scratch: LineOut<'static>,
+    events: Vec<Event>,
+    stats: ObjectStats,
+}
+
+impl LineHandler<'_> {
+    fn on_line(&mut self, line: Line<'_>) {
+        self.stats.lines += 1;
+        let mut raw = line.bytes;
+        if let [rest @ .., b'\r'] = raw {
+            raw = rest;
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            self.stats.blank_lines += 1;
+            return;
+        }
+        if line.truncated {
+            self.stats.truncated_lines += 1;
+        }
+        let text: Cow<'_, str> = match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => {
+                self.stats.invalid_utf8_lines += 1;
+                String::from_utf8_lossy(raw)
+            }
+        };
+        let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
+        if self.parser.parse_line(&text, &mut out) == LineKind::Header {
+            self.stats.header_lines += 1;
+        } else {
+            for rec in &out.records {
+                if rec.result.is_err() {
+                    self.stats.parse_failures += 1;
+                }
+                if let Some(e) = self
+                    .ctx
+                    .event(&out, rec, &text, raw, line.offset, line.truncated)
+                {
+                    self.stats.events += 1;
+                    self.events.push(e);
+                }
+            }
+        }
+        self.scratch = out.recycle();
+    }
+}
+
+enum Decoder {
+    /// Fewer than 4 bytes seen: the compression is not known yet.
+    Sniffing(Vec<u8>),
+    Plain,
+    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
+    Zstd {
+        dec: Box<zstd::stream::raw::Decoder<'static>>,
+        out: Vec<u8>,
+        /// The last call reported a complete frame (zstd's hint 0).
+        frame_done: bool,
+    },
+}
+
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Decoder::Sniffing(_) => "Sniffing",
+            Decoder::Plain => "Plain",
+            Decoder::Gzip(_) => "Gzip",
+            Decoder::Zstd { .. } => "Zstd",
+        })
+    }
+}
+
+/// Reads one object: decompression, lines, parsing, enrichment.
+#[derive(Debug)]
+pub struct ObjectParser<'s> {
+    decoder: Decoder,
+    splitter: LineSplitter,
+    handler: LineHandler<'s>,
+}
+
+/// Where an object comes from, for its events.
+#[derive(Clone, Debug)]
+pub struct ObjectId<'a> {
+    /// `s3://bucket/key`, or a file path.
+    pub path: &'a str,
+    /// The decoded S3 key (what `key_regex_fields` is applied to).
+    pub key: &'a str,
+    /// The object's LastModified, the time of failure events.
+    pub last_modified: Option<Timestamp>,
+}
+
+impl<'s> ObjectParser<'s> {
+    /// A parser for one object.
+    pub fn new(
+        spec: &'s FormatSpec,
+        settings: &EnrichSettings,
+        object: ObjectId<'_>,
+        max_line_bytes: usize,
+    ) -> ObjectParser<'s> {
+        let ctx = ObjectContext::new(
+            settings,
+            spec.format,
+            object.path,
+            object.key,
+            object.last_modified,
+        );
+        let skipped = matches!(spec.format, LogFormat::Alb | LogFormat::Elb)
+            && object.key.ends_with("ELBAccessLogTestFile");
+        ObjectParser {
+            decoder: Decoder::Sniffing(Vec::with_capacity(4)),
+            splitter: LineSplitter::new(max_line_bytes),
+            handler: LineHandler {
+                parser: LineParser::new(spec),
+                ctx,
+                scratch: LineOut::new(),
+                events: Vec::new(),
+                stats: ObjectStats {
+                    skipped,
+                    ..Default::default()
+                },
+            },
+        }
+    }
+
+    /// The object's context (path, key match).
+    pub fn context(&self) -> &ObjectContext {
+        &self.handler.ctx
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> ObjectStats {
+        ObjectStats {
+            bytes: self.splitter.offset,
+            ..self.handler.stats.clone()
+        }
+    }
+
+    /// Takes the events produced so far.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
+        self.handler.events.drain(..)
+    }
+
+    /// Events waiting to be drained.
+    pub fn pending(&self) -> usize {
+        self.handler.events.len()
+    }
+
+    /// Feeds the next bytes of the object.
+    pub fn feed(&mut self, data: &[u8]) -> Result<(), ReadError> {
+        if self.handler.stats.skipped {
+            return Ok(());
+        }
+        self.handler.stats.bytes_in += data.len() as u64;
+        if let Decoder::Sniffing(buf) = &mut self.decoder {
+            let need = 4 - buf.len();
+            if data.len() < need {
+                buf.extend_from_slice(data);
+                return Ok(());
+            }
+            let mut head = std::mem::take(buf);
+            head.extend_from_slice(&data[..need]);
+            self.decoder = decoder_for(&head);
+            self.handler.stats.compression = compression_of(&self.decoder);
+            self.decode(&head)?;
+            return self.decode(&data[need..]);
+        }
+        self.decode(data)
+    }
+
+    fn decode(&mut self, data: &[u8]) -> Result<(), ReadError> {
+        let Self {
+            decoder,
+            splitter,
+            handler,
+        } = self;
+        let mut on_line = |l: Line<'_>| handler.on_line(l);
+        match decoder {
+            Decoder::Sniffing(_) => unreachable!("decode runs after sniffing"),
+            Decoder::Plain => {
+                splitter.push(data, &mut on_line);
+            }
+            Decoder::Gzip(dec) => {
+                for piece in data.chunks(DECODE_SLICE) {
+                    let r = dec.write_all(piece);
+                    let out = dec.get_mut();
+                    splitter.push(out, &mut on_line);
+                    out.clear();
+                    if let Err(e) = r {
+                        return Err(ReadError {
+                            path: handler.ctx.path.clone(),
+                            kind: ReadErrorKind::Corrupt {
+                                compression: Compression::Gzip,
+                                source: e,
+                            },
+                        });
+                    }
+                }
+            }
+            Decoder::Zstd {
+                dec,
+                out,
+                frame_done,
+            } => {
+                use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+                let mut input = InBuffer::around(data);
+                loop {
+                    let mut ob = OutBuffer::around(out.as_mut_slice());
+                    let r = dec.run(&mut input, &mut ob);
+                    let produced = ob.pos();
+                    splitter.push(&out[..produced], &mut on_line);
+                    match r {
+                        Ok(hint) => *frame_done = hint == 0,
+                        Err(e) => {
+                            return Err(ReadError {
+                                path: handler.ctx.path.clone(),
+                                kind: ReadErrorKind::Corrupt {
+                                    compression: Compression::Zstd,
+                                    source: e,
+                                },
+                            })
+                        }
+                    }
+                    // Done when the input is used up and the decoder had no more output to give.
+                    if input.pos() == data.len() && produced < out.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the object: flushes the decoder and the last line. Returns the counts, or the error if the
+    /// compressed stream ended early (the events before the error were produced).
+    pub fn finish(&mut self) -> Result<ObjectStats, ReadError> {
+        if self.handler.stats.skipped {
+            return Ok(self.handler.stats.clone());
+        }
+        if let Decoder::Sniffing(buf) = &mut self.decoder {
+            // A tiny object: whatever it has is plain text (or nothing).
+            let head = std::mem::take(buf);
+            self.decoder = decoder_for(&head);
+            self.handler.stats.compression = compression_of(&self.decoder);
+            self.decode(&head)?;
+        }
+        let Self {
+            decoder,
+            splitter,
+            handler,
+        } = self;
+        let mut on_line = |l: Line<'_>| handler.on_line(l);
+        match decoder {
+            Decoder::Gzip(dec) => {
+                let r = dec.try_finish();
+                let out = dec.get_mut();
+                splitter.push(out, &mut on_line);
+                out.clear();
+                if r.is_err() {
+                    return Err(ReadError {
+                        path: handler.ctx.path.clone(),
+                        kind: ReadErrorKind::Truncated {
+                            compression: Compression::Gzip,
+                        },
+                    });
+                }
+            }
+            Decoder::Zstd { frame_done, .. } => {
+                if !*frame_done {
+                    return Err(ReadError {
+                        path: handler.ctx.path.clone(),
+                        kind: ReadErrorKind::Truncated {
+                            compression: Compression::Zstd,
+                        },
+                    });
+                }
+            }
+            Decoder::Plain | Decoder::Sniffing(_) => {}
+        }
+        splitter.finish(&mut on_line);
+        handler.stats.bytes = splitter.offset;
+        Ok(handler.stats.clone())
+    }
+}
+
+fn decoder_for(head: &[u8]) -> Decoder {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new())))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Decoder::Zstd {
+            dec: Box::new(zstd::stream::raw::Decoder::new().expect("zstd decoder allocates")),
+            out: vec![0; 64 * 1024],
+            frame_done: false,
+        }
+    } else {
+        Decoder::Plain
+    }
+}
+
+fn compression_of(d: &Decoder) -> Compression {
+    match d {
+        Decoder::Sniffing(_) => Compression::Unknown,
+        Decoder::Plain => Compression::None,
+        Decoder::Gzip(_) => Compression::Gzip,
+        Decoder::Zstd { .. } => Compression::Zstd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::json::JsonOptions;
+    use crate::formats::time::TimeFormat;
+
+    fn json_spec() -> FormatSpec {
+        FormatSpec::json(JsonOptions {
+            timestamp_field: "t".into(),
+            timestamp_format: TimeFormat::UnixMillis,
+        })
+    }
+
+    /// Runs `data` through a parser in chunks of `chunk` bytes.
+    fn run(
+        spec: &FormatSpec,
+        data: &[u8],
+        chunk: usize,
+        max: usize,
+    ) -> (Vec<serde_json::Value>, Result<ObjectStats, String>) {
+        let settings = EnrichSettings::new("n", "h");
+        let mut p = ObjectParser::new(
+            spec,
+            &settings,
+            ObjectId {
+                path: "s3://b/k",
+                key: "k",
+                last_modified: None,
+            },
+            max,
+        );
+        let mut events = Vec::new();
+        for c in data.chunks(chunk.max(1)) {
+            if let Err(e) = p.feed(c) {
+                events.extend(p.drain().map(|e| e.doc_json()));
+                return (events, Err(e.to_string()));
+            }
+            events.extend(p.drain().map(|e| e.doc_json()));
+        }
+        let r = p.finish().map_err(|e| e.to_string());
+        events.extend(p.drain().map(|e| e.doc_json()));
+        (events, r)
+    }
+
+    const TEXT: &[u8] = b"{\"t\":1,\"a\":\"x\"}\r\n\n   \n{\"t\":2,\"a\":\"y\"}\n{\"t\":3,\"a\":\"\xff\"}";
+
+    #[test]
+    fn lines_offsets_crlf_blank_and_no_final_newline_at_any_chunking() {
+        for chunk in [1, 2, 3, 5, 7, 64, 4096] {
+            let (ev, st) = run(&json_spec(), TEXT, chunk, 1 << 20);
+            let st = st.unwrap();
+            assert_eq!(ev.len(), 3, "chunk {chunk}");
+            let offsets: Vec<_> = ev.iter().map(|e| e["log"]["offset"].as_u64().unwrap()).collect();
+            assert_eq!(offsets, vec![0, 22, 38], "chunk {chunk}");
+            assert_eq!(ev[2]["a"], "\u{FFFD}");
+            assert_eq!(st.lines, 5);
+            assert_eq!(st.blank_lines, 2);
+            assert_eq!(st.invalid_utf8_lines, 1);
+            assert_eq!(st.compression, Compression::None);
+            assert_eq!(st.bytes, TEXT.len() as u64);
+        }
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_multi_member_and_zstd_are_sniffed() {
+        let (a, b) = TEXT.split_at(30);
+        let mut two = gzip(a);
+        two.extend(gzip(b));
+        for chunk in [1, 3, 1000] {
+            let (ev, st) = run(&json_spec(), &two, chunk, 1 << 20);
+            let st = st.unwrap();
+            assert_eq!(ev.len(), 3);
+            assert_eq!(st.compression, Compression::Gzip);
+            assert_eq!(st.bytes, TEXT.len() as u64);
+            assert_eq!(ev[1]["log"]["offset"], 22);
+        }
+        let z = zstd::encode_all(TEXT, 3).unwrap();
+        let mut z2 = z.clone();
+        z2.extend(zstd::encode_all(&b"\n{\"t\":4}"[..], 3).unwrap());
+        let (ev, st) = run(&json_spec(), &z2, 7, 1 << 20);
+        assert_eq!(st.unwrap().compression, Compression::Zstd);
+        assert_eq!(ev.len(), 4);
+    }
+
+    #[test]
+    fn truncated_and_corrupt_streams_are_errors() {
+        let big: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("{{\"t\":{i}}}\n").into_bytes())
+            .collect();
+        let g = gzip(&big);
+        let (ev, st) = run(&json_spec(), &g[..g.len() / 2], 100, 1 << 20);
+        let e = st.unwrap_err();
+        assert!(e.contains("s3://b/k: gzip stream is truncated"), "{e}");
+        assert!(!ev.is_empty() && ev.len() < 2000);
+
+        let mut bad = g.clone();
+        bad[20] ^= 0xff;
+        bad[21] ^= 0xff;
+        let (_, st) = run(&json_spec(), &bad, 100, 1 << 20);
+        assert!(st.unwrap_err().contains("gzip"));
+
+        let z = zstd::encode_all(&big[..], 3).unwrap();
+        let (_, st) = run(&json_spec(), &z[..z.len() - 3], 100, 1 << 20);
+        assert!(st.unwrap_err().contains("zstd stream is truncated"));
+    }
+
+    #[test]
+    fn long_lines_are_cut_flagged_and_the_rest_skipped() {
+        let mut data = b"{\"t\":1,\"a\":\"".to_vec();
+        data.extend(std::iter::repeat(b'x').take(100));
+        data.extend(b"\"}\n{\"t\":2}\n");
+        for chunk in [1, 10, 1000] {
+            let (ev, st) = run(&json_spec(), &data, chunk, 50);
+            let st = st.unwrap();
+            assert_eq!(ev.len(), 2, "chunk {chunk}");
+            assert_eq!(st.truncated_lines, 1);
+            assert_eq!(ev[0]["log"]["flags"], serde_json::json!(["truncated"]));
+            assert_eq!(ev[0]["message"].as_str().unwrap().len(), 50);
+            assert!(ev[0]["tags"][0].as_str().unwrap().contains("parse_failure"));
+            assert_eq!(ev[1]["log"]["offset"], 115);
+            assert!(ev[1]["log"].get("flags").is_none());
+        }
+    }
+
+    #[test]
+    fn empty_and_tiny_objects() {
+        let (ev, st) = run(&json_spec(), b"", 10, 100);
+        assert!(ev.is_empty());
+        assert_eq!(st.unwrap().lines, 0);
+        let (ev, _) = run(&json_spec(), b"{}", 10, 100);
+        assert_eq!(ev.len(), 1, "a line without its timestamp is a failure event");
+    }
+
+    #[test]
+    fn elb_test_file_is_skipped() {
+        let settings = EnrichSettings::new("n", "h");
+        let spec = FormatSpec::plain(LogFormat::Alb);
+        let mut p = ObjectParser::new(
+            &spec,
+            &settings,
+            ObjectId {
+                path: "s3://b/AWSLogs/1/ELBAccessLogTestFile",
+                key: "AWSLogs/1/ELBAccessLogTestFile",
+                last_modified: None,
+            },
+            100,
+        );
+        p.feed(b"Enable AccessLog for ELB: my-lb at 2018-01-01T00:00:00.000Z\n")
+            .unwrap();
+        let st = p.finish().unwrap();
+        assert!(st.skipped);
+        assert_eq!(p.drain().count(), 0);
+    }
+}
