@@ -1,0 +1,447 @@
+//! The config file as written: every key, its meaning, unit and default.
+//!
+//! Keys are the original s3logsbeat's (and libbeat's, for `name`, `fields`, `tags`, `queue.mem.*`,
+//! `output.*`, `logging.*`). Dotted keys (`output.elasticsearch.hosts: [...]`) are expanded before these
+//! structs see them. Every struct denies unknown keys, so a misspelt key is an error that names it.
+//! Nothing here is interpreted: [`super::Settings`] validates these values once at start-up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{ByteSize, Dur};
+use crate::enrich::ParseErrorPolicy;
+use crate::formats::LogFormat;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// The inputs and their common settings.
+    pub s3logsbeat: S3LogsBeat,
+    /// `beat.name` of every event. Default: the host name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Tags added to every event (`tags: [...]`). Default: none.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Fields added to every event, under `fields` (or at the top level with `fields_under_root`).
+    /// Default: none.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Put `fields` at the top level of events. Default: false.
+    #[serde(default)]
+    pub fields_under_root: bool,
+    /// The publish queue.
+    #[serde(default)]
+    pub queue: Queue,
+    /// Where events go: exactly one output must be configured.
+    #[serde(default)]
+    pub output: Outputs,
+    /// Logging.
+    #[serde(default)]
+    pub logging: Logging,
+}
+
+/// `s3logsbeat:`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3LogsBeat {
+    /// The inputs: `type: sqs` for the daemon (`run`), `type: s3` for `s3import`. Required, non-empty.
+    #[serde(default)]
+    pub inputs: Vec<RawInput>,
+    /// On SIGINT/SIGTERM, how long to wait for in-flight events to be delivered before exiting.
+    /// Default: 0 (the original's default).
+    #[serde(default)]
+    pub shutdown_timeout: Dur,
+}
+
+/// The kind of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    /// S3 event notifications from SQS queues (`run`).
+    Sqs,
+    /// Objects already in buckets (`s3import`).
+    S3,
+}
+
+impl InputType {
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputType::Sqs => "sqs",
+            InputType::S3 => "s3",
+        }
+    }
+}
+
+/// `s3logsbeat.inputs[]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// `sqs` or `s3`. Required.
+    #[serde(rename = "type")]
+    pub kind: Option<InputType>,
+    /// A disabled input is skipped. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `type: sqs`: the queue URLs to poll. Required for sqs.
+    #[serde(default)]
+    pub queues_url: Vec<String>,
+    /// `type: s3`: `s3://bucket[/prefix]` to import. Required for s3.
+    #[serde(default)]
+    pub buckets: Vec<String>,
+    /// `alb`, `elb`, `cloudfront`, `waf` or `json`. Required.
+    pub log_format: Option<LogFormat>,
+    /// Options of the `json` format. Required for `json`, not allowed for the others.
+    #[serde(default)]
+    pub log_format_options: Option<RawJsonOptions>,
+    /// A regular expression applied to each object's key; its named groups become event fields (and
+    /// replace a parsed field of the same name). A key that does not match adds no fields. Default: none.
+    #[serde(default)]
+    pub key_regex_fields: Option<String>,
+    /// `type: sqs`: pause between two polls of a queue that came back empty. Default: 0 (long polling
+    /// does the waiting).
+    #[serde(default)]
+    pub poll_frequency: Option<Dur>,
+    /// `type: s3`: import objects whose LastModified is at or after this time (RFC 3339, or
+    /// `2018-10-15T01:00` in UTC). Default: no lower bound.
+    #[serde(default)]
+    pub since: Option<String>,
+    /// `type: s3`: import objects whose LastModified is before this time. Default: no upper bound.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// What to do with a line that does not parse: `ship` it as an event tagged
+    /// `_s3logsbeat_parse_failure` with the raw line in `message`, or `drop` it (counted). Default: ship.
+    #[serde(default)]
+    pub parse_errors: ParseErrorPolicy,
+    /// Longest line read, in bytes (or with a unit: `1MiB`); a longer line is cut there and flagged
+    /// `log.flags: [truncated]`. Default: 1MiB.
+    #[serde(default)]
+    pub max_line_bytes: Option<ByteSize>,
+    /// Fields added to this input's events (merged over the global `fields`). Default: none.
+    #[serde(default)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Put this input's `fields` at the top level of events. Default: the global setting.
+    #[serde(default)]
+    pub fields_under_root: Option<bool>,
+    /// Tags added to this input's events, after the global `tags`. Default: none.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `log_format_options` of the `json` format.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJsonOptions {
+    /// The key holding the event time (a top-level key; a dotted name is also tried as a path).
+    pub timestamp_field: Option<String>,
+    /// `timeUnixMilliseconds`, `timeUnixSeconds`, `timeISO8601`, `time:<Go layout>` or
+    /// `time:<strftime layout>`.
+    pub timestamp_format: Option<String>,
+}
+
+/// `queue:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// `queue.mem`: the in-memory publish queue.
+    #[serde(default)]
+    pub mem: MemQueue,
+}
+
+/// `queue.mem`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemQueue {
+    /// Events the queue holds; when full, reading pauses and polling stops. Default: 4096.
+    #[serde(default = "default_queue_events")]
+    pub events: usize,
+    /// When to hand a batch to the output.
+    #[serde(default)]
+    pub flush: Flush,
+}
+
+impl Default for MemQueue {
+    fn default() -> Self {
+        MemQueue {
+            events: default_queue_events(),
+            flush: Flush::default(),
+        }
+    }
+}
+
+fn default_queue_events() -> usize {
+    4096
+}
+
+/// `queue.mem.flush`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flush {
+    /// A batch is sent when it has this many events. Default: 2048.
+    #[serde(default = "default_min_events")]
+    pub min_events: usize,
+    /// ... or when its oldest event has waited this long. Default: 1s.
+    #[serde(default = "default_flush_timeout")]
+    pub timeout: Dur,
+}
+
+impl Default for Flush {
+    fn default() -> Self {
+        Flush {
+            min_events: default_min_events(),
+            timeout: default_flush_timeout(),
+        }
+    }
+}
+
+fn default_min_events() -> usize {
+    2048
+}
+
+fn default_flush_timeout() -> Dur {
+    Dur::secs(1)
+}
+
+/// `output:`; exactly one must be present and enabled.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outputs {
+    /// `output.elasticsearch`.
+    #[serde(default)]
+    pub elasticsearch: Option<Elasticsearch>,
+    /// `output.logstash`.
+    #[serde(default)]
+    pub logstash: Option<Logstash>,
+    /// `output.console`.
+    #[serde(default)]
+    pub console: Option<Console>,
+    /// `output.file`.
+    #[serde(default)]
+    pub file: Option<File>,
+}
+
+/// `ssl:` of an output.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssl {
+    /// Use TLS. Default: true when this block is present (or the host URL says https).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// PEM files of the CAs to trust, in addition to the system's. Default: none.
+    #[serde(default)]
+    pub certificate_authorities: Vec<String>,
+    /// `full` (certificate and host name), `certificate` (certificate only) or `none`. Default: full.
+    #[serde(default)]
+    pub verification_mode: Option<String>,
+    /// Client certificate (PEM) for mutual TLS. Default: none.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// Client key (PEM) for mutual TLS. Default: none.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// `backoff:` of an output.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// First wait after a failure. Default: 1s.
+    #[serde(default = "one_sec")]
+    pub init: Dur,
+    /// Longest wait between retries. Default: 60s.
+    #[serde(default = "sixty_secs")]
+    pub max: Dur,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            init: one_sec(),
+            max: sixty_secs(),
+        }
+    }
+}
+
+fn one_sec() -> Dur {
+    Dur::secs(1)
+}
+fn sixty_secs() -> Dur {
+    Dur::secs(60)
+}
+
+/// `output.elasticsearch`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elasticsearch {
+    /// Use this output. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `host:port` or URLs; several give failover. Required.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// `http` or `https` for hosts given without a scheme. Default: http.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// A path prefix in front of every request (behind a proxy). Default: none.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Basic authentication user. Default: none.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic authentication password. Default: none.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// API key as `id:api_key` (or already base64-encoded). Default: none.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// TLS settings.
+    #[serde(default)]
+    pub ssl: Option<Ssl>,
+    /// Index name; `%{+yyyy.MM.dd}` is the event's `@timestamp` date (UTC) and `%{[field]}` an event
+    /// field. Default: `s3logsbeat-%{+yyyy.MM.dd}`.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// Ingest pipeline for every document. Default: none.
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Most events in one bulk request. Default: 1600.
+    #[serde(default)]
+    pub bulk_max_size: Option<usize>,
+    /// Concurrent bulk requests per host. Default: 1.
+    #[serde(default)]
+    pub worker: Option<usize>,
+    /// gzip level of request bodies, 0 (off) to 9. Default: 1.
+    #[serde(default)]
+    pub compression_level: Option<u32>,
+    /// HTTP request timeout. Default: 90s.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Waits between retries.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Accepted for configs from the original; ignored: events are retried until delivered, never dropped.
+    #[serde(default)]
+    pub max_retries: Option<i64>,
+    /// What to do with documents Elasticsearch rejects for good (mapping errors): a dead-letter index
+    /// (default) or `drop: {}`.
+    #[serde(default)]
+    pub non_indexable_policy: Option<NonIndexablePolicy>,
+}
+
+/// `output.elasticsearch.non_indexable_policy`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NonIndexablePolicy {
+    /// Drop rejected documents (counted and logged).
+    #[serde(default)]
+    pub drop: Option<BTreeMap<String, serde_json::Value>>,
+    /// Index rejected documents, as a string with the error, into another index.
+    #[serde(default)]
+    pub dead_letter_index: Option<DeadLetterIndex>,
+}
+
+/// `non_indexable_policy.dead_letter_index`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterIndex {
+    /// The index. Default: `s3logsbeat-deadletter`.
+    #[serde(default)]
+    pub index: Option<String>,
+}
+
+/// `output.logstash`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logstash {
+    /// Use this output. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `host:port` of Logstash beats inputs. Required.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Spread batches over all hosts instead of using the first that works. Default: false.
+    #[serde(default)]
+    pub loadbalance: bool,
+    /// zlib level of windows, 0 (off) to 9. Default: 3.
+    #[serde(default)]
+    pub compression_level: Option<u32>,
+    /// Most events in one window. Default: 2048.
+    #[serde(default)]
+    pub bulk_max_size: Option<usize>,
+    /// Wait this long for an acknowledgement before resending the window. Default: 30s.
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    /// Windows in flight per connection. Default: 2.
+    #[serde(default)]
+    pub pipelining: Option<usize>,
+    /// Connections per host. Default: 1.
+    #[serde(default)]
+    pub worker: Option<usize>,
+    /// TLS settings.
+    #[serde(default)]
+    pub ssl: Option<Ssl>,
+    /// Waits between reconnections.
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// Accepted for configs from the original; ignored: events are retried until delivered.
+    #[serde(default)]
+    pub max_retries: Option<i64>,
+}
+
+/// `output.console`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// Use this output. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Indent each event over several lines. Default: false (one line per event).
+    #[serde(default)]
+    pub pretty: bool,
+}
+
+/// `output.file`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Use this output. Default: true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Directory of the files. Required.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Base name of the files. Default: `s3logsbeat`.
+    #[serde(default)]
+    pub filename: Option<String>,
+    /// Rotate when a file reaches this size, in KiB. Default: 10240.
+    #[serde(default)]
+    pub rotate_every_kb: Option<u64>,
+    /// Rotated files kept, 2 to 1024. Default: 7.
+    #[serde(default)]
+    pub number_of_files: Option<u32>,
+}
+
+/// `logging:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logging {
+    /// `error`, `warning`, `info` or `debug`. Default: info.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Debug selectors to enable (`-d` adds to these). Default: none.
+    #[serde(default)]
+    pub selectors: Vec<String>,
+    /// Log to stderr (`-e` sets this). Default: true.
+    #[serde(default)]
+    pub to_stderr: Option<bool>,
+    /// Log lines as JSON. Default: false.
+    #[serde(default)]
+    pub json: bool,
+}
