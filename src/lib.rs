@@ -11,8 +11,10 @@
 //! - [`enrich`]: fields in, [`event::Event`] out: `@timestamp`, `log.*`, `beat.*`, `key_regex_fields`,
 //!   global `fields`/`tags`, the deterministic `_id`, and failure events for lines that did not parse.
 //! - [`event`]: the event model and its JSON.
+//! - [`cli`]: the command line.
 //! - [`parse_cmd`]: `s3logsbeat parse`, the offline way to try a format.
 
+pub mod cli;
 pub mod config;
 pub mod enrich;
 pub mod event;

@@ -1,1 +1,158 @@
-//! x
+//! `s3logsbeat parse`: a file (or stdin) in, NDJSON events on stdout, a summary on stderr.
+//!
+//! Each line printed is exactly what an output receives: the document with `@metadata` (`_id`,
+//! `format`, ...). It uses the same [`ObjectParser`] as the daemon, so a format can be tried offline.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use crate::cli::ParseArgs;
+use crate::enrich::{EnrichSettings, RESERVED_NAMES};
+use crate::formats::json::JsonOptions;
+use crate::formats::time::TimeFormat;
+use crate::formats::{FormatSpec, LogFormat};
+use crate::object::{ObjectId, ObjectParser, ObjectStats};
+
+/// What `parse` did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The counts.
+    pub stats: ObjectStats,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "lines={} events={} parse_failures={} truncated_lines={} blank_lines={} header_lines={} bytes={} compressed_bytes={} compression={} seconds={:.3}",
+            s.lines,
+            s.events,
+            s.parse_failures,
+            s.truncated_lines,
+            s.blank_lines,
+            s.header_lines,
+            s.bytes,
+            s.bytes_in,
+            s.compression,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Builds the format from the flags; errors name the flag.
+pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
+    match args.format {
+        LogFormat::Json => {
+            let field = args
+                .timestamp_field
+                .clone()
+                .ok_or("--format json needs --timestamp-field and --timestamp-format")?;
+            let fmt = args
+                .timestamp_format
+                .as_deref()
+                .ok_or("--format json needs --timestamp-format")?;
+            let tf = TimeFormat::from_config(fmt).map_err(|e| format!("--timestamp-format: {e}"))?;
+            Ok(FormatSpec::json(JsonOptions {
+                timestamp_field: field,
+                timestamp_format: tf,
+            }))
+        }
+        other => {
+            if args.timestamp_field.is_some() || args.timestamp_format.is_some() {
+                return Err(format!(
+                    "--timestamp-field/--timestamp-format only apply to --format json, not {other}"
+                ));
+            }
+            Ok(FormatSpec::plain(other))
+        }
+    }
+}
+
+/// Runs `parse`, reading `input` and writing events to `out`.
+pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Result<Summary, String> {
+    let start = Instant::now();
+    let spec = format_spec(args)?;
+    let hostname = crate::config::hostname();
+    let mut settings = EnrichSettings::new(args.name.as_deref().unwrap_or(&hostname), &hostname);
+    settings.parse_errors = args.parse_errors;
+    if let Some(re) = &args.key_regex_fields {
+        let r = Regex::new(re).map_err(|e| format!("--key-regex-fields: {e}"))?;
+        if let Some(n) = r.capture_names().flatten().find(|n| RESERVED_NAMES.contains(n)) {
+            return Err(format!(
+                "--key-regex-fields: group name {n:?} is a field s3logsbeat writes itself"
+            ));
+        }
+        settings.key_regex = Some(r);
+    }
+    let name = if args.file == "-" { "-" } else { args.file.as_str() };
+    let (path, key) = match &args.key {
+        Some(k) => match k.strip_prefix("s3://") {
+            Some(rest) => (k.clone(), rest.split_once('/').map_or("", |(_, key)| key).to_string()),
+            None => (k.clone(), k.clone()),
+        },
+        None => (name.to_string(), name.to_string()),
+    };
+    let mut parser = ObjectParser::new(
+        &spec,
+        &settings,
+        ObjectId {
+            path: &path,
+            key: &key,
+            last_modified: None,
+        },
+        args.max_line_bytes,
+    );
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut buf: Vec<u8> = Vec::with_capacity(512 * 1024);
+    let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> io::Result<()> {
+        for e in parser.drain() {
+            if !args.quiet {
+                e.write_with_metadata(buf);
+                buf.push(b'\n');
+            }
+        }
+        if buf.len() > 256 * 1024 {
+            out.write_all(buf)?;
+            buf.clear();
+        }
+        Ok(())
+    };
+    let stopped = |e: io::Error| -> Result<(), String> {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Ok(())
+        } else {
+            Err(format!("writing events: {e}"))
+        }
+    };
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("{name}: {e}")),
+        };
+        parser.feed(&chunk[..n]).map_err(|e| e.to_string())?;
+        if let Err(e) = write_events(&mut parser, &mut buf) {
+            stopped(e)?;
+            return Ok(Summary {
+                stats: parser.stats(),
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+    let finished = parser.finish();
+    let r = write_events(&mut parser, &mut buf).and_then(|_| out.write_all(&buf)).and_then(|_| out.flush());
+    if let Err(e) = r {
+        stopped(e)?;
+    }
+    let stats = finished.map_err(|e| e.to_string())?;
+    Ok(Summary {
+        stats,
+        elapsed: start.elapsed(),
+    })
+}
