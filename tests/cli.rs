@@ -1,0 +1,162 @@
+//! The `s3logsbeat` binary as a user runs it: `parse`, `test config`, `export config`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+}
+
+fn repo(p: &str) -> String {
+    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
+    let out = bin()
+        .args(["parse", "--format", "alb", "--key"])
+        .arg("s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz")
+        .args(["--key-regex-fields", r"^(?P<environment>[^-]+)-(?P<application>[^/]+)/"])
+        .arg(repo("tests/data/samples/alb-aws-docs.log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 4);
+    let e = &events[1];
+    assert_eq!(e["@metadata"]["format"], "alb");
+    assert_eq!(e["@metadata"]["beat"], "s3logsbeat");
+    assert_eq!(e["@metadata"]["_id"].as_str().unwrap().len(), 32);
+    assert_eq!(e["environment"], "prod");
+    assert_eq!(e["application"], "shop");
+    assert_eq!(
+        e["log"]["file"]["path"],
+        "s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz"
+    );
+    assert_eq!(e["log"]["offset"], 386);
+    assert_eq!(e["ssl_protocol"], "TLSv1.2");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for want in ["lines=4", "events=4", "parse_failures=0", "bytes=1719", "seconds="] {
+        assert!(stderr.contains(want), "{want} in {stderr}");
+    }
+
+    // Same object, same ids, however it is compressed or read.
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap()).unwrap();
+        e.finish().unwrap()
+    };
+    let mut cmd = bin();
+    cmd.args(["parse", "-f", "alb", "--key"])
+        .arg("s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz")
+        .arg("-");
+    let again = run_with_stdin(cmd, &gz);
+    let ids: Vec<String> = String::from_utf8(again.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["@metadata"]["_id"].as_str().unwrap().to_string())
+        .collect();
+    let first: Vec<String> = events.iter().map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, first);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("compression=gzip"));
+}
+
+#[test]
+fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
+    let input = b"not a log line\n2015-05-13T23:39:43.945958Z lb 1.2.3.4:1 - -1 -1 -1 503 0 0 0 \"GET http://h:80/ HTTP/1.1\" \"curl\" - -\n";
+    let mut cmd = bin();
+    cmd.args(["parse", "-f", "elb"]);
+    let out = run_with_stdin(cmd, input);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["message"], "not a log line");
+    assert_eq!(first["tags"][0], "_s3logsbeat_parse_failure");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("parse_failures=1"));
+
+    let mut cmd = bin();
+    cmd.args(["parse", "-f", "elb", "--parse-errors", "drop"]);
+    let out = run_with_stdin(cmd, input);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("events=1 parse_failures=1"));
+
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for _ in 0..200 {
+            e.write_all(&input[15..]).unwrap();
+        }
+        e.finish().unwrap()
+    };
+    let mut cmd = bin();
+    cmd.args(["parse", "-f", "elb", "--key", "s3://b/cut.log.gz"]);
+    let out = run_with_stdin(cmd, &gz[..gz.len() - 10]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("s3://b/cut.log.gz: gzip stream is truncated"), "{err}");
+
+    let out = bin().args(["parse", "-f", "json", "/dev/null"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--timestamp-field"));
+    let out = bin().args(["parse", "-f", "apache", "/dev/null"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected alb, elb, cloudfront, waf or json"));
+}
+
+#[test]
+fn test_config_accepts_every_shipped_config() {
+    let mut files = vec![repo("s3logsbeat.yml")];
+    for e in std::fs::read_dir(repo("config")).unwrap() {
+        files.push(e.unwrap().path().display().to_string());
+    }
+    assert!(files.len() >= 6, "one example config per format");
+    for f in files {
+        let out = bin().args(["test", "config", "-c", &f]).output().unwrap();
+        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Config OK");
+    }
+}
+
+#[test]
+fn test_config_names_the_file_and_key_of_a_mistake() {
+    let dir = std::env::temp_dir().join(format!("s3lb-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.yml");
+    std::fs::write(
+        &f,
+        "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: ['https://sqs.x/q']\n      log_fromat: alb\noutput.console: {}\n",
+    )
+    .unwrap();
+    let out = bin().args(["test", "config", "-c"]).arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:5: unknown key s3logsbeat.inputs.0.log_fromat", f.display())), "{err}");
+
+    // -E fixes it; a wrong type names the key and what was expected.
+    std::fs::write(&f, "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: ['https://sqs.x/q']\n      log_format: alb\noutput.console: {}\n").unwrap();
+    let out = bin().args(["test", "config", "-c"]).arg(&f).args(["-E", "queue.mem.events=lots"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("queue.mem.events") && err.contains("expected usize"), "{err}");
+    let out = bin().args(["test", "config", "-c"]).arg(&f).output().unwrap();
+    assert!(out.status.success());
+
+    let out = bin().args(["test", "config", "-c"]).arg(dir.join("missing.yml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yml: cannot read the config file"));
+
+    let out = bin().args(["export", "config", "-c"]).arg(&f).args(["-E", "name=x"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("name: x") && text.contains("console: {}"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
