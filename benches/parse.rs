@@ -1,1 +1,240 @@
-fn main(){}
+//! Parse + `_id` + NDJSON encoding, per format, on one core: `make bench` (or `cargo bench --bench parse`).
+//!
+//! Inputs are generated (deterministic): about 100 MB of ALB lines with today's 30 columns, and 100 MB
+//! of each other format, plain and gzip-compressed. Every line goes through the same code as the daemon:
+//! `ObjectParser::feed` in 64 KiB chunks (decompression, line splitting, parsing, enrichment, id), then
+//! each event is written with `@metadata` into a reused NDJSON buffer. Criterion reports lines/s
+//! (`thrpt` in Kelem/s, Melem/s); the MB/s figure is printed per input before each group and in
+//! `target/criterion/…/new/estimates.json` (see README "Benchmarks").
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+use s3logsbeat::enrich::EnrichSettings;
+use s3logsbeat::formats::json::JsonOptions;
+use s3logsbeat::formats::time::TimeFormat;
+use s3logsbeat::formats::{FormatSpec, LogFormat};
+use s3logsbeat::object::{ObjectId, ObjectParser};
+
+const TARGET_BYTES: usize = 100 * 1000 * 1000;
+
+/// A tiny deterministic generator (xorshift), so inputs are the same on every run.
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn alb_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "https 2024-07-{:02}T{:02}:{:02}:{:02}.{:06}Z app/my-loadbalancer/50dc6c495c0c9188 \
+         192.168.{}.{}:{} 10.0.{}.{}:80 0.{:03} 0.{:03} 0.000 {} 200 {} {} \
+         \"GET https://www.example.com:443/api/v1/items/{}?page={}&sort=desc HTTP/1.1\" \
+         \"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{}.0 Safari/537.36\" \
+         ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 \
+         arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 \
+         \"Root=1-{:08x}-{:024x}\" \"www.example.com\" \
+         \"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012\" \
+         1 2024-07-{:02}T{:02}:{:02}:{:02}.{:06}Z \"forward\" \"-\" \"-\" \"10.0.{}.{}:80\" \"200\" \"-\" \"-\" TID_{:032x}",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(1_000_000),
+        g.below(256), g.below(256), 1024 + g.below(60000), g.below(256), g.below(256),
+        g.below(100), g.below(1000), [200, 200, 200, 301, 404, 502][g.below(6) as usize],
+        g.below(2000), g.below(100_000),
+        g.below(1_000_000), g.below(100), 100 + g.below(30),
+        s, g.next() as u128 * g.next() as u128,
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(1_000_000),
+        g.below(256), g.below(256), g.next() as u128 * g.next() as u128,
+    );
+}
+
+fn elb_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "2015-05-{:02}T{:02}:{:02}:{:02}.{:06}Z my-loadbalancer 192.168.{}.{}:{} 10.0.0.{}:80 0.000{:03} 0.001{:03} 0.000057 200 200 0 {} \
+         \"GET https://www.example.com:443/items/{} HTTP/1.1\" \"curl/7.38.0\" DHE-RSA-AES128-SHA TLSv1.2",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(1_000_000),
+        g.below(256), g.below(256), 1024 + g.below(60000), g.below(256),
+        g.below(1000), g.below(1000), g.below(100_000), g.below(1_000_000),
+    );
+}
+
+fn cloudfront_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "2019-12-{:02}\t{:02}:{:02}:{:02}\tLAX1-C{}\t{}\t192.0.2.{}\tGET\td111111abcdef8.cloudfront.net\t/img/{}%20x.png\t200\t-\t\
+         Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)%20Chrome/78.0.3904.108%20Safari/537.36\t\
+         q={}\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZm{:08x}==\td111111abcdef8.cloudfront.net\thttps\t23\t0.{:03}\t-\tTLSv1.2\t\
+         ECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t{}\t0.001\tHit\ttext/html\t78\t-\t-",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(9), g.below(100_000),
+        g.below(256), g.below(100_000), g.below(1000), g.next() as u32, g.below(1000), 1024 + g.below(60000),
+    );
+}
+
+fn waf_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "{{\"timestamp\":{},\"formatVersion\":1,\"webaclId\":\"arn:aws:wafv2:us-east-1:123456789012:global/webacl/hello-world/5933d6d9\",\
+         \"terminatingRuleId\":\"Default_Action\",\"terminatingRuleType\":\"REGULAR\",\"action\":\"ALLOW\",\"terminatingRuleMatchDetails\":[],\
+         \"httpSourceName\":\"CF\",\"httpSourceId\":\"i-123\",\"ruleGroupList\":[],\"rateBasedRuleList\":[],\"nonTerminatingMatchingRules\":[],\
+         \"requestHeadersInserted\":null,\"responseCodeSent\":null,\"httpRequest\":{{\"clientIp\":\"1.1.{}.{}\",\"country\":\"AU\",\
+         \"headers\":[{{\"name\":\"Host\",\"value\":\"example.com\"}},{{\"name\":\"User-Agent\",\"value\":\"curl/7.61.{}\"}}],\
+         \"uri\":\"/items/{}\",\"args\":\"\",\"httpVersion\":\"HTTP/1.1\",\"httpMethod\":\"GET\",\"requestId\":\"rid-{}\"}},\"labels\":[{{\"name\":\"value\"}}]}}",
+        1_576_280_412_771u64 + i * 10, g.below(256), g.below(256), g.below(100), g.below(100_000), g.next(),
+    );
+}
+
+fn json_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 10;
+    let _ = writeln!(
+        out,
+        "{{\"time\":\"2024-03-{:02}T{:02}:{:02}:{:02}.{:03}Z\",\"level\":\"info\",\"service\":\"checkout\",\"msg\":\"order {} placed\",\"duration_ms\":{},\"user\":{{\"id\":{},\"country\":\"FR\"}}}}",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(1000), g.below(1_000_000), g.below(5000), g.below(100_000),
+    );
+}
+
+struct Input {
+    name: &'static str,
+    spec: FormatSpec,
+    plain: Vec<u8>,
+    gzip: Vec<u8>,
+    lines: u64,
+}
+
+fn generate(name: &'static str, spec: FormatSpec, line: fn(&mut Gen, u64, &mut String)) -> Input {
+    let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+    let mut s = String::with_capacity(TARGET_BYTES + 4096);
+    let mut lines = 0u64;
+    while s.len() < TARGET_BYTES {
+        line(&mut g, lines, &mut s);
+        lines += 1;
+    }
+    let plain = s.into_bytes();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(&plain).unwrap();
+    let gzip = e.finish().unwrap();
+    Input {
+        name,
+        spec,
+        plain,
+        gzip,
+        lines,
+    }
+}
+
+/// The whole path for one object; returns the events written, so nothing is optimised away.
+fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec<u8>) -> u64 {
+    let mut p = ObjectParser::new(
+        spec,
+        settings,
+        ObjectId {
+            path: "s3://my-alb-logs/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/07/02/x.log.gz",
+            key: "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/07/02/x.log.gz",
+            last_modified: None,
+        },
+        1 << 20,
+    );
+    let mut n = 0;
+    let mut emit = |p: &mut ObjectParser<'_>, out: &mut Vec<u8>| {
+        for e in p.drain() {
+            e.write_with_metadata(out);
+            out.push(b'\n');
+            n += 1;
+        }
+        if out.len() > 1 << 20 {
+            out.clear();
+        }
+    };
+    for c in data.chunks(64 * 1024) {
+        p.feed(c).unwrap();
+        emit(&mut p, out);
+    }
+    p.finish().unwrap();
+    emit(&mut p, out);
+    n
+}
+
+fn benches(c: &mut Criterion) {
+    let mut settings = EnrichSettings::new("shipper-1", "host-a");
+    settings.key_regex = Some(
+        regex::Regex::new(
+            r"AWSLogs/(?P<aws_account_id>\d+)/elasticloadbalancing/(?P<aws_region>[^/]+)/",
+        )
+        .unwrap(),
+    );
+    settings.tags = vec!["aws".into()];
+    let only = std::env::var("S3LB_BENCH_FORMATS").unwrap_or_default();
+    type LineGen = fn(&mut Gen, u64, &mut String);
+    let inputs: Vec<(&str, FormatSpec, LineGen)> = vec![
+        ("alb", FormatSpec::plain(LogFormat::Alb), alb_line),
+        ("elb", FormatSpec::plain(LogFormat::Elb), elb_line),
+        (
+            "cloudfront",
+            FormatSpec::plain(LogFormat::Cloudfront),
+            cloudfront_line,
+        ),
+        ("waf", FormatSpec::plain(LogFormat::Waf), waf_line),
+        (
+            "json",
+            FormatSpec::json(JsonOptions {
+                timestamp_field: "time".into(),
+                timestamp_format: TimeFormat::from_config("timeISO8601").unwrap(),
+            }),
+            json_line,
+        ),
+    ];
+    for (name, spec, line) in inputs {
+        if !only.is_empty() && !only.split(',').any(|f| f == name) {
+            continue;
+        }
+        let input = generate(name, spec, line);
+        let mut group = c.benchmark_group(format!("parse_{}", input.name));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(8));
+        group.throughput(Throughput::Elements(input.lines));
+        for (enc, data) in [("plain", &input.plain), ("gzip", &input.gzip)] {
+            // One timed pass up front, so the MB/s of this input is printed next to criterion's lines/s.
+            let mut out = Vec::with_capacity(2 << 20);
+            let t = Instant::now();
+            let n = ship(&input.spec, &settings, data, &mut out);
+            let secs = t.elapsed().as_secs_f64();
+            assert_eq!(n, input.lines, "{name}: every line is an event");
+            eprintln!(
+                "{name}/{enc}: {} lines, {:.1} MB uncompressed, {:.1} MB as read; single pass {:.0} lines/s, {:.0} MB/s (uncompressed)",
+                input.lines,
+                input.plain.len() as f64 / 1e6,
+                data.len() as f64 / 1e6,
+                input.lines as f64 / secs,
+                input.plain.len() as f64 / 1e6 / secs
+            );
+            group.bench_with_input(
+                BenchmarkId::new(enc, format!("{:.0}MB", input.plain.len() as f64 / 1e6)),
+                data,
+                |b, data| b.iter(|| ship(&input.spec, &settings, data, &mut out)),
+            );
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(parse, benches);
+criterion_main!(parse);

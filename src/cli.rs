@@ -14,7 +14,12 @@ use crate::formats::LogFormat;
 #[command(name = "s3logsbeat", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(short = 'c', long = "config", global = true, default_value = "s3logsbeat.yml")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        default_value = "s3logsbeat.yml"
+    )]
     pub config: PathBuf,
     /// Override a config key: `-E output.elasticsearch.hosts=["es:9200"]` (repeatable).
     #[arg(short = 'E', value_name = "KEY=VALUE", global = true)]
@@ -91,9 +96,8 @@ pub struct ParseArgs {
 }
 
 fn parse_format(s: &str) -> Result<LogFormat, String> {
-    LogFormat::from_name(s).ok_or_else(|| {
-        format!("unknown format {s:?}: expected alb, elb, cloudfront, waf or json")
-    })
+    LogFormat::from_name(s)
+        .ok_or_else(|| format!("unknown format {s:?}: expected alb, elb, cloudfront, waf or json"))
 }
 
 fn parse_policy(s: &str) -> Result<ParseErrorPolicy, String> {

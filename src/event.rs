@@ -137,6 +137,7 @@ fn push_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
 }
 
 /// Builds a UTC timestamp from calendar parts; `None` if the date or time does not exist.
+#[allow(clippy::too_many_arguments)] // the parts of a date and a time, in their natural order
 pub fn timestamp_from_parts(
     y: i32,
     mo: u32,
@@ -198,7 +199,28 @@ static ESCAPE: [u8; 256] = {
     t
 };
 
+/// True if any byte of `w` is `"`, `\\` or below 0x20 (SWAR: eight bytes per test).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let ctrl = w.wrapping_sub(LO * 0x20) & !w & HI;
+    (ctrl | has_zero(w ^ (LO * b'"' as u64)) | has_zero(w ^ (LO * b'\\' as u64))) != 0
+}
+
 fn write_json_str_body(out: &mut Vec<u8>, b: &[u8]) {
+    // Fast path: log values rarely need escaping, so skip clean 8-byte words without a table lookup.
+    let mut clean = 0;
+    while clean + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[clean..clean + 8].try_into().expect("8 bytes"));
+        if word_needs_escape(w) {
+            break;
+        }
+        clean += 8;
+    }
+    out.extend_from_slice(&b[..clean]);
+    let b = &b[clean..];
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let e = ESCAPE[c as usize];
@@ -350,11 +372,34 @@ mod tests {
 
     #[test]
     fn negative_millis_are_before_the_epoch() {
-        assert_eq!(Timestamp::from_millis(-1).to_rfc3339(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::from_millis(-1).to_rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
         assert_eq!(
             Timestamp::from_millis(1553360693208).to_rfc3339(),
             "2019-03-23T17:04:53.208Z"
         );
+    }
+
+    #[test]
+    fn escape_scan_finds_every_special_byte_at_every_position() {
+        for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+            for pos in 0..20 {
+                let mut s = vec![b'a'; 20];
+                s[pos] = special;
+                let text = String::from_utf8(s).unwrap();
+                let mut v = Vec::new();
+                write_json_str(&mut v, &text);
+                let back: String = serde_json::from_slice(&v).unwrap();
+                assert_eq!(back, text, "byte {special} at {pos}");
+                assert!(v.len() > text.len() + 2, "escaped byte {special} at {pos}");
+            }
+        }
+        // Bytes >= 0x80 (UTF-8) and 0x20..0x7f other than the two specials are copied as they are.
+        let mut v = Vec::new();
+        write_json_str(&mut v, "ééé abc ~ }{ <>&");
+        assert_eq!(v, "\"ééé abc ~ }{ <>&\"".as_bytes());
     }
 
     #[test]

@@ -50,17 +50,19 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Export(ExportCommand::Config) => match load::load_file(&cli.config, &cli.overrides) {
-            Ok((_, tree)) => {
-                let text = serde_yaml::to_string(&tree).unwrap_or_default();
-                let _ = io::stdout().write_all(text.as_bytes());
-                ExitCode::SUCCESS
+        Command::Export(ExportCommand::Config) => {
+            match load::load_file(&cli.config, &cli.overrides) {
+                Ok((_, tree)) => {
+                    let text = serde_yaml::to_string(&tree).unwrap_or_default();
+                    let _ = io::stdout().write_all(text.as_bytes());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        }
         Command::Version => {
             println!(
                 "s3logsbeat version {} ({}-{})",

@@ -587,7 +587,8 @@ mod tests {
         (events, r)
     }
 
-    const TEXT: &[u8] = b"{\"t\":1,\"a\":\"x\"}\r\n\n   \n{\"t\":2,\"a\":\"y\"}\n{\"t\":3,\"a\":\"\xff\"}";
+    const TEXT: &[u8] =
+        b"{\"t\":1,\"a\":\"x\"}\r\n\n   \n{\"t\":2,\"a\":\"y\"}\n{\"t\":3,\"a\":\"\xff\"}";
 
     #[test]
     fn lines_offsets_crlf_blank_and_no_final_newline_at_any_chunking() {
@@ -595,7 +596,10 @@ mod tests {
             let (ev, st) = run(&json_spec(), TEXT, chunk, 1 << 20);
             let st = st.unwrap();
             assert_eq!(ev.len(), 3, "chunk {chunk}");
-            let offsets: Vec<_> = ev.iter().map(|e| e["log"]["offset"].as_u64().unwrap()).collect();
+            let offsets: Vec<_> = ev
+                .iter()
+                .map(|e| e["log"]["offset"].as_u64().unwrap())
+                .collect();
             assert_eq!(offsets, vec![0, 22, 38], "chunk {chunk}");
             assert_eq!(ev[2]["a"], "\u{FFFD}");
             assert_eq!(st.lines, 5);
@@ -679,7 +683,11 @@ mod tests {
         assert!(ev.is_empty());
         assert_eq!(st.unwrap().lines, 0);
         let (ev, _) = run(&json_spec(), b"{}", 10, 100);
-        assert_eq!(ev.len(), 1, "a line without its timestamp is a failure event");
+        assert_eq!(
+            ev.len(),
+            1,
+            "a line without its timestamp is a failure event"
+        );
     }
 
     #[test]

@@ -56,7 +56,8 @@ pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
                 .timestamp_format
                 .as_deref()
                 .ok_or("--format json needs --timestamp-format")?;
-            let tf = TimeFormat::from_config(fmt).map_err(|e| format!("--timestamp-format: {e}"))?;
+            let tf =
+                TimeFormat::from_config(fmt).map_err(|e| format!("--timestamp-format: {e}"))?;
             Ok(FormatSpec::json(JsonOptions {
                 timestamp_field: field,
                 timestamp_format: tf,
@@ -82,17 +83,28 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     settings.parse_errors = args.parse_errors;
     if let Some(re) = &args.key_regex_fields {
         let r = Regex::new(re).map_err(|e| format!("--key-regex-fields: {e}"))?;
-        if let Some(n) = r.capture_names().flatten().find(|n| RESERVED_NAMES.contains(n)) {
+        if let Some(n) = r
+            .capture_names()
+            .flatten()
+            .find(|n| RESERVED_NAMES.contains(n))
+        {
             return Err(format!(
                 "--key-regex-fields: group name {n:?} is a field s3logsbeat writes itself"
             ));
         }
         settings.key_regex = Some(r);
     }
-    let name = if args.file == "-" { "-" } else { args.file.as_str() };
+    let name = if args.file == "-" {
+        "-"
+    } else {
+        args.file.as_str()
+    };
     let (path, key) = match &args.key {
         Some(k) => match k.strip_prefix("s3://") {
-            Some(rest) => (k.clone(), rest.split_once('/').map_or("", |(_, key)| key).to_string()),
+            Some(rest) => (
+                k.clone(),
+                rest.split_once('/').map_or("", |(_, key)| key).to_string(),
+            ),
             None => (k.clone(), k.clone()),
         },
         None => (name.to_string(), name.to_string()),
@@ -146,7 +158,9 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         }
     }
     let finished = parser.finish();
-    let r = write_events(&mut parser, &mut buf).and_then(|_| out.write_all(&buf)).and_then(|_| out.flush());
+    let r = write_events(&mut parser, &mut buf)
+        .and_then(|_| out.write_all(&buf))
+        .and_then(|_| out.flush());
     if let Err(e) = r {
         stopped(e)?;
     }

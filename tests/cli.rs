@@ -27,13 +27,23 @@ fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
     let out = bin()
         .args(["parse", "--format", "alb", "--key"])
         .arg("s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz")
-        .args(["--key-regex-fields", r"^(?P<environment>[^-]+)-(?P<application>[^/]+)/"])
+        .args([
+            "--key-regex-fields",
+            r"^(?P<environment>[^-]+)-(?P<application>[^/]+)/",
+        ])
         .arg(repo("tests/data/samples/alb-aws-docs.log"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(events.len(), 4);
     let e = &events[1];
     assert_eq!(e["@metadata"]["format"], "alb");
@@ -48,14 +58,21 @@ fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
     assert_eq!(e["log"]["offset"], 386);
     assert_eq!(e["ssl_protocol"], "TLSv1.2");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    for want in ["lines=4", "events=4", "parse_failures=0", "bytes=1719", "seconds="] {
+    for want in [
+        "lines=4",
+        "events=4",
+        "parse_failures=0",
+        "bytes=1719",
+        "seconds=",
+    ] {
         assert!(stderr.contains(want), "{want} in {stderr}");
     }
 
     // Same object, same ids, however it is compressed or read.
     let gz = {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap()).unwrap();
+        e.write_all(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap())
+            .unwrap();
         e.finish().unwrap()
     };
     let mut cmd = bin();
@@ -66,9 +83,17 @@ fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
     let ids: Vec<String> = String::from_utf8(again.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["@metadata"]["_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["@metadata"]["_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    let first: Vec<String> = events.iter().map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string()).collect();
+    let first: Vec<String> = events
+        .iter()
+        .map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, first);
     assert!(String::from_utf8_lossy(&again.stderr).contains("compression=gzip"));
 }
@@ -103,14 +128,25 @@ fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
     let out = run_with_stdin(cmd, &gz[..gz.len() - 10]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("s3://b/cut.log.gz: gzip stream is truncated"), "{err}");
+    assert!(
+        err.contains("s3://b/cut.log.gz: gzip stream is truncated"),
+        "{err}"
+    );
 
-    let out = bin().args(["parse", "-f", "json", "/dev/null"]).output().unwrap();
+    let out = bin()
+        .args(["parse", "-f", "json", "/dev/null"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--timestamp-field"));
-    let out = bin().args(["parse", "-f", "apache", "/dev/null"]).output().unwrap();
+    let out = bin()
+        .args(["parse", "-f", "apache", "/dev/null"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected alb, elb, cloudfront, waf or json"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expected alb, elb, cloudfront, waf or json")
+    );
 }
 
 #[test]
@@ -122,7 +158,11 @@ fn test_config_accepts_every_shipped_config() {
     assert!(files.len() >= 6, "one example config per format");
     for f in files {
         let out = bin().args(["test", "config", "-c", &f]).output().unwrap();
-        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Config OK");
     }
 }
@@ -137,26 +177,62 @@ fn test_config_names_the_file_and_key_of_a_mistake() {
         "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: ['https://sqs.x/q']\n      log_fromat: alb\noutput.console: {}\n",
     )
     .unwrap();
-    let out = bin().args(["test", "config", "-c"]).arg(&f).output().unwrap();
+    let out = bin()
+        .args(["test", "config", "-c"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}:5: unknown key s3logsbeat.inputs.0.log_fromat", f.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:5: unknown key s3logsbeat.inputs.0.log_fromat",
+            f.display()
+        )),
+        "{err}"
+    );
 
     // -E fixes it; a wrong type names the key and what was expected.
     std::fs::write(&f, "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: ['https://sqs.x/q']\n      log_format: alb\noutput.console: {}\n").unwrap();
-    let out = bin().args(["test", "config", "-c"]).arg(&f).args(["-E", "queue.mem.events=lots"]).output().unwrap();
+    let out = bin()
+        .args(["test", "config", "-c"])
+        .arg(&f)
+        .args(["-E", "queue.mem.events=lots"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("queue.mem.events") && err.contains("expected usize"), "{err}");
-    let out = bin().args(["test", "config", "-c"]).arg(&f).output().unwrap();
+    assert!(
+        err.contains("queue.mem.events") && err.contains("expected usize"),
+        "{err}"
+    );
+    let out = bin()
+        .args(["test", "config", "-c"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(out.status.success());
 
-    let out = bin().args(["test", "config", "-c"]).arg(dir.join("missing.yml")).output().unwrap();
+    let out = bin()
+        .args(["test", "config", "-c"])
+        .arg(dir.join("missing.yml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yml: cannot read the config file"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.yml: cannot read the config file")
+    );
 
-    let out = bin().args(["export", "config", "-c"]).arg(&f).args(["-E", "name=x"]).output().unwrap();
+    let out = bin()
+        .args(["export", "config", "-c"])
+        .arg(&f)
+        .args(["-E", "name=x"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("name: x") && text.contains("console: {}"), "{text}");
+    assert!(
+        text.contains("name: x") && text.contains("console: {}"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

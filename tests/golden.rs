@@ -208,13 +208,18 @@ fn corrections(name: &str, exp: &mut Expected, case: &Value) -> Vec<&'static str
     let input = case["input"].as_str().unwrap();
     let mut applied = Vec::new();
     // A line the original rejected that we now parse: moved from failed_lines to events.
-    let reparsed = |exp: &mut Expected, line_pred: &dyn Fn(&str) -> bool, at: usize, ev: Value, fmt: &str| {
-        let before = exp.failed_lines.len();
-        exp.failed_lines.retain(|l| !line_pred(l));
-        assert_eq!(exp.failed_lines.len() + 1, before, "{name}: the original rejected that line");
-        exp.events.insert(at, ev);
-        exp.formats.insert(at, fmt.to_string());
-    };
+    let reparsed =
+        |exp: &mut Expected, line_pred: &dyn Fn(&str) -> bool, at: usize, ev: Value, fmt: &str| {
+            let before = exp.failed_lines.len();
+            exp.failed_lines.retain(|l| !line_pred(l));
+            assert_eq!(
+                exp.failed_lines.len() + 1,
+                before,
+                "{name}: the original rejected that line"
+            );
+            exp.events.insert(at, ev);
+            exp.formats.insert(at, fmt.to_string());
+        };
     match name {
         "elb_unit_test_4_lines" => {
             // `"- - - "`: the protocol is `-`, without the trailing space the original kept.
@@ -245,7 +250,11 @@ fn corrections(name: &str, exp: &mut Expected, case: &Value) -> Vec<&'static str
         }
         "elb_url_bad_escape" | "alb_url_bad_escape" => {
             // A bad escape in the URL no longer drops the line: the URL is kept as logged.
-            let fmt = if name.starts_with("alb") { "alb" } else { "elb" };
+            let fmt = if name.starts_with("alb") {
+                "alb"
+            } else {
+                "elb"
+            };
             let ev = expected_from_good_twin(input, fmt);
             reparsed(exp, &|_| true, 0, ev, fmt);
             applied.push("request_url_as_logged");
@@ -397,20 +406,34 @@ fn every_golden_case_matches_the_original_except_named_corrections() {
     let mut failures = Vec::new();
     for case in &cases {
         let name = case["name"].as_str().unwrap();
-        let mut exp = golden.remove(name).unwrap_or_else(|| panic!("{name} has no golden output"));
+        let mut exp = golden
+            .remove(name)
+            .unwrap_or_else(|| panic!("{name} has no golden output"));
         applied_all.extend(corrections(name, &mut exp, case));
         let spec = spec_for(case);
         if exp.config_error.is_some() {
-            assert!(spec.is_err(), "{name}: the original refused this configuration ({:?}), so must we", exp.config_error);
+            assert!(
+                spec.is_err(),
+                "{name}: the original refused this configuration ({:?}), so must we",
+                exp.config_error
+            );
             continue;
         }
         let spec = spec.unwrap_or_else(|e| panic!("{name}: {e}"));
         let ours = run_case(case, &spec);
         if ours.failed_lines != exp.failed_lines {
-            failures.push(format!("{name}: failed lines\n  ours: {:?}\n  orig: {:?}", ours.failed_lines, exp.failed_lines));
+            failures.push(format!(
+                "{name}: failed lines\n  ours: {:?}\n  orig: {:?}",
+                ours.failed_lines, exp.failed_lines
+            ));
         }
         if ours.events.len() != exp.events.len() {
-            failures.push(format!("{name}: {} events, the original had {}\n  ours: {:?}", ours.events.len(), exp.events.len(), ours.events));
+            failures.push(format!(
+                "{name}: {} events, the original had {}\n  ours: {:?}",
+                ours.events.len(),
+                exp.events.len(),
+                ours.events
+            ));
             continue;
         }
         assert_eq!(ours.formats, exp.formats, "{name}: @metadata.format");
@@ -446,7 +469,10 @@ fn every_golden_case_matches_the_original_except_named_corrections() {
 #[test]
 fn sub_millisecond_digits_are_kept() {
     let (cases, _) = golden();
-    let case = cases.iter().find(|c| c["name"] == "elb_single_line_no_newline").unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c["name"] == "elb_single_line_no_newline")
+        .unwrap();
     let ours = run_case(case, &spec_for(case).unwrap());
     assert_eq!(ours.events[0]["@timestamp"], "2015-05-13T23:39:43.945958Z");
 }

@@ -18,11 +18,20 @@ const SEEDS: &[&[u8]] = &[
 ];
 
 fn specs() -> Vec<FormatSpec> {
-    let mut v: Vec<FormatSpec> = [LogFormat::Alb, LogFormat::Elb, LogFormat::Cloudfront, LogFormat::Waf]
-        .into_iter()
-        .map(FormatSpec::plain)
-        .collect();
-    for fmt in ["timeISO8601", "time:2006-01-02 15:04:05.000", "timeUnixSeconds"] {
+    let mut v: Vec<FormatSpec> = [
+        LogFormat::Alb,
+        LogFormat::Elb,
+        LogFormat::Cloudfront,
+        LogFormat::Waf,
+    ]
+    .into_iter()
+    .map(FormatSpec::plain)
+    .collect();
+    for fmt in [
+        "timeISO8601",
+        "time:2006-01-02 15:04:05.000",
+        "timeUnixSeconds",
+    ] {
         v.push(FormatSpec::json(JsonOptions {
             timestamp_field: "timestamp".into(),
             timestamp_format: TimeFormat::from_config(fmt).unwrap(),
@@ -36,7 +45,11 @@ fn check(spec: &FormatSpec, data: &[u8], chunk: usize, max_line: usize) {
     let mut p = ObjectParser::new(
         spec,
         &settings,
-        ObjectId { path: "s3://b/k", key: "k", last_modified: None },
+        ObjectId {
+            path: "s3://b/k",
+            key: "k",
+            last_modified: None,
+        },
         max_line,
     );
     let mut n = 0u64;
@@ -74,13 +87,24 @@ fn random_bytes_never_panic() {
         let len = rng.gen_range(0..600);
         let alphabet: &[u8] = b" \t\n\r\"\\-:.0123456789abcTZ[]{},%#+";
         let data: Vec<u8> = (0..len)
-            .map(|_| if rng.gen_bool(0.7) { alphabet[rng.gen_range(0..alphabet.len())] } else { rng.gen() })
+            .map(|_| {
+                if rng.gen_bool(0.7) {
+                    alphabet[rng.gen_range(0..alphabet.len())]
+                } else {
+                    rng.gen()
+                }
+            })
             .collect();
         for spec in &specs {
             let chunk = rng.gen_range(1..64);
             let max = rng.gen_range(1..200);
             let r = std::panic::catch_unwind(|| check(spec, &data, chunk, max));
-            assert!(r.is_ok(), "round {round}, format {}, chunk {chunk}, max {max}, input {:?}", spec.format, String::from_utf8_lossy(&data));
+            assert!(
+                r.is_ok(),
+                "round {round}, format {}, chunk {chunk}, max {max}, input {:?}",
+                spec.format,
+                String::from_utf8_lossy(&data)
+            );
         }
     }
 }
@@ -95,7 +119,9 @@ fn mutated_samples_never_panic() {
             let i = rng.gen_range(0..data.len());
             match rng.gen_range(0..4) {
                 0 => data[i] = rng.gen(),
-                1 => { data.remove(i); }
+                1 => {
+                    data.remove(i);
+                }
                 2 => data.insert(i, b"\" -\t%{}\n"[rng.gen_range(0..8)]),
                 _ => data.truncate(i),
             }
@@ -105,7 +131,12 @@ fn mutated_samples_never_panic() {
         }
         for spec in &specs {
             let r = std::panic::catch_unwind(|| check(spec, &data, 1 + round % 97, 1 << 20));
-            assert!(r.is_ok(), "round {round}, format {}, input {:?}", spec.format, String::from_utf8_lossy(&data));
+            assert!(
+                r.is_ok(),
+                "round {round}, format {}, input {:?}",
+                spec.format,
+                String::from_utf8_lossy(&data)
+            );
         }
         // Compressed garbage: gzip and zstd headers followed by mutated bytes.
         let mut g = vec![0x1f, 0x8b, 8, 0];

@@ -46,7 +46,11 @@ fn every_sample_parses_without_failures_in_every_encoding() {
         ("waf-aws-docs.ndjson", LogFormat::Waf, 6),
     ];
     for (file, format, want) in samples {
-        let data = std::fs::read(format!("{}/tests/data/samples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let data = std::fs::read(format!(
+            "{}/tests/data/samples/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let spec = FormatSpec::plain(*format);
         let (plain, stats) = parse(&spec, &data, 4096);
         assert_eq!(stats.parse_failures, 0, "{file}: {plain:?}");
@@ -82,14 +86,24 @@ fn numbers_are_never_dashes() {
         ("elb-logstash-patterns.log", LogFormat::Elb),
         ("cloudfront-aws-docs.log", LogFormat::Cloudfront),
     ] {
-        let data = std::fs::read(format!("{}/tests/data/samples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let data = std::fs::read(format!(
+            "{}/tests/data/samples/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let (events, _) = parse(&FormatSpec::plain(format), &data, 1 << 16);
         for (_, doc) in events {
             let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
             for (k, val) in v.as_object().unwrap() {
-                let numeric = (k.ends_with("_time") && k != "request_creation_time") || k.ends_with("_port") || k.ends_with("_code")
-                    || k.ends_with("_bytes") || k.ends_with("_status") || k == "sc_bytes"
-                    || k == "cs_bytes" || k == "time_taken" || k == "sc_content_len";
+                let numeric = (k.ends_with("_time") && k != "request_creation_time")
+                    || k.ends_with("_port")
+                    || k.ends_with("_code")
+                    || k.ends_with("_bytes")
+                    || k.ends_with("_status")
+                    || k == "sc_bytes"
+                    || k == "cs_bytes"
+                    || k == "time_taken"
+                    || k == "sc_content_len";
                 if numeric {
                     assert!(val.is_number(), "{file}: {k} = {val}");
                 }

@@ -104,7 +104,10 @@ fn find_line(text: &str, key: &str) -> Option<usize> {
         .filter(|(_, l)| {
             let t = l.trim_start().trim_start_matches("- ").trim_start();
             t.strip_prefix(last)
-                .or_else(|| t.split_once('.').and_then(|_| t.rsplit_once(last).map(|(_, r)| r)))
+                .or_else(|| {
+                    t.split_once('.')
+                        .and_then(|_| t.rsplit_once(last).map(|(_, r)| r))
+                })
                 .is_some_and(|r| r.trim_start().starts_with(':'))
         })
         .map(|(i, _)| i + 1)
@@ -158,9 +161,7 @@ fn insert_path(m: &mut Mapping, parts: &[&str], v: Value) -> Result<(), String> 
         }
         return Ok(());
     }
-    let child = m
-        .entry(k)
-        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    let child = m.entry(k).or_insert_with(|| Value::Mapping(Mapping::new()));
     match child {
         Value::Mapping(cm) => insert_path(cm, &parts[1..], v),
         _ => Err(format!(
@@ -216,9 +217,7 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
             m.insert(k, value);
             return Ok(());
         }
-        cur = m
-            .entry(k)
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        cur = m.entry(k).or_insert_with(|| Value::Mapping(Mapping::new()));
     }
     Ok(())
 }
@@ -232,9 +231,9 @@ fn expand_env(v: &mut Value, key: &str) -> Result<(), (String, String)> {
             while let Some(start) = rest.find("${") {
                 out.push_str(&rest[..start]);
                 let after = &rest[start + 2..];
-                let end = after.find('}').ok_or_else(|| {
-                    (key.to_string(), format!("unclosed ${{ in {s:?}"))
-                })?;
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| (key.to_string(), format!("unclosed ${{ in {s:?}")))?;
                 let spec = &after[..end];
                 let (name, default) = match spec.split_once(':') {
                     Some((n, d)) => (n, Some(d)),
@@ -254,7 +253,10 @@ fn expand_env(v: &mut Value, key: &str) -> Result<(), (String, String)> {
             }
             out.push_str(rest);
             // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number.
-            *v = if s.trim().starts_with("${") && s.trim().ends_with('}') && s.matches("${").count() == 1 {
+            *v = if s.trim().starts_with("${")
+                && s.trim().ends_with('}')
+                && s.matches("${").count() == 1
+            {
                 serde_yaml::from_str(&out).unwrap_or(Value::String(out))
             } else {
                 Value::String(out)
@@ -293,10 +295,7 @@ mod tests {
             serde_yaml::from_str("output.elasticsearch.hosts: [a]\noutput:\n  elasticsearch:\n    index: x\nqueue.mem.flush.min_events: 5\n")
                 .unwrap();
         let e = expand_dotted(v).unwrap();
-        assert_eq!(
-            e["output"]["elasticsearch"]["hosts"][0].as_str(),
-            Some("a")
-        );
+        assert_eq!(e["output"]["elasticsearch"]["hosts"][0].as_str(), Some("a"));
         assert_eq!(e["output"]["elasticsearch"]["index"].as_str(), Some("x"));
         assert_eq!(e["queue"]["mem"]["flush"]["min_events"].as_u64(), Some(5));
         let v: Value = serde_yaml::from_str("a.b: 1\na: {b: 2}\n").unwrap();
@@ -310,7 +309,10 @@ mod tests {
         apply_override(&mut v, "s3logsbeat.inputs.0.enabled=false").unwrap();
         apply_override(&mut v, "output.elasticsearch.hosts=[\"es:9200\"]").unwrap();
         apply_override(&mut v, "name=my shipper").unwrap();
-        assert_eq!(v["s3logsbeat"]["inputs"][0]["enabled"].as_bool(), Some(false));
+        assert_eq!(
+            v["s3logsbeat"]["inputs"][0]["enabled"].as_bool(),
+            Some(false)
+        );
         assert_eq!(
             v["output"]["elasticsearch"]["hosts"][0].as_str(),
             Some("es:9200")
@@ -325,9 +327,10 @@ mod tests {
     #[test]
     fn env_references() {
         std::env::set_var("S3LB_TEST_PORT", "9201");
-        let mut v: Value =
-            serde_yaml::from_str("a: ${S3LB_TEST_PORT}\nb: http://h:${S3LB_TEST_PORT}/\nc: ${S3LB_TEST_UNSET:dflt}\n")
-                .unwrap();
+        let mut v: Value = serde_yaml::from_str(
+            "a: ${S3LB_TEST_PORT}\nb: http://h:${S3LB_TEST_PORT}/\nc: ${S3LB_TEST_UNSET:dflt}\n",
+        )
+        .unwrap();
         expand_env(&mut v, "").unwrap();
         assert_eq!(v["a"].as_u64(), Some(9201));
         assert_eq!(v["b"].as_str(), Some("http://h:9201/"));
@@ -342,7 +345,13 @@ mod tests {
     fn lines_are_found_for_keys() {
         let text = "s3logsbeat:\n  inputs:\n    - type: sqs\n      log_fromat: alb\n";
         assert_eq!(find_line(text, "s3logsbeat.inputs.0.log_fromat"), Some(4));
-        assert_eq!(find_line("output.elasticsearch.hostz: [a]\n", "output.elasticsearch.hostz"), Some(1));
+        assert_eq!(
+            find_line(
+                "output.elasticsearch.hostz: [a]\n",
+                "output.elasticsearch.hostz"
+            ),
+            Some(1)
+        );
         assert_eq!(find_line("a: 1\n", "zzz"), None);
     }
 }

@@ -100,7 +100,7 @@ pub enum InputSource {
 #[derive(Clone, Debug)]
 pub enum OutputKind {
     /// `output.elasticsearch`.
-    Elasticsearch(raw::Elasticsearch),
+    Elasticsearch(Box<raw::Elasticsearch>),
     /// `output.logstash`.
     Logstash(raw::Logstash),
     /// `output.console`.
@@ -137,7 +137,11 @@ pub fn hostname() -> String {
 
 impl Settings {
     /// Loads and validates `file` for `mode`.
-    pub fn load(file: &Path, overrides: &[String], mode: Mode) -> Result<Settings, Vec<ConfigError>> {
+    pub fn load(
+        file: &Path,
+        overrides: &[String],
+        mode: Mode,
+    ) -> Result<Settings, Vec<ConfigError>> {
         let (raw, _) = load::load_file(file, overrides).map_err(|e| vec![e])?;
         Settings::validate(raw, file, mode)
     }
@@ -158,7 +162,8 @@ impl Settings {
         let beat_name = raw.name.clone().unwrap_or_else(|| hostname.clone());
 
         if raw.s3logsbeat.inputs.is_empty() {
-            push(&mut errors, 
+            push(
+                &mut errors,
                 "s3logsbeat.inputs".into(),
                 "s3logsbeat.inputs is missing or empty: configure at least one input".into(),
             );
@@ -167,7 +172,11 @@ impl Settings {
         for (i, input) in raw.s3logsbeat.inputs.iter().enumerate() {
             let key = format!("s3logsbeat.inputs.{i}");
             let Some(kind) = input.kind else {
-                push(&mut errors, format!("{key}.type"), format!("{key}.type is required: sqs or s3"));
+                push(
+                    &mut errors,
+                    format!("{key}.type"),
+                    format!("{key}.type is required: sqs or s3"),
+                );
                 continue;
             };
             let wanted = match mode {
@@ -198,10 +207,15 @@ impl Settings {
 
         let q = &raw.queue.mem;
         if q.events == 0 {
-            push(&mut errors, "queue.mem.events".into(), "queue.mem.events must be at least 1".into());
+            push(
+                &mut errors,
+                "queue.mem.events".into(),
+                "queue.mem.events must be at least 1".into(),
+            );
         }
         if q.flush.min_events == 0 {
-            push(&mut errors, 
+            push(
+                &mut errors,
                 "queue.mem.flush.min_events".into(),
                 "queue.mem.flush.min_events must be at least 1".into(),
             );
@@ -294,7 +308,9 @@ fn validate_input(
             if input.queues_url.is_empty() {
                 errs.push((
                     format!("{key}.queues_url"),
-                    format!("{key}.queues_url is required for type sqs: the SQS queue URLs to poll"),
+                    format!(
+                        "{key}.queues_url is required for type sqs: the SQS queue URLs to poll"
+                    ),
                 ));
             }
             for (j, q) in input.queues_url.iter().enumerate() {
@@ -326,7 +342,9 @@ fn validate_input(
             if input.buckets.is_empty() {
                 errs.push((
                     format!("{key}.buckets"),
-                    format!("{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix"),
+                    format!(
+                        "{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix"
+                    ),
                 ));
             }
             if !input.queues_url.is_empty() {
@@ -339,7 +357,10 @@ fn validate_input(
             for (j, b) in input.buckets.iter().enumerate() {
                 match S3Uri::parse(b) {
                     Ok(u) => buckets.push(u),
-                    Err(m) => errs.push((format!("{key}.buckets.{j}"), format!("{key}.buckets.{j}: {m}"))),
+                    Err(m) => errs.push((
+                        format!("{key}.buckets.{j}"),
+                        format!("{key}.buckets.{j}: {m}"),
+                    )),
                 }
             }
             let mut bound = |name: &str, v: &Option<String>| match v {
@@ -404,7 +425,11 @@ fn validate_input(
     })
 }
 
-fn validate_format(input: &RawInput, f: LogFormat, key: &str) -> Result<FormatSpec, (String, String)> {
+fn validate_format(
+    input: &RawInput,
+    f: LogFormat,
+    key: &str,
+) -> Result<FormatSpec, (String, String)> {
     let okey = format!("{key}.log_format_options");
     match (f, &input.log_format_options) {
         (LogFormat::Json, None) => Err((
@@ -412,20 +437,28 @@ fn validate_format(input: &RawInput, f: LogFormat, key: &str) -> Result<FormatSp
             format!("{okey} is required for log_format json: timestamp_field and timestamp_format"),
         )),
         (LogFormat::Json, Some(o)) => {
-            let field = o.timestamp_field.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
-                (
-                    format!("{okey}.timestamp_field"),
-                    format!("{okey}.timestamp_field is required for log_format json"),
-                )
-            })?;
+            let field = o
+                .timestamp_field
+                .clone()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    (
+                        format!("{okey}.timestamp_field"),
+                        format!("{okey}.timestamp_field is required for log_format json"),
+                    )
+                })?;
             let fmt = o.timestamp_format.as_deref().ok_or_else(|| {
                 (
                     format!("{okey}.timestamp_format"),
                     format!("{okey}.timestamp_format is required for log_format json"),
                 )
             })?;
-            let tf = TimeFormat::from_config(fmt)
-                .map_err(|m| (format!("{okey}.timestamp_format"), format!("{okey}.timestamp_format: {m}")))?;
+            let tf = TimeFormat::from_config(fmt).map_err(|m| {
+                (
+                    format!("{okey}.timestamp_format"),
+                    format!("{okey}.timestamp_format: {m}"),
+                )
+            })?;
             Ok(FormatSpec::json(JsonOptions {
                 timestamp_field: field,
                 timestamp_format: tf,
@@ -469,7 +502,7 @@ fn validate_output(raw: &RawConfig) -> Result<OutputKind, (String, String)> {
                 ));
             }
         }
-        enabled.push(OutputKind::Elasticsearch(es.clone()));
+        enabled.push(OutputKind::Elasticsearch(Box::new(es.clone())));
     }
     if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
         if ls.hosts.is_empty() {
@@ -565,7 +598,9 @@ output.console:
             other => panic!("{other:?}"),
         }
         match &s.inputs[0].source {
-            InputSource::Sqs { poll_frequency, .. } => assert_eq!(*poll_frequency, Duration::from_secs(5)),
+            InputSource::Sqs { poll_frequency, .. } => {
+                assert_eq!(*poll_frequency, Duration::from_secs(5))
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(s.queue.events, 4096);
@@ -582,17 +617,28 @@ output.console:
         );
         let e = first_error(BASE, &["output.console.prety=true"], Mode::All);
         assert!(e.contains("unknown key output.console.prety"), "{e}");
-        let e = first_error(&format!("{BASE}setup.template.enabled: false\n"), &[], Mode::All);
+        let e = first_error(
+            &format!("{BASE}setup.template.enabled: false\n"),
+            &[],
+            Mode::All,
+        );
         assert!(e.contains("unknown key setup"), "{e}");
     }
 
     #[test]
     fn wrong_types_name_the_key_and_what_was_expected() {
-        let e = first_error(BASE, &["s3logsbeat.inputs.0.poll_frequency=soon"], Mode::All);
+        let e = first_error(
+            BASE,
+            &["s3logsbeat.inputs.0.poll_frequency=soon"],
+            Mode::All,
+        );
         assert!(e.contains("s3logsbeat.inputs.0.poll_frequency"), "{e}");
         assert!(e.contains("invalid duration \"soon\""), "{e}");
         let e = first_error(BASE, &["queue.mem.events=many"], Mode::All);
-        assert!(e.contains("queue.mem.events") && e.contains("expected usize"), "{e}");
+        assert!(
+            e.contains("queue.mem.events") && e.contains("expected usize"),
+            "{e}"
+        );
         let e = first_error(BASE, &["s3logsbeat.inputs.0.log_format=apache"], Mode::All);
         assert!(e.contains("unknown variant `apache`"), "{e}");
     }
@@ -612,21 +658,43 @@ output.console:
     #[test]
     fn semantic_errors_name_their_key() {
         let cases: &[(&str, &str)] = &[
-            ("s3logsbeat.inputs.0.key_regex_fields=(unclosed", "s3logsbeat.inputs.0.key_regex_fields: not a valid regular expression"),
-            ("s3logsbeat.inputs.0.key_regex_fields=^(?P<log>x)", "group name \"log\""),
-            ("s3logsbeat.inputs.1.log_format_options.timestamp_format=epoch", "unknown timestamp format \"epoch\""),
-            ("s3logsbeat.inputs.1.since=yesterday", "s3logsbeat.inputs.1.since: invalid time"),
+            (
+                "s3logsbeat.inputs.0.key_regex_fields=(unclosed",
+                "s3logsbeat.inputs.0.key_regex_fields: not a valid regular expression",
+            ),
+            (
+                "s3logsbeat.inputs.0.key_regex_fields=^(?P<log>x)",
+                "group name \"log\"",
+            ),
+            (
+                "s3logsbeat.inputs.1.log_format_options.timestamp_format=epoch",
+                "unknown timestamp format \"epoch\"",
+            ),
+            (
+                "s3logsbeat.inputs.1.since=yesterday",
+                "s3logsbeat.inputs.1.since: invalid time",
+            ),
             ("s3logsbeat.inputs.1.to=2018-10-14", "must be before to"),
-            ("s3logsbeat.inputs.0.log_format_options.timestamp_field=x", "only applies to log_format json"),
+            (
+                "s3logsbeat.inputs.0.log_format_options.timestamp_field=x",
+                "only applies to log_format json",
+            ),
             ("output.file.path=/tmp", "more than one output"),
             ("output.console.enabled=false", "no output configured"),
-            ("s3logsbeat.inputs.0.type=kinesis", "unknown variant `kinesis`"),
+            (
+                "s3logsbeat.inputs.0.type=kinesis",
+                "unknown variant `kinesis`",
+            ),
         ];
         for (o, want) in cases {
             let e = first_error(BASE, &[o], Mode::All);
             assert!(e.contains(want), "-E {o}: {e}");
         }
-        let e = first_error("s3logsbeat:\n  inputs: []\noutput.console: {}\n", &[], Mode::All);
+        let e = first_error(
+            "s3logsbeat:\n  inputs: []\noutput.console: {}\n",
+            &[],
+            Mode::All,
+        );
         assert!(e.contains("s3logsbeat.inputs is missing or empty"), "{e}");
         let e = first_error("output.console: {}\n", &[], Mode::All);
         assert!(e.contains("missing required key s3logsbeat"), "{e}");

@@ -63,7 +63,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
+    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
         return None;
     }
     Some(Duration::from_secs_f64(secs))
@@ -122,12 +122,10 @@ pub struct ByteSize(pub u64);
 /// Parses a byte size.
 pub fn parse_byte_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
-    let n: u64 = t[..split]
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected bytes, or a number with KiB, MiB, KB or MB"))?;
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().map_err(|_| {
+        format!("invalid size {s:?}: expected bytes, or a number with KiB, MiB, KB or MB")
+    })?;
     let mult = match t[split..].trim() {
         "" | "B" => 1,
         "KiB" | "K" | "k" => 1024,
@@ -210,9 +208,9 @@ pub struct S3Uri {
 impl S3Uri {
     /// Parses `s3://bucket[/prefix]`.
     pub fn parse(s: &str) -> Result<S3Uri, String> {
-        let rest = s
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("invalid S3 URI {s:?}: expected s3://bucket or s3://bucket/prefix"))?;
+        let rest = s.strip_prefix("s3://").ok_or_else(|| {
+            format!("invalid S3 URI {s:?}: expected s3://bucket or s3://bucket/prefix")
+        })?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(format!("invalid S3 URI {s:?}: the bucket name is empty"));

@@ -141,7 +141,8 @@ mod tests {
     use serde_json::json;
 
     fn alb(line: &str) -> serde_json::Value {
-        parse_one(&FormatSpec::plain(LogFormat::Alb), line).unwrap_or_else(|e| panic!("{line}: {e}"))
+        parse_one(&FormatSpec::plain(LogFormat::Alb), line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
     }
 
     #[test]
@@ -214,11 +215,29 @@ mod tests {
         let spec = FormatSpec::plain(LogFormat::Alb);
         let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1").unwrap_err();
         assert!(e.to_string().contains("needs at least 13"), "{e}");
-        let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1 - 0 0 0 2x0 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
-        assert_eq!(e.to_string(), "field elb_status_code: \"2x0\" is not an integer");
-        let e = parse_one(&spec, "http yesterday app/x/1 1.2.3.4:1 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
+        let e = parse_one(
+            &spec,
+            "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1 - 0 0 0 2x0 200 1 1 \"GET / HTTP/1.1\"",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field elb_status_code: \"2x0\" is not an integer"
+        );
+        let e = parse_one(
+            &spec,
+            "http yesterday app/x/1 1.2.3.4:1 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"",
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "field time: cannot parse time \"yesterday\"");
-        let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"").unwrap_err();
-        assert_eq!(e.to_string(), "field client_ip: \"1.2.3.4\" is not an address:port");
+        let e = parse_one(
+            &spec,
+            "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4 - 0 0 0 200 200 1 1 \"GET / HTTP/1.1\"",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field client_ip: \"1.2.3.4\" is not an address:port"
+        );
     }
 }

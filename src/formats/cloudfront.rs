@@ -316,7 +316,9 @@ mod tests {
         assert_eq!(e, "field sc_status: \"2OO\" is not an integer");
         let e = parse_lines(&["2019-12-04"]).remove(0).unwrap_err();
         assert!(e.contains("needs at least 2"), "{e}");
-        let e = parse_lines(&["2019-12-04\t25:00:00"]).remove(0).unwrap_err();
+        let e = parse_lines(&["2019-12-04\t25:00:00"])
+            .remove(0)
+            .unwrap_err();
         assert!(e.contains("cannot parse time"), "{e}");
     }
 }

@@ -59,7 +59,8 @@ mod tests {
     use serde_json::json;
 
     fn elb(line: &str) -> serde_json::Value {
-        parse_one(&FormatSpec::plain(LogFormat::Elb), line).unwrap_or_else(|e| panic!("{line}: {e}"))
+        parse_one(&FormatSpec::plain(LogFormat::Elb), line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
     }
 
     #[test]

@@ -218,7 +218,10 @@ mod tests {
             "timestamp field timestamp is missing"
         );
         assert_eq!(
-            records(&spec, r#"{"timestamp":"soon"}"#)[0].1.clone().unwrap_err(),
+            records(&spec, r#"{"timestamp":"soon"}"#)[0]
+                .1
+                .clone()
+                .unwrap_err(),
             "timestamp field timestamp: \"soon\" is not epoch milliseconds"
         );
     }
@@ -226,10 +229,13 @@ mod tests {
     #[test]
     fn dotted_timestamp_field_and_reserved_keys() {
         let spec = json_spec("a.ts", "timeUnixMilliseconds");
-        let v = records(&spec, r#"{"a":{"ts":1553360693208,"k":1},"log":"x","@timestamp":"y"}"#)
-            .remove(0)
-            .1
-            .unwrap();
+        let v = records(
+            &spec,
+            r#"{"a":{"ts":1553360693208,"k":1},"log":"x","@timestamp":"y"}"#,
+        )
+        .remove(0)
+        .1
+        .unwrap();
         assert_eq!(
             v,
             json!({"@timestamp":"2019-03-23T17:04:53.208Z","a":{"k":1},"_log":"x","_@timestamp":"y"})

@@ -163,10 +163,18 @@ impl fmt::Display for ParseError {
                 write!(f, "field {}: quoted value has no closing quote", self.field)
             }
             ErrorKind::BadTimestamp => {
-                write!(f, "field {}: cannot parse time {:?}", self.field, self.value)
+                write!(
+                    f,
+                    "field {}: cannot parse time {:?}",
+                    self.field, self.value
+                )
             }
             ErrorKind::BadInteger => {
-                write!(f, "field {}: {:?} is not an integer", self.field, self.value)
+                write!(
+                    f,
+                    "field {}: {:?} is not an integer",
+                    self.field, self.value
+                )
             }
             ErrorKind::BadNumber => {
                 write!(f, "field {}: {:?} is not a number", self.field, self.value)
@@ -206,7 +214,8 @@ pub struct Record {
 /// The parse output of one line; reused from line to line (see [`LineOut::recycle`]).
 #[derive(Debug, Default)]
 pub struct LineOut<'a> {
-    /// Fields of every record of the line, back to back.
+    /// Fields of every record of the line, back to back. A borrowed name must be a static, plain name
+    /// (it is written without escaping); a name that comes from the data must be owned.
     pub fields: Vec<(Name<'a>, Value<'a>)>,
     /// The records.
     pub records: Vec<Record>,

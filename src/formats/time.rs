@@ -146,9 +146,7 @@ fn parse_layout(items: &[Item<'static>], s: &str) -> Option<Timestamp> {
 }
 
 fn strftime_items(layout: &str) -> Result<Vec<Item<'static>>, String> {
-    let items: Vec<Item<'static>> = StrftimeItems::new(layout)
-        .map(|i| i.to_owned())
-        .collect();
+    let items: Vec<Item<'static>> = StrftimeItems::new(layout).map(|i| i.to_owned()).collect();
     if items.iter().any(|i| matches!(i, Item::Error)) {
         return Err(format!("invalid strftime layout {layout:?}"));
     }
@@ -212,7 +210,9 @@ fn go_layout_items(layout: &str) -> Result<Vec<Item<'static>>, String> {
         }
         // Fractional seconds: `.000`/`,000` (exact digits) or `.999`/`,999` (optional), not followed by
         // another digit.
-        if (b[i] == b'.' || b[i] == b',') && i + 1 < b.len() && (b[i + 1] == b'0' || b[i + 1] == b'9')
+        if (b[i] == b'.' || b[i] == b',')
+            && i + 1 < b.len()
+            && (b[i + 1] == b'0' || b[i + 1] == b'9')
         {
             let c = b[i + 1];
             let mut j = i + 1;
@@ -312,17 +312,49 @@ mod tests {
     #[test]
     fn go_layouts() {
         let cases = [
-            ("time:2006-01-02 15:04:05", "2019-03-23 17:04:53", "2019-03-23T17:04:53.000Z"),
-            ("time:2006-01-02T15:04:05.000Z07:00", "2019-03-23T19:04:53.123+02:00", "2019-03-23T17:04:53.123Z"),
-            ("time:2006-01-02T15:04:05.999999Z07:00", "2019-03-23T17:04:53.5Z", "2019-03-23T17:04:53.500Z"),
-            ("time:02/Jan/2006:15:04:05 -0700", "10/Oct/2000:13:55:36 -0700", "2000-10-10T20:55:36.000Z"),
-            ("time:Jan _2 2006 3:04:05 PM", "Mar  3 2019 1:02:03 PM", "2019-03-03T13:02:03.000Z"),
-            ("time:Monday, 02-Jan-06 15:04:05", "Sunday, 24-Mar-19 01:02:03", "2019-03-24T01:02:03.000Z"),
-            ("time:20060102150405", "20190323170453", "2019-03-23T17:04:53.000Z"),
+            (
+                "time:2006-01-02 15:04:05",
+                "2019-03-23 17:04:53",
+                "2019-03-23T17:04:53.000Z",
+            ),
+            (
+                "time:2006-01-02T15:04:05.000Z07:00",
+                "2019-03-23T19:04:53.123+02:00",
+                "2019-03-23T17:04:53.123Z",
+            ),
+            (
+                "time:2006-01-02T15:04:05.999999Z07:00",
+                "2019-03-23T17:04:53.5Z",
+                "2019-03-23T17:04:53.500Z",
+            ),
+            (
+                "time:02/Jan/2006:15:04:05 -0700",
+                "10/Oct/2000:13:55:36 -0700",
+                "2000-10-10T20:55:36.000Z",
+            ),
+            (
+                "time:Jan _2 2006 3:04:05 PM",
+                "Mar  3 2019 1:02:03 PM",
+                "2019-03-03T13:02:03.000Z",
+            ),
+            (
+                "time:Monday, 02-Jan-06 15:04:05",
+                "Sunday, 24-Mar-19 01:02:03",
+                "2019-03-24T01:02:03.000Z",
+            ),
+            (
+                "time:20060102150405",
+                "20190323170453",
+                "2019-03-23T17:04:53.000Z",
+            ),
             ("time:2006-01-02", "2019-03-23", "2019-03-23T00:00:00.000Z"),
         ];
         for (fmt, input, want) in cases {
-            assert_eq!(ts(fmt, json!(input)).as_deref(), Some(want), "{fmt} {input}");
+            assert_eq!(
+                ts(fmt, json!(input)).as_deref(),
+                Some(want),
+                "{fmt} {input}"
+            );
         }
         assert_eq!(ts("time:2006-01-02 15:04:05", json!(12345)), None);
         assert_eq!(ts("time:2006-01-02 15:04:05", json!("2019-03-23")), None);
@@ -335,14 +367,23 @@ mod tests {
             "2019-03-23T17:04:53.250Z"
         );
         assert_eq!(
-            ts("time:%d/%b/%Y:%H:%M:%S %z", json!("10/Oct/2000:13:55:36 -0700")).unwrap(),
+            ts(
+                "time:%d/%b/%Y:%H:%M:%S %z",
+                json!("10/Oct/2000:13:55:36 -0700")
+            )
+            .unwrap(),
             "2000-10-10T20:55:36.000Z"
         );
     }
 
     #[test]
     fn bad_formats_are_config_errors() {
-        for bad in ["epoch", "int", "time:%Q", "time:Mon Jan 2 15:04:05 MST 2006"] {
+        for bad in [
+            "epoch",
+            "int",
+            "time:%Q",
+            "time:Mon Jan 2 15:04:05 MST 2006",
+        ] {
             assert!(TimeFormat::from_config(bad).is_err(), "{bad}");
         }
     }

@@ -160,7 +160,9 @@ pub fn parse_u64(s: &str) -> Option<u64> {
 #[inline]
 pub fn parse_i64(s: &str) -> Option<i64> {
     if let Some(rest) = s.strip_prefix('-') {
-        parse_u64(rest).and_then(|v| i64::try_from(v).ok()).map(|v| -v)
+        parse_u64(rest)
+            .and_then(|v| i64::try_from(v).ok())
+            .map(|v| -v)
     } else {
         parse_u64(s.strip_prefix('+').unwrap_or(s)).and_then(|v| i64::try_from(v).ok())
     }
@@ -302,11 +304,7 @@ pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
                 if last == first {
                     (&r[..first], Some(&r[first + 1..]), None)
                 } else {
-                    (
-                        &r[..first],
-                        Some(&r[first + 1..last]),
-                        Some(&r[last + 1..]),
-                    )
+                    (&r[..first], Some(&r[first + 1..last]), Some(&r[last + 1..]))
                 }
             }
         }
@@ -500,7 +498,9 @@ mod tests {
         for ok in ["0", "0.000", "-1", "7.3e-05", "12", "1E+3", "0.5"] {
             assert!(is_json_number(ok), "{ok}");
         }
-        for bad in ["", "-", "00", "01", ".5", "1.", "+1", "1e", "0x1", "1.2.3", "NaN"] {
+        for bad in [
+            "", "-", "00", "01", ".5", "1.", "+1", "1e", "0x1", "1.2.3", "NaN",
+        ] {
             assert!(!is_json_number(bad), "{bad}");
         }
     }
