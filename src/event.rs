@@ -176,6 +176,8 @@ pub type Name<'a> = Cow<'a, str>;
 
 /// Appends `s` as a JSON string literal, quotes included.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // One capacity check for the common case (nothing to escape) instead of one per piece.
+    out.reserve(s.len() + 2);
     out.push(b'"');
     write_json_str_body(out, s.as_bytes());
     out.push(b'"');

@@ -102,14 +102,26 @@ impl FormatSpec {
 }
 
 /// Why a line did not parse. Built only on the failure path; the message names the field and value.
+/// Boxed, so that the `Result`s of the hot path stay two words wide.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ParseError {
+pub struct ParseError(Box<ParseErrorInner>);
+
+/// The contents of a [`ParseError`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseErrorInner {
     /// What went wrong.
     pub kind: ErrorKind,
     /// The field concerned (empty when the line as a whole is wrong).
     pub field: Name<'static>,
     /// The offending value, shortened to 120 bytes.
     pub value: String,
+}
+
+impl std::ops::Deref for ParseError {
+    type Target = ParseErrorInner;
+    fn deref(&self) -> &ParseErrorInner {
+        &self.0
+    }
 }
 
 /// The kinds of parse failure, counted and shown in `error.message`.
@@ -139,16 +151,17 @@ pub enum ErrorKind {
 
 impl ParseError {
     /// A failure of `field` with `value`.
+    #[cold]
     pub fn new(kind: ErrorKind, field: impl Into<Name<'static>>, value: &str) -> ParseError {
         let mut end = value.len().min(120);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
-        ParseError {
+        ParseError(Box::new(ParseErrorInner {
             kind,
             field: field.into(),
             value: value[..end].to_string(),
-        }
+        }))
     }
 }
 
