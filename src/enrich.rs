@@ -269,8 +269,9 @@ impl ObjectContext {
         let offset = line_offset + rec.offset_in_line as u64;
         let id = self.event_id(offset, raw);
         // Room for the line's values plus field names and metadata, so the buffer is allocated once.
-        let mut doc =
-            Vec::with_capacity(2 * line.len() + self.log_prefix.len() + self.tail_failed.len() + 64);
+        let mut doc = Vec::with_capacity(
+            2 * line.len() + self.log_prefix.len() + self.tail_failed.len() + 64,
+        );
         let (timestamp, failed) = match &rec.result {
             Ok(ts) => {
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
