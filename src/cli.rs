@@ -1,6 +1,6 @@
 //! Command line: global beats flags (`-c`, `-E`) and the subcommands.
 //!
-//! The daemon (`run`) and `s3import` arrive with their issues; this file lists what exists today.
+//! `s3logsbeat` with no subcommand is `run`, as in every beat.
 
 use std::path::PathBuf;
 
@@ -24,14 +24,27 @@ pub struct Cli {
     /// Override a config key: `-E output.elasticsearch.hosts=["es:9200"]` (repeatable).
     #[arg(short = 'E', value_name = "KEY=VALUE", global = true)]
     pub overrides: Vec<String>,
-    /// What to do.
+    /// Log to stderr (the default here; accepted for beats habits).
+    #[arg(short = 'e', global = true)]
+    pub log_to_stderr: bool,
+    /// Debug logging for these selectors (comma-separated: sqs, s3, elasticsearch, publish, or `*`).
+    #[arg(short = 'd', value_name = "SELECTORS", global = true)]
+    pub debug: Vec<String>,
+    /// `run`: drain every queue until it is empty, wait until every event is delivered, then exit
+    /// (non-zero if anything could not be delivered).
+    #[arg(long, global = true)]
+    pub once: bool,
+    /// What to do (default: run).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: the `type: sqs` inputs, until SIGINT/SIGTERM (or, with --once, until the queues
+    /// are empty).
+    Run,
     /// Parse a log file offline and print the events an output would receive, one JSON per line.
     Parse(ParseArgs),
     /// Check the configuration.

@@ -2,25 +2,41 @@
 //!
 //! # Layout
 //!
-//! The modules follow one log line from an S3 object to an output:
+//! The modules follow one log line from an SQS notification to an output:
 //!
 //! - [`config`]: `s3logsbeat.yml` (the original's keys), `-E` overrides, validated once into settings.
+//! - [`aws`]: SQS and S3 clients (credential chain, endpoint, path style, assumed role).
+//! - [`inputs`]: SQS polling, notification bodies, visibility heartbeat, deletion of delivered messages.
+//! - [`fetch`]: `GetObject` as a stream into the object parser.
 //! - [`object`]: the bytes of one object as a stream: compression sniffed from the first bytes, lines
 //!   split with their byte offsets, a maximum line length.
 //! - [`formats`]: one parser per `log_format`, line in, fields out.
 //! - [`enrich`]: fields in, [`event::Event`] out: `@timestamp`, `log.*`, `beat.*`, `key_regex_fields`,
 //!   global `fields`/`tags`, the deterministic `_id`, and failure events for lines that did not parse.
 //! - [`event`]: the event model and its JSON.
+//! - [`queue`]: the bounded publish queue and the batcher: where backpressure stops polling.
+//! - [`outputs`]: Elasticsearch bulk, console, file; each reports delivery.
+//! - [`ack`]: per-message acknowledgement: a message is deleted only when all its events are delivered.
+//! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`metrics`]: the counters.
 //! - [`cli`]: the command line.
 //! - [`parse_cmd`]: `s3logsbeat parse`, the offline way to try a format.
 
+pub mod ack;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod enrich;
 pub mod event;
+pub mod fetch;
 pub mod formats;
+pub mod inputs;
+pub mod metrics;
 pub mod object;
+pub mod outputs;
 pub mod parse_cmd;
+pub mod pipeline;
+pub mod queue;
+pub mod shutdown;
 
 /// This program's version, sent as `beat.version` and `@metadata.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,5 +1,5 @@
 //! The `s3logsbeat` binary: parses the command line, runs the command, maps errors to exit codes
-//! (0 done, 1 failed, 2 usage or configuration error).
+//! (0 done, 1 failed or not everything delivered, 2 usage or configuration error).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -8,20 +8,21 @@ use clap::Parser;
 
 use s3logsbeat::cli::{Cli, Command, ExportCommand, TestCommand};
 use s3logsbeat::config::{load, Mode, Settings};
-use s3logsbeat::parse_cmd;
+use s3logsbeat::{parse_cmd, pipeline, shutdown};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match cli.command.as_ref().unwrap_or(&Command::Run) {
+        Command::Run => run(&cli),
         Command::Parse(args) => {
             let stdin = io::stdin();
             let stdout = io::stdout();
             let mut out = stdout.lock();
             let result = if args.file == "-" {
-                parse_cmd::run(&args, &mut stdin.lock(), &mut out)
+                parse_cmd::run(args, &mut stdin.lock(), &mut out)
             } else {
                 match std::fs::File::open(&args.file) {
-                    Ok(mut f) => parse_cmd::run(&args, &mut f, &mut out),
+                    Ok(mut f) => parse_cmd::run(args, &mut f, &mut out),
                     Err(e) => Err(format!("{}: {e}", args.file)),
                 }
             };
@@ -72,5 +73,121 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Logging: `logging.level` (default info) for everything, debug for the `-d` selectors.
+fn init_logging(settings: &Settings, selectors: &[String]) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let level = match settings.raw.logging.level.as_deref().unwrap_or("info") {
+        "error" | "critical" => LevelFilter::ERROR,
+        "warning" | "warn" => LevelFilter::WARN,
+        "debug" => LevelFilter::DEBUG,
+        _ => LevelFilter::INFO,
+    };
+    let mut targets = Targets::new().with_default(level);
+    let all: Vec<String> = selectors
+        .iter()
+        .chain(settings.raw.logging.selectors.iter())
+        .flat_map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    for sel in all {
+        let t = match sel.as_str() {
+            "*" => "s3logsbeat".to_string(),
+            "es" => "s3logsbeat::elasticsearch".to_string(),
+            other => format!("s3logsbeat::{other}"),
+        };
+        targets = targets.with_target(t, LevelFilter::DEBUG);
+        if sel == "elasticsearch" || sel == "es" {
+            targets = targets.with_target("s3logsbeat::outputs::elasticsearch", LevelFilter::DEBUG);
+        }
+    }
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(targets))
+        .try_init();
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    let settings = match Settings::load(&cli.config, &cli.overrides, Mode::Sqs) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings, &cli.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let once = cli.once;
+    runtime.block_on(async move {
+        let (trigger, watcher) = shutdown::channel();
+        let timeout = settings.shutdown_timeout;
+        let signals = tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received: stopping (shutdown_timeout {:?})", timeout);
+            trigger.stop();
+            tokio::select! {
+                _ = tokio::time::sleep(timeout) => tracing::info!("shutdown_timeout reached: giving up on undelivered events"),
+                _ = wait_for_signal() => tracing::info!("second signal: giving up on undelivered events"),
+            }
+            trigger.abort();
+            // Keep the trigger alive until the process exits.
+            std::future::pending::<()>().await;
+        });
+        tracing::info!(version = s3logsbeat::VERSION, once, "s3logsbeat is running");
+        let result = pipeline::run(settings, once, watcher).await;
+        signals.abort();
+        match result {
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+            Ok(summary) => {
+                let text = summary.metrics.summary();
+                tracing::info!("s3logsbeat stopped: {text}");
+                if once && !summary.complete() {
+                    eprintln!("s3logsbeat --once: not everything was delivered: {text}");
+                    return ExitCode::FAILURE;
+                }
+                if once {
+                    eprintln!("s3logsbeat --once: done: {text}");
+                }
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

@@ -662,7 +662,7 @@ mod tests {
     #[test]
     fn long_lines_are_cut_flagged_and_the_rest_skipped() {
         let mut data = b"{\"t\":1,\"a\":\"".to_vec();
-        data.extend(std::iter::repeat(b'x').take(100));
+        data.extend(std::iter::repeat_n(b'x', 100));
         data.extend(b"\"}\n{\"t\":2}\n");
         for chunk in [1, 10, 1000] {
             let (ev, st) = run(&json_spec(), &data, chunk, 50);

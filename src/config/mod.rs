@@ -73,18 +73,15 @@ pub struct InputSettings {
     pub enrich: EnrichSettings,
     /// Longest line, in bytes.
     pub max_line_bytes: usize,
+    /// AWS access (global block merged with the input's).
+    pub aws: raw::AwsBlock,
 }
 
 /// Where an input's objects come from.
 #[derive(Clone, Debug)]
 pub enum InputSource {
     /// S3 notifications on these queues.
-    Sqs {
-        /// Queue URLs.
-        queues: Vec<String>,
-        /// Pause after an empty poll.
-        poll_frequency: Duration,
-    },
+    Sqs(SqsSettings),
     /// Objects in these buckets, with LastModified in `[since, to)`.
     S3 {
         /// Buckets and prefixes.
@@ -94,6 +91,23 @@ pub enum InputSource {
         /// Exclusive upper bound.
         to: Option<DateTime<Utc>>,
     },
+}
+
+/// A validated `type: sqs` input.
+#[derive(Clone, Debug)]
+pub struct SqsSettings {
+    /// Queue URLs.
+    pub queues: Vec<String>,
+    /// Pause after an empty poll.
+    pub poll_frequency: Duration,
+    /// Long-poll wait (0..=20 s).
+    pub wait_time: Duration,
+    /// Messages per receive (1..=10).
+    pub max_messages: i32,
+    /// Visibility timeout set on receive and renewed while in flight.
+    pub visibility_timeout: Duration,
+    /// Messages processed at once.
+    pub workers: usize,
 }
 
 /// Which output is configured.
@@ -333,10 +347,39 @@ fn validate_input(
                     ));
                 }
             }
-            InputSource::Sqs {
+            let wait_time = input.wait_time.map_or(Duration::from_secs(20), |d| d.0);
+            if wait_time > Duration::from_secs(20) {
+                errs.push((
+                    format!("{key}.wait_time"),
+                    format!("{key}.wait_time must be at most 20s (SQS's long-polling limit)"),
+                ));
+            }
+            let max_messages = input.max_number_of_messages.unwrap_or(10);
+            if !(1..=10).contains(&max_messages) {
+                errs.push((
+                    format!("{key}.max_number_of_messages"),
+                    format!("{key}.max_number_of_messages must be between 1 and 10"),
+                ));
+            }
+            let visibility_timeout = input
+                .visibility_timeout
+                .map_or(Duration::from_secs(300), |d| d.0);
+            if visibility_timeout < Duration::from_secs(2)
+                || visibility_timeout > Duration::from_secs(12 * 3600)
+            {
+                errs.push((
+                    format!("{key}.visibility_timeout"),
+                    format!("{key}.visibility_timeout must be between 2s and 12h"),
+                ));
+            }
+            InputSource::Sqs(SqsSettings {
                 queues: input.queues_url.clone(),
                 poll_frequency: input.poll_frequency.map(|d| d.0).unwrap_or_default(),
-            }
+                wait_time,
+                max_messages: max_messages as i32,
+                visibility_timeout,
+                workers: input.workers.unwrap_or(5),
+            })
         }
         InputType::S3 => {
             if input.buckets.is_empty() {
@@ -347,11 +390,22 @@ fn validate_input(
                     ),
                 ));
             }
-            if !input.queues_url.is_empty() {
-                errs.push((
-                    format!("{key}.queues_url"),
-                    format!("{key}.queues_url only applies to type sqs"),
-                ));
+            for (k, present) in [
+                ("queues_url", !input.queues_url.is_empty()),
+                ("wait_time", input.wait_time.is_some()),
+                (
+                    "max_number_of_messages",
+                    input.max_number_of_messages.is_some(),
+                ),
+                ("visibility_timeout", input.visibility_timeout.is_some()),
+                ("poll_frequency", input.poll_frequency.is_some()),
+            ] {
+                if present {
+                    errs.push((
+                        format!("{key}.{k}"),
+                        format!("{key}.{k} only applies to type sqs"),
+                    ));
+                }
             }
             let mut buckets = Vec::new();
             for (j, b) in input.buckets.iter().enumerate() {
@@ -387,6 +441,21 @@ fn validate_input(
         }
     };
 
+    if input.workers == Some(0) {
+        errs.push((
+            format!("{key}.workers"),
+            format!("{key}.workers must be at least 1"),
+        ));
+    }
+    let aws = merge_aws(raw.s3logsbeat.aws.as_ref(), input.aws.as_ref());
+    if let Some(e) = &aws.endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            errs.push((
+                format!("{key}.aws.endpoint"),
+                format!("aws.endpoint {e:?} must be a URL (http://host:port or https://host)"),
+            ));
+        }
+    }
     let max_line_bytes = match input.max_line_bytes {
         None => DEFAULT_MAX_LINE_BYTES,
         Some(b) if b.0 == 0 => {
@@ -422,7 +491,22 @@ fn validate_input(
             parse_errors: input.parse_errors,
         },
         max_line_bytes,
+        aws,
     })
+}
+
+/// The input's `aws` keys over the global ones.
+fn merge_aws(global: Option<&raw::AwsBlock>, input: Option<&raw::AwsBlock>) -> raw::AwsBlock {
+    let g = global.cloned().unwrap_or_default();
+    let Some(i) = input else { return g };
+    raw::AwsBlock {
+        region: i.region.clone().or(g.region),
+        endpoint: i.endpoint.clone().or(g.endpoint),
+        path_style: i.path_style.or(g.path_style),
+        role_arn: i.role_arn.clone().or(g.role_arn),
+        external_id: i.external_id.clone().or(g.external_id),
+        profile: i.profile.clone().or(g.profile),
+    }
 }
 
 fn validate_format(
@@ -598,8 +682,12 @@ output.console:
             other => panic!("{other:?}"),
         }
         match &s.inputs[0].source {
-            InputSource::Sqs { poll_frequency, .. } => {
-                assert_eq!(*poll_frequency, Duration::from_secs(5))
+            InputSource::Sqs(q) => {
+                assert_eq!(q.poll_frequency, Duration::from_secs(5));
+                assert_eq!(q.wait_time, Duration::from_secs(20));
+                assert_eq!(q.max_messages, 10);
+                assert_eq!(q.visibility_timeout, Duration::from_secs(300));
+                assert_eq!(q.workers, 5);
             }
             other => panic!("{other:?}"),
         }

@@ -54,6 +54,36 @@ pub struct S3LogsBeat {
     /// Default: 0 (the original's default).
     #[serde(default)]
     pub shutdown_timeout: Dur,
+    /// AWS access for every input (an input's own `aws` block overrides single keys). Default: the
+    /// standard credential chain and region.
+    #[serde(default)]
+    pub aws: Option<AwsBlock>,
+}
+
+/// `s3logsbeat.aws` and `s3logsbeat.inputs[].aws`. Credentials come from the standard chain (environment,
+/// profile, web identity, instance role); `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS` and
+/// `AWS_ENDPOINT_URL_S3` are honoured.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsBlock {
+    /// Region. Default: from the environment or profile.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint URL for S3 and SQS (an S3-compatible store, a VPC endpoint, moto). Default: AWS's.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Path-style S3 addressing (`http://host/bucket/key`). Default: false, true for a loopback endpoint.
+    #[serde(default)]
+    pub path_style: Option<bool>,
+    /// Role to assume for S3 and SQS calls. Default: none.
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// External id for `role_arn`. Default: none.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Shared-config profile to use. Default: `AWS_PROFILE` or `default`.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// The kind of an input.
@@ -105,6 +135,22 @@ pub struct RawInput {
     /// does the waiting).
     #[serde(default)]
     pub poll_frequency: Option<Dur>,
+    /// `type: sqs`: long-polling wait of one ReceiveMessage, 0 to 20s. Default: 20s.
+    #[serde(default)]
+    pub wait_time: Option<Dur>,
+    /// `type: sqs`: messages asked for per ReceiveMessage, 1 to 10. Default: 10.
+    #[serde(default)]
+    pub max_number_of_messages: Option<u32>,
+    /// `type: sqs`: visibility timeout set on receive; while a message's objects are still in flight it is
+    /// extended every half of this, so a large object is never processed twice. Up to 12h. Default: 300s.
+    #[serde(default)]
+    pub visibility_timeout: Option<Dur>,
+    /// `type: sqs`: messages (for `s3`: objects) processed at once per input. Default: 5.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// AWS access for this input, overriding `s3logsbeat.aws` key by key.
+    #[serde(default)]
+    pub aws: Option<AwsBlock>,
     /// `type: s3`: import objects whose LastModified is at or after this time (RFC 3339, or
     /// `2018-10-15T01:00` in UTC). Default: no lower bound.
     #[serde(default)]

@@ -120,9 +120,9 @@ fn from_epoch_float(v: f64, unit_ms: i64) -> Option<Timestamp> {
 
 /// The fraction digits worth printing for a nanosecond value.
 fn digits_for(nanos: u32) -> u8 {
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         3
-    } else if nanos % 1000 == 0 {
+    } else if nanos.is_multiple_of(1000) {
         6
     } else {
         9

@@ -1,0 +1,154 @@
+//! Reading one S3 object: `GetObject` as a stream into an [`ObjectParser`], events published in chunks.
+//!
+//! Publishing waits while the queue is full, so a slow output slows reading; the object is never held in
+//! memory whole. A missing object (NoSuchKey) is its own outcome: there is nothing to retry, so its message
+//! may be deleted. Any other failure (access denied, network, a truncated gzip stream) keeps the message:
+//! the events read before the failure were published, and their ids make the re-read harmless.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::error::SdkError;
+
+use crate::ack::AckGroup;
+use crate::config::InputSettings;
+use crate::event::Timestamp;
+use crate::inputs::notification::ObjectRef;
+use crate::metrics::Metrics;
+use crate::object::{ObjectId, ObjectParser, ObjectStats};
+use crate::queue::QueueSender;
+use crate::shutdown::Shutdown;
+
+/// Events are published in chunks of about this many.
+const CHUNK_EVENTS: usize = 512;
+
+/// Why an object was not read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The object does not exist (any more).
+    #[error("{0}: object does not exist (NoSuchKey)")]
+    Missing(String),
+    /// It could not be read; the message is kept.
+    #[error("{path}: {reason}")]
+    Failed {
+        /// `s3://bucket/key`.
+        path: String,
+        /// What went wrong, with its cause chain.
+        reason: String,
+    },
+    /// Shutdown: reading was abandoned.
+    #[error("shutdown while reading")]
+    Aborted,
+}
+
+/// Reads `obj` and publishes its events under `ack`.
+pub async fn read_object(
+    s3: &aws_sdk_s3::Client,
+    obj: &ObjectRef,
+    input: &InputSettings,
+    queue: &QueueSender,
+    ack: &Arc<AckGroup>,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+) -> Result<ObjectStats, FetchError> {
+    let path = obj.path();
+    let failed = |reason: String| FetchError::Failed {
+        path: path.clone(),
+        reason,
+    };
+    let resp = match s3
+        .get_object()
+        .bucket(&obj.bucket)
+        .key(&obj.key)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            if let SdkError::ServiceError(se) = &e {
+                if se.err().is_no_such_key() {
+                    return Err(FetchError::Missing(path.clone()));
+                }
+            }
+            return Err(failed(format!("GetObject failed: {}", chain(&e))));
+        }
+    };
+    let last_modified = resp.last_modified().map(|t| Timestamp {
+        secs: t.secs(),
+        nanos: t.subsec_nanos(),
+        digits: 3,
+    });
+    let mut parser = ObjectParser::new(
+        &input.format,
+        &input.enrich,
+        ObjectId {
+            path: &path,
+            key: &obj.key,
+            last_modified,
+        },
+        input.max_line_bytes,
+    );
+    if matches!(parser.context().key_match, crate::enrich::KeyMatch::NoMatch) {
+        tracing::warn!(object = %path, "key_regex_fields does not match this key: its events get no key fields");
+    }
+    let mut body = resp.body;
+    loop {
+        if shutdown.is_aborted() {
+            return Err(FetchError::Aborted);
+        }
+        let chunk = match body.try_next().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Err(failed(format!("reading the body failed: {}", chain(&e)))),
+        };
+        Metrics::add(&metrics.s3_bytes, chunk.len() as u64);
+        let fed = parser.feed(&chunk);
+        publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics).await?;
+        fed.map_err(|e| failed(e.kind.to_string()))?;
+    }
+    let finished = parser.finish();
+    publish(&mut parser, queue, ack, 1, metrics).await?;
+    let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
+    Metrics::add(&metrics.lines, stats.lines);
+    Metrics::add(&metrics.parse_failures, stats.parse_failures);
+    if stats.parse_failures > 0 {
+        tracing::warn!(object = %path, failures = stats.parse_failures, lines = stats.lines,
+            "lines did not parse; shipped as events tagged _s3logsbeat_parse_failure (or dropped under parse_errors: drop)");
+    }
+    Ok(stats)
+}
+
+/// Publishes the parser's events once at least `min` are waiting.
+async fn publish(
+    parser: &mut ObjectParser<'_>,
+    queue: &QueueSender,
+    ack: &Arc<AckGroup>,
+    min: usize,
+    metrics: &Metrics,
+) -> Result<(), FetchError> {
+    if parser.pending() < min.max(1) {
+        return Ok(());
+    }
+    let events: Vec<_> = parser.drain().collect();
+    let n = events.len() as u64;
+    queue
+        .send(events, ack)
+        .await
+        .map_err(|_| FetchError::Aborted)?;
+    Metrics::add(&metrics.events_published, n);
+    Ok(())
+}
+
+/// An error with its sources, on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

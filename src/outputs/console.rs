@@ -1,0 +1,67 @@
+//! `output.console`: one JSON event per line on stdout (with `@metadata`), or indented with `pretty`.
+//! An event counts as delivered once written and flushed.
+
+use std::io::Write;
+
+use crate::config::raw;
+use crate::queue::Batch;
+use crate::shutdown::Shutdown;
+
+use super::Aborted;
+
+/// The console output.
+#[derive(Debug)]
+pub struct Console {
+    pretty: bool,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Console {
+    /// From `output.console`.
+    pub fn new(c: &raw::Console) -> Console {
+        Console {
+            pretty: c.pretty,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Writes the batch.
+    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let buf = render(batch, self.pretty);
+        let _guard = self.lock.lock().await;
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            let r = tokio::task::block_in_place(|| {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&buf).and_then(|_| out.flush())
+            });
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "output.console: cannot write to stdout; retrying");
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                }
+            }
+        }
+    }
+}
+
+/// The batch as NDJSON (or pretty JSON) with `@metadata`.
+pub fn render(batch: &Batch, pretty: bool) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(batch.len() * 600);
+    for e in batch.events() {
+        if pretty {
+            let mut one = Vec::new();
+            e.write_with_metadata(&mut one);
+            let v: serde_json::Value = serde_json::from_slice(&one).expect("events are JSON");
+            let _ = serde_json::to_writer_pretty(&mut buf, &v);
+        } else {
+            e.write_with_metadata(&mut buf);
+        }
+        buf.push(b'\n');
+    }
+    buf
+}

@@ -1,0 +1,100 @@
+//! `output.file`: NDJSON events (with `@metadata`) in `path/filename`, rotated by size like libbeat's file
+//! output (`filename` → `filename.1` → … → `filename.N-1`, the oldest removed). An event counts as delivered
+//! once written and flushed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::config::raw;
+use crate::queue::Batch;
+use crate::shutdown::Shutdown;
+
+use super::{console::render, Aborted, SetupError};
+
+/// The file output.
+#[derive(Debug)]
+pub struct FileOutput {
+    dir: PathBuf,
+    name: String,
+    rotate_bytes: u64,
+    keep: u32,
+    state: tokio::sync::Mutex<Option<(File, u64)>>,
+}
+
+impl FileOutput {
+    /// From `output.file`; creates the directory.
+    pub fn new(f: &raw::File) -> Result<FileOutput, SetupError> {
+        let dir = PathBuf::from(f.path.clone().unwrap_or_default());
+        fs::create_dir_all(&dir).map_err(|e| SetupError {
+            key: "output.file.path".into(),
+            message: format!("cannot create {}: {e}", dir.display()),
+        })?;
+        Ok(FileOutput {
+            dir,
+            name: f.filename.clone().unwrap_or_else(|| "s3logsbeat".into()),
+            rotate_bytes: f.rotate_every_kb.unwrap_or(10240) * 1024,
+            keep: f.number_of_files.unwrap_or(7),
+            state: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn path(&self, n: u32) -> PathBuf {
+        if n == 0 {
+            self.dir.join(&self.name)
+        } else {
+            self.dir.join(format!("{}.{n}", self.name))
+        }
+    }
+
+    fn rotate(&self) -> std::io::Result<()> {
+        let _ = fs::remove_file(self.path(self.keep - 1));
+        for n in (0..self.keep - 1).rev() {
+            if self.path(n).exists() {
+                fs::rename(self.path(n), self.path(n + 1))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, state: &mut Option<(File, u64)>, buf: &[u8]) -> std::io::Result<()> {
+        if state.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path(0))?;
+            let len = f.metadata()?.len();
+            *state = Some((f, len));
+        }
+        let (f, len) = state.as_mut().expect("opened");
+        if *len > 0 && *len + buf.len() as u64 > self.rotate_bytes {
+            *state = None;
+            self.rotate()?;
+            return self.write(state, buf);
+        }
+        f.write_all(buf)?;
+        f.flush()?;
+        *len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the batch.
+    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let buf = render(batch, false);
+        let mut state = self.state.lock().await;
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            match tokio::task::block_in_place(|| self.write(&mut state, &buf)) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    *state = None;
+                    tracing::error!(error = %e, file = %self.path(0).display(), "output.file: write failed; retrying");
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                }
+            }
+        }
+    }
+}

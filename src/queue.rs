@@ -1,0 +1,266 @@
+//! The bounded publish queue and its batcher.
+//!
+//! Readers publish chunks of events with [`QueueSender::send`], which first takes one permit per event from
+//! a semaphore of `queue.mem.events` permits: when the output is slow or down the permits run out, `send`
+//! waits, reading pauses, the SQS workers stay busy and polling stops. A permit is returned only when its
+//! event's chunk is dropped, that is after the output acknowledged it, so the bound covers events queued
+//! and in flight, as libbeat's memory queue does.
+//!
+//! The batcher gathers chunks into batches of up to `bulk_max_size` events and hands one to the output as
+//! soon as it has `flush.min_events` events or its first event has waited `flush.timeout`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
+use crate::ack::AckGroup;
+use crate::event::Event;
+
+/// Events of one object, published together.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The events.
+    pub events: Vec<Event>,
+    /// Their message's ack group.
+    pub ack: Arc<AckGroup>,
+    _permits: OwnedSemaphorePermit,
+}
+
+impl Chunk {
+    /// Marks the chunk's events delivered and releases their queue slots.
+    pub fn delivered(self) {
+        self.ack.events_done(self.events.len());
+    }
+}
+
+/// A batch for the output.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Its chunks.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Batch {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.events.len()).sum()
+    }
+
+    /// True if the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.iter().all(|c| c.events.is_empty())
+    }
+
+    /// Every event, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.chunks.iter().flat_map(|c| c.events.iter())
+    }
+
+    /// All events delivered: acknowledges them and frees their slots.
+    pub fn delivered(self) {
+        for c in self.chunks {
+            c.delivered();
+        }
+    }
+}
+
+/// The publishing side; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct QueueSender {
+    tx: mpsc::UnboundedSender<Chunk>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// The queue was closed (shutdown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl QueueSender {
+    /// Publishes events; waits while the queue is full.
+    pub async fn send(&self, mut events: Vec<Event>, ack: &Arc<AckGroup>) -> Result<(), Closed> {
+        while !events.is_empty() {
+            let rest = if events.len() > self.capacity {
+                events.split_off(self.capacity)
+            } else {
+                Vec::new()
+            };
+            let n = events.len();
+            let permits = self
+                .permits
+                .clone()
+                .acquire_many_owned(n as u32)
+                .await
+                .map_err(|_| Closed)?;
+            ack.add_events(n);
+            let chunk = Chunk {
+                events,
+                ack: ack.clone(),
+                _permits: permits,
+            };
+            if let Err(e) = self.tx.send(chunk) {
+                // Never delivered: give the count back so the group's books stay right.
+                let c = e.0;
+                c.ack.events_done(c.events.len());
+                return Err(Closed);
+            }
+            events = rest;
+        }
+        Ok(())
+    }
+
+    /// Events that can still be published before `send` waits.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+}
+
+/// Creates the queue: the sender for readers, the receiver for [`run_batcher`].
+pub fn channel(capacity: usize) -> (QueueSender, mpsc::UnboundedReceiver<Chunk>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (
+        QueueSender {
+            tx,
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        },
+        rx,
+    )
+}
+
+/// Batching settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchSettings {
+    /// Most events per batch (the output's `bulk_max_size`).
+    pub max_events: usize,
+    /// Flush once this many events are waiting.
+    pub min_events: usize,
+    /// ... or once the first has waited this long.
+    pub timeout: Duration,
+}
+
+/// Gathers chunks into batches until the queue is closed and empty, then closes `out`.
+pub async fn run_batcher(
+    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    out: mpsc::Sender<Batch>,
+    s: BatchSettings,
+) {
+    let flush_at = s.min_events.min(s.max_events).max(1);
+    let mut batch = Batch::default();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let next = match deadline {
+            None => rx.recv().await,
+            Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                Ok(c) => c,
+                Err(_) => {
+                    let full = std::mem::take(&mut batch);
+                    deadline = None;
+                    if out.send(full).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        match next {
+            None => {
+                if !batch.is_empty() {
+                    let _ = out.send(batch).await;
+                }
+                return;
+            }
+            Some(chunk) => {
+                if batch.len() + chunk.events.len() > s.max_events && !batch.is_empty() {
+                    let full = std::mem::take(&mut batch);
+                    deadline = None;
+                    if out.send(full).await.is_err() {
+                        return;
+                    }
+                }
+                if batch.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + s.timeout);
+                }
+                batch.chunks.push(chunk);
+                if batch.len() >= flush_at {
+                    let full = std::mem::take(&mut batch);
+                    deadline = None;
+                    if out.send(full).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventId, Timestamp};
+
+    fn ev(i: u8) -> Event {
+        Event {
+            id: EventId([i; 16]),
+            timestamp: Timestamp::from_millis(0),
+            format: "json",
+            doc: "{\"@timestamp\":\"x\"}".into(),
+            parse_failure: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_blocks_until_events_are_delivered() {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let ack = AckGroup::new(1, None, done_tx);
+        let (q, mut rx) = channel(3);
+        q.send(vec![ev(1), ev(2)], &ack).await.unwrap();
+        assert_eq!(q.available(), 1);
+        let q2 = q.clone();
+        let ack2 = ack.clone();
+        let blocked = tokio::spawn(async move { q2.send(vec![ev(3), ev(4)], &ack2).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !blocked.is_finished(),
+            "2 more events do not fit in 3 slots with 2 taken"
+        );
+        rx.recv().await.unwrap().delivered();
+        blocked.await.unwrap().unwrap();
+        rx.recv().await.unwrap().delivered();
+        ack.object_done(true);
+        assert!(done_rx.recv().await.is_some());
+        assert_eq!(q.available(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn batches_flush_on_size_and_on_timeout() {
+        let (done_tx, _done_rx) = mpsc::unbounded_channel();
+        let ack = AckGroup::new(1, None, done_tx);
+        let (q, rx) = channel(100);
+        let (btx, mut brx) = mpsc::channel(4);
+        let s = BatchSettings {
+            max_events: 4,
+            min_events: 3,
+            timeout: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(run_batcher(rx, btx, s));
+        q.send(vec![ev(1), ev(2), ev(3), ev(4), ev(5)], &ack)
+            .await
+            .unwrap();
+        // One chunk of 5 is not split: it exceeds max_events only when added to a non-empty batch.
+        let b = brx.recv().await.unwrap();
+        assert_eq!(b.len(), 5);
+        q.send(vec![ev(6)], &ack).await.unwrap();
+        let t0 = tokio::time::Instant::now();
+        let b = brx.recv().await.unwrap();
+        assert_eq!(b.len(), 1);
+        assert!(
+            t0.elapsed() >= Duration::from_secs(1),
+            "flushed by the timeout"
+        );
+        drop(q);
+        assert!(brx.recv().await.is_none());
+        task.await.unwrap();
+    }
+}
