@@ -102,11 +102,11 @@ pub async fn read_object(
         };
         Metrics::add(&metrics.s3_bytes, chunk.len() as u64);
         let fed = parser.feed(&chunk);
-        publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics).await?;
+        publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics, shutdown).await?;
         fed.map_err(|e| failed(e.kind.to_string()))?;
     }
     let finished = parser.finish();
-    publish(&mut parser, queue, ack, 1, metrics).await?;
+    publish(&mut parser, queue, ack, 1, metrics, shutdown).await?;
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
@@ -124,16 +124,19 @@ async fn publish(
     ack: &Arc<AckGroup>,
     min: usize,
     metrics: &Metrics,
+    shutdown: &Shutdown,
 ) -> Result<(), FetchError> {
     if parser.pending() < min.max(1) {
         return Ok(());
     }
     let events: Vec<_> = parser.drain().collect();
     let n = events.len() as u64;
-    queue
-        .send(events, ack)
-        .await
-        .map_err(|_| FetchError::Aborted)?;
+    let mut abort = shutdown.clone();
+    tokio::select! {
+        r = queue.send(events, ack) => r.map_err(|_| FetchError::Aborted)?,
+        // Waiting for queue space at abort: give up reading.
+        _ = abort.aborted() => return Err(FetchError::Aborted),
+    }
     Metrics::add(&metrics.events_published, n);
     Ok(())
 }

@@ -378,7 +378,15 @@ impl Elasticsearch {
                 if shutdown.is_aborted() {
                     return Err(Aborted);
                 }
-                match self.bulk(&pending).await {
+                let outcome = {
+                    let mut abort = shutdown.clone();
+                    tokio::select! {
+                        o = self.bulk(&pending) => o,
+                        // A request still in flight at abort is abandoned: its events are not acknowledged.
+                        _ = abort.aborted() => return Err(Aborted),
+                    }
+                };
+                match outcome {
                     Outcome::Items(statuses) => {
                         let mut retry = Vec::new();
                         let before = pending.len();
