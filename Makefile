@@ -1,8 +1,12 @@
 # s3logsbeat: `make help` lists the targets.
 CARGO ?= cargo
+PYTHON ?= python3
 SAMPLES := tests/data/samples
+# moto's server stands in for S3 and SQS in the tests and the demo.
+VENV := .venv
+MOTO_VERSION := 5.2.5
 
-.PHONY: help build release test lint fmt bench demo clean
+.PHONY: help build release test lint fmt bench demo clean venv
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,28 +24,22 @@ lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test: lint ## Every test (unit, golden, samples, robustness, CLI), after the lint checks.
+venv: $(VENV)/.installed ## Python virtualenv with moto's server (S3 and SQS stand-in for tests and demo).
+
+$(VENV)/.installed:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)"
+	touch $@
+
+test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon against moto and an ES double).
+	$(PYTHON) -m unittest discover -s tests/doubles -q
 	$(CARGO) test
 
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse
 
-demo: release ## Parse the bundled AWS sample logs with `s3logsbeat parse` and show what an output receives.
-	@set -e; bin=target/release/s3logsbeat; \
-	for s in alb:alb-aws-docs.log elb:elb-logstash-patterns.log cloudfront:cloudfront-aws-docs.log \
-	         cloudfront:cloudfront-logstash-patterns.log waf:waf-aws-docs.ndjson; do \
-	  fmt=$${s%%:*}; file=$${s#*:}; \
-	  echo "== $$fmt: $(SAMPLES)/$$file (gzip-compressed on the way in, as S3 holds it)"; \
-	  gzip -c $(SAMPLES)/$$file | $$bin parse --format $$fmt --key s3://demo-bucket/AWSLogs/123456789012/$$file.gz - | head -n 2; \
-	done; \
-	echo "== every event of every sample, as NDJSON: target/demo-events.ndjson"; \
-	: > target/demo-events.ndjson; \
-	for s in alb:alb-aws-docs.log elb:elb-logstash-patterns.log cloudfront:cloudfront-aws-docs.log \
-	         cloudfront:cloudfront-logstash-patterns.log waf:waf-aws-docs.ndjson; do \
-	  fmt=$${s%%:*}; file=$${s#*:}; \
-	  $$bin parse -f $$fmt $(SAMPLES)/$$file >> target/demo-events.ndjson 2>/dev/null; \
-	done; \
-	wc -l target/demo-events.ndjson
+demo: release venv ## Moto S3+SQS with notifications, the sample logs uploaded, `s3logsbeat --once`, what arrived (ES_URL=http://... to use Elasticsearch).
+	$(VENV)/bin/python scripts/demo.py
 
 clean: ## Remove build output.
 	$(CARGO) clean

@@ -1,0 +1,386 @@
+//! Real parts for the daemon's tests: moto's server (S3 and SQS) and the Elasticsearch double
+//! (`tests/doubles/es_double.py`), each started on a free loopback port and stopped on drop, plus helpers
+//! to set up buckets, queues and notifications and to run the `s3logsbeat` binary.
+//!
+//! A test that needs moto fails when moto cannot start (run `make venv`); it is never skipped.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+pub const REGION: &str = "us-east-1";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_http(url: &str, what: &str, child: &mut Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited with {status} before it was ready");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not answer on {url} within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// moto's server.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub async fn start() -> Moto {
+        let bin = repo().join(".venv/bin/moto_server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `make venv` (make test does it) to install moto[server]",
+            bin.display()
+        );
+        let port = free_port();
+        let mut child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_http(&format!("{endpoint}/moto-api/"), "moto_server", &mut child).await;
+        Moto { child, endpoint }
+    }
+
+    fn creds() -> aws_sdk_s3::config::Credentials {
+        aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests")
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(Self::creds())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        let conf = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_sqs::config::Region::new(REGION))
+            .credentials_provider(Self::creds())
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
+    pub async fn create_queue(&self, name: &str) -> String {
+        self.sqs()
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+
+    pub async fn create_bucket(&self, name: &str) {
+        self.s3().create_bucket().bucket(name).send().await.unwrap();
+    }
+
+    /// A bucket whose ObjectCreated events go to a new queue (moto sends them, and a TestEvent).
+    pub async fn bucket_with_notifications(&self, bucket: &str, queue: &str) -> String {
+        use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+        self.create_bucket(bucket).await;
+        let url = self.create_queue(queue).await;
+        let arn = format!("arn:aws:sqs:{REGION}:123456789012:{queue}");
+        self.s3()
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .queue_arn(arn)
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        url
+    }
+
+    pub async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.s3()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_message(&self, queue_url: &str, body: &str) {
+        self.sqs()
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// (visible, in flight) message counts.
+    pub async fn queue_counts(&self, queue_url: &str) -> (u64, u64) {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attrs = out.attributes.unwrap_or_default();
+        let get = |a: A| attrs.get(&a).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            get(A::ApproximateNumberOfMessages),
+            get(A::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+}
+
+/// An S3 notification record for a key, as S3 writes it (key URL-encoded, space as `+`).
+pub fn s3_record(bucket: &str, key: &str) -> String {
+    let mut enc = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => enc.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                enc.push(b as char)
+            }
+            _ => enc.push_str(&format!("%{b:02X}")),
+        }
+    }
+    serde_json::json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+        "eventTime": "2026-11-22T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": enc, "size": 1}}
+    })
+    .to_string()
+}
+
+/// The Elasticsearch double.
+pub struct EsDouble {
+    child: Child,
+    pub url: String,
+    client: reqwest::Client,
+}
+
+impl EsDouble {
+    pub async fn start() -> EsDouble {
+        let port = free_port();
+        let script = repo().join("tests/doubles/es_double.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", &port.to_string(), "--refresh-interval", "0.2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(&format!("{url}/_double/stats"), "es_double.py", &mut child).await;
+        EsDouble {
+            child,
+            url,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn faults(&self, v: Value) {
+        let r = self
+            .client
+            .post(format!("{}/_double/faults", self.url))
+            .header("Content-Type", "application/json")
+            .body(v.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "faults {v}: {}", r.status());
+    }
+
+    pub async fn stats(&self) -> Value {
+        let r = self
+            .client
+            .get(format!("{}/_double/stats", self.url))
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+
+    pub async fn docs(&self, index: &str) -> Vec<Value> {
+        let r = self
+            .client
+            .get(format!("{}/_double/docs/{index}", self.url))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            return Vec::new();
+        }
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+
+    /// Documents in every index, by index name.
+    pub async fn doc_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let s = self.stats().await;
+        s["indices"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v["docs"].as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "s3lb-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The daemon, as a user runs it.
+pub fn daemon(config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"));
+    c.arg("-c")
+        .arg(config)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+/// Output of a finished daemon run.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the daemon to its end (with a time limit).
+pub async fn run_to_end(mut cmd: Command, limit: Duration) -> Run {
+    let child = cmd.spawn().unwrap();
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the daemon did not finish within {limit:?}"))
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Writes a config file.
+pub fn write_config(dir: &TempDir, text: &str) -> PathBuf {
+    let p = dir.0.join("s3logsbeat.yml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/data/samples").join(name)).unwrap()
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The counter `name` from the daemon's final summary line.
+pub fn counter(stderr: &str, name: &str) -> u64 {
+    let key = format!("{name}=");
+    stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("stopped:") || l.contains("--once"))
+        .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix(&key)))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
