@@ -577,3 +577,85 @@ async fn file_and_console_outputs_and_basic_auth() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(es.docs("test-waf").await.len(), 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_errors_back_off_instead_of_looping() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("backoff");
+    let missing = format!("{}/123456789012/no-such-queue", moto.endpoint);
+    let cfg = write_config(
+        &dir,
+        &config(
+            &moto,
+            &[sqs_input(&missing, "alb", "")],
+            "output.console: {}\n",
+            "",
+        )
+        .replace("  aws:", "  shutdown_timeout: 1s\n  aws:"),
+    );
+    let mut child = daemon(&cfg, &[]).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let pid = child.id().unwrap();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let errors = counter(&stderr, "sqs_receive_errors");
+    // Backoff 1 s, 2 s, 4 s: about 3 attempts in 6 s, where a tight loop would make hundreds.
+    assert!(
+        (2..=5).contains(&errors),
+        "{errors} receive errors in 6 s: {stderr}"
+    );
+    assert!(
+        stderr.contains("no-such-queue") && stderr.contains("ReceiveMessage failed"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_api_key_drop_policy_and_endpoint_from_the_environment() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("failover");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    let mut body =
+        String::from("{\"ts\":1553360693208,\"n\":1}\n{\"ts\":1553360693209,\"n\":{\"a\":1}}\n");
+    body.push_str("{\"ts\":1553360693210,\"n\":2}\n");
+    moto.put("bkt", "app.log", body.into_bytes()).await;
+    es.faults(json!({"auth": {"api_key": "key-id:key-secret"}}))
+        .await;
+    // The first host refuses connections: the output fails over to the second.
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"127.0.0.1:1\", \"{}\"]\n  index: \"test-%{{[fields][format]}}\"\n  api_key: \"key-id:key-secret\"\n  backoff.init: 100ms\n  non_indexable_policy.drop: {{}}\n",
+        es.url
+    );
+    let input = sqs_input(
+        &q,
+        "json",
+        "      log_format_options: {timestamp_field: ts, timestamp_format: timeUnixMilliseconds}\n",
+    );
+    // No endpoint in the config: AWS_ENDPOINT_URL points the SDK at moto (and makes S3 path-style).
+    let text = format!("s3logsbeat:\n  inputs:\n{input}{output}");
+    let cfg = write_config(&dir, &text);
+    let mut cmd = daemon(&cfg, &["--once"]);
+    cmd.env("AWS_ENDPOINT_URL", &moto.endpoint);
+    let run = run_to_end(cmd, LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(es.docs("test-json").await.len(), 2);
+    assert!(
+        es.docs("s3logsbeat-deadletter").await.is_empty(),
+        "drop policy: no dead-letter index"
+    );
+    assert_eq!(counter(&run.stderr, "events_dropped"), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("127.0.0.1:1"),
+        "the failed host is named in the log"
+    );
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}

@@ -98,3 +98,57 @@ impl FileOutput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack::AckGroup;
+    use crate::event::{Event, EventId, Timestamp};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn rotates_by_size_and_keeps_number_of_files() {
+        let dir = std::env::temp_dir().join(format!("s3lb-file-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let out = FileOutput::new(&raw::File {
+            enabled: true,
+            path: Some(dir.display().to_string()),
+            filename: Some("ev".into()),
+            rotate_every_kb: Some(1),
+            number_of_files: Some(3),
+        })
+        .unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let ack = AckGroup::new(1, None, tx);
+        let (q, mut rx) = crate::queue::channel(1000);
+        for i in 0..20u8 {
+            let e = Event {
+                id: EventId([i; 16]),
+                timestamp: Timestamp::from_millis(0),
+                format: "json",
+                doc: format!("{{\"@timestamp\":\"x\",\"pad\":\"{}\"}}", "y".repeat(300)),
+                parse_failure: false,
+            };
+            q.send(vec![e], &ack).await.unwrap();
+            let batch = crate::queue::Batch {
+                chunks: vec![rx.recv().await.unwrap()],
+            };
+            out.publish(&batch, &Shutdown::never()).await.unwrap();
+            batch.delivered();
+        }
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["ev", "ev.1", "ev.2"]);
+        for n in &names {
+            let len = fs::metadata(dir.join(n)).unwrap().len();
+            assert!(len <= 1024, "{n} is {len} bytes");
+            for line in fs::read_to_string(dir.join(n)).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(v["@metadata"]["format"], "json");
+            }
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
