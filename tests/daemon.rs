@@ -593,7 +593,7 @@ async fn sqs_errors_back_off_instead_of_looping() {
         )
         .replace("  aws:", "  shutdown_timeout: 1s\n  aws:"),
     );
-    let mut child = daemon(&cfg, &[]).spawn().unwrap();
+    let child = daemon(&cfg, &[]).spawn().unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let pid = child.id().unwrap();
     assert!(std::process::Command::new("kill")
