@@ -484,10 +484,8 @@ pub struct Logging {
     /// Debug selectors to enable (`-d` adds to these). Default: none.
     #[serde(default)]
     pub selectors: Vec<String>,
-    /// Log to stderr (`-e` sets this). Default: true.
+    /// Accepted for configs from other beats; s3logsbeat always logs to stderr (run it under systemd or
+    /// a container runtime to keep the logs).
     #[serde(default)]
     pub to_stderr: Option<bool>,
-    /// Log lines as JSON. Default: false.
-    #[serde(default)]
-    pub json: bool,
 }

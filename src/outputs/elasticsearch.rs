@@ -667,6 +667,41 @@ mod tests {
         }
     }
 
+    fn es(yaml: &str) -> Result<Elasticsearch, SetupError> {
+        let c: raw::Elasticsearch = serde_yaml::from_str(yaml).unwrap();
+        Elasticsearch::new(&c, Arc::new(Metrics::default()))
+    }
+
+    #[test]
+    fn hosts_protocol_path_and_auth() {
+        let e = es("hosts: [\"es1:9200\", \"https://es2:9243/\"]\nprotocol: https\npath: proxy/es\nusername: u\npassword: p\n").unwrap();
+        assert_eq!(
+            e.hosts,
+            vec!["https://es1:9200/proxy/es", "https://es2:9243/proxy/es"]
+        );
+        assert_eq!(e.auth.as_deref(), Some("Basic dTpw"));
+        assert_eq!(e.workers(), 2);
+        assert_eq!(e.bulk_max_size(), 1600);
+        assert_eq!(
+            e.dead_letter_index.as_deref(),
+            Some(DEFAULT_DEAD_LETTER_INDEX)
+        );
+        let e =
+            es("hosts: [es]\napi_key: \"id:secret\"\nnon_indexable_policy: {drop: {}}\n").unwrap();
+        assert_eq!(e.auth.as_deref(), Some("ApiKey aWQ6c2VjcmV0"));
+        assert!(e.dead_letter_index.is_none());
+        let err = es("hosts: [es]\nprotocol: ftp\n").unwrap_err();
+        assert_eq!(err.key, "output.elasticsearch.protocol");
+        let err =
+            es("hosts: [es]\nssl: {certificate_authorities: [/nonexistent/ca.pem]}\n").unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read /nonexistent/ca.pem"),
+            "{err}"
+        );
+        let err = es("hosts: [es]\nssl: {verification_mode: maybe}\n").unwrap_err();
+        assert_eq!(err.key, "output.elasticsearch.ssl.verification_mode");
+    }
+
     #[test]
     fn index_patterns() {
         let e = ev(r#"{"@timestamp":"x","environment":"Prod","k":{"app":"shop"}}"#);
