@@ -45,6 +45,9 @@ pub enum Command {
     /// Run the daemon: the `type: sqs` inputs, until SIGINT/SIGTERM (or, with --once, until the queues
     /// are empty).
     Run,
+    /// Import objects already in buckets: the `type: s3` inputs, once (also `s3imports`).
+    #[command(alias = "s3imports")]
+    S3import(ImportArgs),
     /// Parse a log file offline and print the events an output would receive, one JSON per line.
     Parse(ParseArgs),
     /// Check the configuration.
@@ -69,6 +72,18 @@ pub enum TestCommand {
 pub enum ExportCommand {
     /// Print the configuration as s3logsbeat reads it (dotted keys expanded, `-E` and `${VAR}` applied).
     Config,
+}
+
+/// `s3import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// List the objects that would be imported (key and size) and read nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send one S3 event notification per object to this SQS queue instead of reading it, so the daemons
+    /// on that queue share the backfill.
+    #[arg(long, value_name = "QUEUE_URL")]
+    pub to_queue: Option<String>,
 }
 
 /// `parse`.

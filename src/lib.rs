@@ -17,6 +17,7 @@
 //! - [`queue`]: the bounded publish queue and the batcher: where backpressure stops polling.
 //! - [`outputs`]: Elasticsearch bulk, console, file; each reports delivery.
 //! - [`ack`]: per-message acknowledgement: a message is deleted only when all its events are delivered.
+//! - [`import`]: `s3import`, the one-shot backfill of objects already in buckets.
 //! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`metrics`]: the counters.
 //! - [`cli`]: the command line.
 //! - [`parse_cmd`]: `s3logsbeat parse`, the offline way to try a format.
@@ -29,6 +30,7 @@ pub mod enrich;
 pub mod event;
 pub mod fetch;
 pub mod formats;
+pub mod import;
 pub mod inputs;
 pub mod metrics;
 pub mod object;

@@ -6,14 +6,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3logsbeat::cli::{Cli, Command, ExportCommand, TestCommand};
+use s3logsbeat::cli::{Cli, Command, ExportCommand, ImportArgs, TestCommand};
 use s3logsbeat::config::{load, Mode, Settings};
-use s3logsbeat::{parse_cmd, pipeline, shutdown};
+use s3logsbeat::import::ImportMode;
+use s3logsbeat::{import, parse_cmd, pipeline, shutdown};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.as_ref().unwrap_or(&Command::Run) {
         Command::Run => run(&cli),
+        Command::S3import(args) => s3import(&cli, args),
         Command::Parse(args) => {
             let stdin = io::stdin();
             let stdout = io::stdout();
@@ -142,18 +144,7 @@ fn run(cli: &Cli) -> ExitCode {
     runtime.block_on(async move {
         let (trigger, watcher) = shutdown::channel();
         let timeout = settings.shutdown_timeout;
-        let signals = tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("signal received: stopping (shutdown_timeout {:?})", timeout);
-            trigger.stop();
-            tokio::select! {
-                _ = tokio::time::sleep(timeout) => tracing::info!("shutdown_timeout reached: giving up on undelivered events"),
-                _ = wait_for_signal() => tracing::info!("second signal: giving up on undelivered events"),
-            }
-            trigger.abort();
-            // Keep the trigger alive until the process exits.
-            std::future::pending::<()>().await;
-        });
+        let signals = spawn_signal_handler(trigger, timeout);
         tracing::info!(version = s3logsbeat::VERSION, once, "s3logsbeat is running");
         let result = pipeline::run(settings, once, watcher).await;
         signals.abort();
@@ -173,6 +164,82 @@ fn run(cli: &Cli) -> ExitCode {
                     eprintln!("s3logsbeat --once: done: {text}");
                 }
                 ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+/// Stops on SIGINT/SIGTERM and aborts after `timeout` (or at a second signal). Returns the task.
+fn spawn_signal_handler(
+    trigger: shutdown::Trigger,
+    timeout: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: stopping (shutdown_timeout {:?})", timeout);
+        trigger.stop();
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => tracing::info!("shutdown_timeout reached: giving up on undelivered events"),
+            _ = wait_for_signal() => tracing::info!("second signal: giving up on undelivered events"),
+        }
+        trigger.abort();
+        // Keep the trigger alive until the process exits.
+        std::future::pending::<()>().await;
+    })
+}
+
+fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
+    let settings = match Settings::load(&cli.config, &cli.overrides, Mode::S3) {
+        Ok(s) => s,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings, &cli.debug);
+    let mode = match (&args.to_queue, args.dry_run) {
+        (Some(_), true) => {
+            eprintln!("s3import: --dry-run and --to-queue exclude each other");
+            return ExitCode::from(2);
+        }
+        (Some(q), false) => ImportMode::ToQueue(q.clone()),
+        (None, true) => ImportMode::DryRun,
+        (None, false) => ImportMode::Read,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let (trigger, watcher) = shutdown::channel();
+        let signals = spawn_signal_handler(trigger, settings.shutdown_timeout);
+        let result = import::run(settings, mode.clone(), watcher).await;
+        signals.abort();
+        match result {
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+            Ok(summary) => {
+                let line = summary.line();
+                if std::io::IsTerminal::is_terminal(&io::stderr()) {
+                    eprintln!();
+                }
+                if summary.complete(&mode) {
+                    eprintln!("s3import: done: {line}");
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("s3import: not everything was imported: {line}");
+                    ExitCode::FAILURE
+                }
             }
         }
     })

@@ -53,24 +53,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunSummary, SetupError> {
     let metrics = Arc::new(Metrics::default());
-    let output = Arc::new(Output::new(&settings.output, metrics.clone())?);
-    let (queue_tx, queue_rx) = queue::channel(settings.queue.events);
-    let (batch_tx, batch_rx) = mpsc::channel(output.workers());
-    let batcher = tokio::spawn(queue::run_batcher(
-        queue_rx,
-        batch_tx,
-        BatchSettings {
-            max_events: output.batch_size(),
-            min_events: settings.queue.flush.min_events,
-            timeout: settings.queue.flush.timeout.0,
-        },
-    ));
-    let out_task = tokio::spawn(outputs::run_workers(
-        output.clone(),
-        batch_rx,
-        metrics.clone(),
-        shutdown.clone(),
-    ));
+    let (queue_tx, delivery) = start_delivery(&settings, metrics.clone(), shutdown.clone())?;
     let inflight = Arc::new(InFlight::default());
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let deleter = tokio::spawn(sqs::run_deleter(
@@ -117,11 +100,10 @@ pub async fn run(
         }
     }
     tracing::info!("all pollers stopped; delivering what was read");
-    for t in [batcher, out_task, deleter] {
-        if let Err(e) = t.await {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
+    delivery.finish().await;
+    if let Err(e) = deleter.await {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
         }
     }
     let _ = hb_stop.send(true);
@@ -132,8 +114,50 @@ pub async fn run(
     Ok(RunSummary { metrics, returned })
 }
 
+/// The publish queue's far side: batcher and output workers.
+pub struct Delivery {
+    batcher: tokio::task::JoinHandle<()>,
+    workers: tokio::task::JoinHandle<()>,
+}
+
+impl Delivery {
+    /// Waits until every batch was delivered (or given up at abort); call after the last
+    /// [`queue::QueueSender`] is dropped.
+    pub async fn finish(self) {
+        for t in [self.batcher, self.workers] {
+            if let Err(e) = t.await {
+                if e.is_panic() {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+        }
+    }
+}
+
+/// Builds the output and starts the queue, batcher and output workers.
+pub fn start_delivery(
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) -> Result<(queue::QueueSender, Delivery), SetupError> {
+    let output = Arc::new(Output::new(&settings.output, metrics.clone())?);
+    let (queue_tx, queue_rx) = queue::channel(settings.queue.events);
+    let (batch_tx, batch_rx) = mpsc::channel(output.workers());
+    let batcher = tokio::spawn(queue::run_batcher(
+        queue_rx,
+        batch_tx,
+        BatchSettings {
+            max_events: output.batch_size(),
+            min_events: settings.queue.flush.min_events,
+            timeout: settings.queue.flush.timeout.0,
+        },
+    ));
+    let workers = tokio::spawn(outputs::run_workers(output, batch_rx, metrics, shutdown));
+    Ok((queue_tx, Delivery { batcher, workers }))
+}
+
 /// Logs the counters that changed, every 30 s, like libbeat's "Non-zero metrics" line.
-async fn report(metrics: Arc<Metrics>, shutdown: Shutdown) {
+pub async fn report(metrics: Arc<Metrics>, shutdown: Shutdown) {
     let mut prev = metrics.snapshot();
     loop {
         if !shutdown.sleep(Duration::from_secs(30)).await {

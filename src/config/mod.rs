@@ -75,6 +75,8 @@ pub struct InputSettings {
     pub max_line_bytes: usize,
     /// AWS access (global block merged with the input's).
     pub aws: raw::AwsBlock,
+    /// Messages (sqs) or objects (s3) processed at once.
+    pub workers: usize,
 }
 
 /// Where an input's objects come from.
@@ -492,6 +494,7 @@ fn validate_input(
         },
         max_line_bytes,
         aws,
+        workers: input.workers.unwrap_or(5),
     })
 }
 
