@@ -8,6 +8,7 @@
 pub mod console;
 pub mod elasticsearch;
 pub mod file;
+pub mod logstash;
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub enum Output {
     Console(console::Console),
     /// Rotating files.
     File(file::FileOutput),
+    /// Logstash (lumberjack v2).
+    Logstash(logstash::Logstash),
 }
 
 /// An output could not be set up (bad CA file, bad host URL, ...).
@@ -47,15 +50,12 @@ impl Output {
     /// Builds the output from the settings.
     pub fn new(kind: &OutputKind, metrics: Arc<Metrics>) -> Result<Output, SetupError> {
         Ok(match kind {
-            OutputKind::Elasticsearch(es) => Output::Elasticsearch(elasticsearch::Elasticsearch::new(es, metrics)?),
+            OutputKind::Elasticsearch(es) => {
+                Output::Elasticsearch(elasticsearch::Elasticsearch::new(es, metrics)?)
+            }
             OutputKind::Console(c) => Output::Console(console::Console::new(c)),
             OutputKind::File(f) => Output::File(file::FileOutput::new(f)?),
-            OutputKind::Logstash(_) => {
-                return Err(SetupError {
-                    key: "output.logstash".into(),
-                    message: "the Logstash output is not available yet (issue #4); use output.elasticsearch, output.console or output.file".into(),
-                })
-            }
+            OutputKind::Logstash(l) => Output::Logstash(logstash::Logstash::new(l, metrics)?),
         })
     }
 
@@ -63,6 +63,7 @@ impl Output {
     pub fn batch_size(&self) -> usize {
         match self {
             Output::Elasticsearch(es) => es.bulk_max_size(),
+            Output::Logstash(l) => l.batch_size(),
             Output::Console(_) | Output::File(_) => 2048,
         }
     }
@@ -71,6 +72,7 @@ impl Output {
     pub fn workers(&self) -> usize {
         match self {
             Output::Elasticsearch(es) => es.workers(),
+            Output::Logstash(l) => l.workers(),
             Output::Console(_) | Output::File(_) => 1,
         }
     }
@@ -81,6 +83,7 @@ impl Output {
             Output::Elasticsearch(es) => es.publish(batch, shutdown).await,
             Output::Console(c) => c.publish(batch, shutdown).await,
             Output::File(f) => f.publish(batch, shutdown).await,
+            Output::Logstash(l) => l.publish(batch, shutdown).await,
         }
     }
 }

@@ -1,0 +1,319 @@
+//! `output.logstash`: the Beats (lumberjack v2) protocol to Logstash's beats input.
+//!
+//! Frames (all integers big-endian u32): `2W` + count opens a window; `2J` + seq + len + JSON is one event;
+//! `2C` + len + zlib holds frames; the server answers `2A` + seq. Reference: the team's
+//! `lumberjack-v2.md` notes, from go-lumber and logstash-input-beats.
+//!
+//! What must stay true:
+//! - An event is delivered only when Logstash acknowledged it: an ACK carries the highest sequence number
+//!   it has put in its queue. Sequence numbers run on for the whole connection (as pylogbeat's do), so with
+//!   `pipelining` windows in flight every ACK says unambiguously which window it closes.
+//! - A partial ACK is progress; `2A 0` is a keep-alive, not progress (it keeps the connection from timing
+//!   out, as Logstash sends it while its pipeline is busy).
+//! - On a timeout or a lost connection, every window not fully acknowledged is sent again, whole, on a new
+//!   connection (to the next host without `loadbalance`): at least once, duplicates possible, which
+//!   `document_id => "%{[@metadata][_id]}"` makes harmless.
+//! - A window is written with one `write_all` and TCP_NODELAY (two writes cost 40 ms per window with Nagle).
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::raw;
+use crate::metrics::Metrics;
+use crate::queue::Batch;
+use crate::shutdown::Shutdown;
+
+use super::{Aborted, SetupError};
+
+/// Sequence numbers restart on a fresh connection; past this a connection is closed once idle, so they
+/// never wrap.
+const SEQ_RESET: u32 = 1 << 30;
+
+/// One connection to a Logstash host.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    host: usize,
+    seq: u32,
+}
+
+/// The Logstash output.
+#[derive(Debug)]
+pub struct Logstash {
+    hosts: Vec<String>,
+    loadbalance: bool,
+    compression: u32,
+    bulk_max_size: usize,
+    timeout: Duration,
+    pipelining: usize,
+    workers: usize,
+    backoff_init: Duration,
+    backoff_max: Duration,
+    /// Without loadbalance: the host in use; with it: the round-robin cursor.
+    current: AtomicUsize,
+    idle: tokio::sync::Mutex<Vec<Conn>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Logstash {
+    /// From `output.logstash`.
+    pub fn new(c: &raw::Logstash, metrics: Arc<Metrics>) -> Result<Logstash, SetupError> {
+        let err = |key: &str, message: String| SetupError {
+            key: format!("output.logstash.{key}"),
+            message,
+        };
+        let mut hosts = Vec::new();
+        for h in &c.hosts {
+            let h = h.trim();
+            let hp = if h
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                h.to_string()
+            } else {
+                format!("{h}:5044")
+            };
+            hosts.push(hp);
+        }
+        if hosts.is_empty() {
+            return Err(err("hosts", "at least one host:port is required".into()));
+        }
+        if c.ssl.as_ref().is_some_and(|s| s.enabled != Some(false)) {
+            return Err(err(
+                "ssl",
+                "TLS to Logstash is not available yet; remove output.logstash.ssl (or set ssl.enabled: false)".into(),
+            ));
+        }
+        Ok(Logstash {
+            loadbalance: c.loadbalance,
+            compression: c.compression_level.unwrap_or(3),
+            bulk_max_size: c.bulk_max_size.unwrap_or(2048).max(1),
+            timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
+            pipelining: c.pipelining.unwrap_or(2).max(1),
+            workers: c.worker.unwrap_or(1).max(1) * if c.loadbalance { hosts.len() } else { 1 },
+            hosts,
+            backoff_init: c.backoff.init.0.max(Duration::from_millis(10)),
+            backoff_max: c.backoff.max.0.max(c.backoff.init.0),
+            current: AtomicUsize::new(0),
+            idle: tokio::sync::Mutex::new(Vec::new()),
+            metrics,
+        })
+    }
+
+    /// `bulk_max_size` × `pipelining`: the events one batch can keep in flight.
+    pub fn batch_size(&self) -> usize {
+        self.bulk_max_size * self.pipelining
+    }
+
+    /// Concurrent batches: `worker` per host with `loadbalance`, else `worker`.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    fn pick_host(&self) -> usize {
+        if self.loadbalance {
+            self.current.fetch_add(1, Ordering::Relaxed) % self.hosts.len()
+        } else {
+            self.current.load(Ordering::Relaxed) % self.hosts.len()
+        }
+    }
+
+    async fn connection(&self) -> Result<Conn, String> {
+        let host = self.pick_host();
+        {
+            let mut idle = self.idle.lock().await;
+            if let Some(i) = idle.iter().position(|c| c.host == host) {
+                return Ok(idle.swap_remove(i));
+            }
+        }
+        let addr = &self.hosts[host];
+        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("{addr}: connect timed out"))?
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        tracing::debug!(target: "s3logsbeat::logstash", host = %addr, "connected");
+        Ok(Conn {
+            stream,
+            host,
+            seq: 0,
+        })
+    }
+
+    /// Delivers a batch: windows of `bulk_max_size` events, `pipelining` in flight.
+    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let payloads: Vec<Vec<u8>> = batch
+            .events()
+            .map(|e| {
+                let mut v = Vec::with_capacity(e.doc.len() + 160);
+                e.write_with_metadata(&mut v);
+                v
+            })
+            .collect();
+        let windows: Vec<&[Vec<u8>]> = payloads.chunks(self.bulk_max_size).collect();
+        let mut next = 0;
+        let mut backoff = self.backoff_init;
+        while next < windows.len() {
+            if shutdown.is_aborted() {
+                return Err(Aborted);
+            }
+            let mut conn = match self.connection().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "logstash: cannot connect; retrying in {:?}", backoff);
+                    self.fail_over();
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(self.backoff_max);
+                    continue;
+                }
+            };
+            let mut abort = shutdown.clone();
+            let r = tokio::select! {
+                r = self.send_windows(&mut conn, &windows[next..]) => r,
+                _ = abort.aborted() => return Err(Aborted),
+            };
+            match r {
+                Ok(done) => {
+                    next += done;
+                    backoff = self.backoff_init;
+                    if conn.seq < SEQ_RESET {
+                        self.idle.lock().await.push(conn);
+                    }
+                }
+                Err((done, e)) => {
+                    next += done;
+                    Metrics::add(&self.metrics.output_retries, (windows.len() - next) as u64);
+                    tracing::warn!(host = %self.hosts[conn.host], error = %e,
+                        "logstash: windows not acknowledged; resending them on a new connection in {:?}", backoff);
+                    self.fail_over();
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(self.backoff_max);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Without loadbalance, the next attempt goes to the next host.
+    fn fail_over(&self) {
+        if !self.loadbalance && self.hosts.len() > 1 {
+            self.current.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends the windows on one connection, keeping up to `pipelining` unacknowledged. Returns how many
+    /// windows were fully acknowledged, and the error that stopped it, if any.
+    async fn send_windows(
+        &self,
+        conn: &mut Conn,
+        windows: &[&[Vec<u8>]],
+    ) -> Result<usize, (usize, String)> {
+        let mut in_flight: VecDeque<(u32, u32)> = VecDeque::new();
+        let mut sent = 0;
+        let mut done = 0;
+        loop {
+            while in_flight.len() < self.pipelining && sent < windows.len() {
+                let first = conn.seq + 1;
+                let bytes = encode_window(first, windows[sent], self.compression);
+                conn.seq += windows[sent].len() as u32;
+                Metrics::add(&self.metrics.output_requests, 1);
+                match tokio::time::timeout(self.timeout, conn.stream.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err((done, format!("write: {e}"))),
+                    Err(_) => return Err((done, "write timed out".into())),
+                }
+                in_flight.push_back((first, conn.seq));
+                sent += 1;
+            }
+            let Some(&(first, last)) = in_flight.front() else {
+                return Ok(done);
+            };
+            let mut ack = [0u8; 6];
+            match tokio::time::timeout(self.timeout, conn.stream.read_exact(&mut ack)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err((
+                        done,
+                        format!(
+                            "connection lost waiting for the ACK of events {first}..={last}: {e}"
+                        ),
+                    ))
+                }
+                Err(_) => {
+                    return Err((
+                        done,
+                        format!(
+                            "no ACK within {:?} for events {first}..={last}",
+                            self.timeout
+                        ),
+                    ))
+                }
+            }
+            if ack[0] != b'2' || ack[1] != b'A' {
+                return Err((
+                    done,
+                    format!("protocol error: expected an ACK frame, got {:?}", &ack[..2]),
+                ));
+            }
+            let seq = u32::from_be_bytes([ack[2], ack[3], ack[4], ack[5]]);
+            if seq == 0 {
+                // Keep-alive: the server is busy with the window. Not progress; the read timeout restarts.
+                continue;
+            }
+            if seq > conn.seq {
+                return Err((
+                    done,
+                    format!(
+                        "protocol error: ACK {seq} beyond the last sequence number sent ({})",
+                        conn.seq
+                    ),
+                ));
+            }
+            while let Some(&(_, l)) = in_flight.front() {
+                if seq >= l {
+                    in_flight.pop_front();
+                    done += 1;
+                } else {
+                    break;
+                }
+            }
+            // seq inside the front window: a partial ACK; wait for the rest.
+        }
+    }
+}
+
+/// `2W` + count, then the events as `2J` frames, zlib-compressed in one `2C` frame unless `level` is 0.
+pub fn encode_window(first_seq: u32, events: &[Vec<u8>], level: u32) -> Vec<u8> {
+    let mut frames = Vec::with_capacity(events.iter().map(|e| e.len() + 10).sum());
+    for (i, e) in events.iter().enumerate() {
+        frames.extend_from_slice(b"2J");
+        frames.extend_from_slice(&(first_seq + i as u32).to_be_bytes());
+        frames.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        frames.extend_from_slice(e);
+    }
+    let mut out = Vec::with_capacity(frames.len() / 2 + 16);
+    out.extend_from_slice(b"2W");
+    out.extend_from_slice(&(events.len() as u32).to_be_bytes());
+    if level == 0 {
+        out.extend_from_slice(&frames);
+    } else {
+        let mut z =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.min(9)));
+        let _ = z.write_all(&frames);
+        let compressed = z.finish().expect("writing to a Vec cannot fail");
+        out.extend_from_slice(b"2C");
+        out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+        out.extend_from_slice(&compressed);
+    }
+    out
+}
