@@ -145,3 +145,40 @@ async fn to_queue_shares_the_backfill_with_the_daemons() {
         "importing what the daemon shipped adds nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_logged_when_not_on_a_terminal() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("progress");
+    moto.create_bucket("imp-bkt").await;
+    for i in 0..4 {
+        moto.put(
+            "imp-bkt",
+            &format!("p/{i}.log"),
+            sample("elb-logstash-patterns.log"),
+        )
+        .await;
+    }
+    // Each bulk answer takes 2 s, so the import lasts long enough for the 5-second progress line.
+    es.faults(serde_json::json!({"latency_ms": 2000})).await;
+    let text = import_config(&moto, &es, "s3://imp-bkt/p/", "      workers: 1\n")
+        + "queue.mem.flush.min_events: 4\nqueue.mem.flush.timeout: 10ms\n";
+    let cfg = write_config(&dir, &text);
+    let run = run_to_end(daemon(&cfg, &["s3import"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("s3import: ") && l.contains(" objects, "))
+        .unwrap_or_else(|| panic!("no progress line: {}", run.stderr));
+    assert!(
+        line.contains("/4 objects") && line.contains("events delivered") && line.contains("ETA"),
+        "{line}"
+    );
+    assert!(
+        run.stderr.contains("s3import: done: objects_listed=4"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(es.docs("imported").await.len(), 16);
+}
