@@ -12,6 +12,8 @@ use s3logsbeat::import::ImportMode;
 use s3logsbeat::{import, parse_cmd, pipeline, shutdown};
 
 fn main() -> ExitCode {
+    // One process-wide TLS crypto provider, whatever the dependency graph enables.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command.as_ref().unwrap_or(&Command::Run) {
         Command::Run => run(&cli),

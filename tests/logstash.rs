@@ -84,8 +84,10 @@ async fn handle(mut conn: ServerConnection, script: Script, seen: Arc<Seen>, con
 
 async fn serve(listener: Listener, script: Script, seen: Arc<Seen>) {
     loop {
+        // With TLS, accept() includes the handshake: a client that refuses our certificate is an error
+        // for that connection only.
         let Ok(conn) = listener.accept().await else {
-            return;
+            continue;
         };
         let no = seen.connections.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(handle(conn, script, seen.clone(), no));
@@ -361,4 +363,151 @@ async fn the_daemon_deletes_a_message_only_after_logstash_acknowledged_it() {
         .collect();
     assert_eq!(ids.len(), 4);
     task.abort();
+}
+
+/// A CA and a server certificate for `san`, made with the openssl command line.
+fn make_certs(dir: &std::path::Path, san: &str) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=s3logsbeat test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=logstash",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), format!("subjectAltName={san}\n")).unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+async fn tls_server(dir: &std::path::Path) -> (SocketAddr, Arc<Seen>, tokio::task::JoinHandle<()>) {
+    // This test binary links both of rustls's crypto providers (ferro-lumberjack brings ring): choose one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let tls = ferro_lumberjack::tls::ServerTlsConfig::builder()
+        .cert_pem_file(dir.join("server.pem"))
+        .unwrap()
+        .key_pem_file(dir.join("server.key"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let listener = Server::builder()
+        .tls(tls)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let task = tokio::spawn(serve(listener, Script::Ack, seen.clone()));
+    (addr, seen, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_ca_and_the_verification_modes() {
+    let good = common::TempDir::new("tls-good");
+    make_certs(&good.0, "DNS:localhost,IP:127.0.0.1");
+    let (addr, seen, task) = tls_server(&good.0).await;
+    let ca = good.0.join("ca.pem").display().to_string();
+    let host = format!("localhost:{}", addr.port());
+    // Full verification against the CA.
+    let out = output(
+        std::slice::from_ref(&host),
+        &format!("ssl:\n  certificate_authorities: [\"{ca}\"]\n"),
+    );
+    publish(&out, &batch(20, "1").await).await;
+    assert_eq!(counts(&seen).len(), 20);
+    // `none` needs no CA.
+    let out = output(
+        std::slice::from_ref(&host),
+        "ssl:\n  verification_mode: none\n",
+    );
+    publish(&out, &batch(20, "2").await).await;
+    assert_eq!(counts(&seen).len(), 40);
+    task.abort();
+
+    // A certificate for another name: `full` refuses it (and keeps retrying), `certificate` accepts it.
+    let other = common::TempDir::new("tls-other");
+    make_certs(&other.0, "DNS:other.example");
+    let (addr, seen, task) = tls_server(&other.0).await;
+    let ca = other.0.join("ca.pem").display().to_string();
+    let host = format!("localhost:{}", addr.port());
+    let strict = output(
+        std::slice::from_ref(&host),
+        &format!("ssl:\n  certificate_authorities: [\"{ca}\"]\n"),
+    );
+    let b = batch(5, "3").await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(2),
+        strict.publish(&b, &Shutdown::never()),
+    )
+    .await;
+    assert!(
+        r.is_err(),
+        "a certificate for another host name is not accepted"
+    );
+    assert!(counts(&seen).is_empty());
+    let relaxed = output(
+        &[host],
+        &format!("ssl:\n  certificate_authorities: [\"{ca}\"]\n  verification_mode: certificate\n"),
+    );
+    publish(&relaxed, &batch(5, "4").await).await;
+    assert_eq!(counts(&seen).len(), 5);
+    task.abort();
+
+    // A missing CA file is a configuration error naming the key.
+    let yaml =
+        "hosts: [\"localhost:5044\"]\nssl:\n  certificate_authorities: [/nonexistent/ca.pem]\n";
+    let l: raw::Logstash = serde_yaml::from_str(yaml).unwrap();
+    let err = Output::new(
+        &s3logsbeat::config::OutputKind::Logstash(l),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "output.logstash.ssl.certificate_authorities");
+    assert!(err.message.contains("/nonexistent/ca.pem"), "{err}");
 }

@@ -14,6 +14,7 @@
 //!   connection (to the next host without `loadbalance`): at least once, duplicates possible, which
 //!   `document_id => "%{[@metadata][_id]}"` makes harmless.
 //! - A window is written with one `write_all` and TCP_NODELAY (two writes cost 40 ms per window with Nagle).
+//! - With `ssl`, connections are TLS (see `outputs::tls`); the host name in `hosts` is what is verified.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -35,12 +36,24 @@ use super::{Aborted, SetupError};
 /// never wrap.
 const SEQ_RESET: u32 = 1 << 30;
 
+/// A byte stream: TCP, or TLS over TCP.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
+
 /// One connection to a Logstash host.
-#[derive(Debug)]
 struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     host: usize,
     seq: u32,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("host", &self.host)
+            .field("seq", &self.seq)
+            .finish()
+    }
 }
 
 /// The Logstash output.
@@ -58,6 +71,7 @@ pub struct Logstash {
     /// Without loadbalance: the host in use; with it: the round-robin cursor.
     current: AtomicUsize,
     idle: tokio::sync::Mutex<Vec<Conn>>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     metrics: Arc<Metrics>,
 }
 
@@ -84,12 +98,17 @@ impl Logstash {
         if hosts.is_empty() {
             return Err(err("hosts", "at least one host:port is required".into()));
         }
-        if c.ssl.as_ref().is_some_and(|s| s.enabled != Some(false)) {
-            return Err(err(
-                "ssl",
-                "TLS to Logstash is not available yet; remove output.logstash.ssl (or set ssl.enabled: false)".into(),
-            ));
-        }
+        let tls = match &c.ssl {
+            Some(ssl) if ssl.enabled != Some(false) => {
+                let cfg = super::tls::client_config(ssl, "output.logstash")
+                    .map_err(|(key, message)| SetupError { key, message })?;
+                for h in &hosts {
+                    super::tls::server_name(h).map_err(|m| err("hosts", m))?;
+                }
+                Some(cfg)
+            }
+            _ => None,
+        };
         Ok(Logstash {
             loadbalance: c.loadbalance,
             compression: c.compression_level.unwrap_or(3),
@@ -102,6 +121,7 @@ impl Logstash {
             backoff_max: c.backoff.max.0.max(c.backoff.init.0),
             current: AtomicUsize::new(0),
             idle: tokio::sync::Mutex::new(Vec::new()),
+            tls,
             metrics,
         })
     }
@@ -138,7 +158,19 @@ impl Logstash {
             .map_err(|_| format!("{addr}: connect timed out"))?
             .map_err(|e| format!("{addr}: {e}"))?;
         let _ = stream.set_nodelay(true);
-        tracing::debug!(target: "s3logsbeat::logstash", host = %addr, "connected");
+        let stream: Box<dyn Io> = match &self.tls {
+            None => Box::new(stream),
+            Some(tls) => {
+                let name = super::tls::server_name(addr)?;
+                let connector = tokio_rustls::TlsConnector::from(tls.clone());
+                let s = tokio::time::timeout(self.timeout, connector.connect(name, stream))
+                    .await
+                    .map_err(|_| format!("{addr}: TLS handshake timed out"))?
+                    .map_err(|e| format!("{addr}: TLS handshake failed: {e}"))?;
+                Box::new(s)
+            }
+        };
+        tracing::debug!(target: "s3logsbeat::logstash", host = %addr, tls = self.tls.is_some(), "connected");
         Ok(Conn {
             stream,
             host,

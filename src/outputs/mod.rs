@@ -9,6 +9,7 @@ pub mod console;
 pub mod elasticsearch;
 pub mod file;
 pub mod logstash;
+pub mod tls;
 
 use std::sync::Arc;
 
