@@ -80,6 +80,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Settings for `mode`, logging and the runtime; a config error is printed and becomes exit code 2.
+fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
+    let settings = Settings::load(&cli.config, &cli.overrides, mode).map_err(|errors| {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        ExitCode::from(2)
+    })?;
+    init_logging(&settings, &cli.debug);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })?;
+    Ok((settings, runtime))
+}
+
 /// Logging: `logging.level` (default info) for everything, debug for the `-d` selectors.
 fn init_logging(settings: &Settings, selectors: &[String]) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -122,25 +141,9 @@ fn init_logging(settings: &Settings, selectors: &[String]) {
 }
 
 fn run(cli: &Cli) -> ExitCode {
-    let settings = match Settings::load(&cli.config, &cli.overrides, Mode::Sqs) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    init_logging(&settings, &cli.debug);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, runtime) = match prepare(cli, Mode::Sqs) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let once = cli.once;
     runtime.block_on(async move {
@@ -191,16 +194,6 @@ fn spawn_signal_handler(
 }
 
 fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
-    let settings = match Settings::load(&cli.config, &cli.overrides, Mode::S3) {
-        Ok(s) => s,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("{e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    init_logging(&settings, &cli.debug);
     let mode = match (&args.to_queue, args.dry_run) {
         (Some(_), true) => {
             eprintln!("s3import: --dry-run and --to-queue exclude each other");
@@ -210,15 +203,9 @@ fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
         (None, true) => ImportMode::DryRun,
         (None, false) => ImportMode::Read,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let (settings, runtime) = match prepare(cli, Mode::S3) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let (trigger, watcher) = shutdown::channel();

@@ -7,10 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::tokens::{
-    parse_rfc3339, push_addr_port, push_int, push_num, push_request, push_str_unless_dash,
-    SpaceFields,
-};
+use super::tokens::{parse_rfc3339, push_int, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{Timestamp, Value};
 
@@ -26,28 +23,23 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
     let ts = parse_rfc3339(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
-    let client = f.required("client:port", REQUIRED)?;
-    push_addr_port(out, "client_ip", "client_port", client.text)?;
-    let target = f.required("target:port", REQUIRED)?;
-    push_addr_port(out, "target_ip", "target_port", target.text)?;
-    for name in [
-        "request_processing_time",
-        "target_processing_time",
-        "response_processing_time",
-    ] {
-        let t = f.required(name, REQUIRED)?;
-        push_num(out, name, t.text, true)?;
-    }
-    for name in [
-        "elb_status_code",
-        "target_status_code",
-        "received_bytes",
-        "sent_bytes",
-    ] {
-        let t = f.required(name, REQUIRED)?;
-        push_int(out, name, t.text)?;
-    }
-    push_request(out, f.required("request", REQUIRED)?.value());
+    push_lb_columns(
+        &mut f,
+        out,
+        REQUIRED,
+        ["target:port", "target_ip", "target_port"],
+        [
+            "request_processing_time",
+            "target_processing_time",
+            "response_processing_time",
+        ],
+        [
+            "elb_status_code",
+            "target_status_code",
+            "received_bytes",
+            "sent_bytes",
+        ],
+    )?;
 
     // Everything below is optional: older lines stop earlier.
     let Some(ua) = f.next("user_agent")? else {

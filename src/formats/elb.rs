@@ -4,10 +4,7 @@
 //! SSL listeners write `"- - - "` as the request and `-` for both status codes. Reference:
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
 
-use super::tokens::{
-    parse_rfc3339, push_addr_port, push_int, push_num, push_request, push_str_unless_dash,
-    SpaceFields,
-};
+use super::tokens::{parse_rfc3339, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{Timestamp, Value};
 
@@ -21,28 +18,23 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
     let ts = parse_rfc3339(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
-    let client = f.required("client:port", REQUIRED)?;
-    push_addr_port(out, "client_ip", "client_port", client.text)?;
-    let backend = f.required("backend:port", REQUIRED)?;
-    push_addr_port(out, "backend_ip", "backend_port", backend.text)?;
-    for name in [
-        "request_processing_time",
-        "backend_processing_time",
-        "response_processing_time",
-    ] {
-        let t = f.required(name, REQUIRED)?;
-        push_num(out, name, t.text, true)?;
-    }
-    for name in [
-        "elb_status_code",
-        "backend_status_code",
-        "received_bytes",
-        "sent_bytes",
-    ] {
-        let t = f.required(name, REQUIRED)?;
-        push_int(out, name, t.text)?;
-    }
-    push_request(out, f.required("request", REQUIRED)?.value());
+    push_lb_columns(
+        &mut f,
+        out,
+        REQUIRED,
+        ["backend:port", "backend_ip", "backend_port"],
+        [
+            "request_processing_time",
+            "backend_processing_time",
+            "response_processing_time",
+        ],
+        [
+            "elb_status_code",
+            "backend_status_code",
+            "received_bytes",
+            "sent_bytes",
+        ],
+    )?;
     for name in ["user_agent", "ssl_cipher", "ssl_protocol"] {
         let Some(t) = f.next(name)? else {
             return Ok(ts);

@@ -333,6 +333,33 @@ pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
     }
 }
 
+/// The columns ALB and classic ELB share, from `client:port` to the request line: the address pair of the
+/// target (`backend` for ELB), the three timings (`-1` absent), the two status codes and the byte counts.
+#[inline]
+pub fn push_lb_columns<'a>(
+    f: &mut SpaceFields<'a>,
+    out: &mut LineOut<'a>,
+    required: usize,
+    target: [&'static str; 3],
+    timings: [&'static str; 3],
+    counts: [&'static str; 4],
+) -> Result<(), ParseError> {
+    let client = f.required("client:port", required)?;
+    push_addr_port(out, "client_ip", "client_port", client.text)?;
+    let t = f.required(target[0], required)?;
+    push_addr_port(out, target[1], target[2], t.text)?;
+    for name in timings {
+        let t = f.required(name, required)?;
+        push_num(out, name, t.text, true)?;
+    }
+    for name in counts {
+        let t = f.required(name, required)?;
+        push_int(out, name, t.text)?;
+    }
+    push_request(out, f.required("request", required)?.value());
+    Ok(())
+}
+
 #[inline]
 fn digits2(b: &[u8], i: usize) -> Option<u32> {
     let a = b[i].wrapping_sub(b'0');
