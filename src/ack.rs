@@ -57,11 +57,6 @@ impl AckGroup {
         })
     }
 
-    /// The message, if any.
-    pub fn message(&self) -> Option<&MessageRef> {
-        self.message.as_ref()
-    }
-
     /// `n` events are about to be published.
     pub fn add_events(&self, n: usize) {
         self.pending.fetch_add(n as i64, Ordering::AcqRel);
@@ -91,11 +86,6 @@ impl AckGroup {
                 failed: self.failed.load(Ordering::Acquire),
             });
         }
-    }
-
-    /// Still pending (for tests and shutdown logs).
-    pub fn pending(&self) -> i64 {
-        self.pending.load(Ordering::Acquire)
     }
 }
 

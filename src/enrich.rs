@@ -25,7 +25,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::event::{write_json_str, Event, EventId, Name, Timestamp, Value};
+use crate::event::{write_json_str, Event, EventId, Name, Timestamp};
 use crate::formats::{LineOut, LogFormat, Record};
 
 /// The tag on events of lines that did not parse; filter on it in dashboards.
@@ -342,20 +342,6 @@ fn write_name(doc: &mut Vec<u8>, name: &Name<'_>) {
         }
         n => write_json_str(doc, n),
     }
-}
-
-/// Writes a [`Value`] list as a JSON object; used by tests and tools.
-pub fn fields_to_json(fields: &[(Name<'_>, Value<'_>)]) -> serde_json::Value {
-    let mut m = serde_json::Map::new();
-    for (k, v) in fields {
-        let mut b = Vec::new();
-        v.write_json(&mut b);
-        m.insert(
-            k.to_string(),
-            serde_json::from_slice(&b).expect("valid JSON"),
-        );
-    }
-    serde_json::Value::Object(m)
 }
 
 #[cfg(test)]

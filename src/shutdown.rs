@@ -36,11 +36,6 @@ impl Trigger {
     pub fn abort(&self) {
         self.0.send_replace(ABORTED);
     }
-
-    /// A watcher.
-    pub fn watcher(&self) -> Shutdown {
-        Shutdown(self.0.subscribe())
-    }
 }
 
 impl Shutdown {
