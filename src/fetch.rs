@@ -21,6 +21,9 @@ use crate::shutdown::Shutdown;
 /// Events are published in chunks of about this many.
 const CHUNK_EVENTS: usize = 512;
 
+/// Compressed bytes fed to the parser between two publishes.
+pub const FEED_BYTES: usize = 8 * 1024;
+
 /// Why an object was not read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -101,9 +104,13 @@ pub async fn read_object(
             Err(e) => return Err(failed(format!("reading the body failed: {}", chain(&e)))),
         };
         Metrics::add(&metrics.s3_bytes, chunk.len() as u64);
-        let fed = parser.feed(&chunk);
-        publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics, shutdown).await?;
-        fed.map_err(|e| failed(e.kind.to_string()))?;
+        // Small pieces, published in between: what one piece decompresses to is bounded (gzip expands at
+        // most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
+        for piece in chunk.chunks(FEED_BYTES) {
+            let fed = parser.feed(piece);
+            publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics, shutdown).await?;
+            fed.map_err(|e| failed(e.kind.to_string()))?;
+        }
     }
     let finished = parser.finish();
     publish(&mut parser, queue, ack, 1, metrics, shutdown).await?;

@@ -148,13 +148,16 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("{name}: {e}")),
         };
-        parser.feed(&chunk[..n]).map_err(|e| e.to_string())?;
-        if let Err(e) = write_events(&mut parser, &mut buf) {
-            stopped(e)?;
-            return Ok(Summary {
-                stats: parser.stats(),
-                elapsed: start.elapsed(),
-            });
+        // Fed in small pieces, written in between, so memory does not depend on the compression ratio.
+        for piece in chunk[..n].chunks(crate::fetch::FEED_BYTES) {
+            parser.feed(piece).map_err(|e| e.to_string())?;
+            if let Err(e) = write_events(&mut parser, &mut buf) {
+                stopped(e)?;
+                return Ok(Summary {
+                    stats: parser.stats(),
+                    elapsed: start.elapsed(),
+                });
+            }
         }
     }
     let finished = parser.finish();
