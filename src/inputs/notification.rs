@@ -120,29 +120,7 @@ fn parse_value(v: &Value, depth: u8) -> Notification {
 /// Decodes a key as S3 notifications write it: `+` is a space, `%XX` a byte. An invalid escape is kept as
 /// written (the original dropped the record).
 pub fn decode_key(k: &str) -> String {
-    let b = k.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
+    crate::formats::tokens::percent_decode(&k.replace('+', " ")).into_owned()
 }
 
 #[cfg(test)]

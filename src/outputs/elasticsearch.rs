@@ -576,13 +576,16 @@ impl Elasticsearch {
         tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host, items = items.len(), bytes = sent, "bulk request");
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry(format!("{host}: {}", error_chain(&e))),
+            Err(e) => return Outcome::Retry(format!("{host}: {}", crate::fetch::chain(&e))),
         };
         let status = resp.status().as_u16();
         let text = match resp.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                return Outcome::Retry(format!("{host}: reading the response: {}", error_chain(&e)))
+                return Outcome::Retry(format!(
+                    "{host}: reading the response: {}",
+                    crate::fetch::chain(&e)
+                ))
             }
         };
         match status {
@@ -628,17 +631,6 @@ impl Elasticsearch {
 fn snippet(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(&b[..b.len().min(300)]);
     s.into_owned()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn urlencode(s: &str) -> String {
