@@ -22,7 +22,7 @@ fmt: ## Format the code.
 
 lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
 venv: $(VENV)/.installed ## Python virtualenv with moto's server (S3 and SQS stand-in for tests and demo).
 
@@ -33,7 +33,7 @@ $(VENV)/.installed:
 
 test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon against moto and an ES double).
 	$(PYTHON) -m unittest discover -s tests/doubles -q
-	$(CARGO) test
+	$(CARGO) test --features fault-hooks
 
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use s3logsbeat::enrich::EnrichSettings;
-use s3logsbeat::formats::json::JsonOptions;
-use s3logsbeat::formats::time::TimeFormat;
-use s3logsbeat::formats::{FormatSpec, LogFormat};
+use s3logsbeat::config::{EnrichSettings, FormatSpec, LogFormat};
 use s3logsbeat::object::{ObjectId, ObjectParser};
 
 const TARGET_BYTES: usize = 100 * 1000 * 1000;
@@ -183,20 +180,19 @@ fn benches(c: &mut Criterion) {
     let only = std::env::var("S3LB_BENCH_FORMATS").unwrap_or_default();
     type LineGen = fn(&mut Gen, u64, &mut String);
     let inputs: Vec<(&str, FormatSpec, LineGen)> = vec![
-        ("alb", FormatSpec::plain(LogFormat::Alb), alb_line),
-        ("elb", FormatSpec::plain(LogFormat::Elb), elb_line),
-        (
-            "cloudfront",
-            FormatSpec::plain(LogFormat::Cloudfront),
-            cloudfront_line,
-        ),
-        ("waf", FormatSpec::plain(LogFormat::Waf), waf_line),
+        ("alb", FormatSpec::Alb, alb_line),
+        ("elb", FormatSpec::Elb, elb_line),
+        ("cloudfront", FormatSpec::Cloudfront, cloudfront_line),
+        ("waf", FormatSpec::Waf, waf_line),
         (
             "json",
-            FormatSpec::json(JsonOptions {
-                timestamp_field: "time".into(),
-                timestamp_format: TimeFormat::from_config("timeISO8601").unwrap(),
-            }),
+            FormatSpec::build(
+                LogFormat::Json,
+                Some("time"),
+                Some("timeISO8601"),
+                str::to_string,
+            )
+            .unwrap(),
             json_line,
         ),
     ];

@@ -8,7 +8,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
-use crate::config::raw::AwsBlock;
+use crate::config::AwsSettings;
 
 /// The clients of one input.
 #[derive(Clone, Debug)]
@@ -20,7 +20,7 @@ pub struct Clients {
 }
 
 /// Builds the clients for an input's `aws` settings.
-pub async fn clients(aws: &AwsBlock) -> Clients {
+pub async fn clients(aws: &AwsSettings) -> Clients {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(r) = &aws.region {
         loader = loader.region(Region::new(r.clone()));

@@ -23,8 +23,7 @@
 
 use std::borrow::Cow;
 
-use regex::Regex;
-
+pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
 use crate::event::{write_json_str, Event, EventId, Name, Timestamp};
 use crate::formats::{LineOut, LogFormat, Record};
 
@@ -33,63 +32,6 @@ pub const PARSE_FAILURE_TAG: &str = "_s3logsbeat_parse_failure";
 
 /// The BLAKE3 context of the event-id scheme (see the module doc).
 pub const ID_CONTEXT: &str = "s3logsbeat 2026-11 event id v1";
-
-/// What to do with a line that does not parse (`parse_errors` of an input).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParseErrorPolicy {
-    /// Ship it as an event with the raw line in `message` and the reason in `error.message`.
-    #[default]
-    Ship,
-    /// Count it and drop it.
-    Drop,
-}
-
-/// The enrichment settings of one input, validated at start-up.
-#[derive(Clone, Debug)]
-pub struct EnrichSettings {
-    /// `beat.name`: the `name` setting, default the host name.
-    pub beat_name: String,
-    /// `beat.hostname`.
-    pub hostname: String,
-    /// `key_regex_fields`: named groups become fields.
-    pub key_regex: Option<Regex>,
-    /// Global `fields` merged with the input's (the input wins).
-    pub fields: serde_json::Map<String, serde_json::Value>,
-    /// Put `fields` at the top level of the event instead of under `fields`.
-    pub fields_under_root: bool,
-    /// Global `tags` followed by the input's.
-    pub tags: Vec<String>,
-    /// What to do with lines that do not parse.
-    pub parse_errors: ParseErrorPolicy,
-}
-
-impl EnrichSettings {
-    /// Settings with no key regex, fields or tags.
-    pub fn new(beat_name: &str, hostname: &str) -> EnrichSettings {
-        EnrichSettings {
-            beat_name: beat_name.to_string(),
-            hostname: hostname.to_string(),
-            key_regex: None,
-            fields: Default::default(),
-            fields_under_root: false,
-            tags: Vec::new(),
-            parse_errors: ParseErrorPolicy::Ship,
-        }
-    }
-}
-
-/// Names a key regex group may not take, because s3logsbeat writes them itself.
-pub const RESERVED_NAMES: [&str; 8] = [
-    "@timestamp",
-    "@metadata",
-    "log",
-    "beat",
-    "tags",
-    "fields",
-    "message",
-    "error",
-];
 
 /// How the object's key matched `key_regex_fields`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -353,7 +295,7 @@ mod tests {
     const LINE: &str = "http 2016-08-10T22:08:42.945958Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 \"GET http://www.example.com:80/ HTTP/1.1\" \"curl/7.46.0\" - - arn:tg \"Root=1\"";
 
     fn event(settings: &EnrichSettings, key: &str, line: &str, offset: u64) -> (Event, KeyMatch) {
-        let spec = FormatSpec::plain(LogFormat::Alb);
+        let spec = FormatSpec::Alb;
         let ctx = ObjectContext::new(
             settings,
             LogFormat::Alb,
@@ -394,7 +336,7 @@ mod tests {
     #[test]
     fn key_regex_fields_replace_parsed_fields_and_a_mismatch_adds_none() {
         let mut s = EnrichSettings::new("n", "h");
-        s.key_regex = Some(Regex::new(r"^(?P<type>[^/]+)/(?P<unused>z)?").unwrap());
+        s.key_regex = Some(regex::Regex::new(r"^(?P<type>[^/]+)/(?P<unused>z)?").unwrap());
         let (e, m) = event(&s, "https/x", LINE, 0);
         let v = e.doc_json();
         assert_eq!(v["type"], "https");
@@ -423,7 +365,7 @@ mod tests {
         );
 
         s.parse_errors = ParseErrorPolicy::Drop;
-        let spec = FormatSpec::plain(LogFormat::Alb);
+        let spec = FormatSpec::Alb;
         let ctx = ObjectContext::new(&s, LogFormat::Alb, "s3://b/k", "k", None);
         let mut p = LineParser::new(&spec);
         let mut out = LineOut::new();

@@ -5,21 +5,17 @@
 //! may be deleted. Any other failure (access denied, network, a truncated gzip stream) keeps the message:
 //! the events read before the failure were published, and their ids make the re-read harmless.
 
-use std::sync::Arc;
-
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::InputSettings;
+use crate::config::{InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inputs::notification::ObjectRef;
 use crate::metrics::Metrics;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
 use crate::queue::QueueSender;
 use crate::shutdown::Shutdown;
-
-/// Events are published in chunks of about this many.
-const CHUNK_EVENTS: usize = 512;
 
 /// Compressed bytes fed to the parser between two publishes.
 pub const FEED_BYTES: usize = 8 * 1024;
@@ -49,7 +45,7 @@ pub async fn read_object(
     obj: &ObjectRef,
     input: &InputSettings,
     queue: &QueueSender,
-    ack: &Arc<AckGroup>,
+    ack: &AckGroup,
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> Result<ObjectStats, FetchError> {
@@ -80,6 +76,7 @@ pub async fn read_object(
         nanos: t.subsec_nanos(),
         digits: 3,
     });
+    crate::faults::reader(&path);
     let mut parser = ObjectParser::new(
         &input.format,
         &input.enrich,
@@ -108,7 +105,15 @@ pub async fn read_object(
         // most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
         for piece in chunk.chunks(FEED_BYTES) {
             let fed = parser.feed(piece);
-            publish(&mut parser, queue, ack, CHUNK_EVENTS, metrics, shutdown).await?;
+            publish(
+                &mut parser,
+                queue,
+                ack,
+                PUBLISH_CHUNK_EVENTS,
+                metrics,
+                shutdown,
+            )
+            .await?;
             fed.map_err(|e| failed(e.kind.to_string()))?;
         }
     }
@@ -128,7 +133,7 @@ pub async fn read_object(
 async fn publish(
     parser: &mut ObjectParser<'_>,
     queue: &QueueSender,
-    ack: &Arc<AckGroup>,
+    ack: &AckGroup,
     min: usize,
     metrics: &Metrics,
     shutdown: &Shutdown,
@@ -146,19 +151,4 @@ async fn publish(
     }
     Metrics::add(&metrics.events_published, n);
     Ok(())
-}
-
-/// An error with its sources, on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }

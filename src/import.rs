@@ -1,31 +1,36 @@
 //! `s3logsbeat s3import` (also `s3imports`, the original's name): the `type: s3` inputs, once.
 //!
 //! Listers page through `ListObjectsV2` for each `s3://bucket/prefix` and keep objects whose LastModified
-//! is in `[since, to)`; readers (`workers` per input) read them through the same parser, outputs and `_id`s
-//! as the daemon, so importing what the daemon already shipped, or importing twice, adds no document. The
-//! run ends when every object was read and every event acknowledged; it succeeds only then.
+//! is in `[since, to)` ([`crate::inputs::s3_list`]); each object becomes a job for the same readers,
+//! outputs and `_id`s as the daemon ([`crate::reader`]), with an ack group of its own whose settlement
+//! counts it done or failed. So importing what the daemon already shipped, or importing twice, adds no
+//! document, and nothing is held per object once it is delivered. The run ends when every object was
+//! read and every event acknowledged; it succeeds only then.
 //!
 //! `--dry-run` lists and reads nothing. `--to-queue URL` sends one S3 event notification per object to an
 //! SQS queue instead of reading it, so every daemon on that queue shares the backfill.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, Semaphore};
+use chrono::Utc;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::ack::AckGroup;
-use crate::config::values::S3Uri;
-use crate::config::{InputSettings, InputSource, Settings};
-use crate::fetch::{chain, read_object, FetchError};
+use crate::ack::{AckGroup, Outcome};
+use crate::config::{InputSource, Settings};
 use crate::inputs::notification::ObjectRef;
+use crate::inputs::s3_list::{self, Listed};
+use crate::inputs::sqs::batch;
 use crate::metrics::Metrics;
 use crate::outputs::SetupError;
+use crate::percent;
 use crate::pipeline;
+use crate::reader::{Job, ReadContext, Readers};
 use crate::shutdown::Shutdown;
+use crate::supervise;
 
 /// What to do with the listed objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,59 +43,33 @@ pub enum ImportMode {
     ToQueue(String),
 }
 
-/// A listed object.
-#[derive(Clone, Debug)]
-struct Listed {
-    object: ObjectRef,
-    size: u64,
-}
-
-/// Progress counters (on top of [`Metrics`]).
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Objects listed inside the time window.
-    pub objects_listed: AtomicU64,
-    /// Their bytes.
-    pub bytes_listed: AtomicU64,
-    /// Objects outside the window.
-    pub objects_skipped: AtomicU64,
-    /// Objects finished (read, missing or failed).
-    pub objects_done: AtomicU64,
-    /// Listing errors.
-    pub list_errors: AtomicU64,
-    /// Notifications sent (`--to-queue`).
-    pub notifications_sent: AtomicU64,
-    /// All listing is finished.
-    pub listing_done: AtomicBool,
-}
-
 /// How the import ended.
 #[derive(Debug)]
 pub struct ImportSummary {
-    /// Pipeline counters.
+    /// The counters.
     pub metrics: Arc<Metrics>,
-    /// Import counters.
-    pub progress: Arc<Progress>,
     /// Seconds.
     pub elapsed: Duration,
+    /// Why the pipeline stopped on its own, if it did.
+    pub failure: Option<String>,
 }
 
 impl ImportSummary {
     /// Everything listed was read and every event acknowledged (or every notification sent).
     pub fn complete(&self, mode: &ImportMode) -> bool {
         let m = &self.metrics;
-        let p = &self.progress;
         let r = Ordering::Relaxed;
-        if p.list_errors.load(r) > 0 {
+        if m.s3_list_errors.load(r) > 0 || self.failure.is_some() {
             return false;
         }
         match mode {
             ImportMode::DryRun => true,
-            ImportMode::ToQueue(_) => p.notifications_sent.load(r) == p.objects_listed.load(r),
+            ImportMode::ToQueue(_) => {
+                m.sqs_notifications_sent.load(r) == m.s3_objects_listed.load(r)
+            }
             ImportMode::Read => {
-                m.s3_objects_failed.load(r) == 0
-                    && p.objects_done.load(r) == p.objects_listed.load(r)
-                    && m.events_published.load(r) == m.events_delivered.load(r)
+                m.import_objects_failed.load(r) == 0
+                    && m.import_objects_done.load(r) == m.s3_objects_listed.load(r)
             }
         }
     }
@@ -98,16 +77,16 @@ impl ImportSummary {
     /// One line of counters.
     pub fn line(&self) -> String {
         let r = Ordering::Relaxed;
-        let p = &self.progress;
+        let m = &self.metrics;
         format!(
             "objects_listed={} bytes_listed={} objects_outside_window={} list_errors={} notifications_sent={} seconds={:.1} {}",
-            p.objects_listed.load(r),
-            p.bytes_listed.load(r),
-            p.objects_skipped.load(r),
-            p.list_errors.load(r),
-            p.notifications_sent.load(r),
+            m.s3_objects_listed.load(r),
+            m.s3_bytes_listed.load(r),
+            m.s3_objects_outside_window.load(r),
+            m.s3_list_errors.load(r),
+            m.sqs_notifications_sent.load(r),
             self.elapsed.as_secs_f64(),
-            self.metrics.summary()
+            m.summary()
         )
     }
 }
@@ -120,10 +99,10 @@ pub async fn run(
 ) -> Result<ImportSummary, SetupError> {
     let start = Instant::now();
     let metrics = Arc::new(Metrics::default());
-    let progress = Arc::new(Progress::default());
+    let listing_done = Arc::new(AtomicBool::new(false));
     let reporter = tokio::spawn(report_progress(
         metrics.clone(),
-        progress.clone(),
+        listing_done.clone(),
         shutdown.clone(),
     ));
     let (queue_tx, delivery) = if mode == ImportMode::Read {
@@ -132,28 +111,27 @@ pub async fn run(
     } else {
         (None, None)
     };
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
+    let mut readers = Vec::new();
     for input in &settings.inputs {
-        let InputSource::S3 { buckets, since, to } = &input.source else {
+        let InputSource::S3(src) = &input.source else {
             continue;
         };
         let clients = crate::aws::clients(&input.aws).await;
-        let input = Arc::new(input.clone());
-        let (obj_tx, obj_rx) = mpsc::channel::<Listed>(1000);
-        for uri in buckets {
-            tasks.spawn(list(
+        // Small: listing only needs to stay a page or so ahead of the readers.
+        let (obj_tx, obj_rx) = mpsc::channel::<Listed>(100);
+        for uri in &src.buckets {
+            tasks.spawn(s3_list::list(
                 clients.s3.clone(),
                 uri.clone(),
-                *since,
-                *to,
+                src.since,
+                src.to,
                 obj_tx.clone(),
-                progress.clone(),
+                metrics.clone(),
                 shutdown.clone(),
             ));
         }
         drop(obj_tx);
-        let workers = input_workers(&input);
         match &mode {
             ImportMode::DryRun => {
                 tasks.spawn(print_listing(obj_rx));
@@ -163,109 +141,90 @@ pub async fn run(
                     clients.sqs.clone(),
                     url.clone(),
                     obj_rx,
-                    progress.clone(),
+                    metrics.clone(),
                 ));
             }
             ImportMode::Read => {
-                let ctx = ReadCtx {
-                    s3: clients.s3.clone(),
-                    input: input.clone(),
-                    queue: queue_tx.clone().expect("read mode has a queue"),
-                    metrics: metrics.clone(),
-                    progress: progress.clone(),
-                    shutdown: shutdown.clone(),
-                    done: done_tx.clone(),
-                };
-                tasks.spawn(read_all(ctx, obj_rx, workers));
+                let (pool, task) = Readers::start(
+                    ReadContext {
+                        input: Arc::new(input.clone()),
+                        s3: clients.s3.clone(),
+                        queue: queue_tx.clone().expect("read mode has a queue"),
+                        metrics: metrics.clone(),
+                        shutdown: shutdown.clone(),
+                    },
+                    input.workers,
+                );
+                readers.push((input.index, task));
+                tasks.spawn(feed_readers(
+                    pool,
+                    obj_rx,
+                    metrics.clone(),
+                    shutdown.clone(),
+                ));
             }
         }
     }
     drop(queue_tx);
-    drop(done_tx);
     while let Some(r) = tasks.join_next().await {
-        if let Err(e) = r {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
+        if let Some(why) = supervise::join_error(r) {
+            Metrics::add(&metrics.task_panics, 1);
+            shutdown.fail(format!("an s3import task {why}"));
         }
     }
-    progress.listing_done.store(true, Ordering::Relaxed);
-    if let Some(d) = delivery {
-        d.finish().await;
+    listing_done.store(true, Ordering::Relaxed);
+    for (i, task) in readers {
+        supervise::expect_clean_end(
+            task,
+            &format!("the readers of input {i}"),
+            &metrics,
+            &shutdown,
+        )
+        .await;
     }
-    while done_rx.recv().await.is_some() {}
+    if let Some(d) = delivery {
+        d.finish(&metrics, &shutdown).await;
+    }
     reporter.abort();
     let _ = reporter.await;
     Ok(ImportSummary {
         metrics,
-        progress,
         elapsed: start.elapsed(),
+        failure: shutdown.failure(),
     })
 }
 
-fn input_workers(input: &InputSettings) -> usize {
-    input.workers.max(1)
-}
-
-/// Lists one `s3://bucket/prefix`, keeping objects with LastModified in `[since, to)`.
-async fn list(
-    s3: aws_sdk_s3::Client,
-    uri: S3Uri,
-    since: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    out: mpsc::Sender<Listed>,
-    progress: Arc<Progress>,
+/// Hands each listed object to a free reader, with a group that counts it when it settles.
+async fn feed_readers(
+    readers: Readers,
+    mut rx: mpsc::Receiver<Listed>,
+    metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) {
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(&uri.bucket)
-        .prefix(&uri.prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
+    while let Some(l) = rx.recv().await {
         if shutdown.is_stopping() {
-            return;
+            break;
         }
-        let page = match page {
-            Ok(p) => p,
-            Err(e) => {
-                progress.list_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(uri = %uri, error = %chain(&e), "ListObjectsV2 failed; this bucket/prefix is not imported");
-                return;
+        let slot = readers.slot().await;
+        let path = l.object.path();
+        let m = metrics.clone();
+        let ack = AckGroup::new(path.clone(), move |o| match o {
+            Outcome::Delivered => Metrics::add(&m.import_objects_done, 1),
+            Outcome::Kept(_) => Metrics::add(&m.import_objects_failed, 1),
+            Outcome::Failed(reason) => {
+                Metrics::add(&m.import_objects_failed, 1);
+                tracing::error!(object = %path, %reason, "not imported");
             }
-        };
-        for o in page.contents() {
-            let Some(key) = o.key() else { continue };
-            if key.ends_with('/') && o.size().unwrap_or(0) == 0 {
-                continue; // a "folder" placeholder
-            }
-            let lm = o
-                .last_modified()
-                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
-            let inside = match lm {
-                None => true,
-                Some(t) => since.is_none_or(|s| t >= s) && to.is_none_or(|u| t < u),
-            };
-            if !inside {
-                progress.objects_skipped.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(target: "s3logsbeat::s3", object = %format!("s3://{}/{key}", uri.bucket), last_modified = ?lm, "outside since/to");
-                continue;
-            }
-            let size = o.size().unwrap_or(0).max(0) as u64;
-            progress.objects_listed.fetch_add(1, Ordering::Relaxed);
-            progress.bytes_listed.fetch_add(size, Ordering::Relaxed);
-            let listed = Listed {
-                object: ObjectRef {
-                    bucket: uri.bucket.clone(),
-                    key: key.to_string(),
+        });
+        readers
+            .read(
+                slot,
+                Job {
+                    objects: vec![l.object],
+                    ack,
                 },
-                size,
-            };
-            if out.send(listed).await.is_err() {
-                return;
-            }
-        }
+            )
+            .await;
     }
 }
 
@@ -282,40 +241,31 @@ async fn send_notifications(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     mut rx: mpsc::Receiver<Listed>,
-    progress: Arc<Progress>,
+    metrics: Arc<Metrics>,
 ) {
-    let mut batch: Vec<Listed> = Vec::with_capacity(10);
+    let mut pending: Vec<Listed> = Vec::with_capacity(batch::MAX_ENTRIES);
     loop {
         let next = rx.recv().await;
         let end = next.is_none();
-        if let Some(l) = next {
-            batch.push(l);
-        }
-        if batch.len() == 10 || (end && !batch.is_empty()) {
-            let mut req = sqs.send_message_batch().queue_url(&queue_url);
-            for (i, l) in batch.iter().enumerate() {
-                req = req.entries(
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(notification_body(&l.object, l.size))
-                        .build()
-                        .expect("id and body are set"),
-                );
-            }
-            match req.send().await {
-                Ok(out) => {
-                    progress
-                        .notifications_sent
-                        .fetch_add(out.successful().len() as u64, Ordering::Relaxed);
-                    for f in out.failed() {
-                        tracing::error!(queue = %queue_url, code = %f.code(), "SendMessage failed for one object");
+        pending.extend(next);
+        if pending.len() == batch::MAX_ENTRIES || (end && !pending.is_empty()) {
+            let bodies: Vec<String> = pending
+                .iter()
+                .map(|l| notification_body(&l.object, l.size))
+                .collect();
+            for (l, r) in pending
+                .iter()
+                .zip(batch::send(&sqs, &queue_url, &bodies).await)
+            {
+                match r {
+                    Ok(()) => Metrics::add(&metrics.sqs_notifications_sent, 1),
+                    Err(why) => {
+                        Metrics::add(&metrics.sqs_notifications_failed, 1);
+                        tracing::error!(queue = %queue_url, object = %l.object.path(), error = %why, "SendMessage failed for one object");
                     }
                 }
-                Err(e) => {
-                    tracing::error!(queue = %queue_url, error = %chain(&e), objects = batch.len(), "SendMessageBatch failed")
-                }
             }
-            batch.clear();
+            pending.clear();
         }
         if end {
             return;
@@ -325,16 +275,6 @@ async fn send_notifications(
 
 /// The S3 event notification S3 itself would send for an object (key URL-encoded, space as `+`).
 pub fn notification_body(o: &ObjectRef, size: u64) -> String {
-    let mut key = String::new();
-    for b in o.key.bytes() {
-        match b {
-            b' ' => key.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'~' => {
-                key.push(b as char)
-            }
-            _ => key.push_str(&format!("%{b:02X}")),
-        }
-    }
     serde_json::json!({"Records": [{
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
@@ -343,68 +283,13 @@ pub fn notification_body(o: &ObjectRef, size: u64) -> String {
         "userIdentity": {"principalId": "s3logsbeat-s3import"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "s3logsbeat-s3import",
                "bucket": {"name": o.bucket, "arn": format!("arn:aws:s3:::{}", o.bucket)},
-               "object": {"key": key, "size": size}}
+               "object": {"key": percent::encode(&o.key, percent::Set::NotificationKey), "size": size}}
     }]})
     .to_string()
 }
 
-#[derive(Clone)]
-struct ReadCtx {
-    s3: aws_sdk_s3::Client,
-    input: Arc<InputSettings>,
-    queue: crate::queue::QueueSender,
-    metrics: Arc<Metrics>,
-    progress: Arc<Progress>,
-    shutdown: Shutdown,
-    done: mpsc::UnboundedSender<crate::ack::Completion>,
-}
-
-/// Reads listed objects, at most `workers` at once.
-async fn read_all(ctx: ReadCtx, mut rx: mpsc::Receiver<Listed>, workers: usize) {
-    let sem = Arc::new(Semaphore::new(workers));
-    let mut set = JoinSet::new();
-    while let Some(l) = rx.recv().await {
-        if ctx.shutdown.is_stopping() {
-            break;
-        }
-        let permit = sem.clone().acquire_owned().await.expect("never closed");
-        let ctx = ctx.clone();
-        set.spawn(async move {
-            let _permit = permit;
-            let ack = AckGroup::new(1, None, ctx.done.clone());
-            let r = read_object(&ctx.s3, &l.object, &ctx.input, &ctx.queue, &ack, &ctx.metrics, &ctx.shutdown).await;
-            match r {
-                Ok(_) => {
-                    Metrics::add(&ctx.metrics.s3_objects_read, 1);
-                    ack.object_done(true);
-                }
-                Err(FetchError::Missing(path)) => {
-                    Metrics::add(&ctx.metrics.s3_objects_missing, 1);
-                    tracing::warn!(object = %path, "listed object disappeared before it was read (NoSuchKey)");
-                    ack.object_done(true);
-                }
-                Err(FetchError::Aborted) => ack.object_done(false),
-                Err(e) => {
-                    Metrics::add(&ctx.metrics.s3_objects_failed, 1);
-                    tracing::error!(error = %e, "object could not be read; it is not imported");
-                    ack.object_done(false);
-                }
-            }
-            ctx.progress.objects_done.fetch_add(1, Ordering::Relaxed);
-        });
-        while set.try_join_next().is_some() {}
-    }
-    while let Some(r) = set.join_next().await {
-        if let Err(e) = r {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-        }
-    }
-}
-
 /// A progress bar on a terminal, else a log line every 5 s.
-async fn report_progress(metrics: Arc<Metrics>, progress: Arc<Progress>, shutdown: Shutdown) {
+async fn report_progress(metrics: Arc<Metrics>, listing_done: Arc<AtomicBool>, shutdown: Shutdown) {
     let tty = std::io::stderr().is_terminal();
     let start = Instant::now();
     let every = if tty {
@@ -417,15 +302,16 @@ async fn report_progress(metrics: Arc<Metrics>, progress: Arc<Progress>, shutdow
             return;
         }
         let r = Ordering::Relaxed;
+        let m = &metrics;
         let (listed, done) = (
-            progress.objects_listed.load(r),
-            progress.objects_done.load(r),
+            m.s3_objects_listed.load(r),
+            m.import_objects_done.load(r) + m.import_objects_failed.load(r),
         );
-        let (total, read) = (progress.bytes_listed.load(r), metrics.s3_bytes.load(r));
-        let events = metrics.events_delivered.load(r);
+        let (total, read) = (m.s3_bytes_listed.load(r), m.s3_bytes.load(r));
+        let events = m.events_delivered.load(r);
         let secs = start.elapsed().as_secs_f64().max(0.001);
         let rate = read as f64 / secs;
-        let eta = if progress.listing_done.load(r) && rate > 0.0 && total >= read {
+        let eta = if listing_done.load(r) && rate > 0.0 && total >= read {
             format!("{:.0}s", (total - read) as f64 / rate)
         } else {
             "?".into()

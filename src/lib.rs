@@ -16,9 +16,14 @@
 //! - [`event`]: the event model and its JSON.
 //! - [`queue`]: the bounded publish queue and the batcher: where backpressure stops polling.
 //! - [`outputs`]: Elasticsearch bulk, console, file; each reports delivery.
-//! - [`ack`]: per-message acknowledgement: a message is deleted only when all its events are delivered.
+//! - [`reader`]: the object stage shared by the daemon and `s3import`: a pool of readers per input.
+//! - [`ack`]: acknowledgement by ownership: a message is deleted only when all its events are delivered,
+//!   and any work that ends otherwise fails its message.
 //! - [`import`]: `s3import`, the one-shot backfill of objects already in buckets.
-//! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`metrics`]: the counters.
+//! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`supervise`]: every task's end looked at;
+//!   [`metrics`]: the counters.
+//! - [`error`], [`percent`]: error chains and percent-encoding, used across the stages.
+//! - [`faults`]: test-only fault hooks (the `fault-hooks` feature).
 //! - [`cli`]: the command line.
 //! - [`parse_cmd`]: `s3logsbeat parse`, the offline way to try a format.
 
@@ -27,7 +32,9 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod enrich;
+pub mod error;
 pub mod event;
+pub mod faults;
 pub mod fetch;
 pub mod formats;
 pub mod import;
@@ -36,9 +43,12 @@ pub mod metrics;
 pub mod object;
 pub mod outputs;
 pub mod parse_cmd;
+pub mod percent;
 pub mod pipeline;
 pub mod queue;
+pub mod reader;
 pub mod shutdown;
+pub mod supervise;
 
 /// This program's version, sent as `beat.version` and `@metadata.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use s3logsbeat::cli::{Cli, Command, ExportCommand, ImportArgs, TestCommand};
-use s3logsbeat::config::{load, Mode, Settings};
+use s3logsbeat::config::{load, ConfigError, Level, Mode, Settings};
 use s3logsbeat::import::ImportMode;
-use s3logsbeat::{import, parse_cmd, pipeline, shutdown};
+use s3logsbeat::shutdown::Shutdown;
+use s3logsbeat::{import, parse_cmd, pipeline};
 
 fn main() -> ExitCode {
     // One process-wide TLS crypto provider, whatever the dependency graph enables.
@@ -47,25 +48,18 @@ fn main() -> ExitCode {
                     println!("Config OK");
                     ExitCode::SUCCESS
                 }
-                Err(errors) => {
-                    for e in errors {
-                        eprintln!("{e}");
-                    }
-                    ExitCode::from(2)
-                }
+                Err(errors) => config_errors(errors),
             }
         }
         Command::Export(ExportCommand::Config) => {
             match load::load_file(&cli.config, &cli.overrides) {
-                Ok((_, tree)) => {
-                    let text = serde_yaml::to_string(&tree).unwrap_or_default();
+                Ok(loaded) if loaded.errors.is_empty() => {
+                    let text = serde_yaml::to_string(&loaded.tree).unwrap_or_default();
                     let _ = io::stdout().write_all(text.as_bytes());
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("{e}");
-                    ExitCode::from(2)
-                }
+                Ok(loaded) => config_errors(loaded.errors),
+                Err(errors) => config_errors(errors),
             }
         }
         Command::Version => {
@@ -80,14 +74,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints every config problem; exit code 2.
+fn config_errors(errors: Vec<ConfigError>) -> ExitCode {
+    for e in errors {
+        eprintln!("{e}");
+    }
+    ExitCode::from(2)
+}
+
 /// Settings for `mode`, logging and the runtime; a config error is printed and becomes exit code 2.
 fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
-    let settings = Settings::load(&cli.config, &cli.overrides, mode).map_err(|errors| {
-        for e in errors {
-            eprintln!("{e}");
-        }
-        ExitCode::from(2)
-    })?;
+    let settings = Settings::load(&cli.config, &cli.overrides, mode).map_err(config_errors)?;
     init_logging(&settings, &cli.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -103,16 +100,16 @@ fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime),
 fn init_logging(settings: &Settings, selectors: &[String]) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
-    let level = match settings.raw.logging.level.as_deref().unwrap_or("info") {
-        "error" | "critical" => LevelFilter::ERROR,
-        "warning" | "warn" => LevelFilter::WARN,
-        "debug" => LevelFilter::DEBUG,
-        _ => LevelFilter::INFO,
+    let level = match settings.logging.level {
+        Level::Error => LevelFilter::ERROR,
+        Level::Warning => LevelFilter::WARN,
+        Level::Info => LevelFilter::INFO,
+        Level::Debug => LevelFilter::DEBUG,
     };
     let mut targets = Targets::new().with_default(level);
     let all: Vec<String> = selectors
         .iter()
-        .chain(settings.raw.logging.selectors.iter())
+        .chain(settings.logging.selectors.iter())
         .flat_map(|s| {
             s.split(',')
                 .map(|x| x.trim().to_string())
@@ -147,11 +144,11 @@ fn run(cli: &Cli) -> ExitCode {
     };
     let once = cli.once;
     runtime.block_on(async move {
-        let (trigger, watcher) = shutdown::channel();
+        let shutdown = Shutdown::new();
         let timeout = settings.shutdown_timeout;
-        let signals = spawn_signal_handler(trigger, timeout);
+        let signals = spawn_signal_handler(shutdown.clone(), timeout);
         tracing::info!(version = s3logsbeat::VERSION, once, "s3logsbeat is running");
-        let result = pipeline::run(settings, once, watcher).await;
+        let result = pipeline::run(settings, once, shutdown).await;
         signals.abort();
         match result {
             Err(e) => {
@@ -161,6 +158,10 @@ fn run(cli: &Cli) -> ExitCode {
             Ok(summary) => {
                 let text = summary.metrics.summary();
                 tracing::info!("s3logsbeat stopped: {text}");
+                if let Some(why) = &summary.failure {
+                    eprintln!("s3logsbeat stopped on a failure: {why}: {text}");
+                    return ExitCode::FAILURE;
+                }
                 if once && !summary.complete() {
                     eprintln!("s3logsbeat --once: not everything was delivered: {text}");
                     return ExitCode::FAILURE;
@@ -176,7 +177,7 @@ fn run(cli: &Cli) -> ExitCode {
 
 /// Stops on SIGINT/SIGTERM and aborts after `timeout` (or at a second signal). Returns the task.
 fn spawn_signal_handler(
-    trigger: shutdown::Trigger,
+    trigger: Shutdown,
     timeout: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -188,8 +189,6 @@ fn spawn_signal_handler(
             _ = wait_for_signal() => tracing::info!("second signal: giving up on undelivered events"),
         }
         trigger.abort();
-        // Keep the trigger alive until the process exits.
-        std::future::pending::<()>().await;
     })
 }
 
@@ -208,9 +207,9 @@ fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async move {
-        let (trigger, watcher) = shutdown::channel();
-        let signals = spawn_signal_handler(trigger, settings.shutdown_timeout);
-        let result = import::run(settings, mode.clone(), watcher).await;
+        let shutdown = Shutdown::new();
+        let signals = spawn_signal_handler(shutdown.clone(), settings.shutdown_timeout);
+        let result = import::run(settings, mode.clone(), shutdown).await;
         signals.abort();
         match result {
             Err(e) => {

@@ -27,11 +27,14 @@ counters! {
     sqs_messages_deleted,
     /// Messages kept because an object could not be read (they return after their visibility timeout).
     sqs_messages_kept,
+    /// Messages whose work ended unplanned (a panic, an abort, an undelivered batch): made visible again
+    /// at once.
+    sqs_messages_failed,
     /// Messages that announce nothing to read (test events, removals), deleted.
     sqs_messages_empty,
     /// Messages that are not S3 notifications, deleted.
     sqs_messages_invalid,
-    /// Messages made visible again at shutdown.
+    /// Messages made visible again at once (failed work, shutdown).
     sqs_messages_returned,
     /// Visibility extensions of in-flight messages.
     sqs_visibility_extended,
@@ -39,6 +42,22 @@ counters! {
     sqs_receive_errors,
     /// Delete errors.
     sqs_delete_errors,
+    /// Objects listed inside `[since, to)` (`s3import`).
+    s3_objects_listed,
+    /// Their bytes.
+    s3_bytes_listed,
+    /// Objects listed outside `[since, to)`, skipped.
+    s3_objects_outside_window,
+    /// ListObjectsV2 failures (a bucket/prefix not imported).
+    s3_list_errors,
+    /// Notifications sent with `s3import --to-queue`.
+    sqs_notifications_sent,
+    /// Notifications `s3import --to-queue` could not send.
+    sqs_notifications_failed,
+    /// Imported objects whose every event was delivered (or that no longer existed).
+    import_objects_done,
+    /// Imported objects that could not be read or delivered.
+    import_objects_failed,
     /// Objects read to their end.
     s3_objects_read,
     /// Objects that no longer exist (NoSuchKey): logged, their message deleted.
@@ -63,6 +82,8 @@ counters! {
     output_requests,
     /// Retried requests or items.
     output_retries,
+    /// Panics caught in readers, outputs or other tasks.
+    task_panics,
 }
 
 impl Metrics {

@@ -20,10 +20,9 @@ use std::io::Write;
 
 use crate::enrich::{EnrichSettings, ObjectContext};
 use crate::event::{Event, Timestamp};
-use crate::formats::{FormatSpec, LineKind, LineOut, LineParser, LogFormat};
+use crate::formats::{FormatSpec, LineKind, LineOut, LineParser};
 
-/// Default `max_line_bytes`: 1 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
 /// Compressed input is handed to the decoder in slices of this size, which bounds the decompressed bytes
 /// held at once (gzip expands at most about 1000×).
@@ -337,12 +336,12 @@ impl<'s> ObjectParser<'s> {
     ) -> ObjectParser<'s> {
         let ctx = ObjectContext::new(
             settings,
-            spec.format,
+            spec.format(),
             object.path,
             object.key,
             object.last_modified,
         );
-        let skipped = matches!(spec.format, LogFormat::Alb | LogFormat::Elb)
+        let skipped = matches!(spec, FormatSpec::Alb | FormatSpec::Elb)
             && object.key.ends_with("ELBAccessLogTestFile");
         ObjectParser {
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
@@ -550,7 +549,7 @@ mod tests {
     use crate::formats::time::TimeFormat;
 
     fn json_spec() -> FormatSpec {
-        FormatSpec::json(JsonOptions {
+        FormatSpec::Json(JsonOptions {
             timestamp_field: "t".into(),
             timestamp_format: TimeFormat::UnixMillis,
         })
@@ -693,7 +692,7 @@ mod tests {
     #[test]
     fn elb_test_file_is_skipped() {
         let settings = EnrichSettings::new("n", "h");
-        let spec = FormatSpec::plain(LogFormat::Alb);
+        let spec = FormatSpec::Alb;
         let mut p = ObjectParser::new(
             &spec,
             &settings,

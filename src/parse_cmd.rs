@@ -6,13 +6,8 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use regex::Regex;
-
 use crate::cli::ParseArgs;
-use crate::enrich::{EnrichSettings, RESERVED_NAMES};
-use crate::formats::json::JsonOptions;
-use crate::formats::time::TimeFormat;
-use crate::formats::{FormatSpec, LogFormat};
+use crate::config::{self, EnrichSettings, FormatSpec};
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
 
 /// What `parse` did.
@@ -44,34 +39,16 @@ impl std::fmt::Display for Summary {
     }
 }
 
-/// Builds the format from the flags; errors name the flag.
+/// Builds the format from the flags with the config's own rules; errors name the flag.
 pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
-    match args.format {
-        LogFormat::Json => {
-            let field = args
-                .timestamp_field
-                .clone()
-                .ok_or("--format json needs --timestamp-field and --timestamp-format")?;
-            let fmt = args
-                .timestamp_format
-                .as_deref()
-                .ok_or("--format json needs --timestamp-format")?;
-            let tf =
-                TimeFormat::from_config(fmt).map_err(|e| format!("--timestamp-format: {e}"))?;
-            Ok(FormatSpec::json(JsonOptions {
-                timestamp_field: field,
-                timestamp_format: tf,
-            }))
-        }
-        other => {
-            if args.timestamp_field.is_some() || args.timestamp_format.is_some() {
-                return Err(format!(
-                    "--timestamp-field/--timestamp-format only apply to --format json, not {other}"
-                ));
-            }
-            Ok(FormatSpec::plain(other))
-        }
-    }
+    let flag = |o: &str| format!("--{}", o.replace('_', "-"));
+    FormatSpec::build(
+        args.format,
+        args.timestamp_field.as_deref(),
+        args.timestamp_format.as_deref(),
+        |o| format!("{} (--format {})", flag(o), args.format),
+    )
+    .map_err(|(_, m)| m)
 }
 
 /// Runs `parse`, reading `input` and writing events to `out`.
@@ -82,17 +59,8 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     let mut settings = EnrichSettings::new(args.name.as_deref().unwrap_or(&hostname), &hostname);
     settings.parse_errors = args.parse_errors;
     if let Some(re) = &args.key_regex_fields {
-        let r = Regex::new(re).map_err(|e| format!("--key-regex-fields: {e}"))?;
-        if let Some(n) = r
-            .capture_names()
-            .flatten()
-            .find(|n| RESERVED_NAMES.contains(n))
-        {
-            return Err(format!(
-                "--key-regex-fields: group name {n:?} is a field s3logsbeat writes itself"
-            ));
-        }
-        settings.key_regex = Some(r);
+        settings.key_regex =
+            Some(config::key_regex(re).map_err(|m| format!("--key-regex-fields: {m}"))?);
     }
     let name = if args.file == "-" {
         "-"

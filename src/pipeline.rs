@@ -1,27 +1,33 @@
-//! Wiring of the daemon and its ordered shutdown.
+//! Wiring of the daemon, its delivery half (shared with `s3import`), and the ordered shutdown.
 //!
 //! ```text
-//!  SQS ──poller──▶ worker ──GetObject──▶ ObjectParser ──▶ publish queue ──batcher──▶ output workers
-//!   ▲   (per queue) (≤ workers)          (parse, enrich)   (queue.mem.events)         │ delivered
-//!   └──────── DeleteMessageBatch ◀── deleter ◀── ack groups (per message) ◀───────────┘
+//!  SQS ──poller──▶ readers ──GetObject──▶ ObjectParser ──▶ publish queue ──batcher──▶ output workers
+//!   ▲   (per queue) (per input,            (parse, enrich)   (queue.mem.events)         │ delivered /
+//!   │               ≤ workers)                                                          │ dropped
+//!   └── Delete / ChangeVisibility ◀── deleter ◀── registry ◀── ack groups settle ◀──────┘
 //! ```
 //!
-//! Shutdown order: stop polling; let the workers finish reading and the outputs deliver, within
-//! `shutdown_timeout` (then abort: outputs stop retrying, reading stops); delete what was delivered; make
-//! every message still in flight visible again at once; return the counters.
+//! Shutdown order: stop polling; let the readers finish and the outputs deliver, within `shutdown_timeout`
+//! (then abort: outputs stop retrying, reading stops, and what was not delivered fails its groups);
+//! delete what was delivered and give back what failed; return the counters. A part that cannot go on
+//! ([`Shutdown::fail`]) takes the same path at once, and the run ends with its reason.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::config::{InputSource, Settings};
-use crate::inputs::sqs::{self, Context, InFlight};
+use crate::config::{InputSource, QueueSettings, Settings};
+use crate::inputs::sqs::poller::Poller;
+use crate::inputs::sqs::registry::Registry;
+use crate::inputs::sqs::{deleter, heartbeat};
 use crate::metrics::Metrics;
 use crate::outputs::{self, Output, SetupError};
-use crate::queue::{self, BatchSettings};
+use crate::queue::{self, BatchSettings, QueueSender};
+use crate::reader::{ReadContext, Readers};
 use crate::shutdown::Shutdown;
+use crate::supervise;
 
 /// How the run ended.
 #[derive(Debug)]
@@ -30,18 +36,22 @@ pub struct RunSummary {
     pub metrics: Arc<Metrics>,
     /// Messages still in flight at the end (made visible again).
     pub returned: u64,
+    /// Messages given back after a failure and not seen deleted since.
+    pub unresolved: u64,
+    /// Why the pipeline stopped on its own, if it did.
+    pub failure: Option<String>,
 }
 
 impl RunSummary {
-    /// Everything received was delivered and deleted (the `--once` success condition).
+    /// Every message received was deleted in the end (the `--once` success condition).
     pub fn complete(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let m = &self.metrics;
-        m.sqs_messages_kept.load(Relaxed) == 0
-            && m.sqs_messages_returned.load(Relaxed) == 0
+        self.failure.is_none()
+            && m.sqs_messages_kept.load(Relaxed) == 0
             && m.sqs_delete_errors.load(Relaxed) == 0
             && self.returned == 0
-            && m.events_published.load(Relaxed) == m.events_delivered.load(Relaxed)
+            && self.unresolved == 0
     }
 }
 
@@ -54,64 +64,92 @@ pub async fn run(
 ) -> Result<RunSummary, SetupError> {
     let metrics = Arc::new(Metrics::default());
     let (queue_tx, delivery) = start_delivery(&settings, metrics.clone(), shutdown.clone())?;
-    let inflight = Arc::new(InFlight::default());
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let deleter = tokio::spawn(sqs::run_deleter(
-        done_rx,
-        inflight.clone(),
+    let registry = Arc::new(Registry::default());
+    let deleter = tokio::spawn(deleter::run(
+        registry.clone(),
         metrics.clone(),
         shutdown.clone(),
     ));
     let (hb_stop, hb_rx) = tokio::sync::watch::channel(false);
-    let heartbeat = tokio::spawn(sqs::run_heartbeat(inflight.clone(), metrics.clone(), hb_rx));
+    let heartbeat = tokio::spawn(heartbeat::run(registry.clone(), metrics.clone(), hb_rx));
     let reporter = tokio::spawn(report(metrics.clone(), shutdown.clone()));
 
     let mut pollers = JoinSet::new();
+    let mut readers = Vec::new();
     for input in &settings.inputs {
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
         let clients = crate::aws::clients(&input.aws).await;
-        let workers = Arc::new(Semaphore::new(s.workers));
-        let ctx = Context {
-            input: Arc::new(input.clone()),
-            sqs_settings: s.clone(),
+        let (pool, task) = Readers::start(
+            ReadContext {
+                input: Arc::new(input.clone()),
+                s3: clients.s3,
+                queue: queue_tx.clone(),
+                metrics: metrics.clone(),
+                shutdown: shutdown.clone(),
+            },
+            input.workers,
+        );
+        readers.push((input.index, task));
+        let poller = Poller {
+            settings: s.clone(),
             sqs: clients.sqs,
-            s3: clients.s3,
-            queue: queue_tx.clone(),
+            readers: pool,
+            registry: registry.clone(),
             metrics: metrics.clone(),
             shutdown: shutdown.clone(),
-            inflight: inflight.clone(),
-            completions: done_tx.clone(),
             once,
         };
         for q in &s.queues {
-            pollers.spawn(sqs::poll_queue(ctx.clone(), q.clone(), workers.clone()));
+            pollers.spawn(poller.clone().run(q.clone()));
         }
     }
-    // Only the tasks hold the queue and completion senders now, so both close when the last one ends.
+    // Only the readers hold the queue now, so it closes when the last one ends.
     drop(queue_tx);
-    drop(done_tx);
     while let Some(r) = pollers.join_next().await {
-        if let Err(e) = r {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
+        if let Some(why) = supervise::join_error(r) {
+            Metrics::add(&metrics.task_panics, 1);
+            shutdown.fail(format!("a poller {why}"));
         }
     }
-    tracing::info!("all pollers stopped; delivering what was read");
-    delivery.finish().await;
-    if let Err(e) = deleter.await {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
-        }
+    for (i, task) in readers {
+        supervise::expect_clean_end(
+            task,
+            &format!("the readers of input {i}"),
+            &metrics,
+            &shutdown,
+        )
+        .await;
     }
+    if shutdown.is_aborted() {
+        tracing::info!("all pollers stopped; what was not delivered goes back to the queue");
+    } else {
+        tracing::info!("all pollers stopped; delivering what was read");
+    }
+    delivery.finish(&metrics, &shutdown).await;
+    // Every ack group has settled now: the deleter handles the last ones and ends.
+    registry.close();
+    supervise::expect_clean_end(deleter, "the SQS deleter", &metrics, &shutdown).await;
     let _ = hb_stop.send(true);
-    let _ = heartbeat.await;
+    supervise::expect_clean_end(heartbeat, "the visibility heartbeat", &metrics, &shutdown).await;
     reporter.abort();
-    let returned = inflight.len() as u64;
-    sqs::return_in_flight(&inflight, &metrics).await;
-    Ok(RunSummary { metrics, returned })
+    let _ = reporter.await;
+    let left = registry.drain();
+    let returned = left.len() as u64;
+    if returned > 0 {
+        tracing::info!(
+            messages = returned,
+            "making messages still in flight visible again"
+        );
+        deleter::return_now(left, &metrics).await;
+    }
+    Ok(RunSummary {
+        metrics,
+        returned,
+        unresolved: registry.unresolved() as u64,
+        failure: shutdown.failure(),
+    })
 }
 
 /// The publish queue's far side: batcher and output workers.
@@ -122,15 +160,10 @@ pub struct Delivery {
 
 impl Delivery {
     /// Waits until every batch was delivered (or given up at abort); call after the last
-    /// [`queue::QueueSender`] is dropped.
-    pub async fn finish(self) {
-        for t in [self.batcher, self.workers] {
-            if let Err(e) = t.await {
-                if e.is_panic() {
-                    std::panic::resume_unwind(e.into_panic());
-                }
-            }
-        }
+    /// [`QueueSender`] is dropped.
+    pub async fn finish(self, metrics: &Metrics, shutdown: &Shutdown) {
+        supervise::expect_clean_end(self.batcher, "the batcher", metrics, shutdown).await;
+        supervise::expect_clean_end(self.workers, "the output workers", metrics, shutdown).await;
     }
 }
 
@@ -139,20 +172,28 @@ pub fn start_delivery(
     settings: &Settings,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
-) -> Result<(queue::QueueSender, Delivery), SetupError> {
+) -> Result<(QueueSender, Delivery), SetupError> {
     let output = Arc::new(Output::new(&settings.output, metrics.clone())?);
-    let (queue_tx, queue_rx) = queue::channel(settings.queue.events);
-    let (batch_tx, batch_rx) = mpsc::channel(output.workers());
+    let workers = settings.output.workers();
+    let QueueSettings {
+        events,
+        flush_min_events,
+        flush_timeout,
+    } = settings.queue;
+    let (queue_tx, queue_rx) = queue::channel(events);
+    let (batch_tx, batch_rx) = mpsc::channel(workers);
     let batcher = tokio::spawn(queue::run_batcher(
         queue_rx,
         batch_tx,
         BatchSettings {
-            max_events: output.batch_size(),
-            min_events: settings.queue.flush.min_events,
-            timeout: settings.queue.flush.timeout.0,
+            max_events: settings.output.batch_size(),
+            min_events: flush_min_events,
+            timeout: flush_timeout,
         },
     ));
-    let workers = tokio::spawn(outputs::run_workers(output, batch_rx, metrics, shutdown));
+    let workers = tokio::spawn(outputs::run_workers(
+        output, workers, batch_rx, metrics, shutdown,
+    ));
     Ok((queue_tx, Delivery { batcher, workers }))
 }
 

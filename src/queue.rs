@@ -2,9 +2,13 @@
 //!
 //! Readers publish chunks of events with [`QueueSender::send`], which first takes one permit per event from
 //! a semaphore of `queue.mem.events` permits: when the output is slow or down the permits run out, `send`
-//! waits, reading pauses, the SQS workers stay busy and polling stops. A permit is returned only when its
+//! waits, reading pauses, the readers stay busy and polling stops. A permit is returned only when its
 //! event's chunk is dropped, that is after the output acknowledged it, so the bound covers events queued
-//! and in flight, as libbeat's memory queue does.
+//! and in flight, as libbeat's memory queue does. The channel itself is unbounded only in type: nothing
+//! enters it without its permits, so it never holds more than `queue.mem.events` events.
+//!
+//! Every chunk holds an [`Obligation`] of its ack group: [`Chunk::delivered`] discharges it; a chunk
+//! dropped any other way (given up at shutdown, lost in a panic) fails its group.
 //!
 //! The batcher gathers chunks into batches of up to `bulk_max_size` events and hands one to the output as
 //! soon as it has `flush.min_events` events or its first event has waited `flush.timeout`.
@@ -14,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-use crate::ack::AckGroup;
+use crate::ack::{AckGroup, Obligation};
 use crate::event::Event;
 
 /// Events of one object, published together.
@@ -22,15 +26,15 @@ use crate::event::Event;
 pub struct Chunk {
     /// The events.
     pub events: Vec<Event>,
-    /// Their message's ack group.
-    pub ack: Arc<AckGroup>,
+    /// Their ack group's obligation.
+    pub ack: Obligation,
     _permits: OwnedSemaphorePermit,
 }
 
 impl Chunk {
     /// Marks the chunk's events delivered and releases their queue slots.
     pub fn delivered(self) {
-        self.ack.events_done(self.events.len());
+        self.ack.done();
     }
 }
 
@@ -57,6 +61,23 @@ impl Batch {
         self.chunks.iter().flat_map(|c| c.events.iter())
     }
 
+    /// What the batch's events came from, for logs: the distinct group labels, at most 3 and a count.
+    pub fn describe(&self) -> String {
+        let mut labels: Vec<&str> = Vec::new();
+        for c in &self.chunks {
+            let l = c.ack.group().label();
+            if !labels.contains(&l) {
+                labels.push(l);
+            }
+        }
+        let n = labels.len();
+        let mut s = labels.into_iter().take(3).collect::<Vec<_>>().join(", ");
+        if n > 3 {
+            s.push_str(&format!(" and {} more", n - 3));
+        }
+        format!("{} events from {s}", self.len())
+    }
+
     /// All events delivered: acknowledges them and frees their slots.
     pub fn delivered(self) {
         for c in self.chunks {
@@ -79,7 +100,7 @@ pub struct Closed;
 
 impl QueueSender {
     /// Publishes events; waits while the queue is full.
-    pub async fn send(&self, mut events: Vec<Event>, ack: &Arc<AckGroup>) -> Result<(), Closed> {
+    pub async fn send(&self, mut events: Vec<Event>, ack: &AckGroup) -> Result<(), Closed> {
         while !events.is_empty() {
             let rest = if events.len() > self.capacity {
                 events.split_off(self.capacity)
@@ -93,16 +114,13 @@ impl QueueSender {
                 .acquire_many_owned(n as u32)
                 .await
                 .map_err(|_| Closed)?;
-            ack.add_events(n);
             let chunk = Chunk {
                 events,
-                ack: ack.clone(),
+                ack: ack.obligation("a chunk of events"),
                 _permits: permits,
             };
-            if let Err(e) = self.tx.send(chunk) {
-                // Never delivered: give the count back so the group's books stay right.
-                let c = e.0;
-                c.ack.events_done(c.events.len());
+            if self.tx.send(chunk).is_err() {
+                // The batcher is gone: the chunk is dropped undelivered, which fails the group.
                 return Err(Closed);
             }
             events = rest;
@@ -210,10 +228,17 @@ mod tests {
         }
     }
 
+    fn group() -> (AckGroup, std::sync::mpsc::Receiver<crate::ack::Outcome>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let g = AckGroup::new("test", move |o| {
+            let _ = tx.send(o);
+        });
+        (g, rx)
+    }
+
     #[tokio::test]
     async fn a_full_queue_blocks_until_events_are_delivered() {
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-        let ack = AckGroup::new(1, None, done_tx);
+        let (ack, done) = group();
         let (q, mut rx) = channel(3);
         q.send(vec![ev(1), ev(2)], &ack).await.unwrap();
         assert_eq!(q.available(), 1);
@@ -228,15 +253,28 @@ mod tests {
         rx.recv().await.unwrap().delivered();
         blocked.await.unwrap().unwrap();
         rx.recv().await.unwrap().delivered();
-        ack.object_done(true);
-        assert!(done_rx.recv().await.is_some());
+        drop(ack);
+        assert_eq!(done.recv().unwrap(), crate::ack::Outcome::Delivered);
+        assert_eq!(q.available(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_dropped_undelivered_fails_its_group_and_frees_its_slots() {
+        let (ack, done) = group();
+        let (q, mut rx) = channel(3);
+        q.send(vec![ev(1), ev(2)], &ack).await.unwrap();
+        drop(ack);
+        drop(rx.recv().await.unwrap());
+        assert!(matches!(
+            done.recv().unwrap(),
+            crate::ack::Outcome::Failed(_)
+        ));
         assert_eq!(q.available(), 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn batches_flush_on_size_and_on_timeout() {
-        let (done_tx, _done_rx) = mpsc::unbounded_channel();
-        let ack = AckGroup::new(1, None, done_tx);
+        let (ack, _done) = group();
         let (q, rx) = channel(100);
         let (btx, mut brx) = mpsc::channel(4);
         let s = BatchSettings {

@@ -244,7 +244,9 @@ async fn a_slow_output_stops_the_polling() {
     let dir = TempDir::new("slow");
     moto.create_bucket("bkt").await;
     let q = moto.create_queue("q").await;
-    let body = sample("elb-logstash-patterns.log");
+    // 140 events per object: the smallest queue the config accepts (min_events + one 512-event publish
+    // chunk) holds under four objects.
+    let body = sample("elb-logstash-patterns.log").repeat(35);
     for i in 0..30 {
         moto.put("bkt", &format!("k{i}.log"), body.clone()).await;
         moto.send_message(
@@ -257,8 +259,8 @@ async fn a_slow_output_stops_the_polling() {
         .await;
     }
     es.faults(json!({"latency_ms": 700})).await;
-    let extra = "queue.mem:\n  events: 8\n  flush.min_events: 4\n  flush.timeout: 50ms\n";
-    let output = es_output(&es) + "  bulk_max_size: 4\n";
+    let extra = "queue.mem:\n  events: 516\n  flush.min_events: 4\n  flush.timeout: 50ms\n";
+    let output = es_output(&es) + "  bulk_max_size: 140\n";
     let cfg = write_config(
         &dir,
         &config(
@@ -273,7 +275,7 @@ async fn a_slow_output_stops_the_polling() {
         ),
     );
     let child = daemon(&cfg, &["--once"]).spawn().unwrap();
-    // With 8 queue slots (2 objects of 4 events) and 2 workers, at most a handful of messages can be in
+    // With 516 queue slots (under 4 objects) and 2 readers, at most a handful of messages can be in
     // flight; the rest must wait in the queue while Elasticsearch is slow.
     let mut max_in_flight = 0;
     let mut waited_visible = false;
@@ -284,7 +286,7 @@ async fn a_slow_output_stops_the_polling() {
         waited_visible |= visible >= 15 && in_flight > 0;
     }
     assert!(
-        max_in_flight <= 6,
+        max_in_flight <= 8,
         "in flight peaked at {max_in_flight}: polling did not stop"
     );
     assert!(
@@ -300,7 +302,7 @@ async fn a_slow_output_stops_the_polling() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(es.docs("test-elb").await.len(), 120);
+    assert_eq!(es.docs("test-elb").await.len(), 30 * 140);
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
 

@@ -11,10 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use s3logsbeat::config::{FormatSpec, LogFormat};
 use s3logsbeat::enrich::{EnrichSettings, PARSE_FAILURE_TAG};
-use s3logsbeat::formats::json::JsonOptions;
-use s3logsbeat::formats::time::TimeFormat;
-use s3logsbeat::formats::{FormatSpec, LogFormat};
 use s3logsbeat::object::{ObjectId, ObjectParser};
 
 /// One case's expected outcome, as the original produced it.
@@ -101,19 +99,13 @@ struct Ours {
 fn spec_for(case: &Value) -> Result<FormatSpec, String> {
     let format = LogFormat::from_name(case["format"].as_str().unwrap())
         .ok_or_else(|| "unknown format".to_string())?;
-    if format != LogFormat::Json {
-        return Ok(FormatSpec::plain(format));
-    }
-    let opts = case["opts"].as_object().ok_or("json needs options")?;
-    let field = opts["timestamp_field"].as_str().unwrap().to_string();
-    let fmt = opts
-        .get("timestamp_format")
-        .and_then(Value::as_str)
-        .ok_or("missing timestamp_format")?;
-    Ok(FormatSpec::json(JsonOptions {
-        timestamp_field: field,
-        timestamp_format: TimeFormat::from_config(fmt)?,
-    }))
+    let opt = |k: &str| case["opts"].get(k).and_then(Value::as_str);
+    let (field, fmt) = if format == LogFormat::Json {
+        (opt("timestamp_field"), opt("timestamp_format"))
+    } else {
+        (None, None)
+    };
+    FormatSpec::build(format, field, fmt, str::to_string).map_err(|(_, m)| m)
 }
 
 fn run_case(case: &Value, spec: &FormatSpec) -> Ours {

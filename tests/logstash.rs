@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use ferro_lumberjack::server::{Listener, Server, ServerConnection};
 use s3logsbeat::ack::AckGroup;
-use s3logsbeat::config::raw;
 use s3logsbeat::event::{Event, EventId, Timestamp};
 use s3logsbeat::metrics::Metrics;
 use s3logsbeat::outputs::Output;
@@ -103,32 +102,17 @@ async fn server(script: Script) -> (SocketAddr, Arc<Seen>, tokio::task::JoinHand
 }
 
 fn output(hosts: &[String], extra: &str) -> Output {
-    let yaml = format!("hosts: {hosts:?}\nbackoff.init: 50ms\nbackoff.max: 200ms\n{extra}");
-    let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
-    // Dotted keys as the config loader expands them.
-    let mut m = serde_yaml::Mapping::new();
-    let mut backoff = serde_yaml::Mapping::new();
-    for (k, val) in v.as_mapping().unwrap() {
-        let k = k.as_str().unwrap();
-        if let Some(sub) = k.strip_prefix("backoff.") {
-            backoff.insert(sub.into(), val.clone());
-        } else {
-            m.insert(k.into(), val.clone());
-        }
-    }
-    m.insert("backoff".into(), serde_yaml::Value::Mapping(backoff));
-    let l: raw::Logstash = serde_yaml::from_value(serde_yaml::Value::Mapping(m)).unwrap();
-    Output::new(
-        &s3logsbeat::config::OutputKind::Logstash(l),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap()
+    let extra: String = extra.lines().map(|l| format!("  {l}\n")).collect();
+    let yaml = format!(
+        "output.logstash:\n  hosts: {hosts:?}\n  backoff.init: 50ms\n  backoff.max: 200ms\n{extra}"
+    );
+    let settings = common::output_settings(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e:?}"));
+    Output::new(&settings, Arc::new(Metrics::default())).unwrap()
 }
 
 /// A batch of `n` events with distinct ids, as the queue builds them.
 async fn batch(n: usize, tag: &str) -> Batch {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let ack = AckGroup::new(1, None, tx);
+    let ack = AckGroup::new(format!("test batch {tag}"), |_| {});
     let (q, mut rx) = queue::channel(n.max(1));
     let events: Vec<Event> = (0..n)
         .map(|i| {
@@ -499,15 +483,14 @@ async fn tls_with_the_ca_and_the_verification_modes() {
     assert_eq!(counts(&seen).len(), 5);
     task.abort();
 
-    // A missing CA file is a configuration error naming the key.
-    let yaml =
-        "hosts: [\"localhost:5044\"]\nssl:\n  certificate_authorities: [/nonexistent/ca.pem]\n";
-    let l: raw::Logstash = serde_yaml::from_str(yaml).unwrap();
-    let err = Output::new(
-        &s3logsbeat::config::OutputKind::Logstash(l),
-        Arc::new(Metrics::default()),
+    // A missing CA file is a configuration error naming the key and its line.
+    let errs = common::output_settings(
+        "output.logstash:\n  hosts: [\"localhost:5044\"]\n  ssl:\n    certificate_authorities: [/nonexistent/ca.pem]\n",
     )
     .unwrap_err();
-    assert_eq!(err.key, "output.logstash.ssl.certificate_authorities");
-    assert!(err.message.contains("/nonexistent/ca.pem"), "{err}");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("s3logsbeat.yml:7: output.logstash.ssl.certificate_authorities: cannot read /nonexistent/ca.pem"),
+        "{errs:?}"
+    );
 }

@@ -5,8 +5,7 @@
 
 use std::io::Write;
 
-use s3logsbeat::enrich::EnrichSettings;
-use s3logsbeat::formats::{FormatSpec, LogFormat};
+use s3logsbeat::config::{EnrichSettings, FormatSpec};
 use s3logsbeat::object::{ObjectId, ObjectParser};
 
 fn peak_rss_kib() -> u64 {
@@ -22,7 +21,7 @@ fn peak_rss_kib() -> u64 {
 fn a_large_object_with_a_huge_line_is_read_in_bounded_memory() {
     let line = b"2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 \"GET http://www.example.com:80/ HTTP/1.1\" \"curl/7.38.0\" - -\n";
     let settings = EnrichSettings::new("n", "h");
-    let spec = FormatSpec::plain(LogFormat::Elb);
+    let spec = FormatSpec::Elb;
     let mut parser = ObjectParser::new(
         &spec,
         &settings,

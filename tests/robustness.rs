@@ -4,11 +4,10 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use s3logsbeat::enrich::EnrichSettings;
-use s3logsbeat::formats::json::JsonOptions;
-use s3logsbeat::formats::time::TimeFormat;
-use s3logsbeat::formats::{FormatSpec, LogFormat};
-use s3logsbeat::object::{ObjectId, ObjectParser};
+mod common;
+
+use common::{json_spec, parse_object, spec};
+use s3logsbeat::config::{EnrichSettings, FormatSpec};
 
 const SEEDS: &[&[u8]] = &[
     include_bytes!("data/samples/alb-aws-docs.log"),
@@ -18,64 +17,40 @@ const SEEDS: &[&[u8]] = &[
 ];
 
 fn specs() -> Vec<FormatSpec> {
-    let mut v: Vec<FormatSpec> = [
-        LogFormat::Alb,
-        LogFormat::Elb,
-        LogFormat::Cloudfront,
-        LogFormat::Waf,
-    ]
-    .into_iter()
-    .map(FormatSpec::plain)
-    .collect();
+    let mut v: Vec<FormatSpec> = ["alb", "elb", "cloudfront", "waf"]
+        .into_iter()
+        .map(spec)
+        .collect();
     for fmt in [
         "timeISO8601",
         "time:2006-01-02 15:04:05.000",
         "timeUnixSeconds",
     ] {
-        v.push(FormatSpec::json(JsonOptions {
-            timestamp_field: "timestamp".into(),
-            timestamp_format: TimeFormat::from_config(fmt).unwrap(),
-        }));
+        v.push(json_spec("timestamp", fmt));
     }
     v
 }
 
 fn check(spec: &FormatSpec, data: &[u8], chunk: usize, max_line: usize) {
-    let settings = EnrichSettings::new("n", "h");
-    let mut p = ObjectParser::new(
+    let parsed = parse_object(
         spec,
-        &settings,
-        ObjectId {
-            path: "s3://b/k",
-            key: "k",
-            last_modified: None,
-        },
+        &EnrichSettings::new("n", "h"),
+        "k",
+        data,
+        chunk,
         max_line,
     );
-    let mut n = 0u64;
-    let mut check_events = |p: &mut ObjectParser<'_>| {
-        for e in p.drain() {
-            n += 1;
-            let v: serde_json::Value = serde_json::from_str(&e.doc)
-                .unwrap_or_else(|err| panic!("invalid JSON {err}: {}", e.doc));
-            assert!(v["@timestamp"].is_string());
-            assert!(v["log"]["offset"].is_u64());
-            let mut with_meta = Vec::new();
-            e.write_with_metadata(&mut with_meta);
-            serde_json::from_slice::<serde_json::Value>(&with_meta).unwrap();
-        }
-    };
-    for c in data.chunks(chunk.max(1)) {
-        if p.feed(c).is_err() {
-            check_events(&mut p);
-            return;
-        }
-        check_events(&mut p);
+    for e in &parsed.events {
+        let v: serde_json::Value = serde_json::from_str(&e.doc)
+            .unwrap_or_else(|err| panic!("invalid JSON {err}: {}", e.doc));
+        assert!(v["@timestamp"].is_string());
+        assert!(v["log"]["offset"].is_u64());
+        let mut with_meta = Vec::new();
+        e.write_with_metadata(&mut with_meta);
+        serde_json::from_slice::<serde_json::Value>(&with_meta).unwrap();
     }
-    let r = p.finish();
-    check_events(&mut p);
-    if let Ok(stats) = r {
-        assert_eq!(stats.events, n);
+    if let Ok(stats) = parsed.result {
+        assert_eq!(stats.events, parsed.events.len() as u64);
     }
 }
 
@@ -102,7 +77,7 @@ fn random_bytes_never_panic() {
             assert!(
                 r.is_ok(),
                 "round {round}, format {}, chunk {chunk}, max {max}, input {:?}",
-                spec.format,
+                spec.format(),
                 String::from_utf8_lossy(&data)
             );
         }
@@ -134,7 +109,7 @@ fn mutated_samples_never_panic() {
             assert!(
                 r.is_ok(),
                 "round {round}, format {}, input {:?}",
-                spec.format,
+                spec.format(),
                 String::from_utf8_lossy(&data)
             );
         }

@@ -2,38 +2,32 @@
 //! single failure, plain, gzip-compressed (single and multi-member) and zstd-compressed, and give the same
 //! events every way.
 
-use std::io::Write;
+mod common;
 
-use s3logsbeat::enrich::EnrichSettings;
-use s3logsbeat::formats::{FormatSpec, LogFormat};
-use s3logsbeat::object::{ObjectId, ObjectParser, ObjectStats};
+use common::{gzip, parse_object};
+use s3logsbeat::config::{EnrichSettings, FormatSpec, LogFormat};
+use s3logsbeat::object::ObjectStats;
 
+/// (`_id`, document) of every event, and the counts.
 fn parse(spec: &FormatSpec, data: &[u8], chunk: usize) -> (Vec<(String, String)>, ObjectStats) {
-    let settings = EnrichSettings::new("n", "h");
-    let mut p = ObjectParser::new(
+    let p = parse_object(
         spec,
-        &settings,
-        ObjectId {
-            path: "s3://bucket/sample",
-            key: "sample",
-            last_modified: None,
-        },
+        &EnrichSettings::new("n", "h"),
+        "sample",
+        data,
+        chunk,
         1 << 20,
     );
-    let mut events = Vec::new();
-    for c in data.chunks(chunk) {
-        p.feed(c).unwrap();
-        events.extend(p.drain().map(|e| (e.id.to_string(), e.doc)));
-    }
-    let stats = p.finish().unwrap();
-    events.extend(p.drain().map(|e| (e.id.to_string(), e.doc)));
-    (events, stats)
+    let events = p
+        .events
+        .into_iter()
+        .map(|e| (e.id.to_string(), e.doc))
+        .collect();
+    (events, p.result.unwrap())
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
+fn format_spec(f: LogFormat) -> FormatSpec {
+    common::spec(f.name())
 }
 
 #[test]
@@ -51,7 +45,7 @@ fn every_sample_parses_without_failures_in_every_encoding() {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
-        let spec = FormatSpec::plain(*format);
+        let spec = format_spec(*format);
         let (plain, stats) = parse(&spec, &data, 4096);
         assert_eq!(stats.parse_failures, 0, "{file}: {plain:?}");
         assert_eq!(stats.events, *want, "{file}");
@@ -91,7 +85,7 @@ fn numbers_are_never_dashes() {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
-        let (events, _) = parse(&FormatSpec::plain(format), &data, 1 << 16);
+        let (events, _) = parse(&format_spec(format), &data, 1 << 16);
         for (_, doc) in events {
             let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
             for (k, val) in v.as_object().unwrap() {

@@ -1,81 +1,176 @@
 //! From the YAML text to [`RawConfig`]: dotted keys, `${VAR}` references and `-E` overrides, with
-//! errors that name the file, the key and (when it can be found) the line.
+//! errors that name the key and where its value came from (the file's line, or the `-E` that set it).
+//!
+//! Structural mistakes (an unknown key, a wrong type, an unknown variant) are all collected, not only
+//! the first: the offending value is taken out of the tree, the tree read again, and so on, so `test
+//! config` lists every problem at once. Semantic checks then run on what is left and skip the keys that
+//! were taken out (their problem is already reported).
 
 use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
+use super::positions::Positions;
 use super::raw::RawConfig;
 use super::ConfigError;
 
-/// Reads and parses `path`, applying `-E key=value` overrides.
-pub fn load_file(path: &Path, overrides: &[String]) -> Result<(RawConfig, Value), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.display().to_string(),
-        key: None,
-        line: None,
-        message: format!("cannot read the config file: {e}"),
+/// Where the values of a config came from: the file's lines and the `-E` overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Source {
+    /// The config file, as named on the command line.
+    pub file: String,
+    positions: Positions,
+    /// `(dotted key, "key=value")` of each `-E`, in order.
+    overrides: Vec<(String, String)>,
+    /// Keys whose values were taken out because they were wrong.
+    removed: Vec<String>,
+}
+
+impl Source {
+    /// A problem with `key`, placed at the `-E` that set it, else at its line in the file.
+    pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
+        let over = key.and_then(|k| {
+            self.overrides
+                .iter()
+                .rev()
+                .find(|(o, _)| under(k, o))
+                .map(|(_, text)| text.clone())
+        });
+        ConfigError {
+            file: self.file.clone(),
+            key: key.map(str::to_string),
+            line: match (&over, key) {
+                (None, Some(k)) => self.positions.line(k),
+                _ => None,
+            },
+            set_by: over,
+            message: message.into(),
+        }
+    }
+
+    /// True if `key`'s own value was wrong and taken out (so a later "missing" is no news).
+    pub fn was_removed(&self, key: &str) -> bool {
+        self.removed.iter().any(|r| under(key, r))
+    }
+}
+
+/// `key` is `parent` or inside it.
+fn under(key: &str, parent: &str) -> bool {
+    key == parent
+        || key
+            .strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// The config as read: typed (defaults applied), as a tree (what `export config` prints), where each
+/// value came from, and the structural problems found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The typed config; wrong values were taken out, so their defaults apply.
+    pub raw: RawConfig,
+    /// The merged tree.
+    pub tree: Value,
+    /// Where values came from.
+    pub source: Source,
+    /// Unknown keys, wrong types.
+    pub errors: Vec<ConfigError>,
+}
+
+/// Reads and parses `path`, applying `-E key=value` overrides. `Err` when nothing typed can be made of
+/// it (unreadable, not YAML, a required section missing).
+pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError::in_file(
+            &path.display().to_string(),
+            format!("cannot read the config file: {e}"),
+        )]
     })?;
     load_str(&text, &path.display().to_string(), overrides)
 }
 
-/// Parses config text; `file` is used in error messages. Returns the typed config and the merged YAML
-/// tree (what `export config` prints).
-pub fn load_str(
-    text: &str,
-    file: &str,
-    overrides: &[String],
-) -> Result<(RawConfig, Value), ConfigError> {
-    let err = |key: Option<String>, message: String| ConfigError {
+/// Parses config text; `file` names it in messages.
+pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, Vec<ConfigError>> {
+    let mut source = Source {
         file: file.to_string(),
-        line: key.as_deref().and_then(|k| find_line(text, k)),
-        key,
-        message,
+        positions: Positions::of(text),
+        ..Source::default()
     };
     let mut tree: Value = if text.trim().is_empty() {
         Value::Mapping(Mapping::new())
     } else {
-        serde_yaml::from_str(text).map_err(|e| ConfigError {
-            file: file.to_string(),
-            key: None,
-            line: e.location().map(|l| l.line()),
-            message: format!("not valid YAML: {e}"),
+        serde_yaml::from_str(text).map_err(|e| {
+            let mut err = ConfigError::in_file(file, format!("not valid YAML: {e}"));
+            err.line = e.location().map(|l| l.line());
+            vec![err]
         })?
     };
     if !tree.is_mapping() {
-        return Err(err(None, "the top level must be a mapping of keys".into()));
+        return Err(vec![
+            source.error(None, "the top level must be a mapping of keys")
+        ]);
     }
-    tree = expand_dotted(tree).map_err(|(k, m)| err(Some(k), m))?;
+    tree = expand_dotted(tree).map_err(|(k, m)| vec![source.error(Some(&k), m)])?;
+    let mut errors = Vec::new();
     for o in overrides {
-        apply_override(&mut tree, o).map_err(|m| ConfigError {
-            file: file.to_string(),
-            key: Some(o.split('=').next().unwrap_or(o).to_string()),
-            line: None,
-            message: format!("-E {o}: {m}"),
-        })?;
+        let key = o.split('=').next().unwrap_or(o).trim().to_string();
+        source.overrides.push((key.clone(), format!("-E {o}")));
+        if let Err(m) = apply_override(&mut tree, o) {
+            errors.push(source.error(Some(&key), m));
+        }
     }
-    expand_env(&mut tree, "").map_err(|(k, m)| err(Some(k), m))?;
-    let raw: RawConfig = serde_path_to_error::deserialize(tree.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // serde says "unknown field `x`, expected one of ..." at the path of the map holding it.
-        let (key, message) = match inner.strip_prefix("unknown field `") {
-            Some(rest) => {
-                let name = rest.split('`').next().unwrap_or("");
-                let key = join_key(&path, name);
-                let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
-                (key.clone(), format!("unknown key {key} ({expected})"))
+    if let Err(list) = expand_env(&mut tree, "") {
+        for (k, m) in list {
+            errors.push(source.error(Some(&k), m));
+        }
+    }
+    // Read, take out what is wrong, read again: every structural problem is found in one run. Each round
+    // removes one value, so this ends; the bound is only a guard.
+    for _ in 0..200 {
+        match serde_path_to_error::deserialize::<_, RawConfig>(tree.clone()) {
+            Ok(raw) => {
+                return Ok(Loaded {
+                    raw,
+                    tree,
+                    source,
+                    errors,
+                })
             }
-            None if inner.starts_with("missing field `") => {
-                let name = inner.split('`').nth(1).unwrap_or("");
-                let key = join_key(&path, name);
-                (key.clone(), format!("missing required key {key}"))
+            Err(e) => {
+                let path = dotted(&e.path().to_string());
+                let inner = e.into_inner().to_string();
+                let (key, message, remove) = describe(&path, &inner);
+                errors.push(source.error(Some(&key), message));
+                let Some(remove) = remove else { break };
+                if !remove_path(&mut tree, &remove) {
+                    break;
+                }
+                source.removed.push(remove);
             }
-            None => (dotted(&path), format!("{}: {inner}", dotted(&path))),
-        };
-        err(Some(key), message)
-    })?;
-    Ok((raw, tree))
+        }
+    }
+    Err(errors)
+}
+
+/// A serde error at `path` as (the key concerned, the message, the value to take out to go on).
+fn describe(path: &str, inner: &str) -> (String, String, Option<String>) {
+    // serde says "unknown field `x`, expected one of ..." at the path of the map holding it.
+    if let Some(rest) = inner.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or("");
+        let key = join_key(path, name);
+        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
+        return (
+            key.clone(),
+            format!("unknown key {key} ({expected})"),
+            Some(key),
+        );
+    }
+    if inner.starts_with("missing field `") {
+        let name = inner.split('`').nth(1).unwrap_or("");
+        let key = join_key(path, name);
+        return (key.clone(), format!("missing required key {key}"), None);
+    }
+    let remove = (!path.is_empty() && path != ".").then(|| path.to_string());
+    (path.to_string(), format!("{path}: {inner}"), remove)
 }
 
 /// `a.b[0].c` (serde_path_to_error) as `a.b.0.c` (the form `-E` takes).
@@ -84,35 +179,48 @@ fn dotted(path: &str) -> String {
 }
 
 fn join_key(path: &str, name: &str) -> String {
-    let d = dotted(path);
-    if d == name || d.ends_with(&format!(".{name}")) {
+    if path == name || path.ends_with(&format!(".{name}")) {
         // serde_path_to_error already put the unknown key at the end of the path.
-        d
+        path.to_string()
     } else if path == "." || path.is_empty() {
         name.to_string()
     } else {
-        format!("{}.{name}", dotted(path))
+        format!("{path}.{name}")
     }
 }
 
-/// The 1-based line where the last segment of `key` is written as a key, if exactly one line does.
-fn find_line(text: &str, key: &str) -> Option<usize> {
-    let last = key.rsplit('.').find(|s| s.parse::<usize>().is_err())?;
-    let hits: Vec<usize> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let t = l.trim_start().trim_start_matches("- ").trim_start();
-            t.strip_prefix(last)
-                .or_else(|| {
-                    t.split_once('.')
-                        .and_then(|_| t.rsplit_once(last).map(|(_, r)| r))
-                })
-                .is_some_and(|r| r.trim_start().starts_with(':'))
-        })
-        .map(|(i, _)| i + 1)
-        .collect();
-    (hits.len() == 1).then(|| hits[0])
+/// Takes the value at a dotted path out of the tree; false if there is none.
+fn remove_path(tree: &mut Value, path: &str) -> bool {
+    let parts: Vec<&str> = path.split('.').collect();
+    let Some((last, parents)) = parts.split_last() else {
+        return false;
+    };
+    let mut cur = tree;
+    for p in parents {
+        cur = match cur {
+            Value::Mapping(m) => match m.get_mut(*p) {
+                Some(v) => v,
+                None => return false,
+            },
+            Value::Sequence(s) => match p.parse::<usize>().ok().and_then(|i| s.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match cur {
+        Value::Mapping(m) => m.remove(*last).is_some(),
+        Value::Sequence(s) => match last.parse::<usize>() {
+            Ok(i) if i < s.len() => {
+                // Keep the indices of the other entries: a null entry reads as a default or its own error.
+                s[i] = Value::Null;
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Turns `a.b: 1` into `a: {b: 1}` at every level, merging with keys already there, as libbeat does.
@@ -222,47 +330,34 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces `${VAR}` and `${VAR:default}` in string values with the environment, as libbeat does.
-fn expand_env(v: &mut Value, key: &str) -> Result<(), (String, String)> {
+/// Replaces `${VAR}` and `${VAR:default}` in string values with the environment, as libbeat does. Every
+/// unset variable is reported.
+fn expand_env(v: &mut Value, key: &str) -> Result<(), Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    expand_env_into(v, key, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn expand_env_into(v: &mut Value, key: &str, errors: &mut Vec<(String, String)>) {
     match v {
-        Value::String(s) if s.contains("${") => {
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("${") {
-                out.push_str(&rest[..start]);
-                let after = &rest[start + 2..];
-                let end = after
-                    .find('}')
-                    .ok_or_else(|| (key.to_string(), format!("unclosed ${{ in {s:?}")))?;
-                let spec = &after[..end];
-                let (name, default) = match spec.split_once(':') {
-                    Some((n, d)) => (n, Some(d)),
-                    None => (spec, None),
+        Value::String(s) if s.contains("${") => match expand_str(s, key) {
+            Ok(out) => {
+                // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number.
+                *v = if s.trim().starts_with("${")
+                    && s.trim().ends_with('}')
+                    && s.matches("${").count() == 1
+                {
+                    serde_yaml::from_str(&out).unwrap_or(Value::String(out))
+                } else {
+                    Value::String(out)
                 };
-                match (std::env::var(name), default) {
-                    (Ok(val), _) => out.push_str(&val),
-                    (Err(_), Some(d)) => out.push_str(d),
-                    (Err(_), None) => {
-                        return Err((
-                            key.to_string(),
-                            format!("{key}: environment variable {name} is not set (write ${{{name}:default}} for a default)"),
-                        ))
-                    }
-                }
-                rest = &after[end + 1..];
             }
-            out.push_str(rest);
-            // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number.
-            *v = if s.trim().starts_with("${")
-                && s.trim().ends_with('}')
-                && s.matches("${").count() == 1
-            {
-                serde_yaml::from_str(&out).unwrap_or(Value::String(out))
-            } else {
-                Value::String(out)
-            };
-            Ok(())
-        }
+            Err(m) => errors.push((key.to_string(), m)),
+        },
         Value::Mapping(m) => {
             for (k, v) in m.iter_mut() {
                 let name = k.as_str().unwrap_or_default();
@@ -271,18 +366,45 @@ fn expand_env(v: &mut Value, key: &str) -> Result<(), (String, String)> {
                 } else {
                     format!("{key}.{name}")
                 };
-                expand_env(v, &child)?;
+                expand_env_into(v, &child, errors);
             }
-            Ok(())
         }
         Value::Sequence(s) => {
             for (i, v) in s.iter_mut().enumerate() {
-                expand_env(v, &format!("{key}.{i}"))?;
+                expand_env_into(v, &format!("{key}.{i}"), errors);
             }
-            Ok(())
         }
-        _ => Ok(()),
+        _ => {}
     }
+}
+
+fn expand_str(s: &str, key: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("{key}: unclosed ${{ in {s:?}"))?;
+        let spec = &after[..end];
+        let (name, default) = match spec.split_once(':') {
+            Some((n, d)) => (n, Some(d)),
+            None => (spec, None),
+        };
+        match (std::env::var(name), default) {
+            (Ok(val), _) => out.push_str(&val),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) => {
+                return Err(format!(
+                    "{key}: environment variable {name} is not set (write ${{{name}:default}} for a default)"
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -335,23 +457,57 @@ mod tests {
         assert_eq!(v["a"].as_u64(), Some(9201));
         assert_eq!(v["b"].as_str(), Some("http://h:9201/"));
         assert_eq!(v["c"].as_str(), Some("dflt"));
-        let mut v: Value = serde_yaml::from_str("x:\n  y: ${S3LB_TEST_UNSET}\n").unwrap();
-        let (k, m) = expand_env(&mut v, "").unwrap_err();
-        assert_eq!(k, "x.y");
-        assert!(m.contains("S3LB_TEST_UNSET is not set"));
+        let mut v: Value =
+            serde_yaml::from_str("x:\n  y: ${S3LB_TEST_UNSET}\n  z: ${S3LB_TEST_UNSET2}\n")
+                .unwrap();
+        let errs = expand_env(&mut v, "").unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[0].0, "x.y");
+        assert!(errs[0].1.contains("S3LB_TEST_UNSET is not set"));
     }
 
     #[test]
-    fn lines_are_found_for_keys() {
-        let text = "s3logsbeat:\n  inputs:\n    - type: sqs\n      log_fromat: alb\n";
-        assert_eq!(find_line(text, "s3logsbeat.inputs.0.log_fromat"), Some(4));
-        assert_eq!(
-            find_line(
-                "output.elasticsearch.hostz: [a]\n",
-                "output.elasticsearch.hostz"
-            ),
-            Some(1)
+    fn every_structural_problem_is_reported_at_its_line_or_its_override() {
+        let text = "\
+s3logsbeat:
+  inputs:
+    - type: sqs
+      queues_url: [https://q]
+      log_fromat: alb
+      wait_time: soon
+queue.mem.events: 10
+output.console: {}
+logging.levle: debug
+";
+        let errs = load_str(text, "f.yml", &["queue.mem.events=many".to_string()])
+            .unwrap()
+            .errors;
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 4, "{shown:#?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("f.yml:5: unknown key s3logsbeat.inputs.0.log_fromat")),
+            "{shown:#?}"
         );
-        assert_eq!(find_line("a: 1\n", "zzz"), None);
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("f.yml:6: s3logsbeat.inputs.0.wait_time")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("f.yml:9: unknown key logging.levle")),
+            "{shown:#?}"
+        );
+        // The value came from -E, not from line 7.
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("f.yml: -E queue.mem.events=many: queue.mem.events")),
+            "{shown:#?}"
+        );
     }
 }

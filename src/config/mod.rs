@@ -2,52 +2,113 @@
 //!
 //! [`load::load_file`] reads the YAML (dotted keys, `${VAR}`, `-E` overrides) into [`raw::RawConfig`];
 //! [`Settings::validate`] checks it once, for the mode being run, and compiles what needs compiling
-//! (regexes, layouts, times), so no other module parses a config string again. Every error names the
-//! file and the key.
+//! (formats and time layouts, regexes, index patterns, TLS files, credentials), so no other module parses
+//! a config string or opens a config file again, and `test config` refuses exactly what `run` refuses.
+//! Every problem is reported, each with the file and line of its key (or the `-E` that set it).
+//!
+//! What must stay true: this module is read by every other and reaches none of them (it depends on no
+//! other module of the crate), and nothing outside it reads [`raw`].
 
+pub mod format;
+pub mod index;
+pub mod inputs;
 pub mod load;
+pub mod logging;
+pub mod outputs;
+pub mod positions;
 pub mod raw;
+pub mod tls;
 pub mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use regex::Regex;
+pub use format::{FormatSpec, JsonOptions, LogFormat, TimeFormat};
+pub use index::{IndexPart, IndexPattern};
+pub use inputs::{
+    key_regex, AwsSettings, EnrichSettings, InputSettings, InputSource, ParseErrorPolicy,
+    S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
+};
+pub use logging::{Level, LoggingSettings};
+pub use outputs::{
+    BackoffSettings, ConsoleSettings, ElasticsearchSettings, FileSettings, LogstashSettings,
+    OutputSettings, Secret,
+};
+pub use tls::{ClientIdentity, TlsSettings, Verification};
 
-use crate::enrich::{EnrichSettings, RESERVED_NAMES};
-use crate::formats::json::JsonOptions;
-use crate::formats::time::TimeFormat;
-use crate::formats::{FormatSpec, LogFormat};
-use crate::object::DEFAULT_MAX_LINE_BYTES;
-use raw::{InputType, RawConfig, RawInput};
-use values::{parse_time_bound, S3Uri};
+use load::{Loaded, Source};
+use raw::InputType;
 
-/// A configuration mistake: the file, the key, and what is wrong.
+/// Readers publish events in chunks of this many (an object's events between two waits for queue
+/// space). The publish queue must hold a batch plus one chunk, or batches would only leave on
+/// `flush.timeout`.
+pub const PUBLISH_CHUNK_EVENTS: usize = 512;
+
+/// A configuration mistake: where it is, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The config file.
     pub file: String,
     /// The key concerned, dotted (`s3logsbeat.inputs.0.log_format`).
     pub key: Option<String>,
-    /// The line in the file, when the key is written there once.
+    /// The line of the key (or of its nearest written parent) in the file.
     pub line: Option<usize>,
+    /// The `-E key=value` that set the value, when it came from there.
+    pub set_by: Option<String>,
     /// What is wrong.
     pub message: String,
+}
+
+impl ConfigError {
+    /// A problem with the file as a whole.
+    pub fn in_file(file: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_string(),
+            key: None,
+            line: None,
+            set_by: None,
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
+        match (&self.set_by, self.line) {
+            (Some(o), _) => write!(f, ": {o}")?,
+            (None, Some(l)) => write!(f, ":{l}")?,
+            (None, None) => {}
         }
         write!(f, ": {}", self.message)
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Problems found while validating, by key; turned into [`ConfigError`]s with their places at the end.
+#[derive(Debug, Default)]
+pub struct Problems {
+    list: Vec<(String, String)>,
+}
+
+impl Problems {
+    /// A problem with `key`.
+    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.list.push((key.into(), message.into()));
+    }
+
+    /// How many so far (a validator compares before and after to know whether its part was good).
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True if none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
 
 /// Which inputs are being run; inputs of the other kind are not validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,69 +121,15 @@ pub enum Mode {
     All,
 }
 
-/// One validated, enabled input.
-#[derive(Clone, Debug)]
-pub struct InputSettings {
-    /// Position in `s3logsbeat.inputs`.
-    pub index: usize,
-    /// What it reads.
-    pub source: InputSource,
-    /// The format and its options.
-    pub format: FormatSpec,
-    /// Enrichment (beat name, key regex, fields, tags, parse-error policy).
-    pub enrich: EnrichSettings,
-    /// Longest line, in bytes.
-    pub max_line_bytes: usize,
-    /// AWS access (global block merged with the input's).
-    pub aws: raw::AwsBlock,
-    /// Messages (sqs) or objects (s3) processed at once.
-    pub workers: usize,
-}
-
-/// Where an input's objects come from.
-#[derive(Clone, Debug)]
-pub enum InputSource {
-    /// S3 notifications on these queues.
-    Sqs(SqsSettings),
-    /// Objects in these buckets, with LastModified in `[since, to)`.
-    S3 {
-        /// Buckets and prefixes.
-        buckets: Vec<S3Uri>,
-        /// Inclusive lower bound.
-        since: Option<DateTime<Utc>>,
-        /// Exclusive upper bound.
-        to: Option<DateTime<Utc>>,
-    },
-}
-
-/// A validated `type: sqs` input.
-#[derive(Clone, Debug)]
-pub struct SqsSettings {
-    /// Queue URLs.
-    pub queues: Vec<String>,
-    /// Pause after an empty poll.
-    pub poll_frequency: Duration,
-    /// Long-poll wait (0..=20 s).
-    pub wait_time: Duration,
-    /// Messages per receive (1..=10).
-    pub max_messages: i32,
-    /// Visibility timeout set on receive and renewed while in flight.
-    pub visibility_timeout: Duration,
-    /// Messages processed at once.
-    pub workers: usize,
-}
-
-/// Which output is configured.
-#[derive(Clone, Debug)]
-pub enum OutputKind {
-    /// `output.elasticsearch`.
-    Elasticsearch(Box<raw::Elasticsearch>),
-    /// `output.logstash`.
-    Logstash(raw::Logstash),
-    /// `output.console`.
-    Console(raw::Console),
-    /// `output.file`.
-    File(raw::File),
+/// `queue.mem`, validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// Events the publish queue holds (queued and in delivery).
+    pub events: usize,
+    /// A batch leaves when it has this many events...
+    pub flush_min_events: usize,
+    /// ... or when its first event has waited this long.
+    pub flush_timeout: Duration,
 }
 
 /// The validated configuration.
@@ -139,11 +146,11 @@ pub struct Settings {
     /// How long shutdown waits for deliveries.
     pub shutdown_timeout: Duration,
     /// `queue.mem`.
-    pub queue: raw::MemQueue,
+    pub queue: QueueSettings,
     /// The output.
-    pub output: OutputKind,
-    /// The file as parsed (defaults applied).
-    pub raw: RawConfig,
+    pub output: OutputSettings,
+    /// `logging`.
+    pub logging: LoggingSettings,
 }
 
 /// The host name, as `beat.hostname` and the default `beat.name`.
@@ -152,44 +159,39 @@ pub fn hostname() -> String {
 }
 
 impl Settings {
-    /// Loads and validates `file` for `mode`.
+    /// Loads and validates `file` for `mode`; every problem found, each with its place.
     pub fn load(
         file: &Path,
         overrides: &[String],
         mode: Mode,
     ) -> Result<Settings, Vec<ConfigError>> {
-        let (raw, _) = load::load_file(file, overrides).map_err(|e| vec![e])?;
-        Settings::validate(raw, file, mode)
+        Settings::validate(load::load_file(file, overrides)?, file, mode)
     }
 
-    /// Validates a parsed config for `mode`; returns every problem found, not only the first.
-    pub fn validate(raw: RawConfig, file: &Path, mode: Mode) -> Result<Settings, Vec<ConfigError>> {
-        let fname = file.display().to_string();
-        let mut errors = Vec::new();
-        let push = |errors: &mut Vec<ConfigError>, key: String, message: String| {
-            errors.push(ConfigError {
-                file: fname.clone(),
-                key: Some(key),
-                line: None,
-                message,
-            })
-        };
+    /// Validates a loaded config for `mode`; returns every problem found, not only the first.
+    pub fn validate(loaded: Loaded, file: &Path, mode: Mode) -> Result<Settings, Vec<ConfigError>> {
+        let Loaded {
+            raw,
+            source,
+            mut errors,
+            ..
+        } = loaded;
+        let mut p = Problems::default();
         let hostname = hostname();
         let beat_name = raw.name.clone().unwrap_or_else(|| hostname.clone());
 
         if raw.s3logsbeat.inputs.is_empty() {
-            push(
-                &mut errors,
-                "s3logsbeat.inputs".into(),
-                "s3logsbeat.inputs is missing or empty: configure at least one input".into(),
+            p.push(
+                "s3logsbeat.inputs",
+                "s3logsbeat.inputs is missing or empty: configure at least one input",
             );
         }
         let mut inputs = Vec::new();
+        let mut wanted_inputs = 0;
         for (i, input) in raw.s3logsbeat.inputs.iter().enumerate() {
             let key = format!("s3logsbeat.inputs.{i}");
             let Some(kind) = input.kind else {
-                push(
-                    &mut errors,
+                p.push(
                     format!("{key}.type"),
                     format!("{key}.type is required: sqs or s3"),
                 );
@@ -203,438 +205,85 @@ impl Settings {
             if !wanted || !input.enabled {
                 continue;
             }
-            match validate_input(&raw, input, i, kind, &beat_name, &hostname) {
-                Ok(s) => inputs.push(s),
-                Err(list) => {
-                    for (k, m) in list {
-                        push(&mut errors, k, m);
-                    }
-                }
+            wanted_inputs += 1;
+            if let Some(s) = inputs::validate(&raw, input, i, kind, &beat_name, &hostname, &mut p) {
+                inputs.push(s);
             }
         }
-        if !raw.s3logsbeat.inputs.is_empty() && inputs.is_empty() && errors.is_empty() {
+        if !raw.s3logsbeat.inputs.is_empty() && wanted_inputs == 0 {
             let what = match mode {
                 Mode::Sqs => "no enabled input of type sqs: `run` has nothing to do (s3 inputs are for `s3import`)",
                 Mode::S3 => "no enabled input of type s3: `s3import` has nothing to do (sqs inputs are for `run`)",
                 Mode::All => "every input is disabled",
             };
-            push(&mut errors, "s3logsbeat.inputs".into(), what.into());
+            p.push("s3logsbeat.inputs", what);
         }
 
         let q = &raw.queue.mem;
         if q.events == 0 {
-            push(
-                &mut errors,
-                "queue.mem.events".into(),
-                "queue.mem.events must be at least 1".into(),
-            );
+            p.push("queue.mem.events", "queue.mem.events must be at least 1");
         }
         if q.flush.min_events == 0 {
-            push(
-                &mut errors,
-                "queue.mem.flush.min_events".into(),
-                "queue.mem.flush.min_events must be at least 1".into(),
+            p.push(
+                "queue.mem.flush.min_events",
+                "queue.mem.flush.min_events must be at least 1",
+            );
+        } else if q.events > 0 && q.events < q.flush.min_events + PUBLISH_CHUNK_EVENTS {
+            p.push(
+                "queue.mem.events",
+                format!(
+                    "queue.mem.events ({}) must be at least flush.min_events ({}) + {PUBLISH_CHUNK_EVENTS} (one \
+                     publish chunk), or batches only leave on flush.timeout: raise events to {} or lower \
+                     flush.min_events to {}",
+                    q.events,
+                    q.flush.min_events,
+                    q.flush.min_events + PUBLISH_CHUNK_EVENTS,
+                    q.events.saturating_sub(PUBLISH_CHUNK_EVENTS).max(1)
+                ),
+            );
+        }
+        if q.flush.timeout.0.is_zero() {
+            p.push(
+                "queue.mem.flush.timeout",
+                "queue.mem.flush.timeout must be more than 0",
             );
         }
 
-        let output = match validate_output(&raw) {
-            Ok(o) => Some(o),
-            Err((k, m)) => {
-                push(&mut errors, k, m);
-                None
+        let output = outputs::validate(&raw.output, &mut p);
+        let logging = logging::validate(&raw.logging, &mut p);
+
+        for (key, message) in p.list {
+            // A key whose value was taken out as wrong is already reported.
+            if !source.was_removed(&key) {
+                errors.push(source.error(Some(&key), message));
             }
-        };
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
+        let Some(output) = output else {
+            return Err(vec![source.error(Some("output"), "the output is not valid")]);
+        };
         Ok(Settings {
             file: file.to_path_buf(),
             beat_name,
             hostname,
             inputs,
             shutdown_timeout: raw.s3logsbeat.shutdown_timeout.0,
-            queue: raw.queue.mem.clone(),
-            output: output.expect("no errors"),
-            raw,
+            queue: QueueSettings {
+                events: q.events,
+                flush_min_events: q.flush.min_events,
+                flush_timeout: q.flush.timeout.0,
+            },
+            output,
+            logging,
         })
     }
 }
 
-type KeyErrors = Vec<(String, String)>;
-
-fn validate_input(
-    raw: &RawConfig,
-    input: &RawInput,
-    i: usize,
-    kind: InputType,
-    beat_name: &str,
-    hostname: &str,
-) -> Result<InputSettings, KeyErrors> {
-    let key = format!("s3logsbeat.inputs.{i}");
-    let mut errs: KeyErrors = Vec::new();
-    let format = match input.log_format {
-        None => {
-            errs.push((
-                format!("{key}.log_format"),
-                format!("{key}.log_format is required: alb, elb, cloudfront, waf or json"),
-            ));
-            None
-        }
-        Some(f) => match validate_format(input, f, &key) {
-            Ok(spec) => Some(spec),
-            Err(e) => {
-                errs.push(e);
-                None
-            }
-        },
-    };
-
-    let key_regex = match &input.key_regex_fields {
-        None => None,
-        Some(re) => match Regex::new(re) {
-            Err(e) => {
-                errs.push((
-                    format!("{key}.key_regex_fields"),
-                    format!("{key}.key_regex_fields: not a valid regular expression: {e}"),
-                ));
-                None
-            }
-            Ok(r) => {
-                if r.capture_names().flatten().next().is_none() {
-                    errs.push((
-                        format!("{key}.key_regex_fields"),
-                        format!("{key}.key_regex_fields has no named group (?P<name>...): it would add no field"),
-                    ));
-                }
-                for n in r.capture_names().flatten() {
-                    if RESERVED_NAMES.contains(&n) {
-                        errs.push((
-                            format!("{key}.key_regex_fields"),
-                            format!("{key}.key_regex_fields: group name {n:?} is a field s3logsbeat writes itself ({})", RESERVED_NAMES.join(", ")),
-                        ));
-                    }
-                }
-                Some(r)
-            }
-        },
-    };
-
-    let source = match kind {
-        InputType::Sqs => {
-            if input.queues_url.is_empty() {
-                errs.push((
-                    format!("{key}.queues_url"),
-                    format!(
-                        "{key}.queues_url is required for type sqs: the SQS queue URLs to poll"
-                    ),
-                ));
-            }
-            for (j, q) in input.queues_url.iter().enumerate() {
-                if !(q.starts_with("https://") || q.starts_with("http://")) {
-                    errs.push((
-                        format!("{key}.queues_url.{j}"),
-                        format!("{key}.queues_url.{j}: {q:?} is not a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"),
-                    ));
-                }
-            }
-            for (k, present) in [
-                ("buckets", !input.buckets.is_empty()),
-                ("since", input.since.is_some()),
-                ("to", input.to.is_some()),
-            ] {
-                if present {
-                    errs.push((
-                        format!("{key}.{k}"),
-                        format!("{key}.{k} only applies to type s3"),
-                    ));
-                }
-            }
-            let wait_time = input.wait_time.map_or(Duration::from_secs(20), |d| d.0);
-            if wait_time > Duration::from_secs(20) {
-                errs.push((
-                    format!("{key}.wait_time"),
-                    format!("{key}.wait_time must be at most 20s (SQS's long-polling limit)"),
-                ));
-            }
-            let max_messages = input.max_number_of_messages.unwrap_or(10);
-            if !(1..=10).contains(&max_messages) {
-                errs.push((
-                    format!("{key}.max_number_of_messages"),
-                    format!("{key}.max_number_of_messages must be between 1 and 10"),
-                ));
-            }
-            let visibility_timeout = input
-                .visibility_timeout
-                .map_or(Duration::from_secs(300), |d| d.0);
-            if visibility_timeout < Duration::from_secs(2)
-                || visibility_timeout > Duration::from_secs(12 * 3600)
-            {
-                errs.push((
-                    format!("{key}.visibility_timeout"),
-                    format!("{key}.visibility_timeout must be between 2s and 12h"),
-                ));
-            }
-            InputSource::Sqs(SqsSettings {
-                queues: input.queues_url.clone(),
-                poll_frequency: input.poll_frequency.map(|d| d.0).unwrap_or_default(),
-                wait_time,
-                max_messages: max_messages as i32,
-                visibility_timeout,
-                workers: input.workers.unwrap_or(5),
-            })
-        }
-        InputType::S3 => {
-            if input.buckets.is_empty() {
-                errs.push((
-                    format!("{key}.buckets"),
-                    format!(
-                        "{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix"
-                    ),
-                ));
-            }
-            for (k, present) in [
-                ("queues_url", !input.queues_url.is_empty()),
-                ("wait_time", input.wait_time.is_some()),
-                (
-                    "max_number_of_messages",
-                    input.max_number_of_messages.is_some(),
-                ),
-                ("visibility_timeout", input.visibility_timeout.is_some()),
-                ("poll_frequency", input.poll_frequency.is_some()),
-            ] {
-                if present {
-                    errs.push((
-                        format!("{key}.{k}"),
-                        format!("{key}.{k} only applies to type sqs"),
-                    ));
-                }
-            }
-            let mut buckets = Vec::new();
-            for (j, b) in input.buckets.iter().enumerate() {
-                match S3Uri::parse(b) {
-                    Ok(u) => buckets.push(u),
-                    Err(m) => errs.push((
-                        format!("{key}.buckets.{j}"),
-                        format!("{key}.buckets.{j}: {m}"),
-                    )),
-                }
-            }
-            let mut bound = |name: &str, v: &Option<String>| match v {
-                None => None,
-                Some(s) => match parse_time_bound(s) {
-                    Ok(t) => Some(t),
-                    Err(m) => {
-                        errs.push((format!("{key}.{name}"), format!("{key}.{name}: {m}")));
-                        None
-                    }
-                },
-            };
-            let since = bound("since", &input.since);
-            let to = bound("to", &input.to);
-            if let (Some(s), Some(t)) = (since, to) {
-                if s >= t {
-                    errs.push((
-                        format!("{key}.to"),
-                        format!("{key}: since ({s}) must be before to ({t})"),
-                    ));
-                }
-            }
-            InputSource::S3 { buckets, since, to }
-        }
-    };
-
-    if input.workers == Some(0) {
-        errs.push((
-            format!("{key}.workers"),
-            format!("{key}.workers must be at least 1"),
-        ));
-    }
-    let aws = merge_aws(raw.s3logsbeat.aws.as_ref(), input.aws.as_ref());
-    if let Some(e) = &aws.endpoint {
-        if !(e.starts_with("http://") || e.starts_with("https://")) {
-            errs.push((
-                format!("{key}.aws.endpoint"),
-                format!("aws.endpoint {e:?} must be a URL (http://host:port or https://host)"),
-            ));
-        }
-    }
-    let max_line_bytes = match input.max_line_bytes {
-        None => DEFAULT_MAX_LINE_BYTES,
-        Some(b) if b.0 == 0 => {
-            errs.push((
-                format!("{key}.max_line_bytes"),
-                format!("{key}.max_line_bytes must be at least 1"),
-            ));
-            DEFAULT_MAX_LINE_BYTES
-        }
-        Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
-    };
-
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-    let mut fields = raw.fields.clone();
-    for (k, v) in &input.fields {
-        fields.insert(k.clone(), v.clone());
-    }
-    let mut tags = raw.tags.clone();
-    tags.extend(input.tags.iter().cloned());
-    Ok(InputSettings {
-        index: i,
-        source,
-        format: format.expect("no errors"),
-        enrich: EnrichSettings {
-            beat_name: beat_name.to_string(),
-            hostname: hostname.to_string(),
-            key_regex,
-            fields,
-            fields_under_root: input.fields_under_root.unwrap_or(raw.fields_under_root),
-            tags,
-            parse_errors: input.parse_errors,
-        },
-        max_line_bytes,
-        aws,
-        workers: input.workers.unwrap_or(5),
-    })
-}
-
-/// The input's `aws` keys over the global ones.
-fn merge_aws(global: Option<&raw::AwsBlock>, input: Option<&raw::AwsBlock>) -> raw::AwsBlock {
-    let g = global.cloned().unwrap_or_default();
-    let Some(i) = input else { return g };
-    raw::AwsBlock {
-        region: i.region.clone().or(g.region),
-        endpoint: i.endpoint.clone().or(g.endpoint),
-        path_style: i.path_style.or(g.path_style),
-        role_arn: i.role_arn.clone().or(g.role_arn),
-        external_id: i.external_id.clone().or(g.external_id),
-        profile: i.profile.clone().or(g.profile),
-    }
-}
-
-fn validate_format(
-    input: &RawInput,
-    f: LogFormat,
-    key: &str,
-) -> Result<FormatSpec, (String, String)> {
-    let okey = format!("{key}.log_format_options");
-    match (f, &input.log_format_options) {
-        (LogFormat::Json, None) => Err((
-            okey.clone(),
-            format!("{okey} is required for log_format json: timestamp_field and timestamp_format"),
-        )),
-        (LogFormat::Json, Some(o)) => {
-            let field = o
-                .timestamp_field
-                .clone()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    (
-                        format!("{okey}.timestamp_field"),
-                        format!("{okey}.timestamp_field is required for log_format json"),
-                    )
-                })?;
-            let fmt = o.timestamp_format.as_deref().ok_or_else(|| {
-                (
-                    format!("{okey}.timestamp_format"),
-                    format!("{okey}.timestamp_format is required for log_format json"),
-                )
-            })?;
-            let tf = TimeFormat::from_config(fmt).map_err(|m| {
-                (
-                    format!("{okey}.timestamp_format"),
-                    format!("{okey}.timestamp_format: {m}"),
-                )
-            })?;
-            Ok(FormatSpec::json(JsonOptions {
-                timestamp_field: field,
-                timestamp_format: tf,
-            }))
-        }
-        (other, Some(_)) => Err((
-            okey.clone(),
-            format!("{okey} only applies to log_format json, not {other}"),
-        )),
-        (other, None) => Ok(FormatSpec::plain(other)),
-    }
-}
-
-fn validate_output(raw: &RawConfig) -> Result<OutputKind, (String, String)> {
-    let o = &raw.output;
-    let mut enabled = Vec::new();
-    if let Some(es) = o.elasticsearch.as_ref().filter(|x| x.enabled) {
-        if es.hosts.is_empty() {
-            return Err((
-                "output.elasticsearch.hosts".into(),
-                "output.elasticsearch.hosts is required: at least one host:port or URL".into(),
-            ));
-        }
-        if let Some(l) = es.compression_level.filter(|l| *l > 9) {
-            return Err((
-                "output.elasticsearch.compression_level".into(),
-                format!("output.elasticsearch.compression_level {l} is out of range 0..9"),
-            ));
-        }
-        if matches!(es.bulk_max_size, Some(0)) || matches!(es.worker, Some(0)) {
-            return Err((
-                "output.elasticsearch".into(),
-                "output.elasticsearch.bulk_max_size and worker must be at least 1".into(),
-            ));
-        }
-        if let Some(p) = &es.non_indexable_policy {
-            if p.drop.is_some() && p.dead_letter_index.is_some() {
-                return Err((
-                    "output.elasticsearch.non_indexable_policy".into(),
-                    "output.elasticsearch.non_indexable_policy: choose drop or dead_letter_index, not both".into(),
-                ));
-            }
-        }
-        enabled.push(OutputKind::Elasticsearch(Box::new(es.clone())));
-    }
-    if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
-        if ls.hosts.is_empty() {
-            return Err((
-                "output.logstash.hosts".into(),
-                "output.logstash.hosts is required: at least one host:port".into(),
-            ));
-        }
-        if let Some(l) = ls.compression_level.filter(|l| *l > 9) {
-            return Err((
-                "output.logstash.compression_level".into(),
-                format!("output.logstash.compression_level {l} is out of range 0..9"),
-            ));
-        }
-        enabled.push(OutputKind::Logstash(ls.clone()));
-    }
-    if let Some(c) = o.console.as_ref().filter(|x| x.enabled) {
-        enabled.push(OutputKind::Console(c.clone()));
-    }
-    if let Some(f) = o.file.as_ref().filter(|x| x.enabled) {
-        if f.path.as_deref().unwrap_or("").is_empty() {
-            return Err((
-                "output.file.path".into(),
-                "output.file.path is required: the directory to write to".into(),
-            ));
-        }
-        if let Some(n) = f.number_of_files.filter(|n| !(2..=1024).contains(n)) {
-            return Err((
-                "output.file.number_of_files".into(),
-                format!("output.file.number_of_files {n} is out of range 2..1024"),
-            ));
-        }
-        enabled.push(OutputKind::File(f.clone()));
-    }
-    match enabled.len() {
-        1 => Ok(enabled.remove(0)),
-        0 => Err((
-            "output".into(),
-            "no output configured: set one of output.elasticsearch, output.logstash, output.console or output.file".into(),
-        )),
-        _ => Err((
-            "output".into(),
-            "more than one output is enabled: keep exactly one of output.elasticsearch, output.logstash, output.console, output.file".into(),
-        )),
-    }
+/// The source of a validated config's errors (for callers that check more, such as the CLI).
+pub fn source_of(loaded: &Loaded) -> &Source {
+    &loaded.source
 }
 
 #[cfg(test)]
@@ -663,8 +312,8 @@ output.console:
 
     fn settings(text: &str, overrides: &[&str], mode: Mode) -> Result<Settings, Vec<ConfigError>> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let (raw, _) = load::load_str(text, "s3logsbeat.yml", &o).map_err(|e| vec![e])?;
-        Settings::validate(raw, Path::new("s3logsbeat.yml"), mode)
+        let loaded = load::load_str(text, "s3logsbeat.yml", &o)?;
+        Settings::validate(loaded, Path::new("s3logsbeat.yml"), mode)
     }
 
     fn first_error(text: &str, overrides: &[&str], mode: Mode) -> String {
@@ -675,12 +324,12 @@ output.console:
     fn the_original_keys_load() {
         let s = settings(BASE, &[], Mode::All).unwrap();
         assert_eq!(s.inputs.len(), 2);
-        assert!(matches!(s.output, OutputKind::Console(_)));
+        assert!(matches!(s.output, OutputSettings::Console(_)));
         match &s.inputs[1].source {
-            InputSource::S3 { buckets, since, to } => {
-                assert_eq!(buckets[1].bucket, "other");
-                assert_eq!(since.unwrap().to_rfc3339(), "2018-10-15T01:00:00+00:00");
-                assert!(to.is_some());
+            InputSource::S3(s) => {
+                assert_eq!(s.buckets[1].bucket, "other");
+                assert_eq!(s.since.unwrap().to_rfc3339(), "2018-10-15T01:00:00+00:00");
+                assert!(s.to.is_some());
             }
             other => panic!("{other:?}"),
         }
@@ -690,12 +339,12 @@ output.console:
                 assert_eq!(q.wait_time, Duration::from_secs(20));
                 assert_eq!(q.max_messages, 10);
                 assert_eq!(q.visibility_timeout, Duration::from_secs(300));
-                assert_eq!(q.workers, 5);
+                assert_eq!(s.inputs[0].workers, 5);
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(s.queue.events, 4096);
-        assert_eq!(s.queue.flush.timeout.0, Duration::from_secs(1));
+        assert_eq!(s.queue.flush_timeout, Duration::from_secs(1));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::format::LogFormat;
+use super::inputs::ParseErrorPolicy;
 use super::values::{ByteSize, Dur};
-use crate::enrich::ParseErrorPolicy;
-use crate::formats::LogFormat;
 
 /// The whole file.
 #[derive(Clone, Debug, Deserialize, Serialize)]

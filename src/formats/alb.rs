@@ -129,12 +129,11 @@ fn push_list<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>, sep
 #[cfg(test)]
 mod tests {
     use super::super::test_util::parse_one;
-    use super::super::{FormatSpec, LogFormat};
+    use super::super::FormatSpec;
     use serde_json::json;
 
     fn alb(line: &str) -> serde_json::Value {
-        parse_one(&FormatSpec::plain(LogFormat::Alb), line)
-            .unwrap_or_else(|e| panic!("{line}: {e}"))
+        parse_one(&FormatSpec::Alb, line).unwrap_or_else(|e| panic!("{line}: {e}"))
     }
 
     #[test]
@@ -204,7 +203,7 @@ mod tests {
 
     #[test]
     fn bad_lines_say_which_field() {
-        let spec = FormatSpec::plain(LogFormat::Alb);
+        let spec = FormatSpec::Alb;
         let e = parse_one(&spec, "http 2016-08-10T22:08:42Z app/x/1 1.2.3.4:1").unwrap_err();
         assert!(e.to_string().contains("needs at least 13"), "{e}");
         let e = parse_one(

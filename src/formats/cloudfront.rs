@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::tokens::{parse_date_and_time, percent_decode, push_int, push_num};
+use super::tokens::{parse_date_and_time, push_int, push_num};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{Name, Timestamp, Value};
 
@@ -202,7 +202,7 @@ pub fn parse<'a>(
                     continue;
                 }
                 let value = if decode && v != "-" {
-                    percent_decode(v)
+                    crate::percent::decode(v)
                 } else {
                     Cow::Borrowed(v)
                 };
@@ -234,12 +234,12 @@ fn static_name(n: &Name<'static>) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FormatSpec, LineKind, LineOut, LineParser, LogFormat};
+    use super::super::{FormatSpec, LineKind, LineOut, LineParser};
 
     const LINE33: &str = "2019-12-04\t21:02:31\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/index%20a+b.html\t200\t-\tMozilla/5.0%20(Windows)\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t78\t-\t-";
 
     fn parse_lines(lines: &[&str]) -> Vec<Result<serde_json::Value, String>> {
-        let spec = FormatSpec::plain(LogFormat::Cloudfront);
+        let spec = FormatSpec::Cloudfront;
         let mut p = LineParser::new(&spec);
         let mut res = Vec::new();
         for l in lines {

@@ -47,12 +47,11 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 #[cfg(test)]
 mod tests {
     use super::super::test_util::parse_one;
-    use super::super::{FormatSpec, LogFormat};
+    use super::super::FormatSpec;
     use serde_json::json;
 
     fn elb(line: &str) -> serde_json::Value {
-        parse_one(&FormatSpec::plain(LogFormat::Elb), line)
-            .unwrap_or_else(|e| panic!("{line}: {e}"))
+        parse_one(&FormatSpec::Elb, line).unwrap_or_else(|e| panic!("{line}: {e}"))
     }
 
     #[test]

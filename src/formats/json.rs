@@ -12,28 +12,9 @@
 
 use serde_json::{Map, Value as J};
 
-use super::time::TimeFormat;
 use super::{ErrorKind, LineOut, ParseError};
+pub use crate::config::JsonOptions;
 use crate::event::{Name, Timestamp, Value};
-
-/// `log_format_options` of the `json` format.
-#[derive(Clone, Debug)]
-pub struct JsonOptions {
-    /// The key that holds the event time (a top-level key, or a dotted path).
-    pub timestamp_field: String,
-    /// How that time is written.
-    pub timestamp_format: TimeFormat,
-}
-
-impl JsonOptions {
-    /// The fixed options of `waf`.
-    pub fn waf() -> JsonOptions {
-        JsonOptions {
-            timestamp_field: "timestamp".to_string(),
-            timestamp_format: TimeFormat::UnixMillis,
-        }
-    }
-}
 
 /// Top-level keys that s3logsbeat writes itself.
 const RESERVED: [&str; 4] = ["@timestamp", "@metadata", "log", "beat"];
@@ -148,8 +129,9 @@ fn remove_nulls(v: &mut J) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FormatSpec, LineOut, LineParser, LogFormat};
+    use super::super::{FormatSpec, LineOut, LineParser};
     use super::*;
+    use crate::config::TimeFormat;
     use serde_json::json;
 
     fn records(spec: &FormatSpec, line: &str) -> Vec<(usize, Result<J, String>)> {
@@ -175,7 +157,7 @@ mod tests {
     }
 
     fn json_spec(field: &str, fmt: &str) -> FormatSpec {
-        FormatSpec::json(JsonOptions {
+        FormatSpec::Json(JsonOptions {
             timestamp_field: field.into(),
             timestamp_format: TimeFormat::from_config(fmt).unwrap(),
         })
@@ -183,7 +165,7 @@ mod tests {
 
     #[test]
     fn waf_line_drops_nulls_and_the_timestamp_key() {
-        let spec = FormatSpec::plain(LogFormat::Waf);
+        let spec = FormatSpec::Waf;
         let r = records(
             &spec,
             r#"{"timestamp":1553360693208,"formatVersion":1,"requestId":null,"h":{"a":null,"b":[null,1]}}"#,
@@ -196,7 +178,7 @@ mod tests {
 
     #[test]
     fn several_values_on_one_line_each_become_a_record() {
-        let spec = FormatSpec::plain(LogFormat::Waf);
+        let spec = FormatSpec::Waf;
         let r = records(&spec, r#"  {"timestamp":1,"a":1} {"timestamp":2,"b":2}{"x"#);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].0, 2);
@@ -208,7 +190,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let spec = FormatSpec::plain(LogFormat::Waf);
+        let spec = FormatSpec::Waf;
         assert_eq!(
             records(&spec, "[1,2]")[0].1.clone().unwrap_err(),
             "JSON value is not an object: \"[1,2]\""

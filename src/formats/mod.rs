@@ -21,85 +21,8 @@ pub mod tokens;
 use std::fmt;
 use std::ops::Range;
 
+pub use crate::config::{FormatSpec, JsonOptions, LogFormat};
 use crate::event::{Name, Timestamp, Value};
-
-/// The `log_format` of an input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Application Load Balancer access logs.
-    Alb,
-    /// Classic Load Balancer access logs.
-    Elb,
-    /// CloudFront standard (legacy) access logs.
-    Cloudfront,
-    /// AWS WAF logs (JSON lines, `timestamp` in epoch milliseconds).
-    Waf,
-    /// JSON lines with a configured timestamp field and format.
-    Json,
-}
-
-impl LogFormat {
-    /// Every format, in the order the documentation lists them.
-    pub const ALL: [LogFormat; 5] = [
-        LogFormat::Alb,
-        LogFormat::Elb,
-        LogFormat::Cloudfront,
-        LogFormat::Waf,
-        LogFormat::Json,
-    ];
-
-    /// The config name, also sent as `@metadata.format`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LogFormat::Alb => "alb",
-            LogFormat::Elb => "elb",
-            LogFormat::Cloudfront => "cloudfront",
-            LogFormat::Waf => "waf",
-            LogFormat::Json => "json",
-        }
-    }
-
-    /// Parses a config name.
-    pub fn from_name(s: &str) -> Option<LogFormat> {
-        LogFormat::ALL.into_iter().find(|f| f.name() == s)
-    }
-}
-
-impl fmt::Display for LogFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A format with its options, validated once at start-up and shared by every object of an input.
-#[derive(Clone, Debug)]
-pub struct FormatSpec {
-    /// Which format.
-    pub format: LogFormat,
-    /// For `json` (and `waf`, which is `json` with fixed options): where the timestamp is and how it is
-    /// written.
-    pub json: Option<json::JsonOptions>,
-}
-
-impl FormatSpec {
-    /// A format without options; `json` needs [`FormatSpec::json`] instead.
-    pub fn plain(format: LogFormat) -> FormatSpec {
-        let json = match format {
-            LogFormat::Waf => Some(json::JsonOptions::waf()),
-            _ => None,
-        };
-        FormatSpec { format, json }
-    }
-
-    /// The `json` format with its options.
-    pub fn json(options: json::JsonOptions) -> FormatSpec {
-        FormatSpec {
-            format: LogFormat::Json,
-            json: Some(options),
-        }
-    }
-}
 
 /// Why a line did not parse. Built only on the failure path; the message names the field and value.
 /// Boxed, so that the `Result`s of the hot path stay two words wide.
@@ -301,6 +224,8 @@ pub enum LineKind {
 pub struct LineParser<'s> {
     spec: &'s FormatSpec,
     cloudfront: cloudfront::Columns,
+    /// `waf` is `json` with fixed options.
+    waf: Option<JsonOptions>,
 }
 
 impl<'s> LineParser<'s> {
@@ -309,25 +234,26 @@ impl<'s> LineParser<'s> {
         LineParser {
             spec,
             cloudfront: cloudfront::Columns::standard(),
+            waf: matches!(spec, FormatSpec::Waf).then(JsonOptions::waf),
         }
     }
 
     /// Parses one line (without its line terminator, not blank).
     pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind {
-        match self.spec.format {
-            LogFormat::Alb => {
+        match self.spec {
+            FormatSpec::Alb => {
                 let start = out.fields.len();
                 let r = alb::parse(line, out);
                 out.finish(start, 0, r);
                 LineKind::Data
             }
-            LogFormat::Elb => {
+            FormatSpec::Elb => {
                 let start = out.fields.len();
                 let r = elb::parse(line, out);
                 out.finish(start, 0, r);
                 LineKind::Data
             }
-            LogFormat::Cloudfront => {
+            FormatSpec::Cloudfront => {
                 if line.starts_with('#') {
                     self.cloudfront.header(line);
                     return LineKind::Header;
@@ -337,8 +263,11 @@ impl<'s> LineParser<'s> {
                 out.finish(start, 0, r);
                 LineKind::Data
             }
-            LogFormat::Waf | LogFormat::Json => {
-                let opts = self.spec.json.as_ref().expect("json formats carry options");
+            FormatSpec::Waf => {
+                json::parse(self.waf.as_ref().expect("made for waf"), line, out);
+                LineKind::Data
+            }
+            FormatSpec::Json(opts) => {
                 json::parse(opts, line, out);
                 LineKind::Data
             }

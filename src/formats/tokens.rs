@@ -452,44 +452,6 @@ pub fn parse_date_and_time(date: &str, time: &str) -> Option<Timestamp> {
     timestamp_from_parts(y, mo, dd, h, mi, s, 0, 0)
 }
 
-/// Decodes `%XX` escapes once. `+` stays `+` (these are not form values), an invalid escape is kept as
-/// written, and bytes that do not form UTF-8 become U+FFFD.
-#[inline]
-pub fn percent_decode(s: &str) -> Cow<'_, str> {
-    let b = s.as_bytes();
-    let Some(first) = memchr::memchr(b'%', b) else {
-        return Cow::Borrowed(s);
-    };
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    out.extend_from_slice(&b[..first]);
-    let mut i = first;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
-}
-
-#[inline]
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,17 +523,6 @@ mod tests {
         ] {
             assert!(parse_rfc3339(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn percent_decoding_is_single_and_keeps_plus() {
-        assert_eq!(percent_decode("/a%2520b+c"), "/a%20b+c");
-        assert_eq!(percent_decode("q=1+2&r=%252B"), "q=1+2&r=%2B");
-        assert_eq!(percent_decode("UA%25ZZbad"), "UA%ZZbad");
-        assert_eq!(percent_decode("bad%ZZ%4"), "bad%ZZ%4");
-        assert_eq!(percent_decode("%"), "%");
-        assert_eq!(percent_decode("%C3%A9%FF"), "é\u{FFFD}");
-        assert!(matches!(percent_decode("plain"), Cow::Borrowed(_)));
     }
 
     #[test]

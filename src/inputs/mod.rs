@@ -1,7 +1,9 @@
 //! Inputs: where objects to read come from.
 //!
 //! - [`notification`]: SQS message bodies (S3, SNS-wrapped, EventBridge) → objects.
-//! - [`sqs`]: the daemon's pollers, workers, visibility heartbeat and deleter.
+//! - [`sqs`]: the daemon's pollers, visibility heartbeat and deleter.
+//! - [`s3_list`]: `s3import`'s ListObjectsV2 listings.
 
 pub mod notification;
+pub mod s3_list;
 pub mod sqs;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::config::raw;
+use crate::config::ConsoleSettings;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
@@ -17,24 +17,27 @@ pub struct Console {
 }
 
 impl Console {
-    /// From `output.console`.
-    pub fn new(c: &raw::Console) -> Console {
+    /// From validated settings.
+    pub fn new(c: &ConsoleSettings) -> Console {
         Console {
             pretty: c.pretty,
             lock: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Writes the batch.
+    /// Writes the batch (on a blocking thread: stdout may be a slow pipe).
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let buf = render(batch, self.pretty);
+        let buf = std::sync::Arc::new(render(batch, self.pretty));
         let _guard = self.lock.lock().await;
         let mut backoff = std::time::Duration::from_millis(100);
         loop {
-            let r = tokio::task::block_in_place(|| {
+            let b = buf.clone();
+            let r = tokio::task::spawn_blocking(move || {
                 let mut out = std::io::stdout().lock();
-                out.write_all(&buf).and_then(|_| out.flush())
-            });
+                out.write_all(&b).and_then(|_| out.flush())
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
             match r {
                 Ok(()) => return Ok(()),
                 Err(e) => {

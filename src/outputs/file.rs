@@ -6,7 +6,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::config::raw;
+use std::sync::{Arc, Mutex};
+
+use crate::config::FileSettings;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
@@ -15,30 +17,69 @@ use super::{console::render, Aborted, SetupError};
 /// The file output.
 #[derive(Debug)]
 pub struct FileOutput {
+    files: Arc<Files>,
+}
+
+/// The files, written on blocking threads.
+#[derive(Debug)]
+struct Files {
     dir: PathBuf,
     name: String,
     rotate_bytes: u64,
     keep: u32,
-    state: tokio::sync::Mutex<Option<(File, u64)>>,
+    /// The open file and its length.
+    state: Mutex<Option<(File, u64)>>,
 }
 
 impl FileOutput {
-    /// From `output.file`; creates the directory.
-    pub fn new(f: &raw::File) -> Result<FileOutput, SetupError> {
-        let dir = PathBuf::from(f.path.clone().unwrap_or_default());
-        fs::create_dir_all(&dir).map_err(|e| SetupError {
+    /// From validated settings; creates the directory.
+    pub fn new(f: &FileSettings) -> Result<FileOutput, SetupError> {
+        fs::create_dir_all(&f.path).map_err(|e| SetupError {
             key: "output.file.path".into(),
-            message: format!("cannot create {}: {e}", dir.display()),
+            message: format!("cannot create {}: {e}", f.path.display()),
         })?;
         Ok(FileOutput {
-            dir,
-            name: f.filename.clone().unwrap_or_else(|| "s3logsbeat".into()),
-            rotate_bytes: f.rotate_every_kb.unwrap_or(10240) * 1024,
-            keep: f.number_of_files.unwrap_or(7),
-            state: tokio::sync::Mutex::new(None),
+            files: Arc::new(Files {
+                dir: f.path.clone(),
+                name: f.filename.clone(),
+                rotate_bytes: f.rotate_bytes,
+                keep: f.number_of_files,
+                state: Mutex::new(None),
+            }),
         })
     }
 
+    /// Writes the batch.
+    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let buf = Arc::new(render(batch, false));
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            let (files, b) = (self.files.clone(), buf.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                let mut state = files.state.lock().unwrap_or_else(|e| e.into_inner());
+                let r = files.write(&mut state, &b);
+                if r.is_err() {
+                    *state = None;
+                }
+                r
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::error!(error = %e, file = %self.files.path(0).display(), "output.file: write failed; retrying");
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                }
+            }
+        }
+    }
+}
+
+impl Files {
     fn path(&self, n: u32) -> PathBuf {
         if n == 0 {
             self.dir.join(&self.name)
@@ -77,26 +118,6 @@ impl FileOutput {
         *len += buf.len() as u64;
         Ok(())
     }
-
-    /// Writes the batch.
-    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let buf = render(batch, false);
-        let mut state = self.state.lock().await;
-        let mut backoff = std::time::Duration::from_millis(100);
-        loop {
-            match tokio::task::block_in_place(|| self.write(&mut state, &buf)) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    *state = None;
-                    tracing::error!(error = %e, file = %self.path(0).display(), "output.file: write failed; retrying");
-                    if !shutdown.sleep(backoff).await {
-                        return Err(Aborted);
-                    }
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -105,20 +126,18 @@ mod tests {
     use crate::ack::AckGroup;
     use crate::event::{Event, EventId, Timestamp};
 
-    #[tokio::test(flavor = "multi_thread")]
+    #[tokio::test]
     async fn rotates_by_size_and_keeps_number_of_files() {
         let dir = std::env::temp_dir().join(format!("s3lb-file-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        let out = FileOutput::new(&raw::File {
-            enabled: true,
-            path: Some(dir.display().to_string()),
-            filename: Some("ev".into()),
-            rotate_every_kb: Some(1),
-            number_of_files: Some(3),
+        let out = FileOutput::new(&FileSettings {
+            path: dir.clone(),
+            filename: "ev".into(),
+            rotate_bytes: 1024,
+            number_of_files: 3,
         })
         .unwrap();
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let ack = AckGroup::new(1, None, tx);
+        let ack = AckGroup::new("test", |_| {});
         let (q, mut rx) = crate::queue::channel(1000);
         for i in 0..20u8 {
             let e = Event {

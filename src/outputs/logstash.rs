@@ -25,12 +25,12 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::raw;
+use crate::config::LogstashSettings;
 use crate::metrics::Metrics;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
-use super::{Aborted, SetupError};
+use super::Aborted;
 
 /// Sequence numbers restart on a fresh connection; past this a connection is closed once idle, so they
 /// never wrap.
@@ -76,54 +76,23 @@ pub struct Logstash {
 }
 
 impl Logstash {
-    /// From `output.logstash`.
-    pub fn new(c: &raw::Logstash, metrics: Arc<Metrics>) -> Result<Logstash, SetupError> {
-        let err = |key: &str, message: String| SetupError {
-            key: format!("output.logstash.{key}"),
-            message,
-        };
-        let mut hosts = Vec::new();
-        for h in &c.hosts {
-            let h = h.trim();
-            let hp = if h
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-            {
-                h.to_string()
-            } else {
-                format!("{h}:5044")
-            };
-            hosts.push(hp);
-        }
-        if hosts.is_empty() {
-            return Err(err("hosts", "at least one host:port is required".into()));
-        }
-        let tls = match &c.ssl {
-            Some(ssl) if ssl.enabled != Some(false) => {
-                let cfg = super::tls::client_config(ssl, "output.logstash")
-                    .map_err(|(key, message)| SetupError { key, message })?;
-                for h in &hosts {
-                    super::tls::server_name(h).map_err(|m| err("hosts", m))?;
-                }
-                Some(cfg)
-            }
-            _ => None,
-        };
-        Ok(Logstash {
-            loadbalance: c.loadbalance,
-            compression: c.compression_level.unwrap_or(3),
-            bulk_max_size: c.bulk_max_size.unwrap_or(2048).max(1),
-            timeout: c.timeout.map_or(Duration::from_secs(30), |d| d.0),
-            pipelining: c.pipelining.unwrap_or(2).max(1),
-            workers: c.worker.unwrap_or(1).max(1) * if c.loadbalance { hosts.len() } else { 1 },
-            hosts,
-            backoff_init: c.backoff.init.0.max(Duration::from_millis(10)),
-            backoff_max: c.backoff.max.0.max(c.backoff.init.0),
+    /// From validated settings.
+    pub fn new(s: &LogstashSettings, metrics: Arc<Metrics>) -> Logstash {
+        Logstash {
+            loadbalance: s.loadbalance,
+            compression: s.compression_level,
+            bulk_max_size: s.bulk_max_size,
+            timeout: s.timeout,
+            pipelining: s.pipelining,
+            workers: s.workers,
+            hosts: s.hosts.clone(),
+            backoff_init: s.backoff.init,
+            backoff_max: s.backoff.max,
             current: AtomicUsize::new(0),
             idle: tokio::sync::Mutex::new(Vec::new()),
-            tls,
+            tls: s.tls.as_ref().map(super::tls::client_config),
             metrics,
-        })
+        }
     }
 
     /// `bulk_max_size` × `pipelining`: the events one batch can keep in flight.
@@ -180,15 +149,20 @@ impl Logstash {
 
     /// Delivers a batch: windows of `bulk_max_size` events, `pipelining` in flight.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let payloads: Vec<Vec<u8>> = batch
-            .events()
-            .map(|e| {
-                let mut v = Vec::with_capacity(e.doc.len() + 160);
-                e.write_with_metadata(&mut v);
-                v
-            })
-            .collect();
-        let windows: Vec<&[Vec<u8>]> = payloads.chunks(self.bulk_max_size).collect();
+        // Windows are shared, so one can be compressed on a blocking thread without copying it.
+        let mut windows: Vec<Arc<Vec<Vec<u8>>>> = Vec::new();
+        let mut window = Vec::with_capacity(self.bulk_max_size.min(batch.len()));
+        for e in batch.events() {
+            let mut v = Vec::with_capacity(e.doc.len() + 160);
+            e.write_with_metadata(&mut v);
+            window.push(v);
+            if window.len() == self.bulk_max_size {
+                windows.push(Arc::new(std::mem::take(&mut window)));
+            }
+        }
+        if !window.is_empty() {
+            windows.push(Arc::new(window));
+        }
         let mut next = 0;
         let mut backoff = self.backoff_init;
         while next < windows.len() {
@@ -248,7 +222,7 @@ impl Logstash {
     async fn send_windows(
         &self,
         conn: &mut Conn,
-        windows: &[&[Vec<u8>]],
+        windows: &[Arc<Vec<Vec<u8>>>],
     ) -> Result<usize, (usize, String)> {
         let mut in_flight: VecDeque<(u32, u32)> = VecDeque::new();
         let mut sent = 0;
@@ -256,7 +230,16 @@ impl Logstash {
         loop {
             while in_flight.len() < self.pipelining && sent < windows.len() {
                 let first = conn.seq + 1;
-                let bytes = encode_window(first, windows[sent], self.compression);
+                // zlib over a window of a few MB is too long to run on an async worker.
+                let events = windows[sent].clone();
+                let level = self.compression;
+                let bytes =
+                    match tokio::task::spawn_blocking(move || encode_window(first, &events, level))
+                        .await
+                    {
+                        Ok(b) => b,
+                        Err(e) => return Err((done, format!("encoding the window: {e}"))),
+                    };
                 conn.seq += windows[sent].len() as u32;
                 Metrics::add(&self.metrics.output_requests, 1);
                 match tokio::time::timeout(self.timeout, conn.stream.write_all(&bytes)).await {

@@ -1,9 +1,14 @@
 //! Outputs: a batch in, delivered (or given up at abort) out.
 //!
-//! Every output retries until its events are delivered; the only way a batch is not delivered is an
-//! abort at shutdown, in which case its events are not acknowledged and their SQS messages are made
-//! visible again. Elasticsearch's permanent per-document rejections go to a dead-letter index (or are
-//! dropped when the user asked for that); both count as handled.
+//! Every output retries until its events are delivered; the only ways a batch is not delivered are an
+//! abort at shutdown and a panic, and in both the batch is dropped undelivered, which fails its ack groups
+//! (their SQS messages are made visible again). Elasticsearch's permanent per-document rejections go to a
+//! dead-letter index (or are dropped when the user asked for that); both count as handled.
+//!
+//! What must stay true: outputs never call SQS or S3; they only say, by marking a batch delivered or
+//! dropping it, what happened to its events. An output worker survives a panic in its output (the batch is
+//! logged with what it held and dropped); an output that panics on [`PANICS_IN_A_ROW`] batches in a row is
+//! broken, and the pipeline stops with that reason rather than poll and give back messages for ever.
 
 pub mod console;
 pub mod elasticsearch;
@@ -11,14 +16,19 @@ pub mod file;
 pub mod logstash;
 pub mod tls;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Mutex};
 
-use crate::config::OutputKind;
+use crate::config::OutputSettings;
 use crate::metrics::Metrics;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
+use crate::supervise;
+
+/// Consecutive batches an output may panic on before the pipeline stops.
+pub const PANICS_IN_A_ROW: usize = 3;
 
 /// The batch was not delivered because of an abort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +47,8 @@ pub enum Output {
     Logstash(logstash::Logstash),
 }
 
-/// An output could not be set up (bad CA file, bad host URL, ...).
+/// An output could not be set up (a directory that cannot be created, an HTTP client that cannot be
+/// built); everything a config can get wrong was refused before, by `config`.
 #[derive(Debug, thiserror::Error)]
 #[error("{key}: {message}")]
 pub struct SetupError {
@@ -49,37 +60,20 @@ pub struct SetupError {
 
 impl Output {
     /// Builds the output from the settings.
-    pub fn new(kind: &OutputKind, metrics: Arc<Metrics>) -> Result<Output, SetupError> {
-        Ok(match kind {
-            OutputKind::Elasticsearch(es) => {
+    pub fn new(settings: &OutputSettings, metrics: Arc<Metrics>) -> Result<Output, SetupError> {
+        Ok(match settings {
+            OutputSettings::Elasticsearch(es) => {
                 Output::Elasticsearch(elasticsearch::Elasticsearch::new(es, metrics)?)
             }
-            OutputKind::Console(c) => Output::Console(console::Console::new(c)),
-            OutputKind::File(f) => Output::File(file::FileOutput::new(f)?),
-            OutputKind::Logstash(l) => Output::Logstash(logstash::Logstash::new(l, metrics)?),
+            OutputSettings::Console(c) => Output::Console(console::Console::new(c)),
+            OutputSettings::File(f) => Output::File(file::FileOutput::new(f)?),
+            OutputSettings::Logstash(l) => Output::Logstash(logstash::Logstash::new(l, metrics)),
         })
-    }
-
-    /// Most events per batch.
-    pub fn batch_size(&self) -> usize {
-        match self {
-            Output::Elasticsearch(es) => es.bulk_max_size(),
-            Output::Logstash(l) => l.batch_size(),
-            Output::Console(_) | Output::File(_) => 2048,
-        }
-    }
-
-    /// Concurrent batches.
-    pub fn workers(&self) -> usize {
-        match self {
-            Output::Elasticsearch(es) => es.workers(),
-            Output::Logstash(l) => l.workers(),
-            Output::Console(_) | Output::File(_) => 1,
-        }
     }
 
     /// Delivers a batch, retrying until it is delivered or the shutdown aborts.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        crate::faults::output(batch);
         match self {
             Output::Elasticsearch(es) => es.publish(batch, shutdown).await,
             Output::Console(c) => c.publish(batch, shutdown).await,
@@ -89,48 +83,65 @@ impl Output {
     }
 }
 
-/// Runs the output's workers until the batch channel closes; delivered batches are acknowledged.
+/// Runs `workers` output workers until the batch channel closes; delivered batches are acknowledged.
 pub async fn run_workers(
     output: Arc<Output>,
+    workers: usize,
     batches: mpsc::Receiver<Batch>,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) {
     let batches = Arc::new(Mutex::new(batches));
+    let panics_in_a_row = Arc::new(AtomicUsize::new(0));
     let mut set = tokio::task::JoinSet::new();
-    for _ in 0..output.workers() {
-        let (output, batches, metrics, shutdown) = (
+    for _ in 0..workers.max(1) {
+        let (output, batches, metrics, shutdown, panics) = (
             output.clone(),
             batches.clone(),
             metrics.clone(),
             shutdown.clone(),
+            panics_in_a_row.clone(),
         );
         set.spawn(async move {
             loop {
                 let next = batches.lock().await.recv().await;
                 let Some(batch) = next else { return };
                 let n = batch.len() as u64;
-                match output.publish(&batch, &shutdown).await {
-                    Ok(()) => {
+                match supervise::guard(output.publish(&batch, &shutdown)).await {
+                    Ok(Ok(())) => {
+                        panics.store(0, Ordering::Relaxed);
                         Metrics::add(&metrics.events_delivered, n);
                         batch.delivered();
                     }
-                    Err(Aborted) => {
+                    Ok(Err(Aborted)) => {
                         tracing::warn!(
                             events = n,
                             "shutdown: batch not delivered; its messages return to the queue"
                         );
-                        // Dropping the batch frees the queue slots without acknowledging the events.
+                        // Dropping the batch frees its queue slots and fails its groups.
+                    }
+                    Err(panic) => {
+                        Metrics::add(&metrics.task_panics, 1);
+                        let what = batch.describe();
+                        tracing::error!(
+                            "output panicked delivering a batch of {what}: {panic}; the batch is dropped \
+                             undelivered and its messages return to the queue"
+                        );
+                        drop(batch);
+                        if panics.fetch_add(1, Ordering::Relaxed) + 1 >= PANICS_IN_A_ROW {
+                            shutdown.fail(format!(
+                                "the output panicked on {PANICS_IN_A_ROW} batches in a row (last: {panic})"
+                            ));
+                        }
                     }
                 }
             }
         });
     }
     while let Some(r) = set.join_next().await {
-        if let Err(e) = r {
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
+        if let Some(why) = supervise::join_error(r) {
+            Metrics::add(&metrics.task_panics, 1);
+            shutdown.fail(format!("an output worker {why}"));
         }
     }
 }

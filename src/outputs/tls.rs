@@ -1,107 +1,70 @@
-//! TLS for the Logstash output (`output.logstash.ssl`): rustls with the system's roots plus
-//! `certificate_authorities`, optional client certificate, and `verification_mode` `full` (chain and host
-//! name), `certificate` (chain only) or `none` (anything; for tests and trusted networks only).
+//! TLS for the outputs (Elasticsearch over `https`, Logstash with `ssl`): validated [`TlsSettings`] in, a
+//! rustls client configuration out, with the system's roots plus `certificate_authorities`, an optional
+//! client certificate, and `verification_mode` `full` (chain and host name), `certificate` (chain only) or
+//! `none` (anything; for tests and trusted networks only).
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
 };
 
-use crate::config::raw::Ssl;
+use crate::config::{TlsSettings, Verification};
 
-/// Builds the client configuration; errors name the key.
-pub fn client_config(ssl: &Ssl, key_prefix: &str) -> Result<Arc<ClientConfig>, (String, String)> {
+/// Builds the TLS client from validated settings: the system's roots plus `certificate_authorities`,
+/// the verification mode, the client certificate. The files were read and checked by `config::tls`, so
+/// this cannot fail on them; a key the handshake library still refuses falls back to no client
+/// certificate, loudly.
+pub fn client_config(tls: &TlsSettings) -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = RootCertStore::empty();
     for c in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(c);
     }
-    for ca in &ssl.certificate_authorities {
-        let key = format!("{key_prefix}.ssl.certificate_authorities");
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-            .map_err(|e| (key.clone(), format!("cannot read {ca}: {e}")))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| (key.clone(), format!("{ca} is not PEM: {e}")))?;
-        if certs.is_empty() {
-            return Err((key, format!("{ca} holds no certificate")));
-        }
-        for c in certs {
-            roots
-                .add(c)
-                .map_err(|e| (key.clone(), format!("{ca}: {e}")))?;
+    for c in &tls.certificate_authorities {
+        if let Err(e) = roots.add(c.clone()) {
+            tracing::warn!(error = %e, "a certificate of ssl.certificate_authorities is not usable as a root");
         }
     }
-    let mode = ssl.verification_mode.as_deref().unwrap_or("full");
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| (format!("{key_prefix}.ssl"), e.to_string()))?;
-    let builder = match mode {
-        "full" | "strict" => builder.with_root_certificates(roots),
-        "certificate" | "none" => {
+        .expect("the default provider supports the default protocol versions");
+    let builder = match tls.verification {
+        Verification::Full => builder.with_root_certificates(roots),
+        Verification::Certificate | Verification::None => {
             let inner = if roots.is_empty() {
                 None
             } else {
-                Some(
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                        .build()
-                        .map_err(|e| (format!("{key_prefix}.ssl"), e.to_string()))?,
-                )
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .ok()
             };
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(Relaxed {
                     inner,
-                    check_chain: mode == "certificate",
+                    check_chain: tls.verification == Verification::Certificate,
                     provider,
                 }))
         }
-        other => {
-            return Err((
-                format!("{key_prefix}.ssl.verification_mode"),
-                format!("{other:?}: expected full, certificate or none"),
-            ))
-        }
     };
-    let config = match (&ssl.certificate, &ssl.key) {
-        (Some(cert), Some(key)) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| {
-                    (
-                        format!("{key_prefix}.ssl.certificate"),
-                        format!("cannot read {cert}: {e}"),
-                    )
-                })?
-                .collect::<Result<_, _>>()
-                .map_err(|e| {
-                    (
-                        format!("{key_prefix}.ssl.certificate"),
-                        format!("{cert}: {e}"),
-                    )
-                })?;
-            let pk = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                (
-                    format!("{key_prefix}.ssl.key"),
-                    format!("cannot read {key}: {e}"),
-                )
-            })?;
-            builder
-                .with_client_auth_cert(certs, pk)
-                .map_err(|e| (format!("{key_prefix}.ssl.certificate"), e.to_string()))?
-        }
-        (None, None) => builder.with_no_client_auth(),
-        _ => {
-            return Err((
-                format!("{key_prefix}.ssl.certificate"),
-                "ssl.certificate and ssl.key go together".into(),
-            ))
-        }
+    let config = match &tls.client {
+        Some(id) => match builder
+            .clone()
+            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "the client certificate cannot be used; connecting without it");
+                builder.with_no_client_auth()
+            }
+        },
+        None => builder.with_no_client_auth(),
     };
-    Ok(Arc::new(config))
+    Arc::new(config)
 }
 
 /// The server name to check, from `host:port`.

@@ -384,3 +384,109 @@ pub fn counter(stderr: &str, name: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// A format by name; `json` reads `timestamp` as ISO 8601 unless [`json_spec`] says otherwise.
+pub fn spec(format: &str) -> s3logsbeat::config::FormatSpec {
+    let f = s3logsbeat::config::LogFormat::from_name(format).expect("a known format");
+    if f == s3logsbeat::config::LogFormat::Json {
+        return json_spec("timestamp", "timeISO8601");
+    }
+    s3logsbeat::config::FormatSpec::build(f, None, None, str::to_string).unwrap()
+}
+
+/// The `json` format with these options.
+pub fn json_spec(field: &str, format: &str) -> s3logsbeat::config::FormatSpec {
+    s3logsbeat::config::FormatSpec::build(
+        s3logsbeat::config::LogFormat::Json,
+        Some(field),
+        Some(format),
+        str::to_string,
+    )
+    .unwrap()
+}
+
+/// What an [`s3logsbeat::object::ObjectParser`] made of an object.
+pub struct Parsed {
+    /// Every event, in order.
+    pub events: Vec<s3logsbeat::event::Event>,
+    /// The object's counts, or why it could not be read to its end.
+    pub result: Result<s3logsbeat::object::ObjectStats, s3logsbeat::object::ReadError>,
+}
+
+/// Feeds `data` to a parser for `s3://bucket/<key>` in `chunk`-byte pieces, as an S3 body arrives, and
+/// collects every event (taking them between pieces, as the readers do).
+pub fn parse_object(
+    spec: &s3logsbeat::config::FormatSpec,
+    settings: &s3logsbeat::config::EnrichSettings,
+    key: &str,
+    data: &[u8],
+    chunk: usize,
+    max_line: usize,
+) -> Parsed {
+    let path = format!("s3://bucket/{key}");
+    let mut p = s3logsbeat::object::ObjectParser::new(
+        spec,
+        settings,
+        s3logsbeat::object::ObjectId {
+            path: &path,
+            key,
+            last_modified: None,
+        },
+        max_line,
+    );
+    let mut events = Vec::new();
+    for c in data.chunks(chunk.max(1)) {
+        let fed = p.feed(c);
+        events.extend(p.drain());
+        if let Err(e) = fed {
+            return Parsed {
+                events,
+                result: Err(e),
+            };
+        }
+    }
+    let result = p.finish();
+    events.extend(p.drain());
+    Parsed { events, result }
+}
+
+/// A config file's text: the given inputs and output, a global `aws` block for moto when `moto` is set,
+/// and `extra` top-level keys.
+pub fn config_text(
+    aws_endpoint: Option<&str>,
+    inputs: &[String],
+    output: &str,
+    extra: &str,
+) -> String {
+    let aws = aws_endpoint
+        .map(|e| format!("  aws:\n    endpoint: {e}\n    region: {REGION}\n"))
+        .unwrap_or_default();
+    format!(
+        "s3logsbeat:\n{aws}  inputs:\n{}\n{output}\n{extra}",
+        inputs.join("\n")
+    )
+}
+
+/// Validated settings from a config text (every mode), or the errors as text.
+pub fn settings(
+    text: &str,
+    overrides: &[&str],
+) -> Result<s3logsbeat::config::Settings, Vec<String>> {
+    let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let show = |e: Vec<s3logsbeat::config::ConfigError>| {
+        e.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    };
+    let loaded = s3logsbeat::config::load::load_str(text, "s3logsbeat.yml", &o).map_err(show)?;
+    s3logsbeat::config::Settings::validate(
+        loaded,
+        Path::new("s3logsbeat.yml"),
+        s3logsbeat::config::Mode::All,
+    )
+    .map_err(show)
+}
+
+/// The validated settings of an output section (`output.logstash:\n  hosts: ...`), with a placeholder input.
+pub fn output_settings(output: &str) -> Result<s3logsbeat::config::OutputSettings, Vec<String>> {
+    let input = "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}".to_string();
+    settings(&config_text(None, &[input], output, ""), &[]).map(|s| s.output)
+}

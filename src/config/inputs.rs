@@ -1,0 +1,415 @@
+//! `s3logsbeat.inputs[]`, checked once: each raw input in, an [`InputSettings`] out with its format
+//! compiled ([`FormatSpec`]), its key regex compiled, its fields and tags merged with the global ones and
+//! its source (SQS queues, or buckets with a time window) checked for the mode being run.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use super::format::{FormatSpec, LogFormat};
+use super::raw::{self, InputType, RawConfig, RawInput};
+use super::values::{parse_time_bound, S3Uri};
+use super::Problems;
+
+/// Default `max_line_bytes`: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Names a key regex group may not take, because s3logsbeat writes these fields itself.
+pub const RESERVED_NAMES: [&str; 8] = [
+    "@timestamp",
+    "@metadata",
+    "log",
+    "beat",
+    "tags",
+    "fields",
+    "message",
+    "error",
+];
+
+/// What to do with a line that does not parse (`parse_errors` of an input).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParseErrorPolicy {
+    /// Ship it as an event with the raw line in `message` and the reason in `error.message`.
+    #[default]
+    Ship,
+    /// Count it and drop it.
+    Drop,
+}
+
+/// The enrichment settings of one input.
+#[derive(Clone, Debug)]
+pub struct EnrichSettings {
+    /// `beat.name`: the `name` setting, default the host name.
+    pub beat_name: String,
+    /// `beat.hostname`.
+    pub hostname: String,
+    /// `key_regex_fields`: named groups become fields.
+    pub key_regex: Option<Regex>,
+    /// Global `fields` merged with the input's (the input wins).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// Put `fields` at the top level of the event instead of under `fields`.
+    pub fields_under_root: bool,
+    /// Global `tags` followed by the input's.
+    pub tags: Vec<String>,
+    /// What to do with lines that do not parse.
+    pub parse_errors: ParseErrorPolicy,
+}
+
+impl EnrichSettings {
+    /// Settings with no key regex, fields or tags.
+    pub fn new(beat_name: &str, hostname: &str) -> EnrichSettings {
+        EnrichSettings {
+            beat_name: beat_name.to_string(),
+            hostname: hostname.to_string(),
+            key_regex: None,
+            fields: Default::default(),
+            fields_under_root: false,
+            tags: Vec::new(),
+            parse_errors: ParseErrorPolicy::Ship,
+        }
+    }
+}
+
+/// Compiles a `key_regex_fields` value: a valid regex with at least one named group, none of which is a
+/// field s3logsbeat writes itself. The error does not name the key (the caller does).
+pub fn key_regex(re: &str) -> Result<Regex, String> {
+    let r = Regex::new(re).map_err(|e| format!("not a valid regular expression: {e}"))?;
+    if r.capture_names().flatten().next().is_none() {
+        return Err("has no named group (?P<name>...): it would add no field".into());
+    }
+    if let Some(n) = r
+        .capture_names()
+        .flatten()
+        .find(|n| RESERVED_NAMES.contains(n))
+    {
+        return Err(format!(
+            "group name {n:?} is a field s3logsbeat writes itself ({})",
+            RESERVED_NAMES.join(", ")
+        ));
+    }
+    Ok(r)
+}
+
+/// AWS access of one input: the global `s3logsbeat.aws` block with the input's keys over it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// Region; `None`: from the environment or profile.
+    pub region: Option<String>,
+    /// Endpoint URL for S3 and SQS; `None`: AWS's (or `AWS_ENDPOINT_URL*`).
+    pub endpoint: Option<String>,
+    /// Path-style S3 addressing; `None`: only for a loopback endpoint.
+    pub path_style: Option<bool>,
+    /// Role to assume.
+    pub role_arn: Option<String>,
+    /// External id for the role.
+    pub external_id: Option<String>,
+    /// Shared-config profile.
+    pub profile: Option<String>,
+}
+
+/// One validated, enabled input.
+#[derive(Clone, Debug)]
+pub struct InputSettings {
+    /// Position in `s3logsbeat.inputs`.
+    pub index: usize,
+    /// What it reads.
+    pub source: InputSource,
+    /// The format and its options.
+    pub format: FormatSpec,
+    /// Enrichment (beat name, key regex, fields, tags, parse-error policy).
+    pub enrich: EnrichSettings,
+    /// Longest line, in bytes.
+    pub max_line_bytes: usize,
+    /// AWS access.
+    pub aws: AwsSettings,
+    /// Messages (sqs) or objects (s3) read at once.
+    pub workers: usize,
+}
+
+/// Where an input's objects come from.
+#[derive(Clone, Debug)]
+pub enum InputSource {
+    /// S3 notifications on these queues.
+    Sqs(SqsSettings),
+    /// Objects in these buckets, with LastModified in `[since, to)`.
+    S3(S3Settings),
+}
+
+/// A validated `type: sqs` input.
+#[derive(Clone, Debug)]
+pub struct SqsSettings {
+    /// Queue URLs.
+    pub queues: Vec<String>,
+    /// Pause after an empty poll.
+    pub poll_frequency: Duration,
+    /// Long-poll wait (0..=20 s).
+    pub wait_time: Duration,
+    /// Messages per receive (1..=10).
+    pub max_messages: i32,
+    /// Visibility timeout set on receive and renewed while in flight.
+    pub visibility_timeout: Duration,
+}
+
+/// A validated `type: s3` input.
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// Buckets and prefixes.
+    pub buckets: Vec<S3Uri>,
+    /// Inclusive lower bound of LastModified.
+    pub since: Option<DateTime<Utc>>,
+    /// Exclusive upper bound of LastModified.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Checks input `i`; every problem goes to `p`.
+pub(super) fn validate(
+    raw: &RawConfig,
+    input: &RawInput,
+    i: usize,
+    kind: InputType,
+    beat_name: &str,
+    hostname: &str,
+    p: &mut Problems,
+) -> Option<InputSettings> {
+    let key = format!("s3logsbeat.inputs.{i}");
+    let before = p.len();
+    let format = match input.log_format {
+        None => {
+            p.push(
+                format!("{key}.log_format"),
+                format!("{key}.log_format is required: {}", LogFormat::names()),
+            );
+            None
+        }
+        Some(f) => {
+            let okey = format!("{key}.log_format_options");
+            let opts = input.log_format_options.as_ref();
+            if f == LogFormat::Json && opts.is_none() {
+                p.push(
+                    okey.clone(),
+                    format!("{okey} is required for log_format json: timestamp_field and timestamp_format"),
+                );
+                None
+            } else {
+                let field = opts.and_then(|o| o.timestamp_field.as_deref());
+                let fmt = opts.and_then(|o| o.timestamp_format.as_deref());
+                match FormatSpec::build(f, field, fmt, |o| format!("{okey}.{o}")) {
+                    Ok(s) => Some(s),
+                    Err((o, m)) => {
+                        p.push(format!("{okey}.{o}"), m);
+                        None
+                    }
+                }
+            }
+        }
+    };
+
+    let key_regex = input.key_regex_fields.as_deref().and_then(|re| {
+        key_regex(re)
+            .map_err(|m| {
+                p.push(
+                    format!("{key}.key_regex_fields"),
+                    format!("{key}.key_regex_fields: {m}"),
+                )
+            })
+            .ok()
+    });
+
+    let only = |p: &mut Problems, present: &[(&str, bool)], kind: &str| {
+        for (k, there) in present {
+            if *there {
+                p.push(
+                    format!("{key}.{k}"),
+                    format!("{key}.{k} only applies to type {kind}"),
+                );
+            }
+        }
+    };
+    let source = match kind {
+        InputType::Sqs => {
+            if input.queues_url.is_empty() {
+                p.push(
+                    format!("{key}.queues_url"),
+                    format!(
+                        "{key}.queues_url is required for type sqs: the SQS queue URLs to poll"
+                    ),
+                );
+            }
+            for (j, q) in input.queues_url.iter().enumerate() {
+                if !(q.starts_with("https://") || q.starts_with("http://")) {
+                    p.push(
+                        format!("{key}.queues_url.{j}"),
+                        format!("{key}.queues_url.{j}: {q:?} is not a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)"),
+                    );
+                }
+            }
+            only(
+                p,
+                &[
+                    ("buckets", !input.buckets.is_empty()),
+                    ("since", input.since.is_some()),
+                    ("to", input.to.is_some()),
+                ],
+                "s3",
+            );
+            let wait_time = input.wait_time.map_or(Duration::from_secs(20), |d| d.0);
+            if wait_time > Duration::from_secs(20) {
+                p.push(
+                    format!("{key}.wait_time"),
+                    format!("{key}.wait_time must be at most 20s (SQS's long-polling limit)"),
+                );
+            }
+            let max_messages = input.max_number_of_messages.unwrap_or(10);
+            if !(1..=10).contains(&max_messages) {
+                p.push(
+                    format!("{key}.max_number_of_messages"),
+                    format!("{key}.max_number_of_messages must be between 1 and 10"),
+                );
+            }
+            let visibility_timeout = input
+                .visibility_timeout
+                .map_or(Duration::from_secs(300), |d| d.0);
+            if visibility_timeout < Duration::from_secs(2)
+                || visibility_timeout > Duration::from_secs(12 * 3600)
+            {
+                p.push(
+                    format!("{key}.visibility_timeout"),
+                    format!("{key}.visibility_timeout must be between 2s and 12h"),
+                );
+            }
+            InputSource::Sqs(SqsSettings {
+                queues: input.queues_url.clone(),
+                poll_frequency: input.poll_frequency.map(|d| d.0).unwrap_or_default(),
+                wait_time,
+                max_messages: max_messages.clamp(1, 10) as i32,
+                visibility_timeout,
+            })
+        }
+        InputType::S3 => {
+            if input.buckets.is_empty() {
+                p.push(
+                    format!("{key}.buckets"),
+                    format!(
+                        "{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix"
+                    ),
+                );
+            }
+            only(
+                p,
+                &[
+                    ("queues_url", !input.queues_url.is_empty()),
+                    ("wait_time", input.wait_time.is_some()),
+                    (
+                        "max_number_of_messages",
+                        input.max_number_of_messages.is_some(),
+                    ),
+                    ("visibility_timeout", input.visibility_timeout.is_some()),
+                    ("poll_frequency", input.poll_frequency.is_some()),
+                ],
+                "sqs",
+            );
+            let mut buckets = Vec::new();
+            for (j, b) in input.buckets.iter().enumerate() {
+                match S3Uri::parse(b) {
+                    Ok(u) => buckets.push(u),
+                    Err(m) => p.push(
+                        format!("{key}.buckets.{j}"),
+                        format!("{key}.buckets.{j}: {m}"),
+                    ),
+                }
+            }
+            let mut bound = |name: &str, v: &Option<String>| {
+                let s = v.as_deref()?;
+                parse_time_bound(s)
+                    .map_err(|m| p.push(format!("{key}.{name}"), format!("{key}.{name}: {m}")))
+                    .ok()
+            };
+            let since = bound("since", &input.since);
+            let to = bound("to", &input.to);
+            if let (Some(s), Some(t)) = (since, to) {
+                if s >= t {
+                    p.push(
+                        format!("{key}.to"),
+                        format!("{key}: since ({s}) must be before to ({t})"),
+                    );
+                }
+            }
+            InputSource::S3(S3Settings { buckets, since, to })
+        }
+    };
+
+    if input.workers == Some(0) {
+        p.push(
+            format!("{key}.workers"),
+            format!("{key}.workers must be at least 1"),
+        );
+    }
+    let aws = merge_aws(raw.s3logsbeat.aws.as_ref(), input.aws.as_ref());
+    if let Some(e) = &aws.endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://")) {
+            let k = if input.aws.as_ref().is_some_and(|a| a.endpoint.is_some()) {
+                format!("{key}.aws.endpoint")
+            } else {
+                "s3logsbeat.aws.endpoint".to_string()
+            };
+            p.push(
+                k,
+                format!("aws.endpoint {e:?} must be a URL (http://host:port or https://host)"),
+            );
+        }
+    }
+    let max_line_bytes = match input.max_line_bytes {
+        None => DEFAULT_MAX_LINE_BYTES,
+        Some(b) if b.0 == 0 => {
+            p.push(
+                format!("{key}.max_line_bytes"),
+                format!("{key}.max_line_bytes must be at least 1"),
+            );
+            DEFAULT_MAX_LINE_BYTES
+        }
+        Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
+    };
+
+    if p.len() > before {
+        return None;
+    }
+    let mut fields = raw.fields.clone();
+    for (k, v) in &input.fields {
+        fields.insert(k.clone(), v.clone());
+    }
+    let mut tags = raw.tags.clone();
+    tags.extend(input.tags.iter().cloned());
+    Some(InputSettings {
+        index: i,
+        source,
+        format: format?,
+        enrich: EnrichSettings {
+            beat_name: beat_name.to_string(),
+            hostname: hostname.to_string(),
+            key_regex,
+            fields,
+            fields_under_root: input.fields_under_root.unwrap_or(raw.fields_under_root),
+            tags,
+            parse_errors: input.parse_errors,
+        },
+        max_line_bytes,
+        aws,
+        workers: input.workers.unwrap_or(5).max(1),
+    })
+}
+
+/// The input's `aws` keys over the global ones.
+fn merge_aws(global: Option<&raw::AwsBlock>, input: Option<&raw::AwsBlock>) -> AwsSettings {
+    let g = global.cloned().unwrap_or_default();
+    let i = input.cloned().unwrap_or_default();
+    AwsSettings {
+        region: i.region.or(g.region),
+        endpoint: i.endpoint.or(g.endpoint),
+        path_style: i.path_style.or(g.path_style),
+        role_arn: i.role_arn.or(g.role_arn),
+        external_id: i.external_id.or(g.external_id),
+        profile: i.profile.or(g.profile),
+    }
+}

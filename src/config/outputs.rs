@@ -1,0 +1,469 @@
+//! `output.*`, checked once: the raw blocks in, one [`OutputSettings`] out (exactly one output must be
+//! enabled). Hosts are turned into URLs, credentials into the header they become, TLS files are read, the
+//! index pattern is parsed, and every number is range-checked, so that `test config` refuses what `run`
+//! would refuse and the outputs only build clients from settings that are known to be good.
+
+use std::time::Duration;
+
+use base64::Engine;
+
+use super::index::{IndexPattern, DEFAULT_INDEX};
+use super::raw::{self, Backoff};
+use super::tls::{self, TlsSettings};
+use super::values::format_duration;
+use super::Problems;
+
+/// The default dead-letter index.
+pub const DEFAULT_DEAD_LETTER_INDEX: &str = "s3logsbeat-deadletter";
+
+/// A secret value: never printed by `Debug`, so settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The one enabled output.
+#[derive(Clone, Debug)]
+pub enum OutputSettings {
+    /// `output.elasticsearch`.
+    Elasticsearch(Box<ElasticsearchSettings>),
+    /// `output.logstash`.
+    Logstash(Box<LogstashSettings>),
+    /// `output.console`.
+    Console(ConsoleSettings),
+    /// `output.file`.
+    File(FileSettings),
+}
+
+impl OutputSettings {
+    /// Most events per batch the output takes.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            OutputSettings::Elasticsearch(es) => es.bulk_max_size,
+            OutputSettings::Logstash(l) => l.bulk_max_size * l.pipelining,
+            OutputSettings::Console(_) | OutputSettings::File(_) => 2048,
+        }
+    }
+
+    /// Batches delivered at once.
+    pub fn workers(&self) -> usize {
+        match self {
+            OutputSettings::Elasticsearch(es) => es.workers,
+            OutputSettings::Logstash(l) => l.workers,
+            OutputSettings::Console(_) | OutputSettings::File(_) => 1,
+        }
+    }
+}
+
+/// Waits between retries: doubling from `init` up to `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackoffSettings {
+    /// First wait.
+    pub init: Duration,
+    /// Longest wait.
+    pub max: Duration,
+}
+
+/// Validated `output.elasticsearch`.
+#[derive(Clone, Debug)]
+pub struct ElasticsearchSettings {
+    /// Base URLs (scheme, host, port and `path`), no trailing `/`; several mean failover.
+    pub hosts: Vec<String>,
+    /// The `Authorization` header value (`Basic …` or `ApiKey …`), if any.
+    pub authorization: Option<Secret>,
+    /// TLS for `https` hosts: the `ssl` block, or full verification against the system's roots.
+    pub tls: TlsSettings,
+    /// True if any host is `https`.
+    pub uses_tls: bool,
+    /// Where each event goes.
+    pub index: IndexPattern,
+    /// Ingest pipeline, if any.
+    pub pipeline: Option<String>,
+    /// Most events per bulk request.
+    pub bulk_max_size: usize,
+    /// Bulk requests at once: `worker` per host.
+    pub workers: usize,
+    /// gzip level of request bodies, 0 = off.
+    pub compression_level: u32,
+    /// HTTP request timeout.
+    pub timeout: Duration,
+    /// Waits between retries.
+    pub backoff: BackoffSettings,
+    /// Where permanently rejected documents go; `None` drops them (`non_indexable_policy.drop`).
+    pub dead_letter_index: Option<String>,
+}
+
+/// Validated `output.logstash`.
+#[derive(Clone, Debug)]
+pub struct LogstashSettings {
+    /// `host:port` of each Logstash (port 5044 when none is given).
+    pub hosts: Vec<String>,
+    /// Spread batches over every host.
+    pub loadbalance: bool,
+    /// zlib level of windows, 0 = off.
+    pub compression_level: u32,
+    /// Most events per window.
+    pub bulk_max_size: usize,
+    /// How long to wait for an ACK (and for connecting).
+    pub timeout: Duration,
+    /// Windows in flight per connection.
+    pub pipelining: usize,
+    /// Batches at once: `worker` per host with `loadbalance`, else `worker`.
+    pub workers: usize,
+    /// Waits between reconnections.
+    pub backoff: BackoffSettings,
+    /// TLS, when `ssl` is present and not disabled.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Validated `output.console`.
+#[derive(Clone, Debug)]
+pub struct ConsoleSettings {
+    /// Indent each event.
+    pub pretty: bool,
+}
+
+/// Validated `output.file`.
+#[derive(Clone, Debug)]
+pub struct FileSettings {
+    /// Directory of the files.
+    pub path: std::path::PathBuf,
+    /// Base name of the files.
+    pub filename: String,
+    /// Rotate when a file would grow past this many bytes.
+    pub rotate_bytes: u64,
+    /// Files kept, the current one included.
+    pub number_of_files: u32,
+}
+
+/// Checks `output`; every problem goes to `p`.
+pub(super) fn validate(o: &raw::Outputs, p: &mut Problems) -> Option<OutputSettings> {
+    let mut enabled = Vec::new();
+    if let Some(es) = o.elasticsearch.as_ref().filter(|x| x.enabled) {
+        enabled.push(elasticsearch(es, p).map(|s| OutputSettings::Elasticsearch(Box::new(s))));
+    }
+    if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
+        enabled.push(logstash(ls, p).map(|s| OutputSettings::Logstash(Box::new(s))));
+    }
+    if let Some(c) = o.console.as_ref().filter(|x| x.enabled) {
+        enabled.push(Some(OutputSettings::Console(ConsoleSettings {
+            pretty: c.pretty,
+        })));
+    }
+    if let Some(f) = o.file.as_ref().filter(|x| x.enabled) {
+        enabled.push(file(f, p).map(OutputSettings::File));
+    }
+    match enabled.len() {
+        1 => enabled.pop().flatten(),
+        0 => {
+            p.push("output", "no output configured: set one of output.elasticsearch, output.logstash, output.console or output.file");
+            None
+        }
+        _ => {
+            p.push("output", "more than one output is enabled: keep exactly one of output.elasticsearch, output.logstash, output.console, output.file");
+            None
+        }
+    }
+}
+
+fn backoff(b: &Backoff, prefix: &str, p: &mut Problems) -> BackoffSettings {
+    if b.init.0.is_zero() {
+        p.push(
+            format!("{prefix}.backoff.init"),
+            format!("{prefix}.backoff.init must be more than 0"),
+        );
+    }
+    if b.max.0 < b.init.0 {
+        p.push(
+            format!("{prefix}.backoff.max"),
+            format!(
+                "{prefix}.backoff.max ({}) must not be less than backoff.init ({})",
+                format_duration(b.max.0),
+                format_duration(b.init.0)
+            ),
+        );
+    }
+    BackoffSettings {
+        init: b.init.0,
+        max: b.max.0.max(b.init.0),
+    }
+}
+
+fn level(v: Option<u32>, default: u32, key: &str, p: &mut Problems) -> u32 {
+    let l = v.unwrap_or(default);
+    if l > 9 {
+        p.push(key, format!("{key} {l} is out of range 0..9"));
+    }
+    l.min(9)
+}
+
+fn at_least_one(v: Option<usize>, default: usize, key: &str, p: &mut Problems) -> usize {
+    let n = v.unwrap_or(default);
+    if n == 0 {
+        p.push(key, format!("{key} must be at least 1"));
+    }
+    n.max(1)
+}
+
+fn positive(
+    v: Option<super::values::Dur>,
+    default: Duration,
+    key: &str,
+    p: &mut Problems,
+) -> Duration {
+    let d = v.map_or(default, |d| d.0);
+    if d.is_zero() {
+        p.push(key, format!("{key} must be more than 0"));
+        return default;
+    }
+    d
+}
+
+fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<ElasticsearchSettings> {
+    const K: &str = "output.elasticsearch";
+    let before = p.len();
+    if c.hosts.is_empty() {
+        p.push(
+            format!("{K}.hosts"),
+            format!("{K}.hosts is required: at least one host:port or URL"),
+        );
+    }
+    let protocol = match c.protocol.as_deref() {
+        None => None,
+        Some(s @ ("http" | "https")) => Some(s),
+        Some(other) => {
+            p.push(
+                format!("{K}.protocol"),
+                format!("{K}.protocol {other:?} is neither http nor https"),
+            );
+            None
+        }
+    };
+    let path = c.path.as_deref().unwrap_or("").trim_matches('/');
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    };
+    let mut hosts = Vec::new();
+    for (i, h) in c.hosts.iter().enumerate() {
+        let key = format!("{K}.hosts.{i}");
+        let h = h.trim().trim_end_matches('/');
+        let base = match h.split_once("://") {
+            Some((scheme @ ("http" | "https"), _)) => {
+                if let Some(proto) = protocol.filter(|p| *p != scheme) {
+                    p.push(
+                        key.clone(),
+                        format!("{key}: {h:?} says {scheme}:// but {K}.protocol is {proto}: remove one of them"),
+                    );
+                }
+                h.to_string()
+            }
+            Some((scheme, _)) => {
+                p.push(
+                    key.clone(),
+                    format!("{key}: {h:?}: {scheme}:// is not http:// or https://"),
+                );
+                continue;
+            }
+            None => format!("{}://{h}", protocol.unwrap_or("http")),
+        };
+        match url::Url::parse(&base) {
+            Ok(u) if u.host().is_some() => hosts.push(format!("{base}{path}")),
+            Ok(_) => p.push(key.clone(), format!("{key}: {h:?} has no host")),
+            Err(e) => p.push(
+                key.clone(),
+                format!("{key}: {h:?} is not a host or URL: {e}"),
+            ),
+        }
+    }
+    let uses_tls = hosts.iter().any(|h| h.starts_with("https://"));
+    let authorization = match (&c.username, &c.password, &c.api_key) {
+        (_, _, Some(_)) if c.username.is_some() => {
+            p.push(format!("{K}.api_key"), format!("{K}.api_key and {K}.username exclude each other: choose one way to authenticate"));
+            None
+        }
+        (_, _, Some(k)) => {
+            // `id:api_key` is encoded here; a value without `:` is already the encoded form.
+            let encoded = if k.contains(':') {
+                base64::engine::general_purpose::STANDARD.encode(k)
+            } else {
+                k.clone()
+            };
+            Some(Secret(format!("ApiKey {encoded}")))
+        }
+        (Some(u), pw, None) => {
+            let cred = format!("{u}:{}", pw.as_deref().unwrap_or(""));
+            Some(Secret(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(cred)
+            )))
+        }
+        (None, Some(_), None) => {
+            p.push(
+                format!("{K}.password"),
+                format!("{K}.password is set without {K}.username"),
+            );
+            None
+        }
+        (None, None, None) => None,
+    };
+    let tls = match &c.ssl {
+        Some(ssl) if ssl.enabled != Some(false) => tls::validate(ssl, K, p).unwrap_or_default(),
+        _ => TlsSettings::default(),
+    };
+    let index = match IndexPattern::parse(c.index.as_deref().unwrap_or(DEFAULT_INDEX)) {
+        Ok(i) => Some(i),
+        Err(m) => {
+            p.push(format!("{K}.index"), format!("{K}.index {m}"));
+            None
+        }
+    };
+    let dead_letter_index = match &c.non_indexable_policy {
+        None => Some(DEFAULT_DEAD_LETTER_INDEX.to_string()),
+        Some(n) if n.drop.is_some() && n.dead_letter_index.is_some() => {
+            p.push(
+                format!("{K}.non_indexable_policy"),
+                format!("{K}.non_indexable_policy: choose drop or dead_letter_index, not both"),
+            );
+            None
+        }
+        Some(n) if n.drop.is_some() => None,
+        Some(n) => Some(
+            n.dead_letter_index
+                .as_ref()
+                .and_then(|d| d.index.clone())
+                .unwrap_or_else(|| DEFAULT_DEAD_LETTER_INDEX.to_string()),
+        ),
+    };
+    let workers = at_least_one(c.worker, 1, &format!("{K}.worker"), p) * c.hosts.len().max(1);
+    let settings = ElasticsearchSettings {
+        authorization,
+        tls,
+        uses_tls,
+        index: index?,
+        pipeline: c.pipeline.clone().filter(|s| !s.is_empty()),
+        bulk_max_size: at_least_one(c.bulk_max_size, 1600, &format!("{K}.bulk_max_size"), p),
+        workers,
+        compression_level: level(c.compression_level, 1, &format!("{K}.compression_level"), p),
+        timeout: positive(
+            c.timeout,
+            Duration::from_secs(90),
+            &format!("{K}.timeout"),
+            p,
+        ),
+        backoff: backoff(&c.backoff, K, p),
+        dead_letter_index,
+        hosts,
+    };
+    (p.len() == before).then_some(settings)
+}
+
+fn logstash(c: &raw::Logstash, p: &mut Problems) -> Option<LogstashSettings> {
+    const K: &str = "output.logstash";
+    let before = p.len();
+    if c.hosts.is_empty() {
+        p.push(
+            format!("{K}.hosts"),
+            format!("{K}.hosts is required: at least one host:port"),
+        );
+    }
+    let mut hosts = Vec::new();
+    for (i, h) in c.hosts.iter().enumerate() {
+        let h = h.trim();
+        let key = format!("{K}.hosts.{i}");
+        if h.contains("://") {
+            p.push(
+                key,
+                format!("{K}.hosts.{i}: {h:?}: write host:port, without a scheme"),
+            );
+            continue;
+        }
+        let hp = match h.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && !host.ends_with(':') => {
+                match port.parse::<u16>() {
+                    Ok(_) => h.to_string(),
+                    Err(_) => {
+                        p.push(
+                            key,
+                            format!("{K}.hosts.{i}: {h:?}: {port:?} is not a port number"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            // A bare name, or an IPv6 address without brackets and port.
+            _ => format!("{h}:5044"),
+        };
+        if hp.starts_with(':') {
+            p.push(key, format!("{K}.hosts.{i}: {h:?} has no host"));
+            continue;
+        }
+        hosts.push(hp);
+    }
+    let tls = match &c.ssl {
+        Some(ssl) if ssl.enabled != Some(false) => tls::validate(ssl, K, p),
+        _ => None,
+    };
+    let worker = at_least_one(c.worker, 1, &format!("{K}.worker"), p);
+    let settings = LogstashSettings {
+        loadbalance: c.loadbalance,
+        compression_level: level(c.compression_level, 3, &format!("{K}.compression_level"), p),
+        bulk_max_size: at_least_one(c.bulk_max_size, 2048, &format!("{K}.bulk_max_size"), p),
+        timeout: positive(
+            c.timeout,
+            Duration::from_secs(30),
+            &format!("{K}.timeout"),
+            p,
+        ),
+        pipelining: at_least_one(c.pipelining, 2, &format!("{K}.pipelining"), p),
+        workers: worker * if c.loadbalance { hosts.len().max(1) } else { 1 },
+        backoff: backoff(&c.backoff, K, p),
+        tls,
+        hosts,
+    };
+    (p.len() == before).then_some(settings)
+}
+
+fn file(f: &raw::File, p: &mut Problems) -> Option<FileSettings> {
+    const K: &str = "output.file";
+    let before = p.len();
+    let path = f.path.clone().unwrap_or_default();
+    if path.is_empty() {
+        p.push(
+            format!("{K}.path"),
+            format!("{K}.path is required: the directory to write to"),
+        );
+    }
+    let number_of_files = f.number_of_files.unwrap_or(7);
+    if !(2..=1024).contains(&number_of_files) {
+        p.push(
+            format!("{K}.number_of_files"),
+            format!("{K}.number_of_files {number_of_files} is out of range 2..1024"),
+        );
+    }
+    let kb = f.rotate_every_kb.unwrap_or(10240);
+    if kb == 0 {
+        p.push(
+            format!("{K}.rotate_every_kb"),
+            format!("{K}.rotate_every_kb must be at least 1"),
+        );
+    }
+    let filename = f.filename.clone().unwrap_or_else(|| "s3logsbeat".into());
+    if filename.is_empty() || filename.contains('/') {
+        p.push(
+            format!("{K}.filename"),
+            format!("{K}.filename {filename:?} must be a file name, not empty and without /"),
+        );
+    }
+    (p.len() == before).then(|| FileSettings {
+        path: path.into(),
+        filename,
+        rotate_bytes: kb.saturating_mul(1024),
+        number_of_files,
+    })
+}

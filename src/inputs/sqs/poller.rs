@@ -1,0 +1,145 @@
+//! A poller per queue: `ReceiveMessage` in, jobs for the readers out. It asks only for as many messages as
+//! there are free readers (so a full publish queue, which keeps the readers busy, stops polling), long-polls,
+//! and backs off exponentially on errors so a deleted queue or bad credentials never make a tight loop.
+//!
+//! Each message is registered in flight, its body decoded into the objects it announces, and handed to a
+//! reader with an ack group whose settlement goes back to the registry. A body that announces nothing (a
+//! test event, a removal) or is not a notification settles at once as delivered: its message is deleted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::registry::{MessageRef, Registry};
+use crate::ack::AckGroup;
+use crate::config::SqsSettings;
+use crate::error::chain;
+use crate::inputs::notification::{self, Notification};
+use crate::metrics::Metrics;
+use crate::reader::{Job, Readers};
+use crate::shutdown::Shutdown;
+
+/// What the pollers of one input share.
+#[derive(Clone, Debug)]
+pub struct Poller {
+    /// The input's SQS settings.
+    pub settings: SqsSettings,
+    /// SQS client.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The input's readers.
+    pub readers: Readers,
+    /// Messages in flight.
+    pub registry: Arc<Registry>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Shutdown.
+    pub shutdown: Shutdown,
+    /// `--once`: stop at the first empty receive.
+    pub once: bool,
+}
+
+impl Poller {
+    /// Polls `queue_url` until stopped (or, with `--once`, until it is empty).
+    pub async fn run(self, queue_url: String) {
+        let s = &self.settings;
+        let mut shutdown = self.shutdown.clone();
+        let mut backoff = Duration::from_secs(1);
+        // In --once mode a short wait is enough to tell an empty queue (long polling asks every server).
+        let wait = if self.once {
+            s.wait_time.min(Duration::from_secs(2))
+        } else {
+            s.wait_time
+        };
+        tracing::info!(queue = %queue_url, "polling");
+        loop {
+            if shutdown.is_stopping() {
+                break;
+            }
+            let first = tokio::select! {
+                slot = self.readers.slot() => slot,
+                _ = shutdown.stopping() => break,
+            };
+            let mut slots = vec![first];
+            slots.extend(self.readers.free_slots(s.max_messages as usize - 1));
+            let call = self
+                .sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(slots.len() as i32)
+                .wait_time_seconds(wait.as_secs() as i32)
+                .visibility_timeout(s.visibility_timeout.as_secs() as i32)
+                .send();
+            let resp = tokio::select! {
+                r = call => r,
+                // A receive abandoned here may have taken messages: they return after their visibility
+                // timeout, nothing is lost.
+                _ = shutdown.stopping() => break,
+            };
+            let out = match resp {
+                Ok(o) => o,
+                Err(e) => {
+                    Metrics::add(&self.metrics.sqs_receive_errors, 1);
+                    tracing::error!(queue = %queue_url, error = %chain(&e), "ReceiveMessage failed; retrying in {:?}", backoff);
+                    drop(slots);
+                    if !self.shutdown.sleep_unless_stopping(backoff).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    continue;
+                }
+            };
+            backoff = Duration::from_secs(1);
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                drop(slots);
+                if self.once {
+                    tracing::info!(queue = %queue_url, "queue is empty (--once)");
+                    break;
+                }
+                if !s.poll_frequency.is_zero()
+                    && !self.shutdown.sleep_unless_stopping(s.poll_frequency).await
+                {
+                    break;
+                }
+                continue;
+            }
+            Metrics::add(&self.metrics.sqs_messages_received, messages.len() as u64);
+            for (m, slot) in messages.into_iter().zip(slots) {
+                let (Some(receipt), Some(id)) = (m.receipt_handle, m.message_id) else {
+                    tracing::error!(queue = %queue_url, "SQS returned a message without id or receipt handle");
+                    continue;
+                };
+                let message = MessageRef {
+                    queue_url: queue_url.clone(),
+                    message_id: id,
+                    receipt_handle: receipt,
+                };
+                self.registry
+                    .register(message.clone(), self.sqs.clone(), s.visibility_timeout);
+                let body = m.body.unwrap_or_default();
+                let label = format!("message {} on {}", message.message_id, message.queue_url);
+                let registry = self.registry.clone();
+                let receipt = message.receipt_handle.clone();
+                let ack = AckGroup::new(label, move |o| registry.settle(&receipt, o));
+                match notification::parse(&body) {
+                    Notification::Objects(objects) => {
+                        tracing::debug!(target: "s3logsbeat::sqs", message_id = %message.message_id, objects = objects.len(), "message received");
+                        self.readers.read(slot, Job { objects, ack }).await;
+                    }
+                    Notification::Nothing(reason) => {
+                        Metrics::add(&self.metrics.sqs_messages_empty, 1);
+                        tracing::debug!(target: "s3logsbeat::sqs", message_id = %message.message_id, %reason, "message announces no object; deleting it");
+                        // Dropping the group with nothing pending settles it as delivered.
+                        drop(ack);
+                    }
+                    Notification::Invalid(reason) => {
+                        Metrics::add(&self.metrics.sqs_messages_invalid, 1);
+                        let snippet: String = body.chars().take(200).collect();
+                        tracing::warn!(message_id = %message.message_id, queue = %message.queue_url, %reason, body = %snippet,
+                            "message is not an S3 notification; deleting it");
+                    }
+                }
+            }
+        }
+        tracing::info!(queue = %queue_url, "poller stopped");
+    }
+}

@@ -1,0 +1,168 @@
+//! The `_bulk` wire format: documents in, an NDJSON body out; a response in, one status per document out.
+//!
+//! Reference: Elasticsearch's bulk API (the team's `elasticsearch-bulk.md`; pinned examples in
+//! `tests/fixtures/elasticsearch/`, which the test double is checked against too). What must stay true:
+//! - Every document is sent with `create` and its own `_id`, and no `_type`, so 7.x and 8.x accept it and
+//!   a document indexed before answers 409 instead of being written twice.
+//! - Success is read item by item, never from `"errors"` alone; a response whose item count does not
+//!   match the request, or that cannot be read, is a whole-request failure (the outcome is unknown: send
+//!   again, the ids make that harmless).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::event::write_json_str;
+
+/// The `filter_path` that keeps only what [`decode`] reads.
+pub const FILTER_PATH: &str = "errors,items.*.status,items.*.error.type,items.*.error.reason";
+
+/// One document to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Action<'a> {
+    /// Its index.
+    pub index: &'a str,
+    /// Its `_id`.
+    pub id: &'a str,
+    /// The document, one line of JSON.
+    pub doc: &'a str,
+}
+
+/// The NDJSON body of a bulk request.
+pub fn encode<'a>(actions: impl Iterator<Item = Action<'a>>, size_hint: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size_hint);
+    for a in actions {
+        body.extend_from_slice(b"{\"create\":{\"_index\":");
+        write_json_str(&mut body, a.index);
+        body.extend_from_slice(b",\"_id\":");
+        write_json_str(&mut body, a.id);
+        body.extend_from_slice(b"}}\n");
+        body.extend_from_slice(a.doc.as_bytes());
+        body.push(b'\n');
+    }
+    body
+}
+
+/// What happened to one document.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ItemStatus {
+    /// Its HTTP status.
+    pub status: u16,
+    /// The error, for a failed item.
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+impl ItemStatus {
+    /// `error.type`, or empty.
+    pub fn error_type(&self) -> &str {
+        self.error
+            .as_ref()
+            .and_then(|e| e.get("type"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// `error.reason`, or empty.
+    pub fn reason(&self) -> &str {
+        self.error
+            .as_ref()
+            .and_then(|e| e.get("reason"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// A bulk response, as far as it matters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// Per-item statuses, in request order.
+    Items(Vec<ItemStatus>),
+    /// 413: the body is larger than `http.max_content_length`.
+    TooLarge,
+    /// 401/403: the credentials are wrong or lack rights.
+    Unauthorized(String),
+    /// Any other whole-request failure (429, 5xx, an unreadable body): send it all again.
+    Retry(String),
+}
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(default)]
+    items: Vec<HashMap<String, ItemStatus>>,
+}
+
+/// Reads a response with `status` and `body` to a request of `sent` documents.
+pub fn decode(status: u16, body: &[u8], sent: usize) -> Response {
+    match status {
+        200 => {}
+        413 => return Response::TooLarge,
+        401 | 403 => return Response::Unauthorized(format!("HTTP {status}: {}", snippet(body))),
+        s => return Response::Retry(format!("HTTP {s}: {}", snippet(body))),
+    }
+    let parsed: Body = match serde_json::from_slice(body) {
+        Ok(p) => p,
+        Err(e) => {
+            return Response::Retry(format!("unreadable bulk response ({e}): {}", snippet(body)))
+        }
+    };
+    if parsed.items.len() != sent {
+        return Response::Retry(format!(
+            "bulk response has {} items for {sent} actions",
+            parsed.items.len()
+        ));
+    }
+    Response::Items(
+        parsed
+            .items
+            .into_iter()
+            .map(|mut m| {
+                m.remove("create").unwrap_or(ItemStatus {
+                    status: 500,
+                    error: Some(serde_json::json!({"type": "s3logsbeat", "reason": "item has no create result"})),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The start of a body, for messages.
+pub fn snippet(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_create_with_the_id_and_every_line_ends_with_a_newline() {
+        let body = encode(
+            [Action {
+                index: "i",
+                id: "a\"b",
+                doc: "{\"x\":1}",
+            }]
+            .into_iter(),
+            0,
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "{\"create\":{\"_index\":\"i\",\"_id\":\"a\\\"b\"}}\n{\"x\":1}\n"
+        );
+    }
+
+    #[test]
+    fn whole_request_failures_and_short_responses() {
+        assert_eq!(decode(413, b"", 1), Response::TooLarge);
+        assert!(matches!(decode(401, b"{}", 1), Response::Unauthorized(_)));
+        assert!(matches!(decode(429, b"{}", 1), Response::Retry(_)));
+        assert!(matches!(decode(503, b"{}", 1), Response::Retry(_)));
+        assert!(
+            matches!(decode(200, b"{\"items\":[{\"create\":", 1), Response::Retry(m) if m.contains("unreadable"))
+        );
+        assert!(
+            matches!(decode(200, b"{\"items\":[]}", 1), Response::Retry(m) if m.contains("0 items for 1"))
+        );
+    }
+}

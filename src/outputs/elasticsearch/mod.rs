@@ -1,0 +1,83 @@
+//! `output.elasticsearch`: a batch of events in, every event delivered (or dead-lettered) out.
+//!
+//! - [`index`]: the index of each event, from the `index` pattern.
+//! - [`bulk`]: the `_bulk` body and the reading of its response, item by item.
+//! - [`transport`]: HTTP, hosts in turn, gzip.
+//! - [`retry`]: sending until every item is done: 429/5xx items again with backoff, 413 split in halves.
+//! - [`dead_letter`]: documents Elasticsearch refuses for good.
+//!
+//! What must stay true: an item is done when its status is 2xx, or 409 (`create` of an `_id` that exists:
+//! delivered before, e.g. by a redelivered SQS message); 429 and 5xx items are retried until they succeed;
+//! any other 4xx is permanent and goes to the dead-letter index as a string with the error, or is dropped
+//! only under `non_indexable_policy.drop`. Nothing is decided from `"errors":true` alone, and nothing is
+//! dropped on a whole-request failure.
+
+pub mod bulk;
+pub mod dead_letter;
+pub mod index;
+pub mod retry;
+pub mod transport;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::config::{BackoffSettings, ElasticsearchSettings, IndexPattern};
+use crate::metrics::Metrics;
+use crate::queue::Batch;
+use crate::shutdown::Shutdown;
+
+use super::{Aborted, SetupError};
+use retry::Item;
+use transport::Transport;
+
+/// The Elasticsearch output.
+#[derive(Debug)]
+pub struct Elasticsearch {
+    transport: Transport,
+    index: IndexPattern,
+    bulk_max_size: usize,
+    backoff: BackoffSettings,
+    dead_letter_index: Option<String>,
+    metrics: Arc<Metrics>,
+}
+
+impl Elasticsearch {
+    /// From validated settings.
+    pub fn new(
+        s: &ElasticsearchSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Elasticsearch, SetupError> {
+        Ok(Elasticsearch {
+            transport: Transport::new(s, metrics.clone())?,
+            index: s.index.clone(),
+            bulk_max_size: s.bulk_max_size,
+            backoff: s.backoff,
+            dead_letter_index: s.dead_letter_index.clone(),
+            metrics,
+        })
+    }
+
+    /// Delivers a batch: every event is indexed (or was already), dead-lettered or dropped by policy;
+    /// `Err` only at abort.
+    pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let events: Vec<_> = batch.events().collect();
+        for part in events.chunks(self.bulk_max_size.max(1)) {
+            let items: Vec<Item<'_>> = part
+                .iter()
+                .map(|e| {
+                    let mut id = Vec::with_capacity(32);
+                    e.id.write_hex(&mut id);
+                    Item {
+                        index: index::render(&self.index, e),
+                        id: String::from_utf8(id).expect("hex is ASCII"),
+                        doc: Cow::Borrowed(e.doc.as_str()),
+                        dead_letter: false,
+                    }
+                })
+                .collect();
+            let rejected = self.send_until_done(items, shutdown).await?;
+            self.handle_rejected(rejected, shutdown).await?;
+        }
+        Ok(())
+    }
+}

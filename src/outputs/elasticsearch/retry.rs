@@ -1,0 +1,151 @@
+//! Sending until done: items in, the permanent rejections out. 429 and 5xx items are sent again after a
+//! backoff; a whole-request failure is sent again on the next host; a 413 splits the request in halves,
+//! and a single document that is still too large is a permanent rejection. Only an abort gives up.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::bulk::{self, Action, Response};
+use super::Elasticsearch;
+use crate::metrics::Metrics;
+use crate::outputs::Aborted;
+use crate::shutdown::Shutdown;
+
+/// One document to send.
+#[derive(Debug)]
+pub struct Item<'a> {
+    /// Its index.
+    pub index: String,
+    /// Its `_id`, as hex.
+    pub id: String,
+    /// The document.
+    pub doc: Cow<'a, str>,
+    /// This is already a dead-letter document: a permanent rejection of it is logged and dropped.
+    pub dead_letter: bool,
+}
+
+/// A permanent rejection.
+#[derive(Debug)]
+pub struct Rejected<'a> {
+    /// The document.
+    pub item: Item<'a>,
+    /// Its status.
+    pub status: u16,
+    /// `error.type`.
+    pub error_type: String,
+    /// `error.reason`.
+    pub reason: String,
+}
+
+type Sending<'a> = Pin<Box<dyn Future<Output = Result<Vec<Rejected<'a>>, Aborted>> + Send + 'a>>;
+
+impl Elasticsearch {
+    /// Sends items until each is delivered or permanently rejected; returns the rejections.
+    pub(super) fn send_until_done<'a>(
+        &'a self,
+        items: Vec<Item<'a>>,
+        shutdown: &'a Shutdown,
+    ) -> Sending<'a> {
+        Box::pin(async move {
+            let mut pending = items;
+            let mut rejected = Vec::new();
+            let mut backoff = self.backoff.init;
+            while !pending.is_empty() {
+                if shutdown.is_aborted() {
+                    return Err(Aborted);
+                }
+                let size: usize = pending.iter().map(|i| i.doc.len() + 100).sum();
+                let body = bulk::encode(
+                    pending.iter().map(|i| Action {
+                        index: &i.index,
+                        id: &i.id,
+                        doc: &i.doc,
+                    }),
+                    size,
+                );
+                let (host, response) = {
+                    let mut abort = shutdown.clone();
+                    tokio::select! {
+                        r = self.transport.bulk(body, pending.len()) => r,
+                        // A request still in flight at abort is abandoned: its events are not acknowledged.
+                        _ = abort.aborted() => return Err(Aborted),
+                    }
+                };
+                match response {
+                    Response::Items(statuses) => {
+                        let mut retry = Vec::new();
+                        let before = pending.len();
+                        for (item, st) in pending.into_iter().zip(statuses) {
+                            match st.status {
+                                200..=299 | 409 => {}
+                                429 | 500..=599 => retry.push(item),
+                                s => rejected.push(Rejected {
+                                    status: s,
+                                    error_type: st.error_type().to_string(),
+                                    reason: st.reason().to_string(),
+                                    item,
+                                }),
+                            }
+                        }
+                        if !retry.is_empty() {
+                            Metrics::add(&self.metrics.output_retries, retry.len() as u64);
+                            tracing::warn!(
+                                retry = retry.len(),
+                                of = before,
+                                "elasticsearch: items rejected with 429/5xx; retrying them in {:?}",
+                                backoff
+                            );
+                            if !shutdown.sleep(backoff).await {
+                                return Err(Aborted);
+                            }
+                            // Progress (some items went through) keeps the wait short.
+                            backoff = if retry.len() < before {
+                                self.backoff.init
+                            } else {
+                                (backoff * 2).min(self.backoff.max)
+                            };
+                        }
+                        pending = retry;
+                    }
+                    Response::TooLarge if pending.len() > 1 => {
+                        let second = pending.split_off(pending.len() / 2);
+                        tracing::warn!(
+                            events = pending.len() + second.len(),
+                            "elasticsearch: request too large (413); splitting it"
+                        );
+                        rejected.extend(self.send_until_done(pending, shutdown).await?);
+                        rejected.extend(self.send_until_done(second, shutdown).await?);
+                        pending = Vec::new();
+                    }
+                    Response::TooLarge => {
+                        let item = pending.pop().expect("one item");
+                        rejected.push(Rejected {
+                            item,
+                            status: 413,
+                            error_type: "request_too_large".into(),
+                            reason: "a single document is larger than http.max_content_length"
+                                .into(),
+                        });
+                    }
+                    Response::Unauthorized(why) | Response::Retry(why) => {
+                        Metrics::add(&self.metrics.output_retries, pending.len() as u64);
+                        tracing::warn!(
+                            host = %host,
+                            error = %why,
+                            events = pending.len(),
+                            "elasticsearch: bulk request failed; retrying in {:?}",
+                            backoff
+                        );
+                        self.transport.fail_over();
+                        if !shutdown.sleep(backoff).await {
+                            return Err(Aborted);
+                        }
+                        backoff = (backoff * 2).min(self.backoff.max);
+                    }
+                }
+            }
+            Ok(rejected)
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The object stage, one for the daemon and `s3import`: jobs (objects to read, with the ack group they
+//! belong to) in, events into the publish queue out, at most `workers` jobs at once per input.
+//!
+//! A source first takes a [`Slot`] (a free reader), then hands it a [`Job`]: the SQS poller asks for as
+//! many messages as it got slots, so busy readers (a full publish queue keeps them busy) stop the polling;
+//! the `s3import` lister waits for a slot per object, so listing never runs ahead of reading.
+//!
+//! The outcome policy, the same for both sources, per object:
+//! - read to its end: counted (`s3_objects_read`);
+//! - gone (NoSuchKey): nothing to retry, counted (`s3_objects_missing`), the group is not held back;
+//! - could not be read (corrupt stream, access denied, network): counted (`s3_objects_failed`), logged with
+//!   the object, and the group is **kept** (its SQS message returns after its visibility timeout);
+//! - abandoned at shutdown, or the reader panicked: the object's obligation is dropped, the group
+//!   **fails** (its message is made visible again at once). A panic is logged with the object and the
+//!   group; the reader goes on with the next job.
+//!
+//! What must stay true: every job's task is joined and its end looked at; nothing here grows with the
+//! number of objects (the job channel holds at most one job per reader).
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::ack::AckGroup;
+use crate::config::InputSettings;
+use crate::fetch::{read_object, FetchError};
+use crate::inputs::notification::ObjectRef;
+use crate::metrics::Metrics;
+use crate::queue::QueueSender;
+use crate::shutdown::Shutdown;
+use crate::supervise;
+
+/// Objects to read, in order, for one ack group.
+#[derive(Debug)]
+pub struct Job {
+    /// The objects.
+    pub objects: Vec<ObjectRef>,
+    /// Their group (an SQS message, or one imported object).
+    pub ack: AckGroup,
+}
+
+/// What every reader of one input shares.
+#[derive(Clone, Debug)]
+pub struct ReadContext {
+    /// The input (format, enrichment, limits).
+    pub input: Arc<InputSettings>,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+    /// The publish queue.
+    pub queue: QueueSender,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Shutdown.
+    pub shutdown: Shutdown,
+}
+
+/// A free reader, taken before the work for it is fetched.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The readers of one input; clone it to hand it to several sources.
+#[derive(Clone, Debug)]
+pub struct Readers {
+    free: Arc<Semaphore>,
+    jobs: mpsc::Sender<(Job, Slot)>,
+}
+
+impl Readers {
+    /// Starts `workers` readers; the returned task ends when every [`Readers`] clone is dropped and
+    /// every job is done.
+    pub fn start(ctx: ReadContext, workers: usize) -> (Readers, tokio::task::JoinHandle<()>) {
+        let workers = workers.max(1);
+        let (tx, rx) = mpsc::channel(workers);
+        let task = tokio::spawn(supervise_jobs(Arc::new(ctx), rx));
+        (
+            Readers {
+                free: Arc::new(Semaphore::new(workers)),
+                jobs: tx,
+            },
+            task,
+        )
+    }
+
+    /// Waits for a free reader.
+    pub async fn slot(&self) -> Slot {
+        Slot {
+            _permit: self
+                .free
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the reader semaphore is never closed"),
+        }
+    }
+
+    /// Up to `max` readers that are free right now.
+    pub fn free_slots(&self, max: usize) -> Vec<Slot> {
+        (0..max)
+            .map_while(|_| self.free.clone().try_acquire_owned().ok())
+            .map(|p| Slot { _permit: p })
+            .collect()
+    }
+
+    /// Gives a job to a free reader.
+    pub async fn read(&self, slot: Slot, job: Job) {
+        // The channel has room for one job per reader and a job only comes with a slot, so this never
+        // waits long; it fails only if the supervisor is gone, and then dropping the job fails its group.
+        if let Err(e) = self.jobs.send((job, slot)).await {
+            let (job, _) = e.0;
+            job.ack.fail("the readers stopped before the job was read");
+        }
+    }
+}
+
+/// Runs each job in its own task and looks at each task's end.
+async fn supervise_jobs(ctx: Arc<ReadContext>, mut rx: mpsc::Receiver<(Job, Slot)>) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            next = rx.recv() => match next {
+                Some((job, slot)) => {
+                    tasks.spawn(run_job(ctx.clone(), job, slot));
+                }
+                None => break,
+            },
+            Some(r) = tasks.join_next(), if !tasks.is_empty() => report(&ctx, r),
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        report(&ctx, r);
+    }
+}
+
+fn report(ctx: &ReadContext, r: Result<(), tokio::task::JoinError>) {
+    // Reader panics are caught per object in `run_job`; a task ending any other way is a bug worth a line.
+    if let Some(why) = supervise::join_error(r) {
+        Metrics::add(&ctx.metrics.task_panics, 1);
+        tracing::error!("a reader task {why}; its group failed and its message returns");
+    }
+}
+
+/// Reads a job's objects in order; the slot is held until they are read (not until delivered).
+async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
+    let Job { objects, ack } = job;
+    for obj in objects {
+        let path = obj.path();
+        let reading = ack.obligation("reading an object");
+        let r = supervise::guard(read_object(
+            &ctx.s3,
+            &obj,
+            &ctx.input,
+            &ctx.queue,
+            &ack,
+            &ctx.metrics,
+            &ctx.shutdown,
+        ))
+        .await;
+        let m = &ctx.metrics;
+        match r {
+            Ok(Ok(stats)) => {
+                Metrics::add(&m.s3_objects_read, 1);
+                tracing::debug!(target: "s3logsbeat::s3", object = %path, events = stats.events, lines = stats.lines, from = %ack.label(), "object read");
+                reading.done();
+            }
+            Ok(Err(FetchError::Missing(_))) => {
+                Metrics::add(&m.s3_objects_missing, 1);
+                tracing::warn!(object = %path, from = %ack.label(), "object does not exist (NoSuchKey): nothing to read");
+                reading.done();
+            }
+            Ok(Err(FetchError::Aborted)) => {
+                // The obligation is dropped undone: the group fails, the message returns at once.
+                drop(reading);
+                break;
+            }
+            Ok(Err(e)) => {
+                Metrics::add(&m.s3_objects_failed, 1);
+                tracing::error!(object = %path, from = %ack.label(), error = %e, "object could not be read");
+                ack.keep(e.to_string());
+                reading.done();
+            }
+            Err(panic) => {
+                Metrics::add(&m.task_panics, 1);
+                tracing::error!(object = %path, from = %ack.label(),
+                    "reader panicked: {panic}; the object's group failed and comes back");
+                ack.fail(format!("the reader of {path} panicked: {panic}"));
+                drop(reading);
+                break;
+            }
+        }
+    }
+}
