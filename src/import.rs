@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::outputs::SetupError;
 use crate::percent;
 use crate::pipeline;
-use crate::reader::{Job, ReadContext, Readers};
+use crate::reader::{Job, Readers};
 use crate::shutdown::Shutdown;
 use crate::supervise;
 
@@ -145,15 +145,12 @@ pub async fn run(
                 ));
             }
             ImportMode::Read => {
-                let (pool, task) = Readers::start(
-                    ReadContext {
-                        input: Arc::new(input.clone()),
-                        s3: clients.s3.clone(),
-                        queue: queue_tx.clone().expect("read mode has a queue"),
-                        metrics: metrics.clone(),
-                        shutdown: shutdown.clone(),
-                    },
-                    input.workers,
+                let (pool, task) = Readers::for_input(
+                    input,
+                    clients.s3.clone(),
+                    queue_tx.clone().expect("read mode has a queue"),
+                    metrics.clone(),
+                    shutdown.clone(),
                 );
                 readers.push((input.index, task));
                 tasks.spawn(feed_readers(

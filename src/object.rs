@@ -542,6 +542,32 @@ fn compression_of(d: &Decoder) -> Compression {
     }
 }
 
+/// Feeds a whole object to a parser in `chunk`-byte pieces, as an S3 body arrives, taking the events
+/// between pieces as the readers do; returns every event and the counts, or why the object could not be
+/// read to its end (with the events made before that). For tools and tests: the daemon publishes as it
+/// goes instead of collecting.
+pub fn parse_all(
+    spec: &FormatSpec,
+    settings: &EnrichSettings,
+    object: ObjectId<'_>,
+    data: &[u8],
+    chunk: usize,
+    max_line_bytes: usize,
+) -> (Vec<Event>, Result<ObjectStats, ReadError>) {
+    let mut p = ObjectParser::new(spec, settings, object, max_line_bytes);
+    let mut events = Vec::new();
+    for c in data.chunks(chunk.max(1)) {
+        let fed = p.feed(c);
+        events.extend(p.drain());
+        if let Err(e) = fed {
+            return (events, Err(e));
+        }
+    }
+    let r = p.finish();
+    events.extend(p.drain());
+    (events, r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,28 +588,16 @@ mod tests {
         chunk: usize,
         max: usize,
     ) -> (Vec<serde_json::Value>, Result<ObjectStats, String>) {
-        let settings = EnrichSettings::new("n", "h");
-        let mut p = ObjectParser::new(
-            spec,
-            &settings,
-            ObjectId {
-                path: "s3://b/k",
-                key: "k",
-                last_modified: None,
-            },
-            max,
-        );
-        let mut events = Vec::new();
-        for c in data.chunks(chunk.max(1)) {
-            if let Err(e) = p.feed(c) {
-                events.extend(p.drain().map(|e| e.doc_json()));
-                return (events, Err(e.to_string()));
-            }
-            events.extend(p.drain().map(|e| e.doc_json()));
-        }
-        let r = p.finish().map_err(|e| e.to_string());
-        events.extend(p.drain().map(|e| e.doc_json()));
-        (events, r)
+        let id = ObjectId {
+            path: "s3://b/k",
+            key: "k",
+            last_modified: None,
+        };
+        let (events, r) = parse_all(spec, &EnrichSettings::new("n", "h"), id, data, chunk, max);
+        (
+            events.iter().map(Event::doc_json).collect(),
+            r.map_err(|e| e.to_string()),
+        )
     }
 
     const TEXT: &[u8] =

@@ -25,7 +25,7 @@ use crate::inputs::sqs::{deleter, heartbeat};
 use crate::metrics::Metrics;
 use crate::outputs::{self, Output, SetupError};
 use crate::queue::{self, BatchSettings, QueueSender};
-use crate::reader::{ReadContext, Readers};
+use crate::reader::Readers;
 use crate::shutdown::Shutdown;
 use crate::supervise;
 
@@ -81,15 +81,12 @@ pub async fn run(
             continue;
         };
         let clients = crate::aws::clients(&input.aws).await;
-        let (pool, task) = Readers::start(
-            ReadContext {
-                input: Arc::new(input.clone()),
-                s3: clients.s3,
-                queue: queue_tx.clone(),
-                metrics: metrics.clone(),
-                shutdown: shutdown.clone(),
-            },
-            input.workers,
+        let (pool, task) = Readers::for_input(
+            input,
+            clients.s3,
+            queue_tx.clone(),
+            metrics.clone(),
+            shutdown.clone(),
         );
         readers.push((input.index, task));
         let poller = Poller {

@@ -84,6 +84,24 @@ impl Readers {
         )
     }
 
+    /// Starts the readers of `input` (`workers` of them).
+    pub fn for_input(
+        input: &InputSettings,
+        s3: aws_sdk_s3::Client,
+        queue: QueueSender,
+        metrics: Arc<Metrics>,
+        shutdown: Shutdown,
+    ) -> (Readers, tokio::task::JoinHandle<()>) {
+        let ctx = ReadContext {
+            input: Arc::new(input.clone()),
+            s3,
+            queue,
+            metrics,
+            shutdown,
+        };
+        Readers::start(ctx, input.workers)
+    }
+
     /// Waits for a free reader.
     pub async fn slot(&self) -> Slot {
         Slot {

@@ -1,5 +1,7 @@
 //! The `s3logsbeat` binary as a user runs it: `parse`, `test config`, `export config`.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -69,32 +71,16 @@ fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
     }
 
     // Same object, same ids, however it is compressed or read.
-    let gz = {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap())
-            .unwrap();
-        e.finish().unwrap()
-    };
+    let gz = common::gzip(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap());
     let mut cmd = bin();
     cmd.args(["parse", "-f", "alb", "--key"])
         .arg("s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz")
         .arg("-");
     let again = run_with_stdin(cmd, &gz);
-    let ids: Vec<String> = String::from_utf8(again.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["@metadata"]["_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let first: Vec<String> = events
-        .iter()
-        .map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, first);
+    assert_eq!(
+        common::ids(&common::ndjson(&String::from_utf8_lossy(&again.stdout))),
+        common::ids(&events)
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains("compression=gzip"));
 }
 
@@ -116,13 +102,7 @@ fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("events=1 parse_failures=1"));
 
-    let gz = {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        for _ in 0..200 {
-            e.write_all(&input[15..]).unwrap();
-        }
-        e.finish().unwrap()
-    };
+    let gz = common::gzip(&input[15..].repeat(200));
     let mut cmd = bin();
     cmd.args(["parse", "-f", "elb", "--key", "s3://b/cut.log.gz"]);
     let out = run_with_stdin(cmd, &gz[..gz.len() - 10]);
@@ -233,6 +213,101 @@ fn test_config_names_the_file_and_key_of_a_mistake() {
     assert!(
         text.contains("name: x") && text.contains("console: {}"),
         "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn test_config_reports_every_problem_at_once_with_its_line_or_its_override() {
+    let dir = std::env::temp_dir().join(format!("s3lb-cli-all-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("s3logsbeat.yml");
+    let text = "\
+s3logsbeat:
+  inputs:
+    - type: sqs
+      queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q']
+      log_format: alb
+queue.mem:
+  events: 1024
+output.elasticsearch:
+  hosts: [\"https://es:9200\"]
+  protocol: http
+  index: \"alb-%{+yyyy.MM.dd\"
+  ssl:
+    verification_mode: ful
+    certificate_authorities: [/nonexistent/ca.pem]
+http.enabled: true
+logging.level: verbose
+";
+    std::fs::write(&f, text).unwrap();
+    let name = f.display().to_string();
+    let out = bin()
+        .args(["test", "config", "-c", &name])
+        .args(["-E", "output.elasticsearch.bulk_max_size=many"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let want = [
+        format!("{name}:15: unknown key http"),
+        format!("{name}: -E output.elasticsearch.bulk_max_size=many: output.elasticsearch.bulk_max_size: invalid type"),
+        format!("{name}:7: queue.mem.events (1024) must be at least flush.min_events (2048) + 512"),
+        format!("{name}:9: output.elasticsearch.hosts.0: \"https://es:9200\" says https:// but output.elasticsearch.protocol is http"),
+        format!("{name}:13: output.elasticsearch.ssl.verification_mode: \"ful\" is not a verification mode"),
+        format!("{name}:14: output.elasticsearch.ssl.certificate_authorities: cannot read /nonexistent/ca.pem"),
+        format!("{name}:11: output.elasticsearch.index \"alb-%{{+yyyy.MM.dd\": unclosed %{{"),
+        format!("{name}:16: logging.level \"verbose\" is not a level"),
+    ];
+    for w in &want {
+        assert!(
+            lines.iter().any(|l| l.starts_with(w.as_str())),
+            "{w}\nin:\n{err}"
+        );
+    }
+    assert_eq!(lines.len(), want.len(), "one line per problem:\n{err}");
+
+    // `run` refuses what `test config` refuses, with the same messages, before touching AWS.
+    let run = bin().args(["-c", &name, "run", "--once"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains(&want[5]));
+
+    // A scheme the output does not speak, set on the command line, is blamed on the -E.
+    let fixed = text
+        .replace("  protocol: http\n", "")
+        .replace("\"alb-%{+yyyy.MM.dd\"", "\"alb-%{+yyyy.MM.dd}\"")
+        .replace("  ssl:\n    verification_mode: ful\n    certificate_authorities: [/nonexistent/ca.pem]\n", "")
+        .replace("http.enabled: true\n", "")
+        .replace("logging.level: verbose\n", "")
+        .replace("  events: 1024\n", "  events: 4096\n");
+    std::fs::write(&f, &fixed).unwrap();
+    let ok = bin()
+        .args(["test", "config", "-c", &name])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = bin()
+        .args([
+            "test",
+            "config",
+            "-c",
+            &name,
+            "-E",
+            "output.elasticsearch.protocol=ftp",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "{name}: -E output.elasticsearch.protocol=ftp: output.elasticsearch.protocol \"ftp\" is neither http nor https"
+        )),
+        "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

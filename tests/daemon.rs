@@ -222,15 +222,7 @@ async fn a_message_is_deleted_only_after_its_last_event_is_acknowledged() {
         (0, 1),
         "not deleted before the bulk response"
     );
-    let out = tokio::time::timeout(LONG, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_success(child, LONG).await;
     assert_eq!(
         moto.queue_counts(&q).await,
         (0, 0),
@@ -293,15 +285,7 @@ async fn a_slow_output_stops_the_polling() {
         waited_visible,
         "most messages stayed in the queue while the output was slow"
     );
-    let out = tokio::time::timeout(LONG, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_success(child, LONG).await;
     assert_eq!(es.docs("test-elb").await.len(), 30 * 140);
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
@@ -335,12 +319,7 @@ async fn elasticsearch_down_then_up_loses_nothing_and_duplicates_nothing() {
     // Back up, but flaky: whole-request 503s, per-item 429s, and a connection dropped after indexing
     // (the retry then meets 409 conflicts, which count as delivered).
     es.faults(json!({"down": false, "request_status": 503, "request_count": 2, "item_429": 3, "drop_after_index": 1})).await;
-    let out = tokio::time::timeout(LONG, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    expect_success(child, LONG).await;
     let docs = es.docs("test-alb").await;
     assert_eq!(docs.len(), 12, "every event exactly once");
     let ids: std::collections::BTreeSet<&str> =
@@ -488,13 +467,8 @@ async fn shutdown_mid_stream_returns_undelivered_messages_at_once() {
     })
     .await;
     assert_eq!(moto.queue_counts(&q).await, (0, 1));
-    let pid = child.id().unwrap();
     let t0 = std::time::Instant::now();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .unwrap()
@@ -550,21 +524,7 @@ async fn file_and_console_outputs_and_basic_auth() {
     );
     let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let ids: Vec<String> = run
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["@metadata"]["_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    let first: Vec<String> = events
-        .iter()
-        .map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, first);
+    assert_eq!(ids(&ndjson(&run.stdout)), ids(&events));
 
     // Elasticsearch with basic auth: wrong password retries (never drops), right one delivers.
     es.faults(json!({"auth": {"basic": ["writer", "s3cret"]}}))
@@ -597,12 +557,7 @@ async fn sqs_errors_back_off_instead_of_looping() {
     );
     let child = daemon(&cfg, &[]).spawn().unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let pid = child.id().unwrap();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
         .await
         .unwrap()

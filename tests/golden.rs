@@ -13,7 +13,9 @@ use serde_json::{json, Map, Value};
 
 use s3logsbeat::config::{FormatSpec, LogFormat};
 use s3logsbeat::enrich::{EnrichSettings, PARSE_FAILURE_TAG};
-use s3logsbeat::object::{ObjectId, ObjectParser};
+mod common;
+
+use common::parse_object;
 
 /// One case's expected outcome, as the original produced it.
 #[derive(Debug, Default, Clone)]
@@ -116,24 +118,15 @@ fn run_case(case: &Value, spec: &FormatSpec) -> Ours {
         settings.key_regex = Some(regex::Regex::new(re).unwrap());
     }
     let path = format!("s3://bucket/{key}");
-    let mut p = ObjectParser::new(
-        spec,
-        &settings,
-        ObjectId {
-            path: &path,
-            key,
-            last_modified: None,
-        },
-        1 << 20,
-    );
-    p.feed(case["input"].as_str().unwrap().as_bytes()).unwrap();
-    p.finish().unwrap();
+    let input = case["input"].as_str().unwrap().as_bytes();
+    let parsed = parse_object(spec, &settings, key, input, input.len(), 1 << 20);
+    parsed.result.unwrap();
     let mut ours = Ours {
         events: Vec::new(),
         formats: Vec::new(),
         failed_lines: Vec::new(),
     };
-    for e in p.drain() {
+    for e in parsed.events {
         let mut v = e.doc_json();
         let o = v.as_object_mut().unwrap();
         let log = o.remove("log").expect("every event has log.*");

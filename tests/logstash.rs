@@ -328,15 +328,7 @@ async fn the_daemon_deletes_a_message_only_after_logstash_acknowledged_it() {
         (0, 1),
         "not deleted before the ACK"
     );
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_success(child, Duration::from_secs(60)).await;
     assert_eq!(moto.queue_counts(&q).await, (0, 0), "deleted after the ACK");
     let ids: std::collections::BTreeSet<String> = seen
         .events

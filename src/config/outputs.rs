@@ -340,27 +340,34 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
                 .unwrap_or_else(|| DEFAULT_DEAD_LETTER_INDEX.to_string()),
         ),
     };
+    // Every check runs before anything is given up, so all problems are reported at once.
     let workers = at_least_one(c.worker, 1, &format!("{K}.worker"), p) * c.hosts.len().max(1);
-    let settings = ElasticsearchSettings {
+    let bulk_max_size = at_least_one(c.bulk_max_size, 1600, &format!("{K}.bulk_max_size"), p);
+    let compression_level = level(c.compression_level, 1, &format!("{K}.compression_level"), p);
+    let timeout = positive(
+        c.timeout,
+        Duration::from_secs(90),
+        &format!("{K}.timeout"),
+        p,
+    );
+    let backoff = backoff(&c.backoff, K, p);
+    if p.len() > before {
+        return None;
+    }
+    Some(ElasticsearchSettings {
         authorization,
         tls,
         uses_tls,
         index: index?,
         pipeline: c.pipeline.clone().filter(|s| !s.is_empty()),
-        bulk_max_size: at_least_one(c.bulk_max_size, 1600, &format!("{K}.bulk_max_size"), p),
+        bulk_max_size,
         workers,
-        compression_level: level(c.compression_level, 1, &format!("{K}.compression_level"), p),
-        timeout: positive(
-            c.timeout,
-            Duration::from_secs(90),
-            &format!("{K}.timeout"),
-            p,
-        ),
-        backoff: backoff(&c.backoff, K, p),
+        compression_level,
+        timeout,
+        backoff,
         dead_letter_index,
         hosts,
-    };
-    (p.len() == before).then_some(settings)
+    })
 }
 
 fn logstash(c: &raw::Logstash, p: &mut Problems) -> Option<LogstashSettings> {
@@ -466,4 +473,93 @@ fn file(f: &raw::File, p: &mut Problems) -> Option<FileSettings> {
         rotate_bytes: kb.saturating_mul(1024),
         number_of_files,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn es(yaml: &str) -> Result<ElasticsearchSettings, Vec<(String, String)>> {
+        let c: raw::Elasticsearch = serde_yaml::from_str(yaml).unwrap();
+        let mut p = Problems::default();
+        elasticsearch(&c, &mut p).ok_or(p.list)
+    }
+
+    fn ls(yaml: &str) -> Result<LogstashSettings, Vec<(String, String)>> {
+        let c: raw::Logstash = serde_yaml::from_str(yaml).unwrap();
+        let mut p = Problems::default();
+        logstash(&c, &mut p).ok_or(p.list)
+    }
+
+    #[test]
+    fn elasticsearch_hosts_protocol_path_and_auth() {
+        let e = es("hosts: [\"es1:9200\", \"https://es2:9243/\"]\nprotocol: https\npath: proxy/es\nusername: u\npassword: p\n").unwrap();
+        assert_eq!(
+            e.hosts,
+            vec!["https://es1:9200/proxy/es", "https://es2:9243/proxy/es"]
+        );
+        assert_eq!(e.authorization, Some(Secret("Basic dTpw".into())));
+        assert!(e.uses_tls);
+        assert_eq!(e.workers, 2, "worker per host");
+        assert_eq!(e.bulk_max_size, 1600);
+        assert_eq!(e.compression_level, 1);
+        assert_eq!(
+            e.dead_letter_index.as_deref(),
+            Some(DEFAULT_DEAD_LETTER_INDEX)
+        );
+        assert!(
+            !format!("{e:?}").contains("dTpw"),
+            "Debug hides the credentials"
+        );
+        let e =
+            es("hosts: [es]\napi_key: \"id:secret\"\nnon_indexable_policy: {drop: {}}\n").unwrap();
+        assert_eq!(e.authorization, Some(Secret("ApiKey aWQ6c2VjcmV0".into())));
+        assert_eq!(e.hosts, vec!["http://es"]);
+        assert!(!e.uses_tls);
+        assert!(e.dead_letter_index.is_none());
+        let e =
+            es("hosts: [es]\nnon_indexable_policy: {dead_letter_index: {index: dlq}}\n").unwrap();
+        assert_eq!(e.dead_letter_index.as_deref(), Some("dlq"));
+    }
+
+    #[test]
+    fn elasticsearch_mistakes_are_all_reported() {
+        let errs = es("hosts: [\"ftp://x\", \"https://y\"]\nprotocol: http\ncompression_level: 12\nworker: 0\nbackoff: {init: 2s, max: 1s}\nindex: \"%{[]}\"\napi_key: k\nusername: u\n").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        for k in [
+            "output.elasticsearch.hosts.0",
+            "output.elasticsearch.hosts.1",
+            "output.elasticsearch.compression_level",
+            "output.elasticsearch.worker",
+            "output.elasticsearch.backoff.max",
+            "output.elasticsearch.index",
+            "output.elasticsearch.api_key",
+        ] {
+            assert!(keys.contains(&k), "{k} in {errs:?}");
+        }
+        let errs = es("hosts: []\n").unwrap_err();
+        assert_eq!(errs[0].0, "output.elasticsearch.hosts");
+    }
+
+    #[test]
+    fn logstash_hosts_get_the_default_port_and_workers_follow_loadbalance() {
+        let l =
+            ls("hosts: [a, \"b:5045\", \"[::1]:5046\"]\nloadbalance: true\nworker: 2\n").unwrap();
+        assert_eq!(l.hosts, vec!["a:5044", "b:5045", "[::1]:5046"]);
+        assert_eq!(l.workers, 6);
+        assert_eq!(
+            (l.bulk_max_size, l.pipelining, l.compression_level),
+            (2048, 2, 3)
+        );
+        let errs = ls("hosts: [\"tcp://a:1\", \"b:port\"]\npipelining: 0\n").unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "output.logstash.hosts.0",
+                "output.logstash.hosts.1",
+                "output.logstash.pipelining"
+            ]
+        );
+    }
 }

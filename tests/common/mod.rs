@@ -424,29 +424,12 @@ pub fn parse_object(
     max_line: usize,
 ) -> Parsed {
     let path = format!("s3://bucket/{key}");
-    let mut p = s3logsbeat::object::ObjectParser::new(
-        spec,
-        settings,
-        s3logsbeat::object::ObjectId {
-            path: &path,
-            key,
-            last_modified: None,
-        },
-        max_line,
-    );
-    let mut events = Vec::new();
-    for c in data.chunks(chunk.max(1)) {
-        let fed = p.feed(c);
-        events.extend(p.drain());
-        if let Err(e) = fed {
-            return Parsed {
-                events,
-                result: Err(e),
-            };
-        }
-    }
-    let result = p.finish();
-    events.extend(p.drain());
+    let id = s3logsbeat::object::ObjectId {
+        path: &path,
+        key,
+        last_modified: None,
+    };
+    let (events, result) = s3logsbeat::object::parse_all(spec, settings, id, data, chunk, max_line);
     Parsed { events, result }
 }
 
@@ -489,4 +472,41 @@ pub fn settings(
 pub fn output_settings(output: &str) -> Result<s3logsbeat::config::OutputSettings, Vec<String>> {
     let input = "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}".to_string();
     settings(&config_text(None, &[input], output, ""), &[]).map(|s| s.output)
+}
+
+/// The events of an NDJSON text (what `parse`, the console and the file outputs write).
+pub fn ndjson(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// The `@metadata._id` of each event.
+pub fn ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["@metadata"]["_id"].as_str().expect("an _id").to_string())
+        .collect()
+}
+
+/// Waits (at most `limit`) for a spawned daemon to exit, asserts that it succeeded, returns its stderr.
+pub async fn expect_success(child: Child, limit: Duration) -> String {
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the daemon did not exit within {limit:?}"))
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    stderr
+}
+
+/// Sends SIGTERM to a spawned daemon.
+pub fn terminate(child: &Child) {
+    let pid = child.id().expect("running");
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM {pid}");
 }

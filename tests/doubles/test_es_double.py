@@ -2,20 +2,22 @@
 
 Run from the repository root:
 
-    python3 -m unittest discover -s tests/doubles -v
+    python3 -m unittest discover -s tests/doubles -q
 
 The double is started as a subprocess on a free loopback port and exercised
-with raw http.client requests: every behaviour promised by its docstring and
-by /work/shared/reference/elasticsearch-bulk.md has a test here.  Standard
-library only; the whole suite runs in a few seconds.
+with raw http.client (or socket) requests: every behaviour its docstring
+promises has a focused test here, and ``FixtureReplayTest`` replays the
+Elasticsearch 8 exchanges of ``tests/fixtures/elasticsearch/`` (which the Rust
+bulk-response decoder also reads).  Standard library only.
 """
 
 import base64
 import gzip
+import hashlib
 import http.client
 import json
+import math
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -24,11 +26,17 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOUBLE = os.path.join(HERE, "es_double.py")
+FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures", "elasticsearch")
 NDJSON = {"Content-Type": "application/x-ndjson"}
 JSON = {"Content-Type": "application/json"}
+# What s3logsbeat's output sends (src/outputs/elasticsearch.rs).
+S3LB_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+SHARDS = {"total": 2, "successful": 1, "failed": 0}
+NO_ANSWER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
 
 
 # ---------------------------------------------------------------------------
@@ -44,25 +52,27 @@ def free_port():
 class DoubleProcess:
     """The double as a subprocess, started with --port-file."""
 
-    def __init__(self, port=0, refresh_interval=None):
+    def __init__(self, port=0, extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix="es_double_test_")
         self.port_file = os.path.join(self.tmp, "port")
-        cmd = [sys.executable, DOUBLE, "--port", str(port), "--port-file", self.port_file]
-        if refresh_interval is not None:
-            cmd += ["--refresh-interval", str(refresh_interval)]
+        cmd = [sys.executable, DOUBLE, "--port", str(port), "--port-file", self.port_file, *extra_args]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # stderr goes to a file: an unread pipe would block a double that logs a lot.
+        self.stderr_file = open(os.path.join(self.tmp, "stderr"), "w+b")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr_file, env=env)
         self.stdout_line = self.proc.stdout.readline().decode()
         deadline = time.monotonic() + 10
         while not os.path.exists(self.port_file):
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("the double did not start: " + self.proc.stderr.read().decode())
+                _code, err = self.stop()
+                raise RuntimeError("the double did not start: " + err)
             time.sleep(0.02)
         with open(self.port_file) as f:
             self.port_file_text = f.read()
         self.port = int(self.port_file_text)
 
     def stop(self):
+        """SIGTERM; returns (exit code, stderr text)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -70,12 +80,14 @@ class DoubleProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.stderr_file.seek(0)
+        err = self.stderr_file.read().decode()
+        self.stderr_file.close()
         self.proc.stdout.close()
-        self.proc.stderr.close()
         for name in os.listdir(self.tmp):
             os.unlink(os.path.join(self.tmp, name))
         os.rmdir(self.tmp)
-        return self.proc.returncode
+        return self.proc.returncode, err
 
 
 class Resp:
@@ -112,20 +124,39 @@ def call(port, method, path, body=None, headers=None, conn=None):
             conn.close()
 
 
+def raw_exchange(port, data):
+    """Send raw bytes, read until the server closes: (head bytes, body bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            chunks.append(c)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head, body
+
+
 def ndjson(*lines):
     """Compact NDJSON, UTF-8, every line terminated by a newline."""
     return "".join(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n" for line in lines).encode()
 
 
-# ---------------------------------------------------------------------------
-# Tests
-# ---------------------------------------------------------------------------
+def creates(index, ids, source=None):
+    """NDJSON lines: one create per id."""
+    out = []
+    for i in ids:
+        out += [{"create": {"_index": index, "_id": i}}, source if source is not None else {"v": i}]
+    return out
 
-class EsDoubleTest(unittest.TestCase):
+
+class DoubleTestCase(unittest.TestCase):
+    """One double for the class; reset before every test."""
+
     @classmethod
     def setUpClass(cls):
-        # A long refresh interval: visibility is controlled by explicit refreshes.
-        cls.double = DoubleProcess(refresh_interval=3600)
+        cls.double = DoubleProcess()
         cls.port = cls.double.port
 
     @classmethod
@@ -151,6 +182,11 @@ class EsDoubleTest(unittest.TestCase):
     def stats(self):
         return self.ctl("GET", "/_double/stats").json
 
+    def docs(self, index):
+        r = self.ctl("GET", f"/_double/docs/{index}")
+        self.assertEqual(r.status, 200, r.body)
+        return r.json
+
     def bulk(self, *lines, path="/_bulk", headers=None, conn=None):
         return self.req("POST", path, ndjson(*lines), dict(NDJSON, **(headers or {})), conn)
 
@@ -159,9 +195,12 @@ class EsDoubleTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.json
 
-    def item(self, resp_json, n=0):
-        (key, value), = resp_json["items"][n].items()
-        return key, value
+    def items(self, resp_json):
+        """[(action key, item)] of a bulk response."""
+        return [next(iter(i.items())) for i in resp_json["items"]]
+
+    def statuses(self, resp_json):
+        return [item["status"] for _k, item in self.items(resp_json)]
 
     def assertEnvelope(self, r, status, etype, reason=None):
         self.assertEqual(r.status, status, r.body)
@@ -174,645 +213,1188 @@ class EsDoubleTest(unittest.TestCase):
             self.assertEqual(j["error"]["root_cause"][0]["reason"], reason)
         return j
 
-    def refresh(self, index):
-        self.assertEqual(self.req("POST", f"/{index}/_refresh").status, 200)
+    def assertUnsupported(self, r, what):
+        j = self.assertEnvelope(r, 400, "illegal_argument_exception")
+        self.assertTrue(j["error"]["reason"].startswith("[es_double] "), j)
+        self.assertIn(what, j["error"]["reason"])
 
-    def count(self, index):
-        r = self.req("GET", f"/{index}/_count")
-        self.assertEqual(r.status, 200, r.body)
-        return r.json["count"]
 
-    # -- process interface -------------------------------------------------
-    def test_startup_reports_port(self):
-        self.assertRegex(self.double.port_file_text, r"^\d+\n$")
-        self.assertEqual(self.double.stdout_line, f"listening on 127.0.0.1:{self.port}\n")
+# ---------------------------------------------------------------------------
+# The process: flags, startup, shutdown
+# ---------------------------------------------------------------------------
 
-    def test_restart_on_same_port_and_sigterm(self):
-        port = free_port()
-        first = DoubleProcess(port=port)
-        self.assertEqual(call(port, "GET", "/").status, 200)
-        self.assertEqual(first.stop(), 0)                  # SIGTERM: clean exit
-        second = DoubleProcess(port=port)                  # allow_reuse_address
+class ProcessTest(unittest.TestCase):
+    def test_port_file_and_stdout_report_the_bound_port(self):
+        d = DoubleProcess()
         try:
-            self.assertEqual(second.port, port)
+            self.assertRegex(d.port_file_text, r"^\d+\n$")
+            self.assertEqual(d.stdout_line, f"listening on 127.0.0.1:{d.port}\n")
+            self.assertEqual(call(d.port, "GET", "/").status, 200)
+        finally:
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_fixed_port_host_restart_and_sigterm(self):
+        port = free_port()
+        first = DoubleProcess(port=port, extra_args=["--host", "127.0.0.1"])
+        self.assertEqual(first.port, port)
+        self.assertEqual(first.stop()[0], 0)                # SIGTERM: clean exit
+        second = DoubleProcess(port=port)                   # allow_reuse_address
+        try:
             self.assertEqual(call(port, "GET", "/").status, 200)
         finally:
-            self.assertEqual(second.stop(), 0)
+            self.assertEqual(second.stop()[0], 0)
 
-    # -- general rules -------------------------------------------------------
-    def test_root_get_and_head(self):
+    def test_started_like_the_rust_harness(self):
+        """tests/common/mod.rs: --port N --refresh-interval 0.2, then polls GET /_double/stats;
+        documents are readable at once through /_double/docs (realtime)."""
+        port = free_port()
+        d = DoubleProcess(port=port, extra_args=["--refresh-interval", "0.2"])
+        try:
+            r = call(port, "GET", "/_double/stats")
+            self.assertEqual((r.status, r.json["bulk_requests"]), (200, 0))
+            body = ndjson({"create": {"_index": "test-alb", "_id": "x"}}, {"a": 1})
+            self.assertEqual(call(port, "POST", "/_bulk", body, NDJSON).status, 200)
+            self.assertEqual(call(port, "GET", "/_double/docs/test-alb").json,
+                             [{"_id": "x", "_source": {"a": 1}, "_version": 1}])
+        finally:
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_verbose_logs_requests_on_stderr(self):
+        d = DoubleProcess(extra_args=["--verbose"])
+        call(d.port, "GET", "/")
+        code, err = d.stop()
+        self.assertEqual(code, 0)
+        self.assertIn('"GET / HTTP/1.1" 200', err)
+        quiet = DoubleProcess()
+        call(quiet.port, "GET", "/")
+        self.assertEqual(quiet.stop(), (0, ""))
+
+
+# ---------------------------------------------------------------------------
+# General rules and the root endpoint
+# ---------------------------------------------------------------------------
+
+class GeneralTest(DoubleTestCase):
+    def test_root_get(self):
         r = self.req("GET", "/")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.header_map["x-elastic-product"], "Elasticsearch")
         self.assertEqual(r.header_map["content-type"], "application/json")
         j = r.json
-        self.assertEqual(j["version"]["number"][:2], "8.")
-        self.assertEqual(j["tagline"], "You Know, for Search")
+        self.assertEqual((j["name"], j["cluster_name"], j["version"]["number"]), ("node-1", "docker-cluster", "8.15.3"))
         self.assertRegex(j["version"]["build_hash"], r"^[0-9a-f]{40}$")
-        self.assertEqual(j["version"]["minimum_wire_compatibility_version"], "7.17.0")
-        h = self.req("HEAD", "/")
-        self.assertEqual(h.status, 200)
-        self.assertEqual(h.body, b"")
-        self.assertEqual(h.header_map["x-elastic-product"], "Elasticsearch")
+        self.assertEqual(j["tagline"], "You Know, for Search")
+
+    def test_root_head_has_no_body(self):
+        r = self.req("HEAD", "/")
+        self.assertEqual((r.status, r.body), (200, b""))
+        self.assertEqual(r.header_map["content-length"], "0")
 
     def test_product_header_on_every_response(self):
         responses = [
-            self.req("GET", "/nope/_count"),                                  # 404
-            self.req("GET", "/_bulk"),                                        # 405
-            self.req("GET", "/_nothing_here"),                                # 400 no handler
-            self.req("POST", "/_bulk", b"x", {"Content-Type": "text/plain"}),  # 406
-            self.bulk({"index": {"_index": "a"}}, {"a": 1}),                   # 200
+            self.req("GET", "/"),                                                  # 200
+            self.req("HEAD", "/"),                                                 # 200, no body
+            self.req("GET", "/_search"),                                           # 400 no handler
+            self.req("GET", "/_bulk"),                                             # 405
+            self.req("POST", "/_bulk", b"x", {"Content-Type": "text/plain"}),      # 406
+            self.bulk({"index": {"_index": "a"}}, {"a": 1}),                       # 200
+            self.req("POST", "/_bulk", b"{}", NDJSON),                             # 400 envelope
+            self.ctl("GET", "/_double/stats"),                                     # control
         ]
         self.faults(max_content_length=10)
-        responses.append(self.bulk({"index": {"_index": "a"}}, {"a": 1}))     # 413
+        responses.append(self.bulk({"index": {"_index": "a"}}, {"a": 1}))         # 413
+        self.faults(max_content_length=None, request_status=429)
+        responses.append(self.bulk({"index": {"_index": "a"}}, {"a": 1}))         # 429
+        self.faults(auth={"basic": ["u", "p"]})
+        responses.append(self.req("GET", "/"))                                     # 401
+        self.assertEqual([r.status for r in responses], [200, 200, 400, 405, 406, 200, 400, 200, 413, 429, 401])
         for r in responses:
-            self.assertEqual(r.header_map.get("x-elastic-product"), "Elasticsearch", r.status)
-        self.assertEqual([r.status for r in responses], [404, 405, 400, 406, 200, 413])
-        self.assertEqual(responses[1].json, {"error": "Incorrect HTTP method for uri [/_bulk] and method [GET], "
-                                                      "allowed: [POST, PUT]", "status": 405})
-        self.assertEqual(responses[2].json, {"error": "no handler found for uri [/_nothing_here] and method [GET]",
-                                             "status": 400})
+            self.assertEqual(r.header_values("X-Elastic-Product"), ["Elasticsearch"], r.status)
 
-    def test_content_type_rules(self):
+    def test_unknown_routes_answer_no_handler(self):
+        for method, path in (("GET", "/_search"), ("POST", "/logs/_search"), ("GET", "/logs/_count"),
+                             ("POST", "/_refresh"), ("GET", "/logs/_doc/1"), ("PUT", "/logs/_create/1"),
+                             ("GET", "/logs/_mapping"), ("GET", "/_cluster/health"),
+                             ("PUT", "/_index_template/t"), ("GET", "/_data_stream/logs-a-b"),
+                             ("GET", "/logs"), ("POST", "/_foo/_bulk"), ("POST", "/a/b/_bulk")):
+            r = self.req(method, path)
+            self.assertEqual(r.json, {"error": f"no handler found for uri [{path}] and method [{method}]",
+                                      "status": 400}, path)
+        r = self.req("GET", "/logs/_count?q=x")
+        self.assertEqual(r.json["error"], "no handler found for uri [/logs/_count?q=x] and method [GET]")
+
+    def test_wrong_method_405_and_options(self):
+        r = self.req("GET", "/_bulk")
+        self.assertEqual(r.json, {"error": "Incorrect HTTP method for uri [/_bulk] and method [GET], "
+                                           "allowed: [POST, PUT]", "status": 405})
+        self.assertEqual(r.header_map["allow"], "POST,PUT")
+        r = self.req("DELETE", "/")
+        self.assertEqual((r.status, r.json["error"]), (405, "Incorrect HTTP method for uri [/] and method "
+                                                            "[DELETE], allowed: [GET, HEAD]"))
+        r = self.req("OPTIONS", "/logs/_bulk")
+        self.assertEqual((r.status, r.header_map["allow"], r.body), (200, "POST,PUT", b""))
+
+    def test_error_envelope(self):
+        r = self.req("POST", "/_bulk", b'{"index":{"_index":"e"}}\n{"a":1}', NDJSON)
+        reason = "The bulk request must be terminated by a newline [\\n]"
+        self.assertEqual(r.json, {"error": {"root_cause": [{"type": "illegal_argument_exception", "reason": reason}],
+                                            "type": "illegal_argument_exception", "reason": reason},
+                                  "status": 400})
+
+    def test_content_type_406(self):
         body = ndjson({"index": {"_index": "ct"}}, {"a": 1})
-        r = self.req("POST", "/_bulk", body, {"Content-Type": "text/plain"})
-        self.assertEqual(r.status, 406)
-        self.assertEqual(r.json, {"error": "Content-Type header [text/plain] is not supported", "status": 406})
-        r = self.req("POST", "/_bulk", body, {"Content-Type": "text/plain; charset=UTF-8"})
-        self.assertEqual(r.json["error"], "Content-Type header [text/plain; charset=UTF-8] is not supported")
-        r = self.req("POST", "/_bulk", body, {"Content-Type": "application/json; charset=ISO-8859-1"})
-        self.assertEqual(r.status, 406)
+        for ctype in ("text/plain", "text/plain; charset=UTF-8", "application/json; charset=ISO-8859-1",
+                      "application/xml"):
+            r = self.req("POST", "/_bulk", body, {"Content-Type": ctype})
+            self.assertEqual(r.json, {"error": f"Content-Type header [{ctype}] is not supported", "status": 406})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         conn.putrequest("POST", "/_bulk", skip_accept_encoding=True)
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body)
         r = conn.getresponse()
-        self.assertEqual((r.status, json.loads(r.read())),
-                         (406, {"error": "Content-Type header is missing", "status": 406}))
+        self.assertEqual((r.status, json.loads(r.read())), (406, {"error": "Content-Type header is missing",
+                                                                  "status": 406}))
         conn.close()
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_content_type_accepted_forms(self):
+        body = ndjson({"index": {"_index": "ct"}}, {"a": 1})
         for ctype in ("application/json", "application/x-ndjson", "application/json; charset=UTF-8",
-                      "application/x-ndjson;charset=utf-8"):
-            r = self.req("POST", "/_bulk", body, {"Content-Type": ctype})
-            self.assertEqual(r.status, 200, ctype)
-        # Compatible-with: answered in kind; both headers must carry the version.
+                      "application/x-ndjson;charset=utf-8",
+                      "application/vnd.elasticsearch+x-ndjson;compatible-with=8"):
+            self.assertEqual(self.req("POST", "/_bulk", body, {"Content-Type": ctype}).status, 200, ctype)
+        self.assertEqual(self.req("GET", "/").status, 200)              # no body, no Content-Type needed
+        r = self.req("POST", "/_bulk", body, {"Content-Type": "nonsense"})
+        self.assertEnvelope(r, 400, "media_type_header_exception", "Invalid media-type value on headers [Content-Type]")
+
+    def test_compatible_with_accept_header(self):
         vnd = "application/vnd.elasticsearch+json;compatible-with=8"
-        r = self.req("POST", "/_bulk", body, {"Content-Type": "application/vnd.elasticsearch+x-ndjson;compatible-with=8",
-                                             "Accept": vnd})
-        self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(r.header_map["content-type"], vnd)
-        r = self.req("POST", "/_bulk", body, {"Content-Type": "application/x-ndjson", "Accept": vnd})
-        self.assertEnvelope(r, 400, "media_type_header_exception",
-                            "Invalid media-type value on headers [Accept, Content-Type]")
-        # GET without a body needs no Content-Type.
-        self.assertEqual(self.req("GET", "/").status, 200)
+        r = self.req("GET", "/", headers={"Accept": vnd})
+        self.assertEqual((r.status, r.header_map["content-type"]), (200, vnd))
+        r = self.bulk({"index": {"_index": "c"}}, {"a": 1}, headers={"Accept": vnd})
+        self.assertEqual((r.status, r.header_map["content-type"]), (200, vnd))
+        self.assertEqual(self.req("GET", "/", headers={"Accept": "application/json"}).header_map["content-type"],
+                         "application/json")
+        self.assertUnsupported(self.req("GET", "/", headers={
+            "Accept": "application/vnd.elasticsearch+json;compatible-with=7"}), "compatible-with=7")
 
     def test_gzip_request_body(self):
-        raw = ndjson({"index": {"_index": "gz", "_id": "1"}}, {"msg": "compressed"})
+        raw = ndjson({"create": {"_index": "gz", "_id": "1"}}, {"msg": "compressed"})
         packed = gzip.compress(raw)
         r = self.req("POST", "/_bulk", packed, dict(NDJSON, **{"Content-Encoding": "gzip"}))
         self.assertEqual(r.status, 200, r.body)
-        self.assertEqual(self.item(r.json)[1]["result"], "created")
-        self.assertEqual(self.req("GET", "/gz/_doc/1").json["_source"], {"msg": "compressed"})
+        self.assertEqual(self.statuses(r.json), [201])
+        self.assertEqual(self.docs("gz"), [{"_id": "1", "_source": {"msg": "compressed"}, "_version": 1}])
         s = self.stats()
         self.assertEqual((s["gzip_requests"], s["bulk_requests"], s["bulk_bytes"]), (1, 1, len(packed)))
-        r = self.req("POST", "/_bulk", b"not gzip", dict(NDJSON, **{"Content-Encoding": "gzip"}))
-        self.assertEqual(r.status, 400)
 
-    def test_error_envelope(self):
-        r = self.req("GET", "/missing/_count")
-        self.assertEqual(r.json, {"error": {"root_cause": [{"type": "index_not_found_exception",
-                                                           "reason": "no such index [missing]",
-                                                           "resource.type": "index_or_alias",
-                                                           "resource.id": "missing", "index_uuid": "_na_",
-                                                           "index": "missing"}],
-                                           "type": "index_not_found_exception", "reason": "no such index [missing]",
-                                           "resource.type": "index_or_alias", "resource.id": "missing",
-                                           "index_uuid": "_na_", "index": "missing"},
-                                 "status": 404})
+    def test_gzip_bad_stream_is_400(self):
+        for data in (b"not gzip", gzip.compress(ndjson({"index": {"_index": "g"}}, {"a": 1}))[:-8]):
+            r = self.req("POST", "/_bulk", data, dict(NDJSON, **{"Content-Encoding": "gzip"}))
+            self.assertEnvelope(r, 400, "parse_exception")
+        self.assertEqual(self.stats()["indices"], {})
 
-    # -- authentication ----------------------------------------------------
-    def test_auth_basic(self):
+    def test_pretty_and_common_params(self):
+        r = self.req("GET", "/?pretty&human=true&error_trace=false")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.body.startswith(b'{\n  "name": "node-1"'), r.body[:40])
+        r = self.req("GET", "/?colour=red")
+        self.assertEnvelope(r, 400, "illegal_argument_exception",
+                            "request [/] contains unrecognized parameter: [colour]")
+
+    def test_chunked_request_body(self):
+        body = ndjson({"create": {"_index": "ch", "_id": "1"}}, {"a": 1})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("POST", "/_bulk", body=iter([body[:10], body[10:]]), headers=NDJSON, encode_chunked=True)
+        r = conn.getresponse()
+        self.assertEqual((r.status, self.statuses(json.loads(r.read()))), (200, [201]))
+        self.assertEqual(self.req("GET", "/", conn=conn).status, 200)       # connection still in sync
+        conn.close()
+
+    def test_expect_100_continue(self):
+        body = ndjson({"create": {"_index": "e100", "_id": "1"}}, {"a": 1})
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                      b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n"))
+            s.sendall(body)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        self.assertIn(b"HTTP/1.1 200 OK", data)
+        self.assertEqual(len(self.docs("e100")), 1)
+
+
+# ---------------------------------------------------------------------------
+# Authentication
+# ---------------------------------------------------------------------------
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def api_key(key_id, secret):
+    return {"Authorization": "ApiKey " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()}
+
+
+WWW = ['Basic realm="security", charset="UTF-8"', "ApiKey"]
+
+
+class AuthTest(DoubleTestCase):
+    def test_missing_credentials_401(self):
         self.faults(auth={"basic": ["elastic", "changeme"]})
         r = self.bulk({"index": {"_index": "sec"}}, {"a": 1})
-        self.assertEnvelope(r, 401, "security_exception", "missing authentication credentials for REST request [/_bulk]")
-        self.assertEqual(r.header_values("WWW-Authenticate"),
-                         ['Basic realm="security", charset="UTF-8"', "ApiKey"])
-        bad = "Basic " + base64.b64encode(b"elastic:wrong").decode()
-        r = self.bulk({"index": {"_index": "sec"}}, {"a": 1}, headers={"Authorization": bad})
+        j = self.assertEnvelope(r, 401, "security_exception",
+                                "missing authentication credentials for REST request [/_bulk]")
+        self.assertEqual(r.header_values("WWW-Authenticate"), WWW)
+        self.assertEqual(j["error"]["header"], {"WWW-Authenticate": WWW})
+        r = self.req("GET", "/?pretty")
+        self.assertEqual(r.json["error"]["reason"], "missing authentication credentials for REST request [/?pretty]")
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_wrong_basic_password_401(self):
+        self.faults(auth={"basic": ["elastic", "changeme"]})
+        r = self.bulk({"index": {"_index": "sec"}}, {"a": 1}, headers=basic("elastic", "wrong"))
         self.assertEnvelope(r, 401, "security_exception", "unable to authenticate user [elastic] for REST request [/_bulk]")
-        self.assertEqual(len(r.header_values("WWW-Authenticate")), 2)
-        good = "Basic " + base64.b64encode(b"elastic:changeme").decode()
-        r = self.bulk({"index": {"_index": "sec"}}, {"a": 1}, headers={"Authorization": good})
-        self.assertEqual(r.status, 200)
-        self.assertEqual(self.req("GET", "/", headers={"Authorization": good}).status, 200)
-        self.assertEqual(self.req("GET", "/").status, 401)
-        # Control requests never need credentials.
-        self.assertEqual(self.ctl("GET", "/_double/stats").json["requests_401"], 3)
+        self.assertEqual(r.header_values("WWW-Authenticate"), WWW)
+        r = self.req("GET", "/", headers={"Authorization": "Bearer abc"})
+        self.assertEnvelope(r, 401, "security_exception", "unable to authenticate with provided credentials and "
+                                                          "anonymous access is not allowed for this request")
+
+    def test_basic_ok_control_free_and_counter(self):
+        self.faults(auth={"basic": ["elastic", "changeme"]})
+        r = self.bulk({"create": {"_index": "sec", "_id": "1"}}, {"a": 1}, headers=basic("elastic", "changeme"))
+        self.assertEqual(self.statuses(r.json), [201])
+        self.assertEqual(self.req("GET", "/", headers=basic("elastic", "changeme")).status, 200)
+        self.req("GET", "/")
+        self.req("GET", "/", headers=basic("elastic", "nope"))
+        self.assertEqual(self.ctl("GET", "/_double/stats").json["requests_401"], 2)   # control: no credentials
         self.faults(auth=None)
         self.assertEqual(self.req("GET", "/").status, 200)
 
-    def test_auth_api_key_and_write_indices(self):
-        self.faults(auth={"api_key": "key1:s3cret", "write_indices": ["logs-ok*"]})
-        good = "ApiKey " + base64.b64encode(b"key1:s3cret").decode()
-        bad = "ApiKey " + base64.b64encode(b"key1:nope").decode()
-        r = self.req("GET", "/", headers={"Authorization": bad})
-        j = self.assertEnvelope(r, 401, "security_exception")
-        self.assertIn("unable to authenticate", j["error"]["reason"])
-        r = self.req("GET", "/", headers={"Authorization": "Basic " + base64.b64encode(b"u:p").decode()})
-        self.assertEqual(r.status, 401)
-        r = self.bulk({"index": {"_index": "logs-ok1", "_id": "1"}}, {"a": 1},
-                      {"index": {"_index": "other", "_id": "2"}}, {"a": 1},
-                      headers={"Authorization": good})
-        self.assertEqual(r.status, 200)
-        self.assertEqual(self.item(r.json, 0)[1]["status"], 201)
-        forbidden = self.item(r.json, 1)[1]
-        self.assertEqual((forbidden["status"], forbidden["error"]["type"]), (403, "security_exception"))
-        self.assertTrue(forbidden["error"]["reason"].startswith("action [indices:data/write/bulk[s]] is unauthorized"))
+    def test_api_key(self):
+        self.faults(auth={"api_key": "key1:s3cret"})
+        self.assertEqual(self.req("GET", "/", headers=api_key("key1", "s3cret")).status, 200)
+        r = self.req("GET", "/", headers=api_key("key1", "nope"))
+        j = self.assertEnvelope(r, 401, "security_exception", "unable to authenticate with provided credentials "
+                                                              "and anonymous access is not allowed for this request")
+        self.assertEqual(j["error"]["additional_unsuccessful_credentials"],
+                         "API key: invalid credentials for API key [key1]")
+        j = self.req("GET", "/", headers=api_key("other", "s3cret")).json
+        self.assertEqual(j["error"]["additional_unsuccessful_credentials"],
+                         "API key: unable to find apikey with id [other]")
+        self.assertEqual(self.req("GET", "/", headers=basic("key1", "s3cret")).status, 401)   # wrong scheme
 
-    # -- bulk: structure ---------------------------------------------------
-    def test_bulk_terminating_newline(self):
-        body = b'{"index":{"_index":"nl"}}\n{"a":1}'
-        r = self.req("POST", "/_bulk", body, NDJSON)
+    def test_write_indices_per_item_403(self):
+        self.faults(auth={"api_key": "key1:s3cret", "write_indices": ["logs-ok*"]})
+        r = self.bulk({"create": {"_index": "logs-ok1", "_id": "1"}}, {"a": 1},
+                      {"create": {"_index": "other", "_id": "2"}}, {"a": 1}, headers=api_key("key1", "s3cret"))
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.json["errors"])
+        (_k0, ok), (k1, forbidden) = self.items(r.json)
+        self.assertEqual((ok["status"], k1), (201, "create"))
+        self.assertEqual(forbidden, {"_index": "other", "_id": "2", "status": 403, "error": {
+            "type": "security_exception",
+            "reason": "action [indices:data/write/bulk[s]] is unauthorized for API key id [key1] of user "
+                      "[api_key_user] with effective roles [writer] on indices [other], this action is granted "
+                      "by the index privileges [create_doc,create,index,write,all]"}})
+        self.assertEqual(list(self.stats()["indices"]), ["logs-ok1"])
+
+
+# ---------------------------------------------------------------------------
+# Bulk: request structure
+# ---------------------------------------------------------------------------
+
+class BulkStructureTest(DoubleTestCase):
+    def test_terminating_newline(self):
+        r = self.req("POST", "/_bulk", b'{"index":{"_index":"nl"}}\n{"a":1}', NDJSON)
         self.assertEnvelope(r, 400, "illegal_argument_exception",
                             "The bulk request must be terminated by a newline [\\n]")
+        r = self.req("POST", "/_bulk", b'{"index":{"_index":"nl"}}', NDJSON)
+        self.assertEqual(r.status, 400)
         self.assertEqual(self.stats()["indices"], {})
 
-    def test_bulk_empty_body(self):
+    def test_empty_body(self):
         for body in (b"", b"\n\n"):
             r = self.req("POST", "/_bulk", body, NDJSON)
             self.assertEnvelope(r, 400, "action_request_validation_exception",
                                 "Validation Failed: 1: no requests added;")
 
-    def test_bulk_malformed_action_line(self):
+    def test_action_without_source_line_is_dropped(self):
+        r = self.req("POST", "/_bulk", b'{"index":{"_index":"x"}}\n', NDJSON)
+        self.assertEnvelope(r, 400, "action_request_validation_exception", "Validation Failed: 1: no requests added;")
+
+    def test_blank_lines_between_actions_are_skipped(self):
+        body = b'\n{"create":{"_index":"bl","_id":"1"}}\n{"a":1}\n\n{"create":{"_index":"bl","_id":"2"}}\n{"a":2}\n'
+        r = self.req("POST", "/_bulk", body, NDJSON)
+        self.assertEqual(self.statuses(r.json), [201, 201])
+
+    def test_unknown_action(self):
         r = self.bulk({"index": {"_index": "m"}}, {"a": 1}, {"upsert": {"_index": "m"}}, {"a": 1})
         self.assertEnvelope(r, 400, "illegal_argument_exception",
                             "Malformed action/metadata line [3], expected one of [create, delete, index, update] "
                             "but found [upsert]")
+        self.assertEqual(self.stats()["indices"], {})   # nothing indexed by a rejected request
+
+    def test_delete_and_update_are_refused_by_the_double(self):
+        r = self.bulk({"create": {"_index": "m", "_id": "1"}}, {"a": 1}, {"delete": {"_index": "m", "_id": "1"}})
+        self.assertUnsupported(r, "the [delete] action (line [3])")
+        r = self.bulk({"update": {"_index": "m", "_id": "1"}}, {"doc": {"a": 2}})
+        self.assertUnsupported(r, "the [update] action (line [1])")
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_action_line_syntax_errors(self):
         r = self.req("POST", "/_bulk", b'{"index":{"_index":"m"}\n{"a":1}\n', NDJSON)
-        self.assertEnvelope(r, 400, "x_content_parse_exception")
+        self.assertEnvelope(r, 400, "x_content_parse_exception",
+                            "[1:24] Unexpected end-of-input: was expecting comma to separate Object entries")
+        cases = {b'["index"]\n{}\n': "Malformed action/metadata line [1], expected START_OBJECT but found [START_ARRAY]",
+                 b'{}\n{}\n': "Malformed action/metadata line [1], expected FIELD_NAME but found [END_OBJECT]",
+                 b'{"index":1}\n{}\n': "Malformed action/metadata line [1], expected START_OBJECT or END_OBJECT "
+                                      "but found [VALUE_NUMBER]",
+                 b'{"index":{},"create":{}}\n{}\n': "Malformed action/metadata line [1], expected END_OBJECT but "
+                                                  "found [FIELD_NAME]",
+                 b'{"index":{"_index":["a"]}}\n{}\n': "Malformed action/metadata line [1], expected a simple value "
+                                                     "for field [_index] but found [START_ARRAY]"}
+        for body, reason in cases.items():
+            self.assertEnvelope(self.req("POST", "/_bulk", body, NDJSON), 400, "illegal_argument_exception", reason)
+
+    def test_unknown_metadata_and_type_rejected(self):
         r = self.bulk({"index": {"_index": "m", "colour": "red"}}, {"a": 1})
         self.assertEnvelope(r, 400, "illegal_argument_exception",
                             "Action/metadata line [1] contains an unknown parameter [colour]")
-        self.assertEqual(self.stats()["indices"], {})   # nothing indexed by a rejected request
-
-    def test_bulk_type_rejected(self):
-        r = self.bulk({"index": {"_index": "t", "_type": "_doc"}}, {"a": 1})
+        r = self.bulk({"create": {"_index": "t", "_id": "1"}}, {"a": 1}, {"index": {"_index": "t", "_type": "_doc"}}, {})
         self.assertEnvelope(r, 400, "illegal_argument_exception",
-                            "Action/metadata line [1] contains an unknown parameter [_type]")
+                            "Action/metadata line [3] contains an unknown parameter [_type]")
 
-    def test_bulk_index_from_url_action_and_missing(self):
+    def test_metadata_the_double_does_not_model(self):
+        for key, value in (("if_seq_no", 1), ("version", 2), ("require_alias", True), ("op_type", "create")):
+            r = self.bulk({"index": {"_index": "m", key: value}}, {"a": 1})
+            self.assertUnsupported(r, f"action metadata [{key}] (line [1])")
+        r = self.bulk({"create": {"_index": "m", "_id": "1", "routing": "r1", "pipeline": "p"}}, {"a": 1})
+        self.assertEqual(self.statuses(r.json), [201])
+
+    def test_index_from_url_action_and_missing(self):
         j = self.ok_bulk({"index": {}}, {"a": 1}, {"index": {"_index": "other"}}, {"a": 2}, path="/fromurl/_bulk")
-        self.assertEqual([self.item(j, n)[1]["_index"] for n in (0, 1)], ["fromurl", "other"])
-        r = self.bulk({"index": {"_index": "x"}}, {"a": 1}, {"create": {}}, {"a": 1}, {"delete": {"_index": "x"}})
+        self.assertEqual([item["_index"] for _k, item in self.items(j)], ["fromurl", "other"])
+        r = self.bulk({"index": {"_index": "x"}}, {"a": 1}, {"create": {}}, {"a": 1}, {"create": {"_id": "2"}}, {})
         self.assertEnvelope(r, 400, "action_request_validation_exception",
-                            "Validation Failed: 1: index is missing;2: id is missing;")
+                            "Validation Failed: 1: index is missing;2: index is missing;")
+        self.assertEqual(list(self.stats()["indices"]), ["fromurl", "other"])
 
-    def test_bulk_generated_ids(self):
-        j = self.ok_bulk({"index": {"_index": "gen"}}, {"a": 1}, {"create": {"_index": "gen"}}, {"a": 2})
-        ids = [self.item(j, n)[1]["_id"] for n in (0, 1)]
+    def test_put_method(self):
+        r = self.req("PUT", "/_bulk", ndjson({"create": {"_index": "p", "_id": "1"}}, {"a": 1}), NDJSON)
+        self.assertEqual(self.statuses(r.json), [201])
+        r = self.req("PUT", "/p/_bulk", ndjson({"create": {"_id": "2"}}, {"a": 1}), NDJSON)
+        self.assertEqual(self.statuses(r.json), [201])
+
+    def test_generated_ids(self):
+        j = self.ok_bulk({"index": {"_index": "gen"}}, {"a": 1}, {"create": {"_index": "gen", "_id": None}}, {"a": 2})
+        ids = [item["_id"] for _k, item in self.items(j)]
         for i in ids:
             self.assertRegex(i, r"^[A-Za-z0-9_-]{20}$")
         self.assertNotEqual(ids[0], ids[1])
+        self.assertEqual([d["_id"] for d in self.docs("gen")], ids)
 
+    def test_id_validation(self):
+        r = self.bulk({"create": {"_index": "i", "_id": ""}}, {"a": 1}, {"create": {"_index": "i", "_id": "x" * 513}}, {})
+        self.assertEnvelope(r, 400, "action_request_validation_exception",
+                            "Validation Failed: 1: if _id is specified it must not be empty;2: id [" + "x" * 513 +
+                            "] is too long, must be no longer than 512 bytes but was: 513;")
+        self.assertEqual(self.statuses(self.ok_bulk({"create": {"_index": "i", "_id": "x" * 512}}, {})), [201])
+
+
+# ---------------------------------------------------------------------------
+# Bulk: query parameters and filter_path
+# ---------------------------------------------------------------------------
+
+class BulkParamsTest(DoubleTestCase):
+    LINES = ({"create": {"_index": "fp", "_id": "1"}}, {"a": 1}, {"create": {"_index": "fp", "_id": "1"}}, {"a": 1})
+
+    def test_pipeline_routing_timeout_accepted(self):
+        r = self.bulk(*self.LINES[:2], path="/_bulk?pipeline=my-pipe&routing=r&timeout=1m&wait_for_active_shards=1")
+        self.assertEqual(self.statuses(r.json), [201])
+        self.assertEqual(self.ctl("GET", "/_double/requests").json[0]["query"]["pipeline"], "my-pipe")
+
+    def test_refresh_values(self):
+        j = self.ok_bulk({"create": {"_index": "rf", "_id": "1"}}, {"a": 1}, path="/_bulk?refresh=true")
+        self.assertEqual(self.items(j)[0][1], {"_index": "rf", "_id": "1", "_version": 1, "result": "created",
+                                               "forced_refresh": True, "_shards": SHARDS, "_seq_no": 0,
+                                               "_primary_term": 1, "status": 201})
+        for value in ("false", "wait_for"):
+            j = self.ok_bulk({"create": {"_index": "rf", "_id": value}}, {"a": 1}, path=f"/_bulk?refresh={value}")
+            self.assertNotIn("forced_refresh", self.items(j)[0][1])
+        r = self.bulk(*self.LINES[:2], path="/_bulk?refresh=sometimes")
+        self.assertEnvelope(r, 400, "illegal_argument_exception", "Unknown value for refresh: [sometimes].")
+
+    def test_unknown_and_unmodelled_params(self):
+        r = self.bulk(*self.LINES[:2], path="/_bulk?colour=red")
+        self.assertEnvelope(r, 400, "illegal_argument_exception",
+                            "request [/_bulk] contains unrecognized parameter: [colour]")
+        r = self.bulk(*self.LINES[:2], path="/_bulk?pipline=x")
+        self.assertEqual(r.json["error"]["reason"],
+                         "request [/_bulk] contains unrecognized parameter: [pipline] -> did you mean [pipeline]?")
+        self.assertUnsupported(self.bulk(*self.LINES[:2], path="/_bulk?require_alias=true"), "[require_alias]")
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_filter_path_of_s3logsbeat(self):
+        self.faults(item_429_ids=["2"])
+        r = self.bulk(*self.LINES, {"create": {"_index": "fp", "_id": "2"}}, {"a": 1},
+                      {"create": {"_index": "fp", "_id": "3"}}, {"a": {"b": 1}},
+                      path="/_bulk?filter_path=" + S3LB_FILTER)
+        conflict = "[1]: version conflict, document already exists (current version [1])"
+        self.assertEqual(r.json, {"errors": True, "items": [
+            {"create": {"status": 201}},
+            {"create": {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": conflict}}},
+            {"create": {"status": 429, "error": {"type": "es_rejected_execution_exception",
+                                                 "reason": r.json["items"][2]["create"]["error"]["reason"]}}},
+            {"create": {"status": 400, "error": {"type": "document_parsing_exception",
+                                                 "reason": "[1:12] failed to parse field [a] of type [long] in "
+                                                           "document with id '3'. Preview of field's value: '{b=1}'"}}},
+        ]})
+
+    def test_filter_path_took_errors(self):
+        r = self.bulk(*self.LINES[:2], path="/_bulk?filter_path=took,errors")
+        self.assertEqual(set(r.json), {"took", "errors"})
+        self.assertIs(r.json["errors"], False)
+
+    def test_filter_path_of_the_reference(self):
+        r = self.bulk(*self.LINES, path="/_bulk?filter_path=errors,items.*.error,items.*.status")
+        j = r.json
+        self.assertEqual(j["items"][0], {"create": {"status": 201}})
+        self.assertEqual(set(j["items"][1]["create"]), {"status", "error"})
+        self.assertEqual(set(j["items"][1]["create"]["error"]), {"type", "reason", "index_uuid", "shard", "index"})
+        self.assertIs(j["errors"], True)
+
+    def test_filter_path_matching_nothing_and_on_root(self):
+        self.assertEqual(self.bulk(*self.LINES[:2], path="/_bulk?filter_path=nope").json, {})
+        self.assertEqual(self.req("GET", "/?filter_path=version.number,tagline").json,
+                         {"version": {"number": "8.15.3"}, "tagline": "You Know, for Search"})
+
+    def test_filter_path_does_not_apply_to_errors(self):
+        r = self.req("POST", "/_bulk?filter_path=errors", b"", NDJSON)
+        self.assertEnvelope(r, 400, "action_request_validation_exception")
+
+    def test_filter_path_exclusions_and_double_star_refused(self):
+        for spec in ("-took", "**.status"):
+            self.assertUnsupported(self.bulk(*self.LINES[:2], path="/_bulk?filter_path=" + spec), "filter_path")
+        self.assertEqual(self.stats()["indices"], {})
+
+
+# ---------------------------------------------------------------------------
+# Bulk: indices and item semantics
+# ---------------------------------------------------------------------------
+
+class BulkSemanticsTest(DoubleTestCase):
     def test_index_name_validation(self):
+        chars = "must not contain the following characters [' ','\"','*',',','/','<','>','?','\\','|']"
         bad = {"Upper": "must be lowercase", "_under": "must not start with '_', '-', or '+'",
                "-dash": "must not start with '_', '-', or '+'", "+plus": "must not start with '_', '-', or '+'",
-               "a b": "must not contain the following characters [' ','\"','*',',','/','<','>','?','\\\\','|']",
-               "a#b": "must not contain '#'", "a" * 256: "index name is too long, (256 > 255)"}
+               "a b": chars, "a#b": "must not contain '#'", "a:b": "must not contain ':'", ".": "must not be '.' or '..'",
+               "a" * 256: "index name is too long, (256 > 255)"}
         for c in '\\/*?"<>|,':
-            bad["x" + c] = "must not contain the following characters [' ','\"','*',',','/','<','>','?','\\\\','|']"
+            bad["x" + c] = chars
         lines = []
         for name in bad:
-            lines += [{"index": {"_index": name, "_id": "1"}}, {"a": 1}]
-        lines += [{"index": {"_index": "good-name.1", "_id": "1"}}, {"a": 1}]
-        j = self.ok_bulk(*lines)
+            lines += [{"create": {"_index": name, "_id": "1"}}, {"a": 1}]
+        j = self.ok_bulk(*lines, {"create": {"_index": "good-name.1", "_id": "1"}}, {"a": 1})
         self.assertTrue(j["errors"])
-        for n, (name, problem) in enumerate(bad.items()):
-            key, item = self.item(j, n)
-            self.assertEqual(item["status"], 400, name)
-            self.assertEqual(item["error"]["type"], "invalid_index_name_exception")
-            self.assertEqual(item["error"]["reason"], f"Invalid index name [{name}], {problem}".replace("\\\\", "\\"))
-        self.assertEqual(self.item(j, len(bad))[1]["status"], 201)
+        for (_key, item), (name, problem) in zip(self.items(j), bad.items()):
+            self.assertEqual(item, {"_index": name, "_id": "1", "status": 400, "error": {
+                "type": "invalid_index_name_exception", "reason": f"Invalid index name [{name}], {problem}",
+                "index_uuid": "_na_", "index": name}})
+        self.assertEqual(self.items(j)[-1][1]["status"], 201)
         self.assertEqual(list(self.stats()["indices"]), ["good-name.1"])
 
-    # -- bulk: semantics -----------------------------------------------------
-    def test_create_index_update_delete_versions(self):
-        j = self.ok_bulk({"index": {"_index": "logs", "_id": "a1"}}, {"n": 1},
-                         {"index": {"_index": "logs", "_id": "a1"}}, {"n": 2},
-                         {"create": {"_index": "logs", "_id": "b1"}}, {"n": 3},
-                         {"update": {"_index": "logs", "_id": "b1"}}, {"doc": {"m": 4}},
-                         {"update": {"_index": "logs", "_id": "b1"}}, {"doc": {"m": 4}},
-                         {"delete": {"_index": "logs", "_id": "a1"}},
-                         {"delete": {"_index": "logs", "_id": "a1"}},
-                         {"update": {"_index": "logs", "_id": "zz"}}, {"doc": {"m": 1}},
-                         {"update": {"_index": "logs", "_id": "up"}}, {"doc": {"m": 1}, "doc_as_upsert": True})
-        self.assertEqual(j["errors"], True)            # the document_missing update
-        self.assertIsInstance(j["took"], int)
-        got = [(k, v.get("result"), v["status"], v.get("_version"), v.get("_seq_no")) for k, v in
-               (self.item(j, n) for n in range(len(j["items"])))]
-        self.assertEqual(got, [("index", "created", 201, 1, 0), ("index", "updated", 200, 2, 1),
-                               ("create", "created", 201, 1, 2), ("update", "updated", 200, 2, 3),
-                               ("update", "noop", 200, 2, 3), ("delete", "deleted", 200, 3, 4),
-                               ("delete", "not_found", 404, 4, 5), ("update", None, 404, None, None),
-                               ("update", "created", 201, 1, 6)])
-        created = self.item(j, 0)[1]
-        self.assertEqual(created, {"_index": "logs", "_id": "a1", "_version": 1, "result": "created",
-                                   "_shards": {"total": 2, "successful": 1, "failed": 0}, "_seq_no": 0,
-                                   "_primary_term": 1, "status": 201})
-        self.assertEqual(self.item(j, 7)[1]["error"]["type"], "document_missing_exception")
-        self.assertEqual(self.req("GET", "/logs/_doc/b1").json["_source"], {"n": 3, "m": 4})
-        # Re-creating a deleted id continues its version (tombstone).
-        j = self.ok_bulk({"index": {"_index": "logs", "_id": "a1"}}, {"n": 9})
-        self.assertEqual((self.item(j)[1]["result"], self.item(j)[1]["_version"]), ("created", 5))
+    def test_index_auto_created_on_first_write(self):
+        self.assertEqual(self.ctl("GET", "/_double/docs/auto").status, 404)
+        self.ok_bulk({"create": {"_index": "auto", "_id": "1"}}, {"a": 1})
+        self.assertEqual(self.stats()["indices"], {"auto": {"docs": 1}})
 
-    def test_create_conflict_409(self):
+    def test_all_created(self):
+        j = self.ok_bulk(*creates("logs", ["a1", "a2"]))
+        self.assertIs(j["errors"], False)
+        self.assertIsInstance(j["took"], int)
+        self.assertEqual(j["items"], [
+            {"create": {"_index": "logs", "_id": i, "_version": 1, "result": "created", "_shards": SHARDS,
+                        "_seq_no": n, "_primary_term": 1, "status": 201}} for n, i in enumerate(["a1", "a2"])])
+
+    def test_create_existing_id_409(self):
         self.ok_bulk({"create": {"_index": "logs", "_id": "a1"}}, {"n": 1})
         j = self.ok_bulk({"create": {"_index": "logs", "_id": "a1"}}, {"n": 2},
                          {"create": {"_index": "logs", "_id": "a2"}}, {"n": 3})
         self.assertTrue(j["errors"])
-        key, item = self.item(j, 0)
+        (key, item), (_k, other) = self.items(j)
         self.assertEqual(key, "create")
         uuid = item["error"]["index_uuid"]
         self.assertRegex(uuid, r"^[A-Za-z0-9_-]{22}$")
         self.assertEqual(item, {"_index": "logs", "_id": "a1", "status": 409,
                                 "error": {"type": "version_conflict_engine_exception",
-                                          "reason": "[a1]: version conflict, document already exists (current version [1])",
+                                          "reason": "[a1]: version conflict, document already exists (current "
+                                                    "version [1])",
                                           "index_uuid": uuid, "shard": "0", "index": "logs"}})
-        self.assertEqual(self.item(j, 1)[1]["status"], 201)
-        self.assertEqual(self.req("GET", "/logs/_doc/a1").json["_source"], {"n": 1})
-        self.assertEqual(self.stats()["items"]["conflict_409"], 1)
+        self.assertEqual((other["status"], other["_seq_no"]), (201, 1))    # a conflict takes no seq_no
+        self.assertEqual(self.docs("logs")[0], {"_id": "a1", "_source": {"n": 1}, "_version": 1})
 
-    def test_if_seq_no_concurrency_control(self):
-        self.ok_bulk({"index": {"_index": "cas", "_id": "1"}}, {"n": 1})
-        j = self.ok_bulk({"index": {"_index": "cas", "_id": "1", "if_seq_no": 5, "if_primary_term": 1}}, {"n": 2},
-                         {"index": {"_index": "cas", "_id": "1", "if_seq_no": 0, "if_primary_term": 1}}, {"n": 3})
-        self.assertEqual([self.item(j, n)[1]["status"] for n in (0, 1)], [409, 200])
+    def test_index_existing_id_updated_200(self):
+        j = self.ok_bulk({"index": {"_index": "logs", "_id": "a1"}}, {"n": 1},
+                         {"index": {"_index": "logs", "_id": "a1"}}, {"n": 2},
+                         {"index": {"_index": "logs", "_id": "a1"}}, {"n": 3})
+        got = [(k, v["result"], v["status"], v["_version"], v["_seq_no"]) for k, v in self.items(j)]
+        self.assertEqual(got, [("index", "created", 201, 1, 0), ("index", "updated", 200, 2, 1),
+                               ("index", "updated", 200, 3, 2)])
+        self.assertEqual(self.docs("logs"), [{"_id": "a1", "_source": {"n": 3}, "_version": 3}])
+        conflict = self.items(self.ok_bulk({"create": {"_index": "logs", "_id": "a1"}}, {"n": 4}))[0][1]
+        self.assertIn("(current version [3])", conflict["error"]["reason"])
 
     def test_items_in_request_order_keyed_by_action(self):
-        lines = []
-        expected = []
-        for n in range(30):
-            action = ("index", "create", "update", "delete")[n % 4]
-            lines.append({action: {"_index": "order", "_id": str(n // 4)}})
-            if action == "update":
-                lines.append({"doc": {"u": n}})
-            elif action != "delete":
-                lines.append({"n": n})
-            expected.append((action, str(n // 4)))
+        lines, expected = [], []
+        for n in range(20):
+            action = ("index", "create")[n % 2]
+            lines += [{action: {"_index": ("o1", "o2")[n % 3 == 0], "_id": str(n)}}, {"n": n}]
+            expected.append((action, str(n)))
         j = self.ok_bulk(*lines)
-        self.assertEqual([(k, v["_id"]) for k, v in (self.item(j, n) for n in range(30))], expected)
+        self.assertEqual([(k, v["_id"]) for k, v in self.items(j)], expected)
 
-    def test_filter_path(self):
-        lines = [{"index": {"_index": "fp", "_id": "1"}}, {"a": 1},
-                 {"create": {"_index": "fp", "_id": "1"}}, {"a": 1}]
-        r = self.req("POST", "/_bulk?filter_path=errors,items.*.error,items.*.status", ndjson(*lines), NDJSON)
-        j = r.json
-        self.assertEqual(set(j), {"errors", "items"})
-        self.assertEqual(j["items"][0], {"index": {"status": 201}})
-        self.assertEqual(set(j["items"][1]["create"]), {"status", "error"})
-        r = self.req("POST", "/_bulk?filter_path=took,errors", ndjson(*lines[:2]), NDJSON)
-        self.assertEqual(set(r.json), {"took", "errors"})
-        self.assertIs(r.json["errors"], False)
+    def test_seq_no_per_index(self):
+        j = self.ok_bulk(*creates("s1", ["a", "b"]), *creates("s2", ["c"]), *creates("s1", ["d"]))
+        self.assertEqual([item["_seq_no"] for _k, item in self.items(j)], [0, 1, 0, 2])
 
-    def test_pipeline_refresh_and_unknown_params(self):
-        line = ({"index": {"_index": "rp"}}, {"a": 1})
-        self.assertEqual(self.bulk(*line, path="/_bulk?pipeline=my-pipe").status, 200)
-        self.assertEqual(self.count("rp"), 0)                  # not refreshed yet
-        j = self.ok_bulk(*line, path="/_bulk?refresh=true")
-        self.assertIs(self.item(j)[1]["forced_refresh"], True)
-        self.assertEqual(self.count("rp"), 2)
-        self.ok_bulk(*line, path="/_bulk?refresh=wait_for")
-        self.assertEqual(self.count("rp"), 3)
-        r = self.bulk(*line, path="/_bulk?refresh=sometimes")
-        self.assertEnvelope(r, 400, "illegal_argument_exception", "Unknown value for refresh: [sometimes].")
-        r = self.bulk(*line, path="/_bulk?colour=red")
-        self.assertEnvelope(r, 400, "illegal_argument_exception",
-                            "request [/_bulk] contains unrecognized parameter: [colour]")
 
-    # -- dynamic mapping ---------------------------------------------------
-    def test_dynamic_mapping_first_value_fixes_type(self):
-        self.ok_bulk({"index": {"_index": "dm", "_id": "1"}},
-                     {"status": 200, "ratio": 0.5, "ts": "2024-05-01T10:00:00.123Z", "msg": "hello",
-                      "obj": {"inner": 1}})
-        j = self.ok_bulk({"index": {"_index": "dm", "_id": "2"}}, {"status": "-"},
-                         {"index": {"_index": "dm", "_id": "3"}}, {"status": "404"},
-                         {"index": {"_index": "dm", "_id": "4"}}, {"ratio": "abc"},
-                         {"index": {"_index": "dm", "_id": "5"}}, {"ts": "yesterday"},
-                         {"index": {"_index": "dm", "_id": "6"}}, {"msg": 42},
-                         {"index": {"_index": "dm", "_id": "7"}}, {"obj": "flat"},
-                         {"index": {"_index": "dm", "_id": "8"}}, {"status": {"code": 1}},
-                         {"index": {"_index": "dm", "_id": "9"}}, {"ratio": 7})
+# ---------------------------------------------------------------------------
+# Dynamic mapping
+# ---------------------------------------------------------------------------
+
+class MappingTest(DoubleTestCase):
+    def one(self, index, doc_id, source):
+        return self.items(self.ok_bulk({"index": {"_index": index, "_id": doc_id}}, source))[0][1]
+
+    def test_number_then_object_fails_that_item(self):
+        """s3logsbeat's dead-letter test: n is a number in one document and an object in the next."""
+        j = self.ok_bulk({"create": {"_index": "dm", "_id": "1"}}, {"ts": 1553360693208, "n": 1},
+                         {"create": {"_index": "dm", "_id": "2"}}, {"ts": 1553360693209, "n": {"a": 1}},
+                         {"create": {"_index": "dm", "_id": "3"}}, {"ts": 1553360693210, "n": 2})
         self.assertTrue(j["errors"])
-        statuses = [self.item(j, n)[1]["status"] for n in range(8)]
-        self.assertEqual(statuses, [400, 201, 400, 400, 201, 400, 400, 201])
-        err = self.item(j, 0)[1]["error"]
-        self.assertEqual(err["type"], "document_parsing_exception")
-        self.assertEqual(err["reason"], "[1:11] failed to parse field [status] of type [long] in document with id "
-                                        "'2'. Preview of field's value: '-'")
-        self.assertIn("failed to parse field [ratio] of type [float]", self.item(j, 2)[1]["error"]["reason"])
-        self.assertIn("failed to parse field [ts] of type [date]", self.item(j, 3)[1]["error"]["reason"])
-        self.assertIn("object mapping for [obj] tried to parse field [obj] as object, but found a concrete value",
-                      self.item(j, 5)[1]["error"]["reason"])
-        self.assertIn("failed to parse field [status] of type [long] in document with id '8'. Preview of field's "
-                      "value: '{code=1}'", self.item(j, 6)[1]["error"]["reason"])
-        props = self.req("GET", "/dm/_mapping").json["dm"]["mappings"]["properties"]
-        self.assertEqual(props["status"], {"type": "long"})
-        self.assertEqual(props["ratio"], {"type": "float"})
-        self.assertEqual(props["ts"], {"type": "date"})
-        self.assertEqual(props["msg"], {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}})
-        self.assertEqual(props["obj"], {"properties": {"inner": {"type": "long"}}})
+        self.assertEqual(self.statuses(j), [201, 400, 201])
+        self.assertEqual(self.items(j)[1][1], {"_index": "dm", "_id": "2", "status": 400, "error": {
+            "type": "document_parsing_exception",
+            "reason": "[1:31] failed to parse field [n] of type [long] in document with id '2'. "
+                      "Preview of field's value: '{a=1}'",
+            "caused_by": {"type": "illegal_argument_exception",
+                          "reason": "Current token (START_OBJECT) not numeric, can not use numeric value accessors"}}})
         s = self.stats()
-        self.assertEqual((s["items"]["mapping_400"], s["indices"]["dm"]["docs"]), (5, 4))
-        # A failed document adds no field to the mapping.
-        j = self.ok_bulk({"index": {"_index": "dm", "_id": "10"}}, {"brand_new": 1, "status": "x"})
-        self.assertEqual(self.item(j)[1]["status"], 400)
-        self.assertNotIn("brand_new", self.req("GET", "/dm/_mapping").json["dm"]["mappings"]["properties"])
+        self.assertEqual((s["items"]["mapping_400"], s["indices"]["dm"]["docs"]), (1, 2))
 
-    def test_duplicate_keys_and_bad_sources_fail_the_item(self):
-        body = (b'{"index":{"_index":"src","_id":"1"}}\n{"a":1,"a":2}\n'
-                b'{"index":{"_index":"src","_id":"2"}}\n{"a":\n'
-                b'{"index":{"_index":"src","_id":"3"}}\n{"_id":"x"}\n'
-                b'{"index":{"_index":"src","_id":"4"}}\n{"a":3}\n')
+    def test_object_then_scalar_fails(self):
+        self.one("dm", "1", {"obj": {"inner": 1}})
+        item = self.one("dm", "2", {"obj": "flat"})
+        self.assertEqual(item["error"], {"type": "document_parsing_exception",
+                                         "reason": "[1:8] object mapping for [obj] tried to parse field [obj] as "
+                                                   "object, but found a concrete value"})
+        self.assertEqual(self.one("dm", "3", {"obj": {"inner": "7"}})["status"], 201)
+        self.assertIn("failed to parse field [obj.inner] of type [long]",
+                      self.one("dm", "4", {"obj": {"inner": "x"}})["error"]["reason"])
+
+    def test_numeric_strings_are_coerced(self):
+        self.one("num", "1", {"code": 200, "ratio": 0.5})
+        ok = [{"code": "404"}, {"code": "1.5"}, {"code": ""}, {"code": 2.7}, {"ratio": "0.25"}, {"ratio": 3},
+              {"code": None}]
+        for n, src in enumerate(ok):
+            self.assertEqual(self.one("num", f"ok{n}", src)["status"], 201, src)
+        item = self.one("num", "dash", {"code": "-"})
+        self.assertEqual(item["error"], {"type": "document_parsing_exception",
+                                         "reason": "[1:9] failed to parse field [code] of type [long] in document "
+                                                   "with id 'dash'. Preview of field's value: '-'",
+                                         "caused_by": {"type": "illegal_argument_exception",
+                                                       "reason": 'For input string: "-"'}})
+        bad = {"r1": ({"ratio": "abc"}, "For input string: \"abc\""),
+               "r2": ({"code": True}, "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors"),
+               "r3": ({"code": 1e20}, "Value [1.0E20] is out of range for a long"),
+               "r4": ({"ratio": 1e39}, "[float] supports only finite values, but got [Infinity]")}
+        for doc_id, (src, cause) in bad.items():
+            item = self.one("num", doc_id, src)
+            self.assertEqual((item["status"], item["error"]["caused_by"]["reason"]), (400, cause), src)
+
+    def test_first_value_fixes_the_type(self):
+        self.one("ft", "1", {"i": 1, "f": 1.5, "b": True, "t": "hello", "d": "2024-05-01T10:00:00.123Z"})
+        self.assertIn("of type [long]", self.one("ft", "2", {"i": "x"})["error"]["reason"])
+        self.assertIn("of type [float]", self.one("ft", "3", {"f": "x"})["error"]["reason"])
+        self.assertIn("of type [boolean]", self.one("ft", "4", {"b": "yes"})["error"]["reason"])
+        self.assertIn("of type [date]", self.one("ft", "5", {"d": "yesterday"})["error"]["reason"])
+        for n, src in enumerate([{"t": 42}, {"t": True}, {"b": "false"}, {"b": ""}, {"f": 2}]):
+            self.assertEqual(self.one("ft", f"ok{n}", src)["status"], 201, src)
+        # The first value of a field that failed elsewhere in the same document is not mapped.
+        self.assertEqual(self.one("ft", "6", {"brand_new": 1, "i": "x"})["status"], 400)
+        self.assertEqual(self.one("ft", "7", {"brand_new": "text now"})["status"], 201)
+
+    def test_date_detection_and_values(self):
+        self.one("dt", "1", {"d": "2024-05-01", "year": "2024", "slash": "2024/05/01"})
+        self.assertEqual(self.one("dt", "2", {"d": "2024-05-01T10:11:12,5+02:00"})["status"], 201)
+        self.assertEqual(self.one("dt", "3", {"d": 1553360693208})["status"], 201)       # epoch_millis
+        self.assertEqual(self.one("dt", "4", {"d": "1553360693208"})["status"], 201)
+        self.assertEqual(self.one("dt", "5", {"year": "not a date", "slash": "x"})["status"], 201)   # text
+        item = self.one("dt", "6", {"d": "2024-13-01"})
+        self.assertEqual(item["error"]["caused_by"], {
+            "type": "illegal_argument_exception",
+            "reason": "failed to parse date field [2024-13-01] with format [strict_date_optional_time||epoch_millis]",
+            "caused_by": {"type": "date_time_parse_exception", "reason": "Failed to parse with all enclosed parsers"}})
+        self.assertEqual(self.one("dt", "7", {"not_a_day": "2024-02-30"})["status"], 201)      # text, not date
+        self.assertEqual(self.one("dt", "8", {"not_a_day": "plain"})["status"], 201)
+
+    def test_arrays_every_element_must_fit(self):
+        self.one("ar", "1", {"codes": [1, 2]})
+        self.assertEqual(self.one("ar", "2", {"codes": ["3", 4, None]})["status"], 201)
+        item = self.one("ar", "3", {"codes": [5, "x"]})
+        self.assertEqual(item["error"]["reason"], "[1:13] failed to parse field [codes] of type [long] in document "
+                                                  "with id '3'. Preview of field's value: 'x'")
+        self.assertEqual(self.one("ar", "4", {"objs": [{"a": 1}, {"a": "2"}]})["status"], 201)
+
+    def test_dotted_field_names_are_objects(self):
+        self.one("dot", "1", {"log.file.path": "/var/log/x"})
+        item = self.one("dot", "2", {"log": "flat"})
+        self.assertIn("object mapping for [log] tried to parse field [log] as object", item["error"]["reason"])
+        self.assertEqual(self.one("dot", "3", {"log": {"file": {"path": "/y"}}})["status"], 201)
+        item = self.one("dot", "4", {"log.file.path.x": 1})
+        self.assertEqual(item["error"]["reason"], "[1:2] Could not dynamically add mapping for field "
+                                                  "[log.file.path.x]. Existing mapping for [log.file.path] must be "
+                                                  "of type object but found [text].")
+
+    def test_nesting_limit_of_jackson(self):
+        ok = '{"a":' + "[" * 999 + "1" + "]" * 999 + "}"              # 1000 levels with the root object
+        deep_arrays = '{"a":' + "[" * 1000 + "1" + "]" * 1000 + "}"
+        deep_objects = '{"o":' * 1001 + "1" + "}" * 1001
+        deep_in_long = '{"a":' * 1001 + "1" + "}" * 1001       # "a" is a long: a mapping error first
+        body = "".join(f'{{"create":{{"_index":"deep","_id":"{i}"}}}}\n{src}\n'
+                       for i, src in (("ok", ok), ("arrays", deep_arrays), ("objects", deep_objects),
+                                      ("mixed", deep_in_long))).encode()
         j = self.req("POST", "/_bulk", body, NDJSON).json
-        self.assertEqual([self.item(j, n)[1]["status"] for n in range(4)], [400, 400, 400, 201])
-        self.assertIn("Duplicate field 'a'", self.item(j, 0)[1]["error"]["reason"])
-        self.assertIn("is a metadata field", self.item(j, 2)[1]["error"]["reason"])
+        self.assertEqual(self.statuses(j), [201, 400, 400, 400])
+        too_deep = "failed to parse: Document nesting depth exceeds the maximum allowed"
+        self.assertEqual([item["error"]["reason"] for _k, item in self.items(j)[1:]],
+                         [f"[1:1005] {too_deep}", f"[1:5001] {too_deep}", f"[1:5001] {too_deep}"])
 
-    # -- index templates -----------------------------------------------------
-    def test_index_template_put_get_and_typing(self):
-        tpl = {"index_patterns": ["alb-*"], "priority": 10,
-               "template": {"settings": {"number_of_replicas": 0},
-                            "mappings": {"properties": {"client_ip": {"type": "ip"},
-                                                        "elb_status_code": {"type": "long"},
-                                                        "host": {"type": "keyword"}}}}}
-        r = self.req("PUT", "/_index_template/alb", tpl)
-        self.assertEqual((r.status, r.json), (200, {"acknowledged": True}))
-        r = self.req("GET", "/_index_template/alb")
-        self.assertEqual(r.status, 200)
-        got = r.json["index_templates"]
-        self.assertEqual((len(got), got[0]["name"]), (1, "alb"))
-        self.assertEqual(got[0]["index_template"]["index_patterns"], ["alb-*"])
-        self.assertEqual(got[0]["index_template"]["template"], tpl["template"])
-        r = self.req("GET", "/_index_template/nope")
-        self.assertEnvelope(r, 404, "resource_not_found_exception", "index template matching [nope] not found")
-        r = self.req("PUT", "/_index_template/broken", {"template": {}})
-        self.assertEqual(r.status, 400)
-        self.assertIn("index_patterns", r.json["error"]["reason"])
-        r = self.req("PUT", "/_index_template/same-priority", {"index_patterns": ["alb-2024*"], "priority": 10})
-        self.assertEnvelope(r, 400, "illegal_argument_exception")
-        j = self.ok_bulk({"index": {"_index": "alb-2024", "_id": "1"}}, {"client_ip": "10.0.0.1", "elb_status_code": 200},
-                         {"index": {"_index": "alb-2024", "_id": "2"}}, {"client_ip": "not-an-ip"},
-                         {"index": {"_index": "alb-2024", "_id": "3"}}, {"elb_status_code": "-"},
-                         {"index": {"_index": "alb-2024", "_id": "4"}}, {"host": 123})
-        self.assertEqual([self.item(j, n)[1]["status"] for n in range(4)], [201, 400, 400, 201])
-        self.assertEqual(self.item(j, 0)[1]["_shards"]["total"], 1)   # number_of_replicas 0
-        self.assertIn("of type [ip]", self.item(j, 1)[1]["error"]["reason"])
+    def test_bad_sources_fail_only_their_item(self):
+        body = (b'{"create":{"_index":"src","_id":"1"}}\n{"a":1,"a":2}\n'
+                b'{"create":{"_index":"src","_id":"2"}}\n{"a":\n'
+                b'{"create":{"_index":"src","_id":"3"}}\n{"_id":"x"}\n'
+                b'{"create":{"_index":"src","_id":"4"}}\n[1]\n'
+                b'{"create":{"_index":"src","_id":"5"}}\n{"a":1}{"b":2}\n'
+                b'{"create":{"_index":"src","_id":"6"}}\n{"":1}\n'
+                b'{"create":{"_index":"src","_id":"7"}}\n{"a.":1}\n'
+                b'{"create":{"_index":"src","_id":"8"}}\n\n'
+                b'{"create":{"_index":"src","_id":"9"}}\n{"a":3}\n')
+        j = self.req("POST", "/_bulk", body, NDJSON).json
+        self.assertEqual(self.statuses(j), [400] * 8 + [201])
+        reasons = [item["error"]["reason"] for _k, item in self.items(j)[:8]]
+        self.assertEqual(reasons, [
+            "[1:8] failed to parse: Duplicate field 'a'",
+            "[1:6] failed to parse: Unexpected end-of-input: expected a value",
+            "[1:2] Field [_id] is a metadata field and cannot be added inside a document. Use the index API "
+            "request parameters.",
+            "[1:1] Malformed content, must start with an object",
+            "[1:8] failed to parse: Malformed content, found extra data after parsing: START_OBJECT",
+            "[1:2] field name cannot be an empty string",
+            "[1:2] object field starting or ending with a [.] makes object resolution ambiguous: [a.]",
+            "failed to parse, document is empty",
+        ])
+        self.assertEqual(self.items(j)[0][1]["error"]["caused_by"],
+                         {"type": "x_content_parse_exception", "reason": "[1:8] Duplicate field 'a'"})
 
-    def test_data_streams_accept_only_create(self):
-        j = self.ok_bulk({"index": {"_index": "logs-app-default"}}, {"@timestamp": "2024-01-01T00:00:00Z"},
-                         {"create": {"_index": "logs-app-default"}}, {"@timestamp": "2024-01-01T00:00:00Z"},
-                         {"create": {"_index": "logs-app-default"}}, {"message": "no timestamp"})
-        bad = self.item(j, 0)[1]
-        self.assertEqual((bad["status"], bad["error"]["type"], bad["error"]["reason"]),
-                         (400, "illegal_argument_exception",
-                          "only write ops with an op_type of create are allowed in data streams"))
-        good = self.item(j, 1)[1]
-        self.assertEqual(good["status"], 201)
-        self.assertRegex(good["_index"], r"^\.ds-logs-app-default-\d{4}\.\d{2}\.\d{2}-000001$")
-        self.assertIn("data stream timestamp field [@timestamp] is missing", self.item(j, 2)[1]["error"]["reason"])
 
-    # -- reads ------------------------------------------------------------------
-    def test_count_needs_refresh_and_unknown_index(self):
-        self.ok_bulk({"index": {"_index": "c", "_id": "1"}}, {"a": 1}, {"index": {"_index": "c", "_id": "2"}}, {"a": 2})
-        self.assertEqual(self.count("c"), 0)
-        self.refresh("c")
-        self.assertEqual(self.count("c"), 2)
-        r = self.req("POST", "/c/_count", {"query": {"match_all": {}}})
-        self.assertEqual(r.json, {"count": 2, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}})
-        self.assertEqual(self.req("POST", "/c/_count", {"query": {"term": {"a": 2}}}).json["count"], 1)
-        self.assertEqual(self.count("c*"), 2)
-        self.assertEnvelope(self.req("GET", "/nope/_count"), 404, "index_not_found_exception", "no such index [nope]")
+# ---------------------------------------------------------------------------
+# Faults
+# ---------------------------------------------------------------------------
 
-    def test_periodic_refresh(self):
-        quick = DoubleProcess(refresh_interval=0.2)
-        try:
-            body = ndjson({"index": {"_index": "p"}}, {"a": 1})
-            self.assertEqual(call(quick.port, "POST", "/_bulk", body, NDJSON).status, 200)
-            self.assertEqual(call(quick.port, "GET", "/p/_count").json["count"], 0)
-            deadline = time.monotonic() + 3
-            while call(quick.port, "GET", "/p/_count").json["count"] != 1:
-                self.assertLess(time.monotonic(), deadline, "periodic refresh never happened")
-                time.sleep(0.05)
-        finally:
-            quick.stop()
+def ratio_selection(seed, index, keys, ratio):
+    """The item_429_ratio rule of the docstring, computed independently."""
+    ranked = sorted((hashlib.sha256(f"{seed}/{index}/{k}".encode()).hexdigest(), k) for k in keys)
+    return {k for _h, k in ranked[:math.floor(ratio * len(keys) + 1e-9)]}
 
-    def test_get_doc_is_realtime(self):
-        self.ok_bulk({"index": {"_index": "g", "_id": "d1"}}, {"x": 1.0, "s": "é"})
-        r = self.req("GET", "/g/_doc/d1")
-        self.assertEqual(r.status, 200)
-        self.assertEqual(r.json, {"_index": "g", "_id": "d1", "_version": 1, "_seq_no": 0, "_primary_term": 1,
-                                  "found": True, "_source": {"x": 1.0, "s": "é"}})
-        self.assertIn(b'"_source":{"x":1.0,"s":"\xc3\xa9"}', r.body)   # source returned as sent
-        r = self.req("GET", "/g/_doc/missing")
-        self.assertEqual((r.status, r.json), (404, {"_index": "g", "_id": "missing", "found": False}))
-        self.assertEqual(self.req("GET", "/nope/_doc/1").status, 404)
 
-    def test_search_size_and_total(self):
-        lines = []
-        for n in range(15):
-            lines += [{"index": {"_index": "s", "_id": f"{n:02d}"}}, {"n": n}]
-        self.ok_bulk(*lines, path="/_bulk?refresh=true")
-        j = self.req("GET", "/s/_search").json
-        self.assertEqual(len(j["hits"]["hits"]), 10)
-        self.assertEqual(j["hits"]["total"], {"value": 15, "relation": "eq"})
-        self.assertEqual(j["hits"]["hits"][0]["_source"], {"n": 0})
-        j = self.req("POST", "/s/_search", {"query": {"match_all": {}}, "size": 3, "sort": [{"n": "desc"}]}).json
-        self.assertEqual([h["_id"] for h in j["hits"]["hits"]], ["14", "13", "12"])
-        j = self.req("GET", "/s/_search?size=0").json
-        self.assertEqual((j["hits"]["hits"], j["hits"]["total"]["value"]), ([], 15))
+class FaultTest(DoubleTestCase):
+    def rejected_ids(self, j):
+        return {item["_id"] for _k, item in self.items(j) if item["status"] == 429}
 
-    def test_search_total_capped_at_10000(self):
-        body = b'{"index":{"_index":"big"}}\n{"n":1}\n' * 10001
-        r = self.req("POST", "/_bulk?refresh=true&filter_path=errors", body, NDJSON)
-        self.assertEqual(r.json, {"errors": False})
-        j = self.req("GET", "/big/_search?size=1").json
-        self.assertEqual(j["hits"]["total"], {"value": 10000, "relation": "gte"})
-        j = self.req("GET", "/big/_search?size=1&track_total_hits=true").json
-        self.assertEqual(j["hits"]["total"], {"value": 10001, "relation": "eq"})
-        self.assertEqual(self.count("big"), 10001)
-
-    # -- faults -----------------------------------------------------------------
-    def test_fault_item_429(self):
+    def test_item_429_count(self):
         self.faults(item_429=2)
-        j = self.ok_bulk(*[x for n in range(3) for x in ({"create": {"_index": "f", "_id": str(n)}}, {"n": n})])
+        j = self.ok_bulk(*creates("f", ["0", "1", "2"]))
         self.assertTrue(j["errors"])
-        items = [self.item(j, n)[1] for n in range(3)]
-        self.assertEqual([i["status"] for i in items], [429, 429, 201])
-        self.assertEqual(items[0]["error"]["type"], "es_rejected_execution_exception")
-        self.assertTrue(items[0]["error"]["reason"].startswith("rejected execution of "))
-        self.assertEqual(self.stats()["indices"]["f"]["docs"], 1)           # rejected items not indexed
-        j = self.ok_bulk({"create": {"_index": "f", "_id": "0"}}, {"n": 0})   # the retry succeeds
-        self.assertEqual(self.item(j)[1]["status"], 201)
+        (_k, first), *_ = self.items(j)
+        self.assertEqual(self.statuses(j), [429, 429, 201])
+        self.assertEqual(first, {"_index": "f", "_id": "0", "status": 429, "error": {
+            "type": "es_rejected_execution_exception",
+            "reason": "rejected execution of primary operation [coordinating_and_primary_bytes=0, replica_bytes=0, "
+                      "all_bytes=0, primary_operation_bytes=9, max_coordinating_and_primary_bytes=107374182]"}})
+        self.assertEqual(self.stats()["indices"]["f"]["docs"], 1)               # rejected items not indexed
+        self.assertEqual(self.statuses(self.ok_bulk(*creates("f", ["0"]))), [201])   # the retry succeeds
         self.assertEqual(self.stats()["items"]["rejected_429"], 2)
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 0)
 
-    def test_fault_item_429_ids(self):
-        self.faults(item_429_ids=["b"])
-        lines = [{"index": {"_index": "f", "_id": i}} if k == 0 else {"v": i} for i in "abc" for k in (0, 1)]
-        j = self.ok_bulk(*lines)
-        self.assertEqual([self.item(j, n)[1]["status"] for n in range(3)], [201, 429, 201])
-        j = self.ok_bulk(*lines)                                             # once each
-        self.assertEqual([self.item(j, n)[1]["status"] for n in range(3)], [200, 201, 200])
+    def test_item_429_ids_once_each(self):
+        self.faults(item_429_ids=["b", "z"])
+        lines = [x for i in "abc" for x in ({"index": {"_index": "f", "_id": i}}, {"v": i})]
+        self.assertEqual(self.statuses(self.ok_bulk(*lines)), [201, 429, 201])
+        self.assertEqual(self.statuses(self.ok_bulk(*lines)), [200, 201, 200])
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429_ids"], ["z"])
 
-    def test_fault_whole_request_429_and_503(self):
+    def test_item_429_ratio_exact_fraction_and_deterministic(self):
+        ids = [f"id-{n}" for n in range(10)]
+        self.faults(item_429_ratio=0.3)
+        first = self.ok_bulk(*creates("r1", ids))
+        self.assertEqual(self.rejected_ids(first), ratio_selection(0, "r1", ids, 0.3))
+        self.assertEqual(len(self.rejected_ids(first)), 3)
+        self.ctl("POST", "/_double/reset")
+        self.faults(item_429_ratio=0.3)
+        again = self.ok_bulk(*creates("r1", ids))                     # same request, same rejections
+        self.assertEqual(self.rejected_ids(again), self.rejected_ids(first))
+        self.faults(item_429_seed=7)
+        other = self.ok_bulk(*creates("r2", ids))
+        self.assertEqual(self.rejected_ids(other), ratio_selection(7, "r2", ids, 0.3))
+        self.assertEqual(self.stats()["items"]["rejected_429"], 6)
+
+    def test_item_429_ratio_retries_converge(self):
+        self.faults(item_429_ratio=0.5)
+        pending, rounds = [f"d{n}" for n in range(16)], []
+        while pending:
+            self.assertLess(len(rounds), 6, f"retries do not converge: {rounds}")
+            j = self.ok_bulk(*creates("conv", pending))
+            rejected = [i for i in pending if i in self.rejected_ids(j)]
+            rounds.append(len(rejected))
+            pending = rejected
+        self.assertEqual(rounds, [8, 4, 2, 1, 0])
+        self.assertEqual(self.stats()["indices"]["conv"]["docs"], 16)
+
+    def test_item_429_ratio_bounds_and_reset(self):
+        self.faults(item_429_ratio=1.0, item_429=1)
+        self.assertEqual(self.statuses(self.ok_bulk(*creates("b", ["1", "2"]))), [429, 429])
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 1)     # not used up
+        self.faults(item_429=0)
+        self.faults(item_429_ratio=0)
+        self.assertEqual(self.statuses(self.ok_bulk(*creates("b", ["1", "2"]))), [201, 201])
+        self.faults(item_429_ratio=0.5)
+        self.faults(item_429_ratio=None)
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429_ratio"], 0.0)
+        for bad in (1.5, -0.1, "0.5", True):
+            self.assertEqual(self.ctl("POST", "/_double/faults", {"item_429_ratio": bad}).status, 400, bad)
+        self.assertEqual(self.ctl("POST", "/_double/faults", {"item_429_seed": "x"}).status, 400)
+
+    def test_item_429_ratio_counts_only_eligible_items(self):
+        self.faults(item_429_ratio=0.5, auth={"basic": ["u", "p"], "write_indices": ["ok"]})
+        # A layout where ranking the bad-name and forbidden items too would reject only {"1"}.
+        lines = creates("ok", ["1", "2", "3", "4"]) + creates("Bad", ["5", "6"]) + creates("denied", ["7", "8"])
+        j = self.bulk(*lines, headers=basic("u", "p")).json
+        self.assertEqual(self.statuses(j)[4:], [400, 400, 403, 403])
+        self.assertEqual(self.rejected_ids(j), {"1", "4"})
+        self.assertEqual(ratio_selection(0, "ok", ["1", "2", "3", "4"], 0.5), {"1", "4"})
+
+    def test_item_429_ratio_items_without_id_use_their_position(self):
+        self.faults(item_429_ratio=0.5)
+        lines = [x for n in range(6) for x in ({"create": {"_index": "noid"}}, {"n": n})]
+        first = [s == 429 for s in self.statuses(self.ok_bulk(*lines))]
+        second = [s == 429 for s in self.statuses(self.ok_bulk(*lines))]
+        self.assertEqual(first, second)
+        expected = ratio_selection(0, "noid", [f"#{n}" for n in range(6)], 0.5)
+        self.assertEqual({f"#{n}" for n, rejected in enumerate(first) if rejected}, expected)
+
+    def test_whole_request_429_and_503(self):
         self.faults(request_status=429, request_count=2)
         line = ({"index": {"_index": "w", "_id": "1"}}, {"a": 1})
+        body_len = len(ndjson(*line))
         for _ in range(2):
             j = self.assertEnvelope(self.bulk(*line), 429, "es_rejected_execution_exception")
-            self.assertIn("rejected execution of coordinating operation", j["error"]["reason"])
+            self.assertEqual(j["error"]["reason"], "rejected execution of coordinating operation "
+                                                   "[coordinating_and_primary_bytes=107374182, replica_bytes=0, "
+                                                   f"all_bytes=107374182, coordinating_operation_bytes={body_len}, "
+                                                   "max_coordinating_and_primary_bytes=107374182]")
         self.assertEqual(self.stats()["indices"], {})                        # nothing indexed
         self.assertEqual(self.bulk(*line).status, 200)
-        self.faults(request_status=503, request_count=1)
-        self.assertEqual(self.bulk(*line).status, 503)
+        self.faults(request_status=503)                                      # request_count defaults to 1
+        self.assertEnvelope(self.bulk(*line), 503, "cluster_block_exception",
+                            "blocked by: [SERVICE_UNAVAILABLE/2/no master];")
         self.assertEqual(self.bulk(*line).status, 200)
         self.assertEqual(self.stats()["requests_rejected"], 3)
+        self.assertIsNone(self.ctl("GET", "/_double/faults").json["request_status"])
 
-    def test_fault_max_content_length_413(self):
+    def test_request_status_not_used_up_by_rejected_requests(self):
+        self.faults(request_status=429, auth={"basic": ["u", "p"]})
+        self.assertEqual(self.bulk({"index": {"_index": "w"}}, {"a": 1}).status, 401)
+        self.assertEqual(self.req("POST", "/_bulk", b"", dict(NDJSON, **basic("u", "p"))).status, 400)
+        self.assertEqual(self.req("GET", "/", headers=basic("u", "p")).status, 200)
+        self.assertEqual(self.bulk({"index": {"_index": "w"}}, {"a": 1}, headers=basic("u", "p")).status, 429)
+
+    def test_max_content_length_413(self):
         self.faults(max_content_length=100)
-        small = ndjson({"index": {"_index": "big", "_id": "1"}}, {"a": 1})
-        large = ndjson({"index": {"_index": "big", "_id": "2"}}, {"a": "x" * 200})
+        small = ndjson({"create": {"_index": "big", "_id": "1"}}, {"a": 1})
+        large = ndjson({"create": {"_index": "big", "_id": "2"}}, {"a": "x" * 200})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         r = self.req("POST", "/_bulk", large, NDJSON, conn=conn)
         self.assertEqual((r.status, r.body), (413, b""))
+        self.assertEqual(r.header_values("X-Elastic-Product"), ["Elasticsearch"])
         self.assertEqual(self.req("POST", "/_bulk", small, NDJSON, conn=conn).status, 200)   # connection usable
         packed = gzip.compress(large)
         self.assertLess(len(packed), 100)
         r = self.req("POST", "/_bulk", packed, dict(NDJSON, **{"Content-Encoding": "gzip"}), conn=conn)
-        self.assertEqual(r.status, 413)     # checked after decompression
+        self.assertEqual(r.status, 413)                                      # checked after decompression
         conn.close()
         s = self.stats()
-        self.assertEqual((s["requests_413"], s["indices"]["big"]["docs"]), (2, 1))
+        self.assertEqual((s["requests_413"], s["indices"]["big"]["docs"], s["bulk_requests"]), (2, 1, 3))
+        self.faults(max_content_length=None)
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["max_content_length"], 100 * 1024 * 1024)
+        self.assertEqual(self.req("POST", "/_bulk", large, NDJSON).status, 200)
 
-    def test_fault_latency(self):
-        self.faults(latency_ms=600)
+    def test_latency(self):
+        self.faults(latency_ms=500)
         t0 = time.monotonic()
-        r = self.bulk({"index": {"_index": "lat"}}, {"a": 1})
-        self.assertEqual(r.status, 200)
-        self.assertGreaterEqual(time.monotonic() - t0, 0.6)
-        self.assertLess(self._timed(lambda: self.req("GET", "/")), 0.5)    # only bulk responses are delayed
-
-    @staticmethod
-    def _timed(fn):
+        self.assertEqual(self.bulk({"index": {"_index": "lat"}}, {"a": 1}).status, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        self.assertEqual(self.stats()["indices"]["lat"]["docs"], 1)
         t0 = time.monotonic()
-        fn()
-        return time.monotonic() - t0
+        self.assertEqual(self.req("POST", "/_bulk", b"", NDJSON).status, 400)   # errors delayed too
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        t0 = time.monotonic()
+        self.req("GET", "/")
+        self.assertLess(time.monotonic() - t0, 0.45)                            # only bulk responses
 
-    def test_fault_drop_after_index(self):
+    def test_drop_after_index(self):
         self.faults(drop_after_index=1)
-        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):
-            self.bulk({"index": {"_index": "drop", "_id": "1"}}, {"a": 1})
-        self.assertEqual(self.ctl("GET", "/_double/docs/drop").json[0]["_id"], "1")   # indexed anyway
-        self.assertEqual(self.bulk({"index": {"_index": "drop", "_id": "1"}}, {"a": 1}).status, 200)
+        with self.assertRaises(NO_ANSWER):
+            self.bulk({"create": {"_index": "drop", "_id": "1"}}, {"a": 1})
+        self.assertEqual(self.docs("drop")[0]["_id"], "1")                      # indexed anyway
+        j = self.ok_bulk({"create": {"_index": "drop", "_id": "1"}}, {"a": 1})   # the resend: 409
+        self.assertEqual(self.statuses(j), [409])
         s = self.stats()
         self.assertEqual((s["dropped_connections"], s["bulk_requests"]), (1, 2))
-        self.assertIsNone(self.ctl("GET", "/_double/requests").json[0]["status"])
+        self.assertEqual([e["status"] for e in self.ctl("GET", "/_double/requests").json], [None, 200])
 
-    def test_fault_down(self):
+    def test_truncate_body(self):
+        self.faults(truncate_body=1)
+        body = ndjson({"create": {"_index": "tr", "_id": "1"}}, {"a": 1})
+        request = (b"POST /_bulk?filter_path=errors HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        head, got = raw_exchange(self.port, request)                         # returns once the server closed
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), head)
+        full = b'{"errors":false}'
+        self.assertIn(b"\r\nContent-Length: %d" % len(full), head)
+        self.assertIn(b"\r\nX-Elastic-Product: Elasticsearch", head)
+        self.assertEqual(got, full[:len(full) // 2])
+        self.assertEqual(self.docs("tr")[0]["_id"], "1")                     # executed
+        r = self.bulk({"create": {"_index": "tr", "_id": "2"}}, {"a": 1}, path="/_bulk?filter_path=errors")
+        self.assertEqual(r.body, full)                                       # only the next N
+        s = self.stats()
+        self.assertEqual((s["truncated_responses"], s["bulk_requests"]), (1, 2))
+
+    def test_truncate_body_client_view_and_count(self):
+        self.faults(truncate_body=2)
+        for n in range(2):
+            with self.assertRaises(http.client.IncompleteRead):
+                self.bulk({"create": {"_index": "tr", "_id": str(n)}}, {"a": 1})
+        self.assertEqual(self.req("POST", "/_bulk", b"", NDJSON).status, 400)   # not well-formed: not truncated
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["truncate_body"], 0)
+        self.assertEqual(self.stats()["indices"]["tr"]["docs"], 2)
+
+    def test_drop_wins_over_truncate(self):
+        self.faults(drop_after_index=1, truncate_body=1)
+        with self.assertRaises(NO_ANSWER):
+            self.bulk({"create": {"_index": "dt", "_id": "1"}}, {"a": 1})
+        with self.assertRaises(http.client.IncompleteRead):
+            self.bulk({"create": {"_index": "dt", "_id": "2"}}, {"a": 1})
+        self.assertEqual(self.bulk({"create": {"_index": "dt", "_id": "3"}}, {"a": 1}).status, 200)
+        s = self.stats()
+        self.assertEqual((s["dropped_connections"], s["truncated_responses"]), (1, 1))
+
+    def test_down(self):
         self.faults(down=True)
         for method, path in (("GET", "/"), ("POST", "/_bulk")):
-            with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                                    http.client.BadStatusLine)):
+            with self.assertRaises(NO_ANSWER):
                 self.req(method, path, ndjson({"index": {"_index": "d"}}, {"a": 1}), NDJSON)
         self.assertEqual(self.ctl("GET", "/_double/stats").status, 200)      # control still works
+        s = self.stats()
+        self.assertEqual((s["down_closed"], s["bulk_requests"]), (2, 0))
         self.faults(down=False)
         self.assertEqual(self.req("GET", "/").status, 200)
         self.assertEqual(self.stats()["indices"], {})
 
-    def test_fault_validation(self):
-        r = self.ctl("POST", "/_double/faults", {"item_492": 1})
-        self.assertEqual(r.status, 400)
-        r = self.ctl("POST", "/_double/faults", {"request_status": 500})
-        self.assertEqual(r.status, 400)
-        view = self.faults(item_429=3)["faults"]
-        self.assertEqual(view["item_429"], 3)
-        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 3)
+    def test_fault_validation_is_all_or_nothing(self):
+        for body in ({"item_492": 1}, {"request_status": 500}, {"item_429": -1}, {"item_429": 1.5},
+                     {"drop_after_index": True}, {"truncate_body": "1"}, {"latency_ms": -5}, {"down": 1},
+                     {"item_429_ids": "a"}, {"auth": {"basic": "u:p"}}, {"auth": {"api_key": "nocolon"}},
+                     {"auth": {"write_indices": ["x"]}}, {"max_content_length": -1}, [1],
+                     {"item_429": 3, "down": "yes"}):
+            r = self.ctl("POST", "/_double/faults", body)
+            self.assertEqual(r.status, 400, body)
+            self.assertIsInstance(r.json["error"], str)
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 0)
+        self.assertEqual(self.req("POST", "/_double/faults", b"{bad", JSON).status, 400)
 
-    # -- counters and side views ---------------------------------------------
-    def test_stats_docs_and_request_log(self):
+    def test_get_faults_and_merge(self):
+        self.assertEqual(self.ctl("GET", "/_double/faults").json, {
+            "item_429": 0, "item_429_ids": [], "item_429_ratio": 0.0, "item_429_seed": 0, "request_status": None,
+            "request_count": 0, "max_content_length": 104857600, "latency_ms": 0, "drop_after_index": 0,
+            "truncate_body": 0, "down": False, "auth": None})
+        view = self.faults(item_429=3)
+        self.assertEqual((view["acknowledged"], view["faults"]["item_429"]), (True, 3))
+        self.faults(latency_ms=5)
+        f = self.ctl("GET", "/_double/faults").json
+        self.assertEqual((f["item_429"], f["latency_ms"]), (3, 5))
+
+
+# ---------------------------------------------------------------------------
+# Control API: stats, docs, requests, reset
+# ---------------------------------------------------------------------------
+
+class ControlTest(DoubleTestCase):
+    def test_stats_counters(self):
+        self.faults(item_429_ids=["4"])
         self.ok_bulk({"index": {"_index": "st", "_id": "1"}}, {"a": 1},
                      {"index": {"_index": "st", "_id": "1"}}, {"a": 2},
                      {"create": {"_index": "st", "_id": "2"}}, {"a": 3},
                      {"create": {"_index": "st", "_id": "2"}}, {"a": 4},
                      {"index": {"_index": "st", "_id": "3"}}, {"a": "x"},
-                     {"index": {"_index": "Bad"}}, {"a": 1})
-        self.req("POST", "/st/_bulk?refresh=true", ndjson({"index": {"_id": "4"}}, {"a": 5}),
-                 dict(NDJSON, **{"X-Test": "yes"}))
+                     {"create": {"_index": "st", "_id": "4"}}, {"a": 5},
+                     {"index": {"_index": "Bad"}}, {"a": 1},
+                     {"create": {"_index": "other", "_id": "1"}}, {"a": 1})
         s = self.stats()
-        self.assertEqual(s["bulk_requests"], 2)
-        self.assertGreater(s["bulk_bytes"], 0)
-        self.assertEqual(s["items"], {"created": 3, "updated": 1, "deleted": 0, "noop": 0, "not_found": 0,
-                                      "conflict_409": 1, "rejected_429": 0, "mapping_400": 1, "other_4xx": 1})
-        self.assertEqual(s["indices"], {"st": {"docs": 3}})
-        for key in ("gzip_requests", "requests_413", "requests_rejected", "dropped_connections"):
-            self.assertEqual(s[key], 0)
-        docs = self.ctl("GET", "/_double/docs/st").json
-        self.assertEqual(docs, [{"_id": "1", "_source": {"a": 2}, "_version": 2},
-                                {"_id": "2", "_source": {"a": 3}, "_version": 1},
-                                {"_id": "4", "_source": {"a": 5}, "_version": 1}])
+        self.assertEqual(s["items"], {"created": 3, "updated": 1, "conflict_409": 1, "rejected_429": 1,
+                                      "mapping_400": 1, "other_4xx": 1})
+        self.assertEqual(s["items_by_status"], {"201": 3, "200": 1, "409": 1, "400": 2, "429": 1})
+        self.assertEqual(s["indices"], {"st": {"docs": 2}, "other": {"docs": 1}})
+        self.assertEqual((s["bulk_requests"], s["bulk_bytes"]), (1, self.ctl("GET", "/_double/requests").json[0]["bytes"]))
+        for key in ("gzip_requests", "requests_413", "requests_rejected", "dropped_connections",
+                    "truncated_responses", "requests_401", "down_closed"):
+            self.assertEqual(s[key], 0, key)
+
+    def test_bulk_requests_counts_every_bulk_answer(self):
+        self.bulk({"index": {"_index": "c"}}, {"a": 1})
+        self.req("POST", "/_bulk", b"", NDJSON)
+        self.req("POST", "/c/_bulk", b"x", {"Content-Type": "text/plain"})
+        self.req("GET", "/")
+        self.assertEqual(self.stats()["bulk_requests"], 3)
+
+    def test_docs_endpoint(self):
+        body = (b'{"create":{"_index":"dd","_id":"b"}}\n{"x": 1.0, "s": "\xc3\xa9"}\n'
+                b'{"create":{"_index":"dd","_id":"a"}}\n{"n":1}\n'
+                b'{"index":{"_index":"dd","_id":"b"}}\n{"x":2.50}\n')
+        self.assertEqual(self.req("POST", "/_bulk", body, NDJSON).status, 200)
+        r = self.ctl("GET", "/_double/docs/dd")
+        self.assertEqual(r.json, [{"_id": "b", "_source": {"x": 2.5}, "_version": 2},
+                                  {"_id": "a", "_source": {"n": 1}, "_version": 1}])
+        self.assertIn(b'"_source":{"x":2.50}', r.body)                          # byte for byte as sent
+        self.ok_bulk({"create": {"_index": "dd", "_id": "c"}}, {"s": "\u00e9"})
+        self.assertEqual(self.docs("dd")[-1], {"_id": "c", "_source": {"s": "\u00e9"}, "_version": 1})   # realtime
         self.assertEqual(self.ctl("GET", "/_double/docs/nope").status, 404)
+
+    def test_request_log(self):
+        self.req("POST", "/st/_bulk?refresh=true&pipeline=p", ndjson({"index": {"_id": "4"}}, {"a": 5}),
+                 dict(NDJSON, **{"X-Test": "yes"}))
+        self.req("POST", "/_bulk", b"", NDJSON)
+        self.req("GET", "/")
         log = self.ctl("GET", "/_double/requests").json
         self.assertEqual(len(log), 2)
-        self.assertEqual((log[1]["path"], log[1]["query"], log[1]["actions"]), ("/st/_bulk", {"refresh": "true"}, 1))
-        self.assertEqual(log[1]["headers"]["x-test"], "yes")
-        self.assertEqual(log[0]["actions"], 6)
+        first = log[0]
+        self.assertEqual((first["path"], first["query"], first["actions"], first["status"]),
+                         ("/st/_bulk", {"refresh": "true", "pipeline": "p"}, 1, 200))
+        self.assertEqual(first["bytes"], len(ndjson({"index": {"_id": "4"}}, {"a": 5})))
+        self.assertEqual((first["headers"]["x-test"], first["headers"]["content-type"]), ("yes", "application/x-ndjson"))
+        self.assertEqual((log[1]["status"], log[1]["actions"]), (400, 0))
+
+    def test_request_log_keeps_the_last_100(self):
+        for n in range(105):
+            self.req("POST", f"/_bulk?n={n}", b"", NDJSON)
+        log = self.ctl("GET", "/_double/requests").json
+        self.assertEqual((len(log), log[0]["query"]["n"], log[-1]["query"]["n"]), (100, "5", "104"))
 
     def test_reset_forgets_everything(self):
         self.ok_bulk({"index": {"_index": "r"}}, {"a": 1})
-        self.faults(item_429=5, auth={"basic": ["u", "p"]})
-        self.ctl("POST", "/_double/reset")
+        self.faults(item_429=5, item_429_ratio=0.5, truncate_body=1, auth={"basic": ["u", "p"]})
+        self.assertEqual(self.ctl("POST", "/_double/reset").json, {"acknowledged": True})
         self.assertEqual(self.req("GET", "/").status, 200)
         s = self.stats()
-        self.assertEqual((s["indices"], s["bulk_requests"]), ({}, 0))
-        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 0)
+        self.assertEqual((s["indices"], s["bulk_requests"], s["items_by_status"]), ({}, 0, {}))
+        f = self.ctl("GET", "/_double/faults").json
+        self.assertEqual((f["item_429"], f["item_429_ratio"], f["truncate_body"], f["auth"]), (0, 0.0, 0, None))
+        self.assertEqual(self.ctl("GET", "/_double/requests").json, [])
+        self.assertEqual(self.ctl("GET", "/_double/docs/r").status, 404)
 
-    # -- connections and concurrency -------------------------------------------
+    def test_unknown_control_endpoint_and_method(self):
+        for path in ("/_double/refresh", "/_double/nope", "/_double/docs", "/_double/docs/", "/_double"):
+            self.assertEqual(self.ctl("POST" if path == "/_double/refresh" else "GET", path).status, 404, path)
+        r = self.ctl("GET", "/_double/reset")
+        self.assertEqual(r.status, 405)
+        self.assertEqual(self.ctl("POST", "/_double/stats").status, 405)
+
+
+# ---------------------------------------------------------------------------
+# Connections and concurrency
+# ---------------------------------------------------------------------------
+
+class ConnectionTest(DoubleTestCase):
     def test_keep_alive_connection_stays_in_sync(self):
+        self.faults(max_content_length=200)
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         statuses = []
-        for _ in range(3):
+        for n in range(3):
             statuses.append(self.req("GET", "/", conn=conn).status)
             statuses.append(self.req("POST", "/_bulk", b"x", {"Content-Type": "text/plain"}, conn=conn).status)
-            statuses.append(self.bulk({"index": {"_index": "ka"}}, {"a": 1}, conn=conn).status)
+            statuses.append(self.bulk({"create": {"_index": "ka", "_id": str(n)}}, {"a": 1}, conn=conn).status)
             statuses.append(self.req("POST", "/_bulk", b'{"index":{}}\n', NDJSON, conn=conn).status)
+            statuses.append(self.bulk({"index": {"_index": "ka"}}, {"a": "x" * 300}, conn=conn).status)
+            statuses.append(self.req("GET", "/_search", conn=conn).status)
         conn.close()
-        self.assertEqual(statuses, [200, 406, 200, 400] * 3)
+        self.assertEqual(statuses, [200, 406, 200, 400, 413, 400] * 3)
 
     def test_concurrent_bulk_requests(self):
-        errors = []
+        errors, seq_nos = [], []
 
         def worker(w):
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
-                for r in range(10):
-                    lines = []
-                    for d in range(50):
-                        lines += [{"create": {"_index": "conc", "_id": f"{w}-{r}-{d}"}}, {"w": w, "r": r}]
-                    resp = self.bulk(*lines, conn=conn)
+                for r in range(5):
+                    resp = self.bulk(*creates("conc", [f"{w}-{r}-{d}" for d in range(40)]), conn=conn)
                     if resp.status != 200 or resp.json["errors"]:
                         errors.append(resp.body[:200])
+                    else:
+                        seq_nos.extend(item["_seq_no"] for _k, item in self.items(resp.json))
                 conn.close()
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(repr(e))
 
-        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(6)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
         s = self.stats()
-        self.assertEqual((s["bulk_requests"], s["items"]["created"], s["indices"]["conc"]["docs"]), (80, 4000, 4000))
-        self.refresh("conc")
-        self.assertEqual(self.count("conc"), 4000)
+        self.assertEqual((s["bulk_requests"], s["items"]["created"], s["indices"]["conc"]["docs"]), (30, 1200, 1200))
+        self.assertEqual(sorted(seq_nos), list(range(1200)))     # one shard: every seq_no once
+
+
+# ---------------------------------------------------------------------------
+# Fixtures: tests/fixtures/elasticsearch/*.json replayed against the double
+# ---------------------------------------------------------------------------
+
+VARIABLE_KEYS = {"took", "index_uuid", "_seq_no"}     # see tests/fixtures/elasticsearch/README.md
+
+
+def load_fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def fixture_names():
+    return sorted(n for n in os.listdir(FIXTURES) if n.endswith(".json"))
+
+
+class FixtureReplayTest(DoubleTestCase):
+    REPLAYED = {"root.json", "bulk-all-created.json", "bulk-all-created-filtered.json", "bulk-mixed.json",
+                "bulk-mixed-filtered.json", "bulk-request-429.json", "bulk-401.json"}
+
+    def send(self, r):
+        path = r["path"]
+        if r["query"]:
+            path += "?" + urllib.parse.urlencode(r["query"], safe=",*")
+        body = None if r["body"] is None else ndjson(*r["body"])
+        return self.req(r["method"], path, body, dict(r["headers"]))
+
+    def assertMatches(self, got, want, where="response"):
+        """Equal in structure and values; VARIABLE_KEYS only need the same JSON type."""
+        self.assertIs(type(got), type(want), f"{where}: {got!r} vs {want!r}")
+        if isinstance(want, dict):
+            self.assertEqual(sorted(got), sorted(want), where)
+            for k, v in want.items():
+                if k in VARIABLE_KEYS:
+                    self.assertIs(type(got[k]), type(v), f"{where}.{k}")
+                    if isinstance(v, int):
+                        self.assertGreaterEqual(got[k], 0, f"{where}.{k}")
+                else:
+                    self.assertMatches(got[k], v, f"{where}.{k}")
+        elif isinstance(want, list):
+            self.assertEqual(len(got), len(want), where)
+            for n, (g, w) in enumerate(zip(got, want)):
+                self.assertMatches(g, w, f"{where}[{n}]")
+        else:
+            self.assertEqual(got, want, where)
+
+    def replay(self, name):
+        fx = load_fixture(name)
+        setup = fx.get("setup") or {}
+        if setup.get("faults"):
+            self.faults(**setup["faults"])
+        for r in setup.get("requests", []):
+            self.assertEqual(self.send(r).status, 200, name)
+        r = self.send(fx["request"])
+        self.assertEqual(r.status, fx["status"], r.body)
+        for header, values in (fx.get("response_headers") or {}).items():
+            self.assertEqual(r.header_values(header), values, header)
+        if fx["response"] is None:
+            self.assertEqual(r.body, b"")
+        else:
+            self.assertEqual(r.header_map["content-type"], "application/json")
+            self.assertMatches(r.json, fx["response"])
+        return fx, r
+
+    def test_every_fixture_is_replayed(self):
+        self.assertEqual(set(fixture_names()), self.REPLAYED)
+
+    def test_fixture_shape(self):
+        for name in fixture_names():
+            fx = load_fixture(name)
+            self.assertLessEqual(set(fx), {"description", "setup", "request", "status", "response_headers",
+                                           "response"}, name)
+            self.assertEqual(set(fx["request"]), {"method", "path", "query", "headers", "body"}, name)
+            self.assertNotIn("?", fx["request"]["path"])
+            self.assertIsInstance(fx["status"], int)
+            self.assertIsInstance(fx["description"], str)
+
+    def test_root(self):
+        self.replay("root.json")
+
+    def test_bulk_all_created(self):
+        self.replay("bulk-all-created.json")
+        self.assertEqual(self.stats()["indices"], {"logs": {"docs": 2}})
+
+    def test_bulk_all_created_filtered(self):
+        self.replay("bulk-all-created-filtered.json")
+
+    def test_bulk_mixed(self):
+        fx, r = self.replay("bulk-mixed.json")
+        conflict = r.json["items"][0]["create"]["error"]
+        self.assertRegex(conflict["index_uuid"], r"^[A-Za-z0-9_-]{22}$")
+        self.assertEqual([d["_id"] for d in self.docs("logs")], ["a1", "a2"])
+
+    def test_bulk_mixed_filtered(self):
+        self.replay("bulk-mixed-filtered.json")
+
+    def test_bulk_request_429(self):
+        self.replay("bulk-request-429.json")
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_bulk_401(self):
+        self.replay("bulk-401.json")
+        self.assertEqual(self.stats()["indices"], {})
+
+    def test_filtered_fixtures_hold_only_the_filtered_keys_of_the_full_ones(self):
+        """Independent of the double: s3logsbeat's filter_path keeps errors, each item's
+        status and its error's type and reason, and nothing else."""
+        for full_name, filtered_name in (("bulk-all-created.json", "bulk-all-created-filtered.json"),
+                                         ("bulk-mixed.json", "bulk-mixed-filtered.json")):
+            full, filtered = load_fixture(full_name), load_fixture(filtered_name)
+            self.assertEqual(full["request"]["body"], filtered["request"]["body"])
+            self.assertEqual(filtered["request"]["query"], {"filter_path": S3LB_FILTER})
+            self.assertEqual(full.get("setup"), filtered.get("setup"))
+            expected_items = []
+            for item in full["response"]["items"]:
+                (action, v), = item.items()
+                kept = {"status": v["status"]}
+                if "error" in v:
+                    kept["error"] = {"type": v["error"]["type"], "reason": v["error"]["reason"]}
+                expected_items.append({action: kept})
+            self.assertEqual(filtered["response"], {"errors": full["response"]["errors"], "items": expected_items})
+
+    def test_mixed_fixture_covers_the_documented_item_errors(self):
+        items = [next(iter(i.values())) for i in load_fixture("bulk-mixed.json")["response"]["items"]]
+        got = {(i["status"], i.get("error", {}).get("type")) for i in items}
+        self.assertEqual(got, {(409, "version_conflict_engine_exception"), (201, None),
+                               (429, "es_rejected_execution_exception"), (400, "document_parsing_exception")})
+        self.assertIs(load_fixture("bulk-mixed.json")["response"]["errors"], True)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@
 //!
 //! It never waits on an output: polling and delivery go on while it works, as in Vector's SQS source.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch;
-use super::registry::{Entry, Registry};
+use super::registry::{by_queue, Entry, Registry};
 use crate::ack::Outcome;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
@@ -31,14 +30,11 @@ pub async fn run(registry: Arc<Registry>, metrics: Arc<Metrics>, shutdown: Shutd
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         }
-        let mut delete: HashMap<String, Vec<Entry>> = HashMap::new();
+        let mut delete: Vec<Entry> = Vec::new();
         let mut give_back: Vec<Entry> = Vec::new();
         for (e, outcome) in settled {
             match outcome {
-                Outcome::Delivered => delete
-                    .entry(e.message.queue_url.clone())
-                    .or_default()
-                    .push(e),
+                Outcome::Delivered => delete.push(e),
                 Outcome::Kept(reason) => {
                     Metrics::add(&metrics.sqs_messages_kept, 1);
                     tracing::warn!(queue = %e.message.queue_url, message_id = %e.message.message_id, %reason,
@@ -56,7 +52,7 @@ pub async fn run(registry: Arc<Registry>, metrics: Arc<Metrics>, shutdown: Shutd
                 }
             }
         }
-        for (queue, entries) in delete {
+        for (queue, entries) in by_queue(delete) {
             let receipts: Vec<&str> = entries
                 .iter()
                 .map(|e| e.message.receipt_handle.as_str())
@@ -82,14 +78,7 @@ pub async fn run(registry: Arc<Registry>, metrics: Arc<Metrics>, shutdown: Shutd
 
 /// Makes messages visible again now (visibility 0), for this or another consumer.
 pub async fn return_now(entries: Vec<Entry>, metrics: &Metrics) {
-    let mut by_queue: HashMap<String, Vec<Entry>> = HashMap::new();
-    for e in entries {
-        by_queue
-            .entry(e.message.queue_url.clone())
-            .or_default()
-            .push(e);
-    }
-    for (queue, entries) in by_queue {
+    for (queue, entries) in by_queue(entries) {
         let changes: Vec<(&str, i32)> = entries
             .iter()
             .map(|e| (e.message.receipt_handle.as_str(), 0))

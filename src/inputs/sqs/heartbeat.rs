@@ -2,12 +2,11 @@
 //! visibility timeout, so a large object (or a slow output) never lets a message reappear and be
 //! processed twice. Settled messages are never extended: a failed one must come back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch;
-use super::registry::{Entry, Registry};
+use super::registry::{by_queue, Registry};
 use crate::metrics::Metrics;
 
 /// Extends due messages every 500 ms until `stop` fires.
@@ -23,14 +22,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let mut by_queue: HashMap<String, Vec<Entry>> = HashMap::new();
-        for e in registry.due_for_extension() {
-            by_queue
-                .entry(e.message.queue_url.clone())
-                .or_default()
-                .push(e);
-        }
-        for (queue, entries) in by_queue {
+        for (queue, entries) in by_queue(registry.due_for_extension()) {
             let changes: Vec<(&str, i32)> = entries
                 .iter()
                 .map(|e| {

@@ -40,6 +40,15 @@ pub struct Entry {
     pub settled: Option<Outcome>,
 }
 
+/// Entries grouped by their queue (SQS batch calls are per queue).
+pub fn by_queue(entries: impl IntoIterator<Item = Entry>) -> HashMap<String, Vec<Entry>> {
+    let mut m: HashMap<String, Vec<Entry>> = HashMap::new();
+    for e in entries {
+        m.entry(e.message.queue_url.clone()).or_default().push(e);
+    }
+    m
+}
+
 /// Messages in flight, by receipt handle.
 #[derive(Debug, Default)]
 pub struct Registry {

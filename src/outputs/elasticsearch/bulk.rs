@@ -165,4 +165,89 @@ mod tests {
             matches!(decode(200, b"{\"items\":[]}", 1), Response::Retry(m) if m.contains("0 items for 1"))
         );
     }
+
+    /// The documented Elasticsearch 8 exchanges pinned in `tests/fixtures/elasticsearch/`, which the
+    /// test double is checked against too: our request matches each fixture's, and our decoder reads
+    /// each documented response to the statuses it holds.
+    #[test]
+    fn the_documented_bulk_exchanges_decode_item_by_item() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elasticsearch");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("bulk-") || !name.ends_with(".json") {
+                continue;
+            }
+            seen += 1;
+            let f: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let lines = f["request"]["body"].as_array().unwrap();
+            // Our encoder writes the fixture's request, line for line.
+            let actions: Vec<Action<'_>> = lines
+                .chunks(2)
+                .map(|pair| Action {
+                    index: pair[0]["create"]["_index"].as_str().unwrap(),
+                    id: pair[0]["create"]["_id"].as_str().unwrap(),
+                    doc: "",
+                })
+                .collect();
+            let docs: Vec<String> = lines.chunks(2).map(|p| p[1].to_string()).collect();
+            let body = encode(
+                actions
+                    .iter()
+                    .zip(&docs)
+                    .map(|(a, d)| Action { doc: d, ..*a }),
+                0,
+            );
+            let ours: Vec<serde_json::Value> = String::from_utf8(body)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(&ours, lines, "{name}: request body");
+            if let Some(fp) = f["request"]["query"]["filter_path"].as_str() {
+                if name.contains("filtered") {
+                    assert_eq!(fp, FILTER_PATH, "{name}: the filter_path we send");
+                }
+            }
+            let status = f["status"].as_u64().unwrap() as u16;
+            let response = serde_json::to_vec(&f["response"]).unwrap();
+            let decoded = decode(status, &response, actions.len());
+            match status {
+                200 => {
+                    let Response::Items(items) = decoded else {
+                        panic!("{name}: {decoded:?}")
+                    };
+                    let want = f["response"]["items"].as_array().unwrap();
+                    assert_eq!(items.len(), want.len(), "{name}");
+                    for (got, w) in items.iter().zip(want) {
+                        let w = &w["create"];
+                        assert_eq!(
+                            u64::from(got.status),
+                            w["status"].as_u64().unwrap(),
+                            "{name}"
+                        );
+                        assert_eq!(
+                            got.error_type(),
+                            w["error"]["type"].as_str().unwrap_or(""),
+                            "{name}"
+                        );
+                        assert_eq!(
+                            got.reason(),
+                            w["error"]["reason"].as_str().unwrap_or(""),
+                            "{name}"
+                        );
+                    }
+                }
+                401 => assert!(
+                    matches!(decoded, Response::Unauthorized(_)),
+                    "{name}: {decoded:?}"
+                ),
+                _ => assert!(matches!(decoded, Response::Retry(_)), "{name}: {decoded:?}"),
+            }
+        }
+        assert!(seen >= 5, "the bulk fixtures are there ({seen})");
+    }
 }
