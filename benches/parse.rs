@@ -160,8 +160,7 @@ fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec
         }
     };
     for c in data.chunks(64 * 1024) {
-        p.feed(c).unwrap();
-        emit(&mut p, out);
+        p.feed_all(c, |p| emit(p, out)).unwrap();
     }
     p.finish().unwrap();
     emit(&mut p, out);

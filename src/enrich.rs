@@ -16,7 +16,7 @@
 //!
 //! `offset` is the byte offset of the record in the decompressed object (its line's offset, plus the
 //! position in the line for a second JSON value on the same line) and `line` the line's bytes as read,
-//! without `\n`/`\r\n`. So identical lines inside one object, or in two objects, get different ids, while
+//! without `\n`/`\r\n` (for a line of several JSON values, each value's own bytes). So identical lines inside one object, or in two objects, get different ids, while
 //! reading the same object again (a redelivered SQS message, `s3import` over what the daemon already
 //! shipped) gives the same ids and Elasticsearch's `create` turns the repeat into a no-op. The scheme is
 //! versioned by the context string and must not change within a major version.
@@ -197,22 +197,24 @@ impl ObjectContext {
     }
 
     /// Builds the event of one record. `line` is the line as text (invalid UTF-8 replaced), `raw` its
-    /// bytes as read, `line_offset` its offset in the decompressed object. Returns `None` for a failed
-    /// record under `parse_errors: drop`.
+    /// bytes as read, `offset` the record's byte offset in the decompressed object. Returns `None` for
+    /// a failed record under `parse_errors: drop`.
     pub fn event(
         &self,
         out: &LineOut<'_>,
         rec: &Record,
         line: &str,
         raw: &[u8],
-        line_offset: u64,
+        offset: u64,
         truncated: bool,
     ) -> Option<Event> {
-        let offset = line_offset + rec.offset_in_line as u64;
         let id = self.event_id(offset, raw);
         // Room for the line's values plus field names and metadata, so the buffer is allocated once.
         let mut doc = Vec::with_capacity(
-            2 * line.len() + self.log_prefix.len() + self.tail_failed.len() + 64,
+            2 * rec.span.len().min(line.len())
+                + self.log_prefix.len()
+                + self.tail_failed.len()
+                + 64,
         );
         let (timestamp, failed) = match &rec.result {
             Ok(ts) => {
@@ -225,7 +227,12 @@ impl ObjectContext {
                     }
                     doc.push(b',');
                     if !self.rename.is_empty() && self.rename.contains(&name.as_ref()) {
-                        write_json_str(&mut doc, &format!("_{name}"));
+                        // `_tags` may itself be a field of the record: add `_` until the name is free.
+                        let mut n = format!("_{name}");
+                        while out.fields_of(rec).iter().any(|(f, _)| f.as_ref() == n) {
+                            n.insert(0, '_');
+                        }
+                        write_json_str(&mut doc, &n);
                     } else {
                         write_name(&mut doc, name);
                     }
@@ -241,7 +248,13 @@ impl ObjectContext {
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
                 self.fallback_time.write_rfc3339(&mut doc);
                 doc.extend_from_slice(b"\",\"message\":");
-                write_json_str(&mut doc, &line[rec.offset_in_line.min(line.len())..]);
+                // Only the record's own part of the line: a line of many failing JSON values must not
+                // make each failure carry the rest of the line (quadratic in the line's length).
+                let end = rec.span.end.min(line.len());
+                write_json_str(
+                    &mut doc,
+                    line.get(rec.span.start.min(end)..end).unwrap_or(""),
+                );
                 doc.extend_from_slice(b",\"error\":{\"message\":");
                 write_json_str(&mut doc, &e.to_string());
                 doc.push(b'}');

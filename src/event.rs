@@ -66,7 +66,9 @@ impl Timestamp {
         let d = dt.naive_utc();
         write_date_time(&d, out);
         out.push(b'.');
-        let frac = self.nanos;
+        // A leap second (23:59:60, nanos past one second in chrono) is written as the last instant of
+        // the second before: RFC 3339 allows :60, but Elasticsearch's date parser does not.
+        let frac = self.nanos.min(999_999_999);
         match self.digits {
             3 => push_padded(out, frac / 1_000_000, 3),
             6 => push_padded(out, frac / 1_000, 6),

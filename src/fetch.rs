@@ -104,7 +104,21 @@ pub async fn read_object(
         // Small pieces, published in between: what one piece decompresses to is bounded (gzip expands at
         // most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
         for piece in chunk.chunks(FEED_BYTES) {
-            let fed = parser.feed(piece);
+            let mut fed = parser.feed(piece);
+            // What one call decodes is bounded too (zstd has no expansion limit): publish, then go on
+            // with the backlog, until the piece is used up.
+            while fed.is_ok() && parser.has_backlog() {
+                publish(
+                    &mut parser,
+                    queue,
+                    ack,
+                    PUBLISH_CHUNK_EVENTS,
+                    metrics,
+                    shutdown,
+                )
+                .await?;
+                fed = parser.resume();
+            }
             publish(
                 &mut parser,
                 queue,

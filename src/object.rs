@@ -24,9 +24,18 @@ use crate::formats::{FormatSpec, LineKind, LineOut, LineParser};
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
-/// Compressed input is handed to the decoder in slices of this size, which bounds the decompressed bytes
-/// held at once (gzip expands at most about 1000×).
-const DECODE_SLICE: usize = 8 * 1024;
+/// Compressed input is handed to the decoder in slices of this size: gzip expands at most about 1000×,
+/// so one slice decodes to at most about 1 MiB.
+const DECODE_SLICE: usize = 1024;
+
+/// One call of [`ObjectParser::feed`] or [`ObjectParser::resume`] stops decoding once it has produced
+/// this many decompressed bytes or [`EVENT_BUDGET`] events, and keeps the rest of its input as a backlog.
+/// zstd has no expansion limit (an RLE block of 4 bytes stands for 128 KiB), so without this budget a
+/// few KB of input could make millions of events wait in memory before the caller drains them.
+const BYTE_BUDGET: u64 = 1 << 20;
+
+/// See [`BYTE_BUDGET`].
+const EVENT_BUDGET: usize = 4096;
 
 /// The compression of an object, as sniffed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -262,24 +271,96 @@ impl LineHandler<'_> {
                 String::from_utf8_lossy(raw)
             }
         };
+        let lossy = matches!(text, Cow::Owned(_));
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
         if self.parser.parse_line(&text, &mut out) == LineKind::Header {
             self.stats.header_lines += 1;
         } else {
+            let several = out.records.len() > 1;
             for rec in &out.records {
                 if rec.result.is_err() {
                     self.stats.parse_failures += 1;
                 }
-                if let Some(e) = self
-                    .ctx
-                    .event(&out, rec, &text, raw, line.offset, line.truncated)
-                {
+                // Offsets are bytes of the object: where invalid UTF-8 became U+FFFD, positions in the
+                // text are mapped back to positions in the raw line.
+                let at = |p: usize| {
+                    if lossy {
+                        raw_position(raw, p)
+                    } else {
+                        p.min(raw.len())
+                    }
+                };
+                let start = at(rec.span.start);
+                // A line of one record is hashed whole; with several (JSON values back to back) each
+                // hashes its own bytes, or a long line of many would cost the square of its length.
+                let id_bytes = if several {
+                    &raw[start..at(rec.span.end).max(start)]
+                } else {
+                    raw
+                };
+                if let Some(e) = self.ctx.event(
+                    &out,
+                    rec,
+                    &text,
+                    id_bytes,
+                    line.offset + start as u64,
+                    line.truncated,
+                ) {
                     self.stats.events += 1;
                     self.events.push(e);
                 }
             }
         }
         self.scratch = out.recycle();
+    }
+}
+
+/// The byte position in `raw` of byte position `pos` of `String::from_utf8_lossy(raw)`, where each
+/// invalid sequence became one U+FFFD (3 bytes).
+fn raw_position(raw: &[u8], pos: usize) -> usize {
+    let (mut text, mut bytes) = (0usize, 0usize);
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if pos <= text + valid {
+            return bytes + (pos - text);
+        }
+        text += valid;
+        bytes += valid;
+        let invalid = chunk.invalid().len();
+        if invalid > 0 {
+            if pos < text + 3 {
+                return bytes;
+            }
+            text += 3;
+            bytes += invalid;
+        }
+    }
+    bytes + pos.saturating_sub(text)
+}
+
+/// What one call may still decode (see [`BYTE_BUDGET`]).
+struct Budget {
+    bytes: u64,
+    events_at_start: usize,
+    events_now: usize,
+}
+
+impl Budget {
+    fn new(events: usize) -> Budget {
+        Budget {
+            bytes: 0,
+            events_at_start: events,
+            events_now: events,
+        }
+    }
+
+    fn spend(&mut self, bytes: usize, events_now: usize) {
+        self.bytes += bytes as u64;
+        self.events_now = events_now;
+    }
+
+    fn exhausted(&self) -> bool {
+        self.bytes >= BYTE_BUDGET || self.events_now - self.events_at_start >= EVENT_BUDGET
     }
 }
 
@@ -293,6 +374,8 @@ enum Decoder {
         out: Vec<u8>,
         /// The last call reported a complete frame (zstd's hint 0).
         frame_done: bool,
+        /// The last call filled the output buffer: the decoder may hold more output.
+        more_output: bool,
     },
 }
 
@@ -313,6 +396,8 @@ pub struct ObjectParser<'s> {
     decoder: Decoder,
     splitter: LineSplitter,
     handler: LineHandler<'s>,
+    /// Compressed input not decoded yet because the last call used its budget.
+    backlog: Vec<u8>,
 }
 
 /// Where an object comes from, for its events.
@@ -344,6 +429,7 @@ impl<'s> ObjectParser<'s> {
         let skipped = matches!(spec, FormatSpec::Alb | FormatSpec::Elb)
             && object.key.ends_with("ELBAccessLogTestFile");
         ObjectParser {
+            backlog: Vec::new(),
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
             splitter: LineSplitter::new(max_line_bytes),
             handler: LineHandler {
@@ -382,12 +468,19 @@ impl<'s> ObjectParser<'s> {
         self.handler.events.len()
     }
 
-    /// Feeds the next bytes of the object.
+    /// Feeds the next bytes of the object. Decoding stops once this call has produced about 1 MiB of
+    /// text or 4096 events; the rest waits in a backlog: take the events, then call
+    /// [`ObjectParser::resume`] while [`ObjectParser::has_backlog`] says so, before feeding more.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), ReadError> {
         if self.handler.stats.skipped {
             return Ok(());
         }
         self.handler.stats.bytes_in += data.len() as u64;
+        if !self.backlog.is_empty() {
+            // Called without draining the backlog first: keep the order, and still obey the budget.
+            self.backlog.extend_from_slice(data);
+            return self.resume();
+        }
         if let Decoder::Sniffing(buf) = &mut self.decoder {
             let need = 4 - buf.len();
             if data.len() < need {
@@ -398,30 +491,98 @@ impl<'s> ObjectParser<'s> {
             head.extend_from_slice(&data[..need]);
             self.decoder = decoder_for(&head);
             self.handler.stats.compression = compression_of(&self.decoder);
-            self.decode(&head)?;
-            return self.decode(&data[need..]);
+            let mut budget = Budget::new(self.handler.events.len());
+            let used = self.decode(&head, &mut budget)?;
+            debug_assert_eq!(used, head.len(), "4 bytes never exhaust the budget");
+            return self.decode_or_keep(&data[need..], budget);
         }
-        self.decode(data)
+        let budget = Budget::new(self.handler.events.len());
+        self.decode_or_keep(data, budget)
     }
 
-    fn decode(&mut self, data: &[u8]) -> Result<(), ReadError> {
+    /// Feeds `data` and decodes all of it, calling `take` after each call's budget (and at the end), so
+    /// that no more than one budget's events wait at a time. For callers that can take events
+    /// synchronously; the daemon's reader loops over [`ObjectParser::resume`] itself, publishing between.
+    pub fn feed_all(
+        &mut self,
+        data: &[u8],
+        mut take: impl FnMut(&mut Self),
+    ) -> Result<(), ReadError> {
+        let mut r = self.feed(data);
+        take(self);
+        while r.is_ok() && self.has_backlog() {
+            r = self.resume();
+            take(self);
+        }
+        r
+    }
+
+    /// True if input (or output the decoder holds) is waiting to be decoded (see [`ObjectParser::feed`]).
+    pub fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+            || matches!(
+                self.decoder,
+                Decoder::Zstd {
+                    more_output: true,
+                    ..
+                }
+            )
+    }
+
+    /// Decodes more of the backlog, within one call's budget.
+    pub fn resume(&mut self) -> Result<(), ReadError> {
+        let data = std::mem::take(&mut self.backlog);
+        let budget = Budget::new(self.handler.events.len());
+        self.decode_or_keep(&data, budget)
+    }
+
+    fn decode_or_keep(&mut self, data: &[u8], mut budget: Budget) -> Result<(), ReadError> {
+        let used = self.decode(data, &mut budget)?;
+        if used < data.len() {
+            self.backlog.extend_from_slice(&data[used..]);
+        }
+        Ok(())
+    }
+
+    /// Decodes from `data` until it is used up or the budget is; returns how many bytes were used.
+    fn decode(&mut self, data: &[u8], budget: &mut Budget) -> Result<usize, ReadError> {
         let Self {
             decoder,
             splitter,
             handler,
+            ..
         } = self;
-        let mut on_line = |l: Line<'_>| handler.on_line(l);
+        // A new closure per push, so the handler's event count can be read between pushes.
+        fn push(
+            splitter: &mut LineSplitter,
+            handler: &mut LineHandler<'_>,
+            budget: &mut Budget,
+            bytes: &[u8],
+        ) {
+            splitter.push(bytes, &mut |l: Line<'_>| handler.on_line(l));
+            budget.spend(bytes.len(), handler.events.len());
+        }
         match decoder {
             Decoder::Sniffing(_) => unreachable!("decode runs after sniffing"),
             Decoder::Plain => {
-                splitter.push(data, &mut on_line);
+                let mut used = 0;
+                for piece in data.chunks(64 * 1024) {
+                    push(splitter, handler, budget, piece);
+                    used += piece.len();
+                    if budget.exhausted() {
+                        break;
+                    }
+                }
+                Ok(used)
             }
             Decoder::Gzip(dec) => {
+                let mut used = 0;
                 for piece in data.chunks(DECODE_SLICE) {
                     let r = dec.write_all(piece);
-                    let out = dec.get_mut();
-                    splitter.push(out, &mut on_line);
-                    out.clear();
+                    let out = std::mem::take(dec.get_mut());
+                    push(splitter, handler, budget, &out);
+                    *dec.get_mut() = out;
+                    dec.get_mut().clear();
                     if let Err(e) = r {
                         return Err(ReadError {
                             path: handler.ctx.path.clone(),
@@ -431,22 +592,35 @@ impl<'s> ObjectParser<'s> {
                             },
                         });
                     }
+                    used += piece.len();
+                    if budget.exhausted() {
+                        break;
+                    }
                 }
+                Ok(used)
             }
             Decoder::Zstd {
                 dec,
                 out,
                 frame_done,
+                more_output,
             } => {
                 use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
                 let mut input = InBuffer::around(data);
                 loop {
                     let mut ob = OutBuffer::around(out.as_mut_slice());
+                    let consumed_before = input.pos();
                     let r = dec.run(&mut input, &mut ob);
                     let produced = ob.pos();
-                    splitter.push(&out[..produced], &mut on_line);
+                    push(splitter, handler, budget, &out[..produced]);
                     match r {
-                        Ok(hint) => *frame_done = hint == 0,
+                        // Only a call that did something says where the frame is: after a frame that
+                        // ended exactly on a full output buffer, the extra call with nothing left to do
+                        // answers with the header size of a next frame, which is not a truncation.
+                        Ok(hint) if produced > 0 || input.pos() > consumed_before => {
+                            *frame_done = hint == 0
+                        }
+                        Ok(_) => {}
                         Err(e) => {
                             return Err(ReadError {
                                 path: handler.ctx.path.clone(),
@@ -457,14 +631,14 @@ impl<'s> ObjectParser<'s> {
                             })
                         }
                     }
-                    // Done when the input is used up and the decoder had no more output to give.
-                    if input.pos() == data.len() && produced < out.len() {
-                        break;
+                    // A full output buffer means the decoder may hold more for the next call.
+                    *more_output = produced == out.len();
+                    if (input.pos() == data.len() && !*more_output) || budget.exhausted() {
+                        return Ok(input.pos());
                     }
                 }
             }
         }
-        Ok(())
     }
 
     /// Ends the object: flushes the decoder and the last line. Returns the counts, or the error if the
@@ -478,12 +652,17 @@ impl<'s> ObjectParser<'s> {
             let head = std::mem::take(buf);
             self.decoder = decoder_for(&head);
             self.handler.stats.compression = compression_of(&self.decoder);
-            self.decode(&head)?;
+            self.decode(&head, &mut Budget::new(0))?;
+        }
+        // Whatever the caller left in the backlog is decoded now (its events wait to be drained).
+        while self.has_backlog() {
+            self.resume()?;
         }
         let Self {
             decoder,
             splitter,
             handler,
+            ..
         } = self;
         let mut on_line = |l: Line<'_>| handler.on_line(l);
         match decoder {
@@ -527,6 +706,7 @@ fn decoder_for(head: &[u8]) -> Decoder {
             dec: Box::new(zstd::stream::raw::Decoder::new().expect("zstd decoder allocates")),
             out: vec![0; 64 * 1024],
             frame_done: false,
+            more_output: false,
         }
     } else {
         Decoder::Plain
@@ -557,9 +737,7 @@ pub fn parse_all(
     let mut p = ObjectParser::new(spec, settings, object, max_line_bytes);
     let mut events = Vec::new();
     for c in data.chunks(chunk.max(1)) {
-        let fed = p.feed(c);
-        events.extend(p.drain());
-        if let Err(e) = fed {
+        if let Err(e) = p.feed_all(c, |p| events.extend(p.drain())) {
             return (events, Err(e));
         }
     }

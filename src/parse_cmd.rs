@@ -118,8 +118,15 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         };
         // Fed in small pieces, written in between, so memory does not depend on the compression ratio.
         for piece in chunk[..n].chunks(crate::fetch::FEED_BYTES) {
-            parser.feed(piece).map_err(|e| e.to_string())?;
-            if let Err(e) = write_events(&mut parser, &mut buf) {
+            let mut written = Ok(());
+            parser
+                .feed_all(piece, |p| {
+                    if written.is_ok() {
+                        written = write_events(p, &mut buf);
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            if let Err(e) = written {
                 stopped(e)?;
                 return Ok(Summary {
                     stats: parser.stats(),

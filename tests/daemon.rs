@@ -25,11 +25,7 @@ fn sqs_input(queue: &str, format: &str, extra: &str) -> String {
 }
 
 fn config(moto: &Moto, inputs: &[String], output: &str, extra: &str) -> String {
-    format!(
-        "s3logsbeat:\n  aws:\n    endpoint: {}\n    region: {REGION}\n  inputs:\n{}{output}{extra}",
-        moto.endpoint,
-        inputs.join("")
-    )
+    config_text(Some(&moto.endpoint), inputs, output, extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,8 +39,9 @@ fn a_large_object_with_a_huge_line_is_read_in_bounded_memory() {
         let compressed = std::mem::take(gz.get_mut());
         // As the daemon's reader does: 8 KiB pieces, events taken away in between.
         for c in compressed.chunks(s3logsbeat::fetch::FEED_BYTES) {
-            parser.feed(c).unwrap();
-            events += parser.drain().count() as u64;
+            parser
+                .feed_all(c, |p| events += p.drain().count() as u64)
+                .unwrap();
         }
     };
     let mut written = 0usize;
@@ -66,8 +67,9 @@ fn a_large_object_with_a_huge_line_is_read_in_bounded_memory() {
     }
     let rest = gz.finish().unwrap();
     for c in rest.chunks(s3logsbeat::fetch::FEED_BYTES) {
-        parser.feed(c).unwrap();
-        events += parser.drain().count() as u64;
+        parser
+            .feed_all(c, |p| events += p.drain().count() as u64)
+            .unwrap();
     }
     let stats = parser.finish().unwrap();
     events += parser.drain().count() as u64;

@@ -95,6 +95,7 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
         positions: Positions::of(text),
         ..Source::default()
     };
+    super::positions::check_aliases(text).map_err(|m| vec![ConfigError::in_file(file, m)])?;
     let mut tree: Value = if text.trim().is_empty() {
         Value::Mapping(Mapping::new())
     } else {

@@ -111,6 +111,64 @@ impl Positions {
     }
 }
 
+/// Most nodes a config may expand to once its aliases (`*name`) are replaced by what they stand for.
+/// A real config has a few hundred; a few KB of nested aliases can stand for billions (an "alias bomb").
+pub const MAX_EXPANDED_NODES: u64 = 100_000;
+
+/// Refuses YAML whose aliases would expand past [`MAX_EXPANDED_NODES`], before anything expands them.
+pub fn check_aliases(text: &str) -> Result<(), String> {
+    let mut sizes: HashMap<usize, u64> = HashMap::new();
+    // Per open collection: (its anchor id, the expanded size of its children so far).
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    let too_big = || {
+        format!(
+            "the YAML aliases (*name) expand to more than {MAX_EXPANDED_NODES} values; a config needs far fewer"
+        )
+    };
+    let mut add = |open: &mut Vec<(usize, u64)>, n: u64| -> Result<(), String> {
+        let slot = match open.last_mut() {
+            Some((_, s)) => s,
+            None => &mut total,
+        };
+        *slot = slot.saturating_add(n);
+        if *slot > MAX_EXPANDED_NODES {
+            return Err(too_big());
+        }
+        Ok(())
+    };
+    for ev in Parser::new_from_str(text) {
+        let Ok((event, _)) = ev else {
+            // Not YAML: the loader reports that.
+            return Ok(());
+        };
+        match event {
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor > 0 {
+                    sizes.insert(anchor, 1);
+                }
+                add(&mut open, 1)?;
+            }
+            Event::Alias(id) => {
+                let n = sizes.get(&id).copied().unwrap_or(1);
+                add(&mut open, n)?;
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                open.push((anchor, 1))
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let (anchor, n) = open.pop().unwrap_or((0, 1));
+                if anchor > 0 {
+                    sizes.insert(anchor, n);
+                }
+                add(&mut open, n)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +216,20 @@ http.enabled: true
         assert_eq!(p.line("output.elasticsearch.index"), Some(9));
         assert_eq!(p.line("s3logsbeat.inputs.0.log_format"), Some(3));
         assert_eq!(p.line("queue.mem.events"), None);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        for (i, prev) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+            let name = ["b", "c", "d", "e", "f", "g"][i];
+            bomb.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        assert!(check_aliases(&bomb)
+            .unwrap_err()
+            .contains("expand to more than"));
+        assert!(check_aliases("a: &x {k: v}\nb: *x\nc: [*x, *x]\n").is_ok());
+        assert!(check_aliases(TEXT).is_ok());
     }
 
     #[test]

@@ -152,7 +152,30 @@ impl Columns {
     }
 
     fn from_names<'n>(names: impl Iterator<Item = &'n str>) -> Option<Columns> {
-        let cols: Vec<Column> = names.map(column).collect();
+        let mut cols: Vec<Column> = names.map(column).collect();
+        // A header can name a column twice, or name one as a field s3logsbeat writes itself
+        // (`@timestamp`, `log`, `tags`): such a column is renamed (`_log`, `c_ip_2`) so that a document
+        // never has a key twice. Decided once per object, so lines pay nothing for it.
+        let mut seen: Vec<String> = Vec::new();
+        for c in cols.iter_mut() {
+            if matches!(c.kind, Kind::Date | Kind::Time) {
+                continue;
+            }
+            let mut name = c.name.to_string();
+            if crate::config::RESERVED_NAMES.contains(&name.as_str()) {
+                name.insert(0, '_');
+            }
+            let base = name.clone();
+            let mut n = 2;
+            while seen.contains(&name) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            if name != c.name {
+                c.name = Cow::Owned(name.clone());
+            }
+            seen.push(name);
+        }
         let date = cols.iter().position(|c| c.kind == Kind::Date)?;
         let time = cols.iter().position(|c| c.kind == Kind::Time)?;
         Some(Columns { cols, date, time })
@@ -189,13 +212,18 @@ pub fn parse<'a>(
         match col.kind {
             Kind::Date => date = Some(v),
             Kind::Time => time = Some(v),
-            Kind::Int => {
+            Kind::Int | Kind::Float => {
+                let before = out.fields.len();
                 let name = static_name(&col.name);
-                push_int(out, name, v)?
-            }
-            Kind::Float => {
-                let name = static_name(&col.name);
-                push_num(out, name, v, false)?
+                if col.kind == Kind::Int {
+                    push_int(out, name, v)?
+                } else {
+                    push_num(out, name, v, false)?
+                }
+                // A numeric column renamed by its header (a repeated name) keeps its new name.
+                if let (Cow::Owned(_), Some(f)) = (&col.name, out.fields.get_mut(before)) {
+                    f.0 = col.name.clone();
+                }
             }
             Kind::Str { decode, keep_dash } => {
                 if v == "-" && !keep_dash {
@@ -224,11 +252,12 @@ pub fn parse<'a>(
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "date time", &format!("{d} {t}")))
 }
 
-/// Numeric columns are all known columns, whose names are static.
+/// Numeric columns are all known columns, whose names are static (a renamed one is named after the
+/// push; its errors say `column`).
 fn static_name(n: &Name<'static>) -> &'static str {
     match n {
         Cow::Borrowed(s) => s,
-        Cow::Owned(_) => "unknown",
+        Cow::Owned(_) => "column",
     }
 }
 

@@ -32,13 +32,14 @@ pub fn parse<'a>(opts: &JsonOptions, line: &'a str, out: &mut LineOut<'a>) {
             None => break,
             Some(Err(e)) => {
                 let err = ParseError::new(ErrorKind::BadJson(e.to_string()), "", &line[start..]);
-                out.finish(begin, start, Err(err));
+                out.finish(begin, start..line.len(), Err(err));
                 // The rest of the line cannot be resynchronised: it is all in this failure's message.
                 break;
             }
             Some(Ok(v)) => {
-                let r = record(opts, v, &line[start..stream.byte_offset()], out);
-                out.finish(begin, start, r);
+                let end = stream.byte_offset();
+                let r = record(opts, v, &line[start..end], out);
+                out.finish(begin, start..end, r);
             }
         }
         start = first_non_ws(line, stream.byte_offset());
@@ -88,13 +89,26 @@ fn record<'a>(
             &shown,
         )
     })?;
+    // A key s3logsbeat writes itself is kept with a `_` in front, and with more until it is unique
+    // (`{"log":1,"_log":2}` gives `__log` and `_log`): a document never has a key twice.
+    let taken: Vec<String> = if map.keys().any(|k| RESERVED.contains(&k.as_str())) {
+        map.keys().cloned().collect()
+    } else {
+        Vec::new()
+    };
+    let mut renamed: Vec<String> = Vec::new();
     for (k, mut v) in map {
         if v.is_null() {
             continue;
         }
         remove_nulls(&mut v);
         let name: Name<'a> = if RESERVED.contains(&k.as_str()) {
-            Name::Owned(format!("_{k}"))
+            let mut n = format!("_{k}");
+            while taken.contains(&n) || renamed.contains(&n) {
+                n.insert(0, '_');
+            }
+            renamed.push(n.clone());
+            Name::Owned(n)
         } else {
             Name::Owned(k)
         };
@@ -151,7 +165,7 @@ mod tests {
                     }
                     J::Object(m)
                 });
-                (r.offset_in_line, res)
+                (r.span.start, res)
             })
             .collect()
     }

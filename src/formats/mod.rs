@@ -139,8 +139,9 @@ impl std::error::Error for ParseError {}
 /// One record of a line: its fields are `LineOut::fields[fields]`.
 #[derive(Clone, Debug)]
 pub struct Record {
-    /// Byte offset of the record in its line (0 except for several JSON values on one line).
-    pub offset_in_line: usize,
+    /// Where the record is in its line, in bytes of the text (the whole line, except for several JSON
+    /// values on one line). A failure event carries this part of the line, and only this part.
+    pub span: Range<usize>,
     /// Where its fields are in [`LineOut::fields`].
     pub fields: Range<usize>,
     /// The event time, or why the record failed.
@@ -186,18 +187,19 @@ impl<'a> LineOut<'a> {
         &self.fields[r.fields.clone()]
     }
 
-    /// Closes the record that started at field index `start`: on failure its fields are discarded.
+    /// Closes the record that started at field index `start` and covers `span` of the line: on failure
+    /// its fields are discarded.
     pub fn finish(
         &mut self,
         start: usize,
-        offset_in_line: usize,
+        span: Range<usize>,
         result: Result<Timestamp, ParseError>,
     ) {
         if result.is_err() {
             self.fields.truncate(start);
         }
         self.records.push(Record {
-            offset_in_line,
+            span,
             fields: start..self.fields.len(),
             result,
         });
@@ -244,13 +246,13 @@ impl<'s> LineParser<'s> {
             FormatSpec::Alb => {
                 let start = out.fields.len();
                 let r = alb::parse(line, out);
-                out.finish(start, 0, r);
+                out.finish(start, 0..line.len(), r);
                 LineKind::Data
             }
             FormatSpec::Elb => {
                 let start = out.fields.len();
                 let r = elb::parse(line, out);
-                out.finish(start, 0, r);
+                out.finish(start, 0..line.len(), r);
                 LineKind::Data
             }
             FormatSpec::Cloudfront => {
@@ -260,7 +262,7 @@ impl<'s> LineParser<'s> {
                 }
                 let start = out.fields.len();
                 let r = cloudfront::parse(&self.cloudfront, line, out);
-                out.finish(start, 0, r);
+                out.finish(start, 0..line.len(), r);
                 LineKind::Data
             }
             FormatSpec::Waf => {

@@ -1,0 +1,239 @@
+//! The inputs that coverage-guided fuzzing of commit 1e853f6 found breaking s3logsbeat
+//! (`tests/data/fuzz-findings`, origin in `tests/data/README.md`), each kept as a regression test named
+//! after what it broke. Every document is checked to be valid JSON without a duplicate key.
+
+mod common;
+
+use common::{json_spec, parse_object, spec};
+use s3logsbeat::config::{EnrichSettings, FormatSpec};
+use s3logsbeat::event::Event;
+
+fn finding(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/fuzz-findings/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Parses a finding in 8 KiB pieces (as the daemon feeds S3 bodies) and checks every document.
+fn parse(spec: &FormatSpec, name: &str) -> (Vec<Event>, s3logsbeat::object::ObjectStats) {
+    let data = finding(name);
+    let p = parse_object(
+        spec,
+        &EnrichSettings::new("n", "h"),
+        name,
+        &data,
+        8192,
+        1 << 20,
+    );
+    for e in &p.events {
+        assert_valid_without_duplicate_keys(&e.doc);
+    }
+    let stats = p.result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    (p.events, stats)
+}
+
+/// Valid JSON, and no object in it has a key twice (serde_json keeps the last silently, so the text is
+/// read with a visitor that sees every key).
+fn assert_valid_without_duplicate_keys(doc: &str) {
+    struct NoDup;
+    impl<'de> serde::de::Visitor<'de> for NoDup {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let mut keys = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !keys.insert(k.clone()) {
+                    return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
+                }
+                m.next_value::<NoDupValue>()?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            while s.next_element::<NoDupValue>()?.is_some() {}
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    struct NoDupValue;
+    impl<'de> serde::Deserialize<'de> for NoDupValue {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(NoDup).map(|_| NoDupValue)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(doc);
+    serde::Deserialize::deserialize(&mut de)
+        .map(|_: NoDupValue| ())
+        .unwrap_or_else(|e| panic!("{e}: {doc}"));
+}
+
+fn field(e: &Event, path: &str) -> serde_json::Value {
+    let v = e.doc_json();
+    path.split('.').fold(v, |v, k| v[k].clone())
+}
+
+#[test]
+fn f1_offsets_after_invalid_utf8_are_byte_offsets_of_the_object() {
+    let (events, _) = parse(
+        &json_spec("timestamp", "timeUnixMilliseconds"),
+        "F1_json_offset_readable.json.log",
+    );
+    let offsets: Vec<u64> = events
+        .iter()
+        .map(|e| field(e, "log.offset").as_u64().unwrap())
+        .collect();
+    // `{"timestamp":1,"a":"\xff\xff\xff\xff"} ` is 27 bytes: the second value starts there.
+    assert_eq!(offsets, vec![0, 27]);
+    let (events, _) = parse(&json_spec("e", "time:"), "F1_json_offset_min.json.log");
+    for e in &events {
+        let off = field(e, "log.offset").as_u64().unwrap();
+        assert!(off < 4, "offset {off} is inside the 4-byte object");
+    }
+}
+
+#[test]
+fn f2_a_zstd_object_ending_on_a_64_kib_boundary_is_read_to_its_end() {
+    let (_, stats) = parse(&spec("elb"), "F2_zstd_64KiB_min.elb.log");
+    assert_eq!(stats.bytes, 65536);
+    let (events, stats) = parse(&spec("elb"), "F2_zstd_128KiB_elb_lines.elb.log");
+    assert_eq!(stats.bytes, 131072);
+    assert_eq!(events.len(), 745);
+}
+
+#[test]
+fn f3_failure_events_carry_their_own_record_not_the_rest_of_the_line() {
+    let (events, stats) = parse(&spec("waf"), "F3_json_failure_quadratic_200KB.waf.log");
+    assert_eq!(stats.parse_failures, 100_000);
+    let longest = events.iter().map(|e| e.doc.len()).max().unwrap();
+    assert!(
+        longest < 1024,
+        "a failure event of {longest} bytes for a 2-byte record"
+    );
+    for name in [
+        "F3_empty_objects_40000.raw.gz",
+        "F3_firehose_missing_ts_1MiB_line.raw.gz",
+    ] {
+        let (events, stats) = parse(&json_spec("timestamp", "timeUnixMilliseconds"), name);
+        assert_eq!(stats.parse_failures, events.len() as u64, "{name}");
+        let total: usize = events.iter().map(|e| e.doc.len()).sum();
+        assert!(
+            (total as u64) < 8 * stats.bytes + 1024 * events.len() as u64,
+            "{name}: {total} bytes of documents for {} bytes of input",
+            stats.bytes
+        );
+    }
+}
+
+#[test]
+fn f4_zstd_output_is_decoded_within_a_budget_per_call() {
+    let data = finding("F4_zstd_same_line_264MB.raw.zst");
+    let settings = EnrichSettings::new("n", "h");
+    let spec = spec("elb");
+    let mut p = s3logsbeat::object::ObjectParser::new(
+        &spec,
+        &settings,
+        s3logsbeat::object::ObjectId {
+            path: "s3://b/k",
+            key: "k",
+            last_modified: None,
+        },
+        1 << 20,
+    );
+    // One 8 KiB feed used to leave 554,077 events waiting; now no call leaves more than one budget.
+    // (The first KiB stands for several budgets: enough to show it, fast enough in debug.)
+    let mut most = 0;
+    let mut total = 0;
+    p.feed_all(&data[..1024], |p| {
+        most = most.max(p.pending());
+        total += p.drain().count();
+    })
+    .unwrap();
+    assert!(total > 3 * 4096, "{total} events from the first piece");
+    assert!(most <= 4096 + 64 * 1024, "{most} events waited at once");
+}
+
+#[test]
+fn f5_a_yaml_alias_bomb_is_refused() {
+    let text = String::from_utf8(finding("F5_yaml_alias_bomb.config")).unwrap();
+    let errs = common::settings(&text, &[]).unwrap_err();
+    assert!(
+        errs[0].contains("aliases (*name) expand to more than"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn f6_cloudfront_headers_never_give_a_key_twice() {
+    let (events, _) = parse(
+        &spec("cloudfront"),
+        "F6_cloudfront_dup_columns.cloudfront.log",
+    );
+    assert_eq!(field(&events[0], "c_ip"), "1.2.3.4");
+    assert_eq!(field(&events[0], "c_ip_2"), "5.6.7.8");
+    assert_eq!(field(&events[0], "_log"), "x");
+    let (events, _) = parse(
+        &spec("cloudfront"),
+        "F6_cloudfront_reserved_columns.cloudfront.log",
+    );
+    assert_eq!(field(&events[0], "_tags"), "y");
+    assert_eq!(field(&events[0], "_message"), "z");
+    assert!(field(&events[0], "@timestamp")
+        .as_str()
+        .unwrap()
+        .starts_with("2019-12-04T21:02:31"));
+}
+
+#[test]
+fn f7_renamed_json_keys_never_collide() {
+    let (events, _) = parse(&spec("waf"), "F7_json_underscore_collision.waf.log");
+    assert_eq!(field(&events[0], "_log"), 2);
+    assert_eq!(field(&events[0], "__log"), 1);
+}
+
+#[test]
+fn f8_a_leap_second_gives_a_valid_timestamp() {
+    let (events, _) = parse(
+        &json_spec("ts", "timeISO8601"),
+        "F8_leap_second_iso.json.log",
+    );
+    let ts: Vec<String> = events
+        .iter()
+        .map(|e| field(e, "@timestamp").as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ts,
+        vec!["2016-12-31T23:59:59.999Z", "2019-03-23T08:11:59.999Z"]
+    );
+    let (events, _) = parse(
+        &json_spec("ts", "time:2006-01-02 15:04:05"),
+        "F8_leap_second_layout.json.log",
+    );
+    for e in &events {
+        let t = field(e, "@timestamp").as_str().unwrap().to_string();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(&t).is_ok() && t.contains(":59.999Z"),
+            "{t}"
+        );
+    }
+}
