@@ -6,7 +6,7 @@ SAMPLES := tests/data/samples
 VENV := .venv
 MOTO_VERSION := 5.2.5
 
-.PHONY: help build release test lint fmt bench demo clean venv
+.PHONY: help build release test lint fmt bench bench-faults demo clean venv
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon ag
 
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse
+
+bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.
+	$(VENV)/bin/python scripts/bench_faults.py
 
 demo: release venv ## Moto S3+SQS with notifications, the sample logs uploaded, `s3logsbeat --once`, what arrived (ES_URL=http://... to use Elasticsearch).
 	$(VENV)/bin/python scripts/demo.py

@@ -10,7 +10,7 @@
 //! `--dry-run` lists and reads nothing. `--to-queue URL` sends one S3 event notification per object to an
 //! SQS queue instead of reading it, so every daemon on that queue shares the backfill.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,9 +25,8 @@ use crate::inputs::notification::ObjectRef;
 use crate::inputs::s3_list::{self, Listed};
 use crate::inputs::sqs::batch;
 use crate::metrics::Metrics;
-use crate::outputs::SetupError;
 use crate::percent;
-use crate::pipeline;
+use crate::pipeline::{self, StartError};
 use crate::reader::{Job, Readers};
 use crate::shutdown::Shutdown;
 use crate::supervise;
@@ -96,7 +95,7 @@ pub async fn run(
     settings: Settings,
     mode: ImportMode,
     shutdown: Shutdown,
-) -> Result<ImportSummary, SetupError> {
+) -> Result<ImportSummary, StartError> {
     let start = Instant::now();
     let metrics = Arc::new(Metrics::default());
     let listing_done = Arc::new(AtomicBool::new(false));
@@ -117,7 +116,18 @@ pub async fn run(
         let InputSource::S3(src) = &input.source else {
             continue;
         };
-        let clients = crate::aws::clients(&input.aws).await;
+        let hint = match &mode {
+            ImportMode::ToQueue(url) => Some(url.as_str()),
+            _ => None,
+        };
+        let clients = Arc::new(
+            crate::aws::clients(&input.aws, hint)
+                .await
+                .map_err(|error| StartError::Aws {
+                    input: input.index,
+                    error,
+                })?,
+        );
         // Small: listing only needs to stay a page or so ahead of the readers.
         let (obj_tx, obj_rx) = mpsc::channel::<Listed>(100);
         for uri in &src.buckets {
@@ -147,7 +157,7 @@ pub async fn run(
             ImportMode::Read => {
                 let (pool, task) = Readers::for_input(
                     input,
-                    clients.s3.clone(),
+                    clients.clone(),
                     queue_tx.clone().expect("read mode has a queue"),
                     metrics.clone(),
                     shutdown.clone(),
@@ -320,7 +330,8 @@ async fn report_progress(metrics: Arc<Metrics>, listing_done: Arc<AtomicBool>, s
                 0.0
             };
             let filled = ((frac.min(1.0)) * 30.0) as usize;
-            eprint!(
+            let _ = write!(
+                std::io::stderr(),
                 "\r[{}{}] {done}/{listed} objects, {:.1}/{:.1} MB, {events} events, {:.1} MB/s, ETA {eta}   ",
                 "#".repeat(filled),
                 "-".repeat(30 - filled),

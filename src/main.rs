@@ -12,6 +12,20 @@ use s3logsbeat::import::ImportMode;
 use s3logsbeat::shutdown::Shutdown;
 use s3logsbeat::{import, parse_cmd, pipeline};
 
+/// A line on stderr; a closed or broken stderr is ignored (`eprintln!` would panic).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($t)*);
+    }};
+}
+
+/// A line on stdout; a closed or broken stdout is ignored (`println!` would panic).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stdout(), $($t)*);
+    }};
+}
+
 fn main() -> ExitCode {
     // One process-wide TLS crypto provider, whatever the dependency graph enables.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -33,11 +47,11 @@ fn main() -> ExitCode {
             };
             match result {
                 Ok(summary) => {
-                    eprintln!("{summary}");
+                    say!("{summary}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("s3logsbeat parse: {e}");
+                    say!("s3logsbeat parse: {e}");
                     ExitCode::FAILURE
                 }
             }
@@ -45,7 +59,7 @@ fn main() -> ExitCode {
         Command::Test(TestCommand::Config) => {
             match Settings::load(&cli.config, &cli.overrides, Mode::All) {
                 Ok(_) => {
-                    println!("Config OK");
+                    out!("Config OK");
                     ExitCode::SUCCESS
                 }
                 Err(errors) => config_errors(errors),
@@ -63,7 +77,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Version => {
-            println!(
+            out!(
                 "s3logsbeat version {} ({}-{})",
                 s3logsbeat::VERSION,
                 std::env::consts::ARCH,
@@ -77,7 +91,7 @@ fn main() -> ExitCode {
 /// Prints every config problem; exit code 2.
 fn config_errors(errors: Vec<ConfigError>) -> ExitCode {
     for e in errors {
-        eprintln!("{e}");
+        say!("{e}");
     }
     ExitCode::from(2)
 }
@@ -90,7 +104,7 @@ fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime),
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("cannot start the runtime: {e}");
+            say!("cannot start the runtime: {e}");
             ExitCode::FAILURE
         })?;
     Ok((settings, runtime))
@@ -152,22 +166,22 @@ fn run(cli: &Cli) -> ExitCode {
         signals.abort();
         match result {
             Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
+                say!("{e}");
+                start_error_code(&e)
             }
             Ok(summary) => {
                 let text = summary.metrics.summary();
                 tracing::info!("s3logsbeat stopped: {text}");
                 if let Some(why) = &summary.failure {
-                    eprintln!("s3logsbeat stopped on a failure: {why}: {text}");
+                    say!("s3logsbeat stopped on a failure: {why}: {text}");
                     return ExitCode::FAILURE;
                 }
                 if once && !summary.complete() {
-                    eprintln!("s3logsbeat --once: not everything was delivered: {text}");
+                    say!("s3logsbeat --once: not everything was delivered: {text}");
                     return ExitCode::FAILURE;
                 }
                 if once {
-                    eprintln!("s3logsbeat --once: done: {text}");
+                    say!("s3logsbeat --once: done: {text}");
                 }
                 ExitCode::SUCCESS
             }
@@ -192,10 +206,19 @@ fn spawn_signal_handler(
     })
 }
 
+/// Exit code of a run that could not start: 2 for an output setup problem (like a config error), 1 for
+/// missing AWS region or credentials.
+fn start_error_code(e: &pipeline::StartError) -> ExitCode {
+    match e {
+        pipeline::StartError::Output(_) => ExitCode::from(2),
+        pipeline::StartError::Aws { .. } => ExitCode::FAILURE,
+    }
+}
+
 fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
     let mode = match (&args.to_queue, args.dry_run) {
         (Some(_), true) => {
-            eprintln!("s3import: --dry-run and --to-queue exclude each other");
+            say!("s3import: --dry-run and --to-queue exclude each other");
             return ExitCode::from(2);
         }
         (Some(q), false) => ImportMode::ToQueue(q.clone()),
@@ -213,19 +236,19 @@ fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
         signals.abort();
         match result {
             Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
+                say!("{e}");
+                start_error_code(&e)
             }
             Ok(summary) => {
                 let line = summary.line();
                 if std::io::IsTerminal::is_terminal(&io::stderr()) {
-                    eprintln!();
+                    say!();
                 }
                 if summary.complete(&mode) {
-                    eprintln!("s3import: done: {line}");
+                    say!("s3import: done: {line}");
                     ExitCode::SUCCESS
                 } else {
-                    eprintln!("s3import: not everything was imported: {line}");
+                    say!("s3import: not everything was imported: {line}");
                     ExitCode::FAILURE
                 }
             }

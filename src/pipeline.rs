@@ -29,6 +29,22 @@ use crate::reader::Readers;
 use crate::shutdown::Shutdown;
 use crate::supervise;
 
+/// The run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The output could not be set up.
+    #[error("{0}")]
+    Output(#[from] SetupError),
+    /// An input's AWS clients could not be made (no region, no credentials).
+    #[error("s3logsbeat.inputs.{input}: {error}")]
+    Aws {
+        /// The input's position.
+        input: usize,
+        /// What is missing.
+        error: crate::aws::StartupError,
+    },
+}
+
 /// How the run ended.
 #[derive(Debug)]
 pub struct RunSummary {
@@ -61,7 +77,7 @@ pub async fn run(
     settings: Settings,
     once: bool,
     shutdown: Shutdown,
-) -> Result<RunSummary, SetupError> {
+) -> Result<RunSummary, StartError> {
     let metrics = Arc::new(Metrics::default());
     let (queue_tx, delivery) = start_delivery(&settings, metrics.clone(), shutdown.clone())?;
     let registry = Arc::new(Registry::default());
@@ -80,10 +96,16 @@ pub async fn run(
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
-        let clients = crate::aws::clients(&input.aws).await;
+        let clients = crate::aws::clients(&input.aws, s.queues.first().map(String::as_str))
+            .await
+            .map_err(|error| StartError::Aws {
+                input: input.index,
+                error,
+            })?;
+        let clients = Arc::new(clients);
         let (pool, task) = Readers::for_input(
             input,
-            clients.s3,
+            clients.clone(),
             queue_tx.clone(),
             metrics.clone(),
             shutdown.clone(),
@@ -91,7 +113,7 @@ pub async fn run(
         readers.push((input.index, task));
         let poller = Poller {
             settings: s.clone(),
-            sqs: clients.sqs,
+            sqs: clients.sqs.clone(),
             readers: pool,
             registry: registry.clone(),
             metrics: metrics.clone(),

@@ -45,8 +45,8 @@ pub struct Job {
 pub struct ReadContext {
     /// The input (format, enrichment, limits).
     pub input: Arc<InputSettings>,
-    /// S3.
-    pub s3: aws_sdk_s3::Client,
+    /// The input's AWS clients (S3 per bucket region).
+    pub clients: Arc<crate::aws::Clients>,
     /// The publish queue.
     pub queue: QueueSender,
     /// Counters.
@@ -87,14 +87,14 @@ impl Readers {
     /// Starts the readers of `input` (`workers` of them).
     pub fn for_input(
         input: &InputSettings,
-        s3: aws_sdk_s3::Client,
+        clients: Arc<crate::aws::Clients>,
         queue: QueueSender,
         metrics: Arc<Metrics>,
         shutdown: Shutdown,
     ) -> (Readers, tokio::task::JoinHandle<()>) {
         let ctx = ReadContext {
             input: Arc::new(input.clone()),
-            s3,
+            clients,
             queue,
             metrics,
             shutdown,
@@ -166,8 +166,9 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
     for obj in objects {
         let path = obj.path();
         let reading = ack.obligation("reading an object");
+        let s3 = ctx.clients.s3_for(obj.region.as_deref());
         let r = supervise::guard(read_object(
-            &ctx.s3,
+            &s3,
             &obj,
             &ctx.input,
             &ctx.queue,

@@ -13,6 +13,11 @@ use super::tls::{self, TlsSettings};
 use super::values::format_duration;
 use super::Problems;
 
+/// Default `output.elasticsearch.worker`: bulk requests in flight per host, at most. Beats use 1; with
+/// retries that no longer hold a request slot, a few more let the adaptive limit grow while Elasticsearch
+/// keeps up.
+pub const DEFAULT_ES_WORKER: usize = 4;
+
 /// The default dead-letter index.
 pub const DEFAULT_DEAD_LETTER_INDEX: &str = "s3logsbeat-deadletter";
 
@@ -49,10 +54,11 @@ impl OutputSettings {
         }
     }
 
-    /// Batches delivered at once.
+    /// Batches delivered at once. For Elasticsearch, twice the requests that may be in flight: a batch
+    /// waiting out a retry backoff holds no request slot, so others take it meanwhile.
     pub fn workers(&self) -> usize {
         match self {
-            OutputSettings::Elasticsearch(es) => es.workers,
+            OutputSettings::Elasticsearch(es) => 2 * es.workers,
             OutputSettings::Logstash(l) => l.workers,
             OutputSettings::Console(_) | OutputSettings::File(_) => 1,
         }
@@ -85,7 +91,7 @@ pub struct ElasticsearchSettings {
     pub pipeline: Option<String>,
     /// Most events per bulk request.
     pub bulk_max_size: usize,
-    /// Bulk requests at once: `worker` per host.
+    /// Most bulk requests in flight: `worker` per host. The adaptive limit stays between 1 and this.
     pub workers: usize,
     /// gzip level of request bodies, 0 = off.
     pub compression_level: u32,
@@ -341,7 +347,8 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         ),
     };
     // Every check runs before anything is given up, so all problems are reported at once.
-    let workers = at_least_one(c.worker, 1, &format!("{K}.worker"), p) * c.hosts.len().max(1);
+    let workers =
+        at_least_one(c.worker, DEFAULT_ES_WORKER, &format!("{K}.worker"), p) * c.hosts.len().max(1);
     let bulk_max_size = at_least_one(c.bulk_max_size, 1600, &format!("{K}.bulk_max_size"), p);
     let compression_level = level(c.compression_level, 1, &format!("{K}.compression_level"), p);
     let timeout = positive(
@@ -500,7 +507,7 @@ mod tests {
         );
         assert_eq!(e.authorization, Some(Secret("Basic dTpw".into())));
         assert!(e.uses_tls);
-        assert_eq!(e.workers, 2, "worker per host");
+        assert_eq!(e.workers, 2 * DEFAULT_ES_WORKER, "worker per host");
         assert_eq!(e.bulk_max_size, 1600);
         assert_eq!(e.compression_level, 1);
         assert_eq!(

@@ -360,7 +360,8 @@ pub struct Elasticsearch {
     /// Most events in one bulk request. Default: 1600.
     #[serde(default)]
     pub bulk_max_size: Option<usize>,
-    /// Concurrent bulk requests per host. Default: 1.
+    /// Most bulk requests in flight per host; the adaptive limit (halved on 429, grown on success) stays
+    /// between 1 and this. Default: 4.
     #[serde(default)]
     pub worker: Option<usize>,
     /// gzip level of request bodies, 0 (off) to 9. Default: 1.

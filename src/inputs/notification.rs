@@ -16,6 +16,8 @@ pub struct ObjectRef {
     pub bucket: String,
     /// Decoded key.
     pub key: String,
+    /// The bucket's region, when the notification says (`awsRegion`; EventBridge's `region`).
+    pub region: Option<String>,
 }
 
 impl ObjectRef {
@@ -77,6 +79,10 @@ fn parse_value(v: &Value, depth: u8) -> Notification {
                 (Some(b), Some(k)) => objects.push(ObjectRef {
                     bucket: b.to_string(),
                     key: crate::percent::decode_form(k),
+                    region: r
+                        .get("awsRegion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                 }),
                 _ => {
                     return Notification::Invalid(format!(
@@ -106,6 +112,7 @@ fn parse_value(v: &Value, depth: u8) -> Notification {
             (Some(b), Some(k)) => Notification::Objects(vec![ObjectRef {
                 bucket: b.to_string(),
                 key: k.to_string(),
+                region: v.get("region").and_then(Value::as_str).map(str::to_string),
             }]),
             _ => Notification::Invalid(
                 "EventBridge event without detail.bucket.name or detail.object.key".into(),
@@ -120,6 +127,14 @@ fn parse_value(v: &Value, depth: u8) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bucket_region_comes_with_the_object() {
+        let Notification::Objects(o) = parse(PUT) else {
+            panic!()
+        };
+        assert_eq!(o[0].region.as_deref(), Some("us-west-2"));
+    }
 
     fn objs(body: &str) -> Vec<(String, String)> {
         match parse(body) {

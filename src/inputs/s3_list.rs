@@ -71,6 +71,7 @@ pub async fn list(
                 object: ObjectRef {
                     bucket: uri.bucket.clone(),
                     key: key.to_string(),
+                    region: None,
                 },
                 size,
             };

@@ -5,6 +5,7 @@ Usage::
 
     python3 tests/doubles/es_double.py --port 0 [--host 127.0.0.1] [--port-file PATH]
                                        [--refresh-interval SECONDS] [--verbose]
+                                       [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 
 The process binds (``--port 0`` picks a free port), writes the bound port
 (digits and a newline) to ``--port-file`` if given, prints
@@ -13,6 +14,19 @@ SIGINT.  ``--refresh-interval`` is accepted for compatibility and ignored:
 nothing the double serves depends on refreshes (``/_double/docs`` is
 realtime).  ``--verbose`` logs every request on stderr.  Python 3.11
 standard library only.
+
+``--tls-cert PEM --tls-key PEM`` (given together) make the double serve HTTPS
+instead of plain HTTP, TLS 1.2 or later, with that certificate (chain) and
+private key; ``--tls-client-ca PEM`` (needs both) also requires every client to
+present a certificate signed by a CA in that file: a handshake without one, or
+with one that does not verify, fails.  Everything else is the same over TLS:
+the Elasticsearch endpoints, the faults and the control API ``/_double/*`` all
+share the one TLS socket (so ``GET /_double/stats`` is the readiness probe over
+HTTPS too).  The handshake runs in the connection's own thread, with a 10 s
+timeout: a client that fails it, or never starts it, costs only its own
+connection (counted in ``tls_handshake_failures``), never the other clients'.
+Files that cannot be loaded, or a flag missing its partner, exit with status 2
+before anything is announced.  Without these flags nothing changes.
 
 What it is
 ----------
@@ -54,6 +68,7 @@ agreeing.  Comments name the reference rule each piece implements:
   [R-MAPPING]  dynamic mapping: the first value fixes the type, later values
                that do not fit fail that item; numeric strings are coerced.
   [R-FAULTS]   fault injection the double offers to tests.
+  [R-TLS]      HTTPS with a server certificate, optionally requiring client certificates.
   [R-COUNTERS] counters readable through a side endpoint.
 
 Elasticsearch endpoints served
@@ -113,6 +128,39 @@ Control API (no authentication, JSON bodies), under ``/_double/``
     ``down: true|false``          non-control requests are reset unanswered: only
                                   the request line and headers are read (to tell
                                   control paths apart), never the body.
+    ``reset_next: N``             the next N bulk requests (POST|PUT ``/_bulk`` or
+                                  ``/{index}/_bulk``, whatever their body) are reset
+                                  (TCP RST) right after their request line and headers
+                                  are read: before the body is read, authentication or
+                                  anything else, so nothing is indexed ("connection
+                                  reset", where drop_after_index is "response lost after
+                                  indexing").  With ``Expect: 100-continue`` the reset
+                                  comes instead of the 100.  Comes first: a pending
+                                  request_status, drop_after_index or truncate_body is
+                                  not used up by a reset request and applies to the
+                                  following ones.  Other requests (``GET /``, control)
+                                  neither are reset nor use one up; while down or
+                                  restarting, those faults reset the connection and
+                                  reset_next stays pending.  Counted in
+                                  ``resets_before_index``, not in bulk_requests nor the
+                                  request log.
+    ``restart_ms: M``             integer >= 0: the double restarts keeping its data.
+                                  For M ms from now every non-control request is reset
+                                  unanswered, as with ``down: true`` (only the request
+                                  line and headers are read); connections that were open
+                                  when the restart began are reset at their next
+                                  non-control request even after the M ms (the old
+                                  process is gone; a real one would also close them
+                                  while idle, which the double cannot tell apart from
+                                  the control connections).  Then it serves again with all
+                                  indices, documents, mappings, seq_nos, faults and
+                                  counters kept: a ``create`` of an id indexed before
+                                  answers 409.  Posting it again starts a new restart of
+                                  M ms from now; ``restart_ms: 0`` ends the current one
+                                  at once (still a restart: older connections are reset),
+                                  so does ``/_double/reset``.
+                                  Reads back as the milliseconds left (0 when serving).
+                                  Counted in ``restart_closed``.
     ``auth: null | {"basic": [user, pass], "api_key": "id:secret",
                     "write_indices": ["pattern", ...]}``  (write_indices is optional:
                                   writes to other indices get per-item 403).
@@ -121,7 +169,8 @@ Control API (no authentication, JSON bodies), under ``/_double/``
     Answers ``{"acknowledged": true, "faults": {...current faults...}}``;
     an unknown key or a bad value answers 400 ``{"error": "..."}`` and changes nothing.
 ``GET /_double/faults``     current faults.
-``GET /_double/stats``      counters, see ``State.stats`` for every key.
+``GET /_double/stats``      counters, see ``State.stats`` for every key.  Never
+                            refused by a fault, over TLS too: the readiness probe.
 ``GET /_double/docs/{index}``  ``[{"_id", "_source", "_version"}]`` in insertion
                             order, realtime, ``_source`` byte for byte as sent; 404
                             for an unknown index.
@@ -167,6 +216,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -209,6 +259,7 @@ MAX_ID_BYTES = 512
 REQUEST_LOG_SIZE = 100
 INDEXING_PRESSURE_LIMIT = 107374182              # 10% of a 1 GiB heap
 PRIMARY_TERM = 1
+TLS_HANDSHAKE_TIMEOUT = 10.0                     # [R-TLS] seconds a client gets to finish its handshake
 SHARDS = {"total": 2, "successful": 1, "failed": 0}
 
 WWW_AUTHENTICATE = ['Basic realm="security", charset="UTF-8"', "ApiKey"]  # [R-AUTH]
@@ -1140,13 +1191,14 @@ def validate_ops(ops):
 
 FAULT_KEYS = ("item_429", "item_429_ids", "item_429_ratio", "item_429_seed", "request_status",
               "request_count", "max_content_length", "latency_ms", "drop_after_index", "truncate_body",
-              "down", "auth")
+              "down", "auth", "reset_next", "restart_ms")
 
 
 def default_faults():
     return {"item_429": 0, "item_429_ids": set(), "item_429_ratio": 0.0, "item_429_seed": 0,
             "request_status": None, "request_count": 0, "max_content_length": DEFAULT_MAX_CONTENT_LENGTH,
-            "latency_ms": 0, "drop_after_index": 0, "truncate_body": 0, "down": False, "auth": None}
+            "latency_ms": 0, "drop_after_index": 0, "truncate_body": 0, "down": False, "auth": None,
+            "reset_next": 0, "restart_ms": 0}
 
 
 def new_counters():
@@ -1155,7 +1207,8 @@ def new_counters():
                       "mapping_400": 0, "other_4xx": 0},
             "items_by_status": {},
             "requests_413": 0, "requests_rejected": 0, "dropped_connections": 0,
-            "truncated_responses": 0, "requests_401": 0, "down_closed": 0}
+            "truncated_responses": 0, "requests_401": 0, "down_closed": 0,
+            "resets_before_index": 0, "restart_closed": 0, "tls_handshake_failures": 0}
 
 
 def _int_value(body, key, minimum=0):
@@ -1177,11 +1230,17 @@ class State:
 
     def __init__(self):
         self.lock = threading.RLock()
+        # [R-FAULTS] restart_ms: how many restarts have begun.  Each connection
+        # remembers the value it was opened under; an older one belongs to the
+        # "old process".  Not reset by /_double/reset: a restart that began
+        # still killed the connections open at the time.
+        self.restart_epoch = 0
         self._reset_locked()
 
     def _reset_locked(self):
         self.indices = {}
         self.faults = default_faults()
+        self.restart_until = 0.0     # time.monotonic() at which the current restart ends
         self.counters = new_counters()
         self.requests = deque(maxlen=REQUEST_LOG_SIZE)
 
@@ -1198,7 +1257,8 @@ class State:
         if unknown:
             raise ControlError(400, f"unknown fault key(s) {unknown}; known: {list(FAULT_KEYS)}")
         new = {}
-        for key in ("item_429", "request_count", "drop_after_index", "truncate_body"):
+        for key in ("item_429", "request_count", "drop_after_index", "truncate_body", "reset_next",
+                    "restart_ms"):
             if key in body:
                 new[key] = _int_value(body, key)
         if "item_429_ids" in body:
@@ -1240,6 +1300,9 @@ class State:
             new["auth"] = self._auth_config(body["auth"])
         with self.lock:
             self.faults.update(new)
+            if "restart_ms" in new:                  # a restart begins now
+                self.restart_epoch += 1
+                self.restart_until = time.monotonic() + new["restart_ms"] / 1000.0
             return self.faults_view()
 
     @staticmethod
@@ -1272,6 +1335,7 @@ class State:
         with self.lock:
             f = dict(self.faults)
             f["item_429_ids"] = sorted(f["item_429_ids"])
+            f["restart_ms"] = max(0, math.ceil((self.restart_until - time.monotonic()) * 1000))
             return f
 
     def fault(self, key):
@@ -1306,6 +1370,21 @@ class State:
                 self.faults[key] -= 1
                 return True
             return False
+
+    def take_reset_next(self):
+        """[R-FAULTS] reset_next: True (and counted) when this bulk request is to be reset."""
+        with self.lock:
+            if self._take_countdown("reset_next"):
+                self.counters["resets_before_index"] += 1
+                return True
+            return False
+
+    def restart_resets(self, conn_epoch):
+        """[R-FAULTS] restart_ms: True when a non-control request on a connection opened
+        under ``conn_epoch`` must be reset: a restart is under way, or the connection
+        predates the last one."""
+        with self.lock:
+            return time.monotonic() < self.restart_until or conn_epoch < self.restart_epoch
 
     def take_connection_fault(self):
         """After a bulk request was executed: "drop", "truncate" or None."""
@@ -1495,8 +1574,9 @@ class State:
         """The counters of GET /_double/stats [R-COUNTERS]:
 
         bulk_requests        requests to a bulk path (POST|PUT /_bulk, /{index}/_bulk) that
-                             reached the double while it was not down, whatever the answer
-                             (401, 413, 400, 429/503 faults, dropped and truncated ones included);
+                             reached the double while it was not down or restarting and were
+                             not reset by reset_next, whatever the answer (401, 413, 400,
+                             429/503 faults, dropped and truncated ones included);
         bulk_bytes           their bodies as received (before decompression);
         gzip_requests        those of them with Content-Encoding: gzip;
         items                per-item outcomes: created, updated, conflict_409, rejected_429,
@@ -1509,7 +1589,13 @@ class State:
         dropped_connections  bulk requests reset by drop_after_index;
         truncated_responses  bulk responses cut short by truncate_body;
         requests_401         requests refused for missing or wrong credentials;
-        down_closed          connections reset because of down=true.
+        down_closed          connections reset because of down=true;
+        resets_before_index  bulk requests reset unread by reset_next;
+        restart_closed       connections reset because of restart_ms (during the restart, or
+                             opened before it);
+        tls_handshake_failures  [R-TLS] connections whose TLS handshake failed, timed out or
+                             was never finished (plain HTTP to the TLS port, a client not
+                             trusting the certificate, no or a bad client certificate ...).
         """
         with self.lock:
             out = json.loads(json.dumps(self.counters))
@@ -1704,12 +1790,38 @@ class DoubleServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, state, verbose=False):
+    def __init__(self, address, state, verbose=False, ssl_context=None):
         self.state = state
         self.verbose = verbose
+        self.ssl_context = ssl_context     # [R-TLS] None: plain HTTP
         self._abort_lock = threading.Lock()
         self._aborted = set()
         super().__init__(address, Handler)
+
+    def process_request_thread(self, request, client_address):
+        """[R-TLS] The handshake runs here, in the connection's thread, not in
+        accept(): a client that stalls or fails it cannot hold up the others."""
+        if self.ssl_context is not None:
+            request = self._tls_handshake(request, client_address)
+            if request is None:
+                return
+        super().process_request_thread(request, client_address)
+
+    def _tls_handshake(self, sock, client_address):
+        """The connection wrapped in TLS, or None (closed, counted) when the handshake fails."""
+        tls = None
+        try:
+            sock.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            tls = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            tls.do_handshake()
+            tls.settimeout(None)           # as accepted plain connections: blocking
+            return tls
+        except OSError as e:               # ssl.SSLError and timeouts included
+            self.state.bump("tls_handshake_failures")
+            if self.verbose:
+                sys.stderr.write(f"es_double: {client_address[0]} - TLS handshake failed: {e}\n")
+            (tls or sock).close()
+            return None
 
     def mark_abort(self, sock):
         with self._abort_lock:
@@ -1746,10 +1858,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.log_request(code)
         self.send_response_only(code, message)
 
+    def setup(self):
+        super().setup()
+        # [R-FAULTS] restart_ms: a connection opened before a restart belongs to the old process.
+        self._epoch = self.server.state.restart_epoch
+
     def handle_expect_100(self):
-        if not _is_control(urllib.parse.urlsplit(self.path).path) and self.server.state.fault("down"):
-            self.server.state.bump("down_closed")
-            self._abort()
+        # The connection faults reset instead of sending "100 Continue".
+        path = urllib.parse.urlsplit(self.path).path
+        if not _is_control(path) and self._reset_early(self.command, path):
             return False
         return super().handle_expect_100()
 
@@ -1775,6 +1892,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._handle("OPTIONS")
 
     # -- connection-level helpers -------------------------------------------
+    def _reset_early(self, method, path):
+        """[R-FAULTS] down, restart_ms and reset_next: reset a non-control request
+        as soon as its request line and headers are read, body unread.  True when
+        the connection was reset.  down first, then a restart, then reset_next,
+        which is therefore used up only by a bulk request that would have been read."""
+        state = self.server.state
+        if state.fault("down"):
+            state.bump("down_closed")
+        elif state.restart_resets(self._epoch):
+            state.bump("restart_closed")
+        elif not (method in ("POST", "PUT") and is_bulk_path(path) and state.take_reset_next()):
+            return False
+        self._abort()
+        return True
+
     def _abort(self):
         """Reset the connection without answering [R-OTHER] [R-FAULTS]."""
         try:
@@ -1879,9 +2011,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._handle_control(method, path)
             return
         state = self.server.state
-        if state.fault("down"):                                         # [R-FAULTS] down
-            state.bump("down_closed")
-            self._abort()
+        if self._reset_early(method, path):         # [R-FAULTS] down, restart_ms, reset_next
             return
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
         is_bulk = method in ("POST", "PUT") and is_bulk_path(path)
@@ -1980,6 +2110,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 # Entry point
 # ---------------------------------------------------------------------------
 
+def tls_context(cert, key, client_ca=None):
+    """[R-TLS] The server side: TLS 1.2 or later (nothing older is worth
+    modelling), client certificates required when a CA is given."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    if client_ca:
+        ctx.load_verify_locations(cafile=client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Elasticsearch 8 test double (see the module docstring).")
     ap.add_argument("--host", default="127.0.0.1")
@@ -1988,7 +2130,19 @@ def main(argv=None):
     ap.add_argument("--refresh-interval", type=float, default=1.0,
                     help="accepted for compatibility and ignored: the double serves nothing that needs refreshes")
     ap.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain); needs --tls-key")
+    ap.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    ap.add_argument("--tls-client-ca", metavar="PEM",
+                    help="require client certificates signed by a CA in this file (needs --tls-cert)")
     args = ap.parse_args(argv)
+    ssl_context = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:       # [R-TLS]
+        if not (args.tls_cert and args.tls_key):
+            ap.error("--tls-cert and --tls-key go together, and --tls-client-ca needs both")
+        try:
+            ssl_context = tls_context(args.tls_cert, args.tls_key, args.tls_client_ca)
+        except (OSError, ValueError) as e:                        # ssl.SSLError is an OSError
+            ap.error(f"cannot load the TLS files: {e}")
 
     def on_signal(signum, _frame):
         raise SystemExit(0)
@@ -1999,7 +2153,7 @@ def main(argv=None):
     sys.setrecursionlimit(20000)      # JSON nesting up to Jackson's 1000 levels
     threading.stack_size(16 * 1024 * 1024)
     state = State()
-    server = DoubleServer((args.host, args.port), state, verbose=args.verbose)
+    server = DoubleServer((args.host, args.port), state, verbose=args.verbose, ssl_context=ssl_context)
     port = server.server_address[1]
     if args.port_file:
         tmp = f"{args.port_file}.tmp{os.getpid()}"

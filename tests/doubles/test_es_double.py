@@ -15,11 +15,14 @@ import base64
 import gzip
 import hashlib
 import http.client
+import importlib.util
 import json
 import math
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -1112,23 +1115,125 @@ class FaultTest(DoubleTestCase):
         self.assertEqual(self.req("GET", "/").status, 200)
         self.assertEqual(self.stats()["indices"], {})
 
+    # -- reset_next: connection resets before anything is read or indexed --
+    def test_reset_next_resets_before_the_body_is_read(self):
+        self.faults(reset_next=2)
+        heads = (b"POST /_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                 b"Content-Length: 1000\r\n\r\n",
+                 b"PUT /rn/_bulk HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                 b"Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+        for head in heads:
+            # Only the headers are sent: a double waiting for the 1000 body bytes
+            # (or answering "100 Continue") would time out here instead of resetting.
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+                sock.sendall(head)
+                with self.assertRaises(ConnectionResetError, msg=head):   # an RST, not a FIN
+                    sock.recv(100)
+        s = self.stats()
+        self.assertEqual((s["resets_before_index"], s["bulk_requests"]), (2, 0))
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["reset_next"], 0)
+        self.assertEqual(self.ctl("GET", "/_double/requests").json, [])
+        self.assertEqual(self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1}).status, 200)   # only N
+
+    def test_reset_next_only_bulk_and_before_everything_else(self):
+        self.faults(reset_next=2, drop_after_index=1, truncate_body=1, auth={"basic": ["u", "p"]})
+        ok = {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+        self.assertEqual(self.req("GET", "/", headers=ok).status, 200)             # not a bulk request
+        self.assertEqual(self.req("POST", "/_search", b"{}", JSON).status, 401)    # nor this one
+        with self.assertRaises(NO_ANSWER):          # no credentials: reset, not 401
+            self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1})
+        with self.assertRaises(NO_ANSWER):          # an empty body: reset, not 400
+            self.req("PUT", "/rn/_bulk", b"", dict(NDJSON, **ok))
+        f = self.ctl("GET", "/_double/faults").json
+        self.assertEqual((f["reset_next"], f["drop_after_index"], f["truncate_body"]), (0, 1, 1))
+        self.assertEqual(self.ctl("GET", "/_double/docs/rn").status, 404)        # nothing indexed
+        with self.assertRaises(NO_ANSWER):          # then drop_after_index, still pending
+            self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1}, headers=ok)
+        with self.assertRaises(http.client.IncompleteRead):
+            self.bulk({"create": {"_index": "rn", "_id": "2"}}, {"a": 1}, headers=ok)
+        self.assertEqual([d["_id"] for d in self.docs("rn")], ["1", "2"])
+        s = self.stats()
+        self.assertEqual((s["resets_before_index"], s["dropped_connections"], s["truncated_responses"],
+                          s["requests_401"], s["bulk_requests"]), (2, 1, 1, 1, 2))
+
+    def test_reset_next_before_request_status_and_after_down(self):
+        self.faults(reset_next=1, request_status=429, down=True)
+        with self.assertRaises(NO_ANSWER):
+            self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1})
+        s = self.stats()
+        self.assertEqual((s["down_closed"], s["resets_before_index"]), (1, 0))    # down took it
+        self.faults(down=False)
+        with self.assertRaises(NO_ANSWER):
+            self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1})
+        self.assertEqual(self.bulk({"create": {"_index": "rn", "_id": "1"}}, {"a": 1}).status, 429)
+        s = self.stats()
+        self.assertEqual((s["resets_before_index"], s["requests_rejected"]), (1, 1))
+
+    # -- restart_ms: an Elasticsearch restart that keeps its data ------------
+    def wait_restart_over(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self.ctl("GET", "/_double/faults").json["restart_ms"] > 0:
+            self.assertLess(time.monotonic(), deadline, "the restart never ended")
+            time.sleep(0.05)
+
+    def test_restart_refuses_then_serves_with_the_data_kept(self):
+        self.ok_bulk(*creates("rs", ["1", "2"]))
+        old = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)   # opened before the restart
+        self.assertEqual(self.req("GET", "/", conn=old).status, 200)
+        view = self.faults(restart_ms=1500)["faults"]
+        self.assertTrue(0 < view["restart_ms"] <= 1500, view)
+        with self.assertRaises(NO_ANSWER):
+            self.req("GET", "/")
+        with self.assertRaises(NO_ANSWER):
+            self.bulk(*creates("rs", ["3"]))
+        self.assertGreater(self.ctl("GET", "/_double/faults").json["restart_ms"], 0)
+        s = self.stats()                                                    # control still served
+        self.assertEqual((s["restart_closed"], s["bulk_requests"], s["down_closed"]), (2, 1, 0))
+        self.wait_restart_over()
+        with self.assertRaises(NO_ANSWER):                                  # the old process's connection
+            self.req("GET", "/", conn=old)
+        old.close()
+        j = self.ok_bulk(*creates("rs", ["1", "3"]))
+        self.assertEqual(self.statuses(j), [409, 201])                      # data kept
+        self.assertEqual(self.items(j)[0][1]["error"]["type"], "version_conflict_engine_exception")
+        self.assertEqual(self.items(j)[1][1]["_seq_no"], 2)                 # seq_nos kept
+        self.assertEqual([d["_id"] for d in self.docs("rs")], ["1", "2", "3"])
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)   # a new one is kept alive
+        self.assertEqual([self.req("GET", "/", conn=conn).status for _ in range(2)], [200, 200])
+        conn.close()
+        self.assertEqual(self.stats()["restart_closed"], 3)
+
+    def test_restart_ms_zero_ends_it_and_reset_cancels_it(self):
+        self.faults(restart_ms=60000)
+        with self.assertRaises(NO_ANSWER):
+            self.req("GET", "/")
+        self.assertEqual(self.faults(restart_ms=0)["faults"]["restart_ms"], 0)
+        self.assertEqual(self.req("GET", "/").status, 200)
+        self.faults(restart_ms=60000)
+        self.ctl("POST", "/_double/reset")
+        self.assertEqual(self.ctl("GET", "/_double/faults").json["restart_ms"], 0)
+        self.assertEqual(self.req("GET", "/").status, 200)
+
     def test_fault_validation_is_all_or_nothing(self):
         for body in ({"item_492": 1}, {"request_status": 500}, {"item_429": -1}, {"item_429": 1.5},
                      {"drop_after_index": True}, {"truncate_body": "1"}, {"latency_ms": -5}, {"down": 1},
                      {"item_429_ids": "a"}, {"auth": {"basic": "u:p"}}, {"auth": {"api_key": "nocolon"}},
                      {"auth": {"write_indices": ["x"]}}, {"max_content_length": -1}, [1],
-                     {"item_429": 3, "down": "yes"}):
+                     {"item_429": 3, "down": "yes"}, {"reset_next": -1}, {"reset_next": 1.0},
+                     {"restart_ms": "5"}, {"restart_ms": -1}, {"item_429": 2, "restart_ms": None}):
             r = self.ctl("POST", "/_double/faults", body)
             self.assertEqual(r.status, 400, body)
             self.assertIsInstance(r.json["error"], str)
-        self.assertEqual(self.ctl("GET", "/_double/faults").json["item_429"], 0)
+        f = self.ctl("GET", "/_double/faults").json
+        self.assertEqual((f["item_429"], f["reset_next"], f["restart_ms"]), (0, 0, 0))
+        self.assertEqual(self.req("GET", "/").status, 200)           # the refused restart_ms did not begin
         self.assertEqual(self.req("POST", "/_double/faults", b"{bad", JSON).status, 400)
 
     def test_get_faults_and_merge(self):
         self.assertEqual(self.ctl("GET", "/_double/faults").json, {
             "item_429": 0, "item_429_ids": [], "item_429_ratio": 0.0, "item_429_seed": 0, "request_status": None,
             "request_count": 0, "max_content_length": 104857600, "latency_ms": 0, "drop_after_index": 0,
-            "truncate_body": 0, "down": False, "auth": None})
+            "truncate_body": 0, "down": False, "auth": None, "reset_next": 0, "restart_ms": 0})
         view = self.faults(item_429=3)
         self.assertEqual((view["acknowledged"], view["faults"]["item_429"]), (True, 3))
         self.faults(latency_ms=5)
@@ -1158,7 +1263,8 @@ class ControlTest(DoubleTestCase):
         self.assertEqual(s["indices"], {"st": {"docs": 2}, "other": {"docs": 1}})
         self.assertEqual((s["bulk_requests"], s["bulk_bytes"]), (1, self.ctl("GET", "/_double/requests").json[0]["bytes"]))
         for key in ("gzip_requests", "requests_413", "requests_rejected", "dropped_connections",
-                    "truncated_responses", "requests_401", "down_closed"):
+                    "truncated_responses", "requests_401", "down_closed", "resets_before_index",
+                    "restart_closed", "tls_handshake_failures"):
             self.assertEqual(s[key], 0, key)
 
     def test_bulk_requests_counts_every_bulk_answer(self):
@@ -1203,13 +1309,14 @@ class ControlTest(DoubleTestCase):
 
     def test_reset_forgets_everything(self):
         self.ok_bulk({"index": {"_index": "r"}}, {"a": 1})
-        self.faults(item_429=5, item_429_ratio=0.5, truncate_body=1, auth={"basic": ["u", "p"]})
+        self.faults(item_429=5, item_429_ratio=0.5, truncate_body=1, auth={"basic": ["u", "p"]}, reset_next=3)
         self.assertEqual(self.ctl("POST", "/_double/reset").json, {"acknowledged": True})
         self.assertEqual(self.req("GET", "/").status, 200)
         s = self.stats()
         self.assertEqual((s["indices"], s["bulk_requests"], s["items_by_status"]), ({}, 0, {}))
         f = self.ctl("GET", "/_double/faults").json
-        self.assertEqual((f["item_429"], f["item_429_ratio"], f["truncate_body"], f["auth"]), (0, 0.0, 0, None))
+        self.assertEqual((f["item_429"], f["item_429_ratio"], f["truncate_body"], f["auth"], f["reset_next"]),
+                         (0, 0.0, 0, None, 0))
         self.assertEqual(self.ctl("GET", "/_double/requests").json, [])
         self.assertEqual(self.ctl("GET", "/_double/docs/r").status, 404)
 
@@ -1265,6 +1372,206 @@ class ConnectionTest(DoubleTestCase):
         s = self.stats()
         self.assertEqual((s["bulk_requests"], s["items"]["created"], s["indices"]["conc"]["docs"]), (30, 1200, 1200))
         self.assertEqual(sorted(seq_nos), list(range(1200)))     # one shard: every seq_no once
+
+
+# ---------------------------------------------------------------------------
+# HTTPS: --tls-cert, --tls-key, --tls-client-ca
+# ---------------------------------------------------------------------------
+
+# What a client sees when the server refuses its TLS handshake or talks TLS to plain HTTP.
+TLS_REFUSED = (ssl.SSLError, ConnectionError, http.client.BadStatusLine)
+
+
+def make_certs(d):
+    """A throwaway CA and the certificates the TLS tests use, made with the
+    openssl command line as make_certs in tests/logstash.rs does (P-256 keys:
+    much faster to generate than RSA)."""
+    def run(*args):
+        r = subprocess.run(["openssl", *args], cwd=d, capture_output=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"openssl {args}: {r.stderr.decode(errors='replace')}")
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=es_double test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for name, cn, ext in (("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                                  "extendedKeyUsage=serverAuth\n"),
+                          ("other", "other.example", "subjectAltName=DNS:other.example\n"
+                                                     "extendedKeyUsage=serverAuth\n"),
+                          ("client", "es_double test client", "extendedKeyUsage=clientAuth\n")):
+        with open(os.path.join(d, f"{name}.ext"), "w") as f:
+            f.write(ext)
+        run("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    # A client certificate the CA did not sign.
+    run("req", "-x509", *key, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2",
+        "-subj", "/CN=rogue client")
+
+
+class TLSTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="es_double_tls_")
+        make_certs(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def start(self, cert="server", client_ca=False):
+        args = ["--tls-cert", self.path(f"{cert}.pem"), "--tls-key", self.path(f"{cert}.key")]
+        if client_ca:
+            args += ["--tls-client-ca", self.path("ca.pem")]
+        d = DoubleProcess(extra_args=args)
+        self.addCleanup(self.stop, d)
+        return d
+
+    def stop(self, d):
+        self.assertEqual(d.stop(), (0, ""))      # a clean exit, no traceback from a failed handshake
+
+    def client(self, cert=None, max_version=None):
+        """A client context trusting the test CA, checking host names."""
+        ctx = ssl.create_default_context(cafile=self.path("ca.pem"))
+        if cert:
+            ctx.load_cert_chain(self.path(f"{cert}.pem"), self.path(f"{cert}.key"))
+        if max_version:
+            ctx.maximum_version = max_version
+        return ctx
+
+    def https(self, port, method, path, ctx, body=None, headers=None, host="127.0.0.1"):
+        conn = http.client.HTTPSConnection(host, port, context=ctx, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return Resp(r, r.read())
+        finally:
+            conn.close()
+
+    def stats(self, port, ctx):
+        r = self.https(port, "GET", "/_double/stats", ctx)
+        self.assertEqual(r.status, 200)
+        return r.json
+
+    def assertEventually(self, port, ctx, key, want):
+        """Handshake failures are counted by the server's thread just after the
+        client saw them: poll."""
+        deadline = time.monotonic() + 5
+        while (got := self.stats(port, ctx)[key]) != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(got, want, key)
+
+    def test_https_serves_elasticsearch_and_the_control_api(self):
+        d = self.start()
+        self.assertEqual(d.stdout_line, f"listening on 127.0.0.1:{d.port}\n")    # announced as before
+        ctx = self.client()
+        for host in ("127.0.0.1", "localhost"):                                   # both SAN entries
+            r = self.https(d.port, "GET", "/", ctx, host=host)
+            self.assertEqual((r.status, r.json["version"]["number"]), (200, "8.15.3"))
+            self.assertEqual(r.header_map["x-elastic-product"], "Elasticsearch")
+        self.assertEqual(self.stats(d.port, ctx)["bulk_requests"], 0)             # the readiness probe
+        body = ndjson({"create": {"_index": "tls", "_id": "1"}}, {"a": 1})
+        r = self.https(d.port, "POST", "/_bulk", ctx, body, NDJSON)
+        self.assertEqual((r.status, r.json["items"][0]["create"]["status"]), (200, 201))
+        self.assertEqual(self.https(d.port, "GET", "/_double/docs/tls", ctx).json,
+                         [{"_id": "1", "_source": {"a": 1}, "_version": 1}])
+        # Faults work the same over TLS.
+        r = self.https(d.port, "POST", "/_double/faults", ctx, b'{"reset_next": 1}', JSON)
+        self.assertEqual(r.status, 200)
+        with self.assertRaises(TLS_REFUSED):
+            self.https(d.port, "POST", "/_bulk", ctx, body, NDJSON)
+        self.assertEqual(self.stats(d.port, ctx)["resets_before_index"], 1)
+        # TLS 1.2 is offered, and nothing older than 1.2.
+        r = self.https(d.port, "GET", "/", self.client(max_version=ssl.TLSVersion.TLSv1_2))
+        self.assertEqual(r.status, 200)
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                self.assertIn(s.version(), ("TLSv1.2", "TLSv1.3"))
+        self.assertEqual(self.stats(d.port, ctx)["tls_handshake_failures"], 0)
+
+    def test_tls_context_is_tls_1_2_or_later(self):
+        spec = importlib.util.spec_from_file_location("es_double_under_test", DOUBLE)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        ctx = mod.tls_context(self.path("server.pem"), self.path("server.key"))
+        self.assertEqual((ctx.minimum_version, ctx.verify_mode), (ssl.TLSVersion.TLSv1_2, ssl.CERT_NONE))
+        ctx = mod.tls_context(self.path("server.pem"), self.path("server.key"), self.path("ca.pem"))
+        self.assertEqual(ctx.verify_mode, ssl.CERT_REQUIRED)
+
+    def test_plain_http_to_the_tls_port_fails(self):
+        d = self.start()
+        with self.assertRaises(NO_ANSWER + (ConnectionError,)):
+            call(d.port, "GET", "/")
+        with self.assertRaises(ssl.SSLCertVerificationError):                  # a client not trusting the CA
+            self.https(d.port, "GET", "/", ssl.create_default_context())
+        ctx = self.client()
+        self.assertEqual(self.https(d.port, "GET", "/", ctx).status, 200)     # still serving
+        self.assertEventually(d.port, ctx, "tls_handshake_failures", 2)
+
+    def test_certificate_for_another_name(self):
+        d = self.start(cert="other")
+        ctx = self.client()
+        with self.assertRaises(ssl.SSLCertVerificationError) as cm:             # serves the given certificate
+            self.https(d.port, "GET", "/", ctx)
+        self.assertIn("127.0.0.1", str(cm.exception))
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="other.example") as s:
+                self.assertIn(("DNS", "other.example"), s.getpeercert()["subjectAltName"])
+                s.sendall(b"GET / HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n")
+                self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 200 OK\r\n"))
+
+    def test_client_certificate_required(self):
+        d = self.start(client_ca=True)
+        good = self.client(cert="client")
+        with self.assertRaises(TLS_REFUSED):                                     # none (TLS 1.3)
+            self.https(d.port, "GET", "/", self.client())
+        with self.assertRaises(ssl.SSLError):                                    # none, TLS 1.2: in the handshake
+            self.https(d.port, "GET", "/", self.client(max_version=ssl.TLSVersion.TLSv1_2))
+        with self.assertRaises(TLS_REFUSED):                                     # not signed by the CA
+            self.https(d.port, "GET", "/", self.client(cert="rogue"))
+        r = self.https(d.port, "GET", "/", good)
+        self.assertEqual((r.status, r.json["tagline"]), (200, "You Know, for Search"))
+        self.assertEqual(self.https(d.port, "GET", "/", self.client(cert="client", max_version=ssl.TLSVersion.TLSv1_2)).status, 200)
+        self.assertEventually(d.port, good, "tls_handshake_failures", 3)
+
+    def test_failed_handshakes_do_not_stop_the_server(self):
+        d = self.start(client_ca=True)
+        good = self.client(cert="client")
+        t0 = time.monotonic()
+        idle = socket.create_connection(("127.0.0.1", d.port), timeout=10)      # never starts its handshake
+        try:
+            statuses = [self.https(d.port, "GET", "/", good).status]
+            with socket.create_connection(("127.0.0.1", d.port), timeout=10) as junk:
+                junk.sendall(b"\x16\x03\x01\x00\x05junk!")
+            with self.assertRaises(NO_ANSWER + (ConnectionError,)):
+                call(d.port, "GET", "/")
+            with self.assertRaises(TLS_REFUSED):
+                self.https(d.port, "GET", "/", self.client())
+            statuses += [self.https(d.port, "GET", "/", good).status for _ in range(2)]
+            self.assertEqual(statuses, [200, 200, 200])
+            # Well within the 10 s handshake timeout: nobody waited behind the idle client.
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertEventually(d.port, good, "tls_handshake_failures", 3)    # the idle one still pending
+        finally:
+            idle.close()
+        self.assertEventually(d.port, good, "tls_handshake_failures", 4)
+
+    def test_flag_errors_exit_2_before_announcing(self):
+        for args, want in ((["--tls-cert", self.path("server.pem")], "--tls-key"),
+                           (["--tls-client-ca", self.path("ca.pem")], "--tls-key"),
+                           (["--tls-cert", self.path("nope.pem"), "--tls-key", self.path("server.key")],
+                            "cannot load the TLS files"),
+                           (["--tls-cert", self.path("server.pem"), "--tls-key", self.path("other.key")],
+                            "cannot load the TLS files"),
+                           (["--tls-cert", self.path("server.pem"), "--tls-key", self.path("server.key"),
+                             "--tls-client-ca", self.path("nope.pem")], "cannot load the TLS files")):
+            r = subprocess.run([sys.executable, DOUBLE, "--port", "0", *args], capture_output=True, timeout=10)
+            self.assertEqual((r.returncode, r.stdout), (2, b""), args)
+            self.assertIn(want, r.stderr.decode(), args)
 
 
 # ---------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 //! there are free readers (so a full publish queue, which keeps the readers busy, stops polling), long-polls,
 //! and backs off exponentially on errors so a deleted queue or bad credentials never make a tight loop.
 //!
+//! A failing ReceiveMessage is logged every time, with what AWS said (an expired token, a queue that
+//! does not exist, access denied), and retried with backoff from 1 s to 60 s; with `--once`, a permanent
+//! failure ends the run at once and a transient one after five in a row, both with a non-zero exit.
+//!
 //! Each message is registered in flight, its body decoded into the objects it announces, and handed to a
 //! reader with an ack group whose settlement goes back to the registry. A body that announces nothing (a
 //! test event, a removal) or is not a notification settles at once as delivered: its message is deleted.
@@ -11,12 +15,15 @@ use std::time::Duration;
 
 use super::registry::{MessageRef, Registry};
 use crate::ack::AckGroup;
+use crate::aws::Failure;
 use crate::config::SqsSettings;
-use crate::error::chain;
 use crate::inputs::notification::{self, Notification};
 use crate::metrics::Metrics;
 use crate::reader::{Job, Readers};
 use crate::shutdown::Shutdown;
+
+/// With `--once`, ReceiveMessage failures in a row before the run gives up.
+const ONCE_ATTEMPTS: u32 = 5;
 
 /// What the pollers of one input share.
 #[derive(Clone, Debug)]
@@ -43,6 +50,7 @@ impl Poller {
         let s = &self.settings;
         let mut shutdown = self.shutdown.clone();
         let mut backoff = Duration::from_secs(1);
+        let mut failures = 0u32;
         // In --once mode a short wait is enough to tell an empty queue (long polling asks every server).
         let wait = if self.once {
             s.wait_time.min(Duration::from_secs(2))
@@ -78,8 +86,21 @@ impl Poller {
                 Ok(o) => o,
                 Err(e) => {
                     Metrics::add(&self.metrics.sqs_receive_errors, 1);
-                    tracing::error!(queue = %queue_url, error = %chain(&e), "ReceiveMessage failed; retrying in {:?}", backoff);
                     drop(slots);
+                    failures += 1;
+                    let (permanent, why) = match crate::aws::classify(&e) {
+                        Failure::Permanent(why) => (true, why),
+                        Failure::Transient(why) => (false, why),
+                    };
+                    // --once must end: a queue that does not exist or refuses us will not change, and
+                    // a network that fails five times running is given up on (non-zero exit).
+                    if self.once && (permanent || failures >= ONCE_ATTEMPTS) {
+                        self.shutdown
+                            .fail(format!("queue {queue_url}: ReceiveMessage failed: {why}"));
+                        break;
+                    }
+                    tracing::error!(queue = %queue_url, error = %why, attempt = failures,
+                        "ReceiveMessage failed; retrying in {:?}", backoff);
                     if !self.shutdown.sleep_unless_stopping(backoff).await {
                         break;
                     }
@@ -87,6 +108,7 @@ impl Poller {
                     continue;
                 }
             };
+            failures = 0;
             backoff = Duration::from_secs(1);
             let messages = out.messages.unwrap_or_default();
             if messages.is_empty() {

@@ -82,6 +82,8 @@ pub enum Response {
     TooLarge,
     /// 401/403: the credentials are wrong or lack rights.
     Unauthorized(String),
+    /// 429 for the whole request: Elasticsearch is overloaded; nothing was indexed.
+    Busy(String),
     /// Any other whole-request failure (429, 5xx, an unreadable body): send it all again.
     Retry(String),
 }
@@ -98,6 +100,7 @@ pub fn decode(status: u16, body: &[u8], sent: usize) -> Response {
         200 => {}
         413 => return Response::TooLarge,
         401 | 403 => return Response::Unauthorized(format!("HTTP {status}: {}", snippet(body))),
+        429 => return Response::Busy(format!("HTTP 429: {}", snippet(body))),
         s => return Response::Retry(format!("HTTP {s}: {}", snippet(body))),
     }
     let parsed: Body = match serde_json::from_slice(body) {
@@ -156,7 +159,7 @@ mod tests {
     fn whole_request_failures_and_short_responses() {
         assert_eq!(decode(413, b"", 1), Response::TooLarge);
         assert!(matches!(decode(401, b"{}", 1), Response::Unauthorized(_)));
-        assert!(matches!(decode(429, b"{}", 1), Response::Retry(_)));
+        assert!(matches!(decode(429, b"{}", 1), Response::Busy(_)));
         assert!(matches!(decode(503, b"{}", 1), Response::Retry(_)));
         assert!(
             matches!(decode(200, b"{\"items\":[{\"create\":", 1), Response::Retry(m) if m.contains("unreadable"))
@@ -245,6 +248,7 @@ mod tests {
                     matches!(decoded, Response::Unauthorized(_)),
                     "{name}: {decoded:?}"
                 ),
+                429 => assert!(matches!(decoded, Response::Busy(_)), "{name}: {decoded:?}"),
                 _ => assert!(matches!(decoded, Response::Retry(_)), "{name}: {decoded:?}"),
             }
         }

@@ -2,8 +2,10 @@
 //!
 //! - [`index`]: the index of each event, from the `index` pattern.
 //! - [`bulk`]: the `_bulk` body and the reading of its response, item by item.
-//! - [`transport`]: HTTP, hosts in turn, gzip.
-//! - [`retry`]: sending until every item is done: 429/5xx items again with backoff, 413 split in halves.
+//! - [`transport`]: HTTP, gzip, and what requests share: [`hosts`] (health, per-host backoff with
+//!   jitter, a probe while a host is down) and [`concurrency`] (the adaptive limit of requests in flight).
+//! - [`retry`]: sending until every item is done: 429/5xx items again after a backoff that holds no
+//!   request slot, whole-request failures on the next host, 413 split in halves.
 //! - [`dead_letter`]: documents Elasticsearch refuses for good.
 //!
 //! What must stay true: an item is done when its status is 2xx, or 409 (`create` of an `_id` that exists:
@@ -13,7 +15,9 @@
 //! dropped on a whole-request failure.
 
 pub mod bulk;
+pub mod concurrency;
 pub mod dead_letter;
+pub mod hosts;
 pub mod index;
 pub mod retry;
 pub mod transport;

@@ -1,12 +1,14 @@
-//! Sending until done: items in, the permanent rejections out. 429 and 5xx items are sent again after a
-//! backoff; a whole-request failure is sent again on the next host; a 413 splits the request in halves,
-//! and a single document that is still too large is a permanent rejection. Only an abort gives up.
+//! Sending until done: items in, the permanent rejections out. 429 and 5xx items are sent again after
+//! the batch's backoff, while other batches go on; a whole-request failure rests its host and the items
+//! go to the next host that is up; a 413 splits the request in halves, and a single document that is
+//! still too large is a permanent rejection. Only an abort gives up.
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
 use super::bulk::{self, Action, Response};
+use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
 use crate::metrics::Metrics;
 use crate::outputs::Aborted;
@@ -42,6 +44,11 @@ type Sending<'a> = Pin<Box<dyn Future<Output = Result<Vec<Rejected<'a>>, Aborted
 
 impl Elasticsearch {
     /// Sends items until each is delivered or permanently rejected; returns the rejections.
+    ///
+    /// Each request waits for a host that is up and for a permit of the in-flight limit, and holds the
+    /// permit only while on the wire. Items answered 429/5xx wait out this batch's backoff without a
+    /// permit, so other batches go on meanwhile; a whole-request failure puts its host in backoff and
+    /// the items go to the next host that is up.
     pub(super) fn send_until_done<'a>(
         &'a self,
         items: Vec<Item<'a>>,
@@ -51,10 +58,21 @@ impl Elasticsearch {
             let mut pending = items;
             let mut rejected = Vec::new();
             let mut backoff = self.backoff.init;
+            let t = &self.transport;
             while !pending.is_empty() {
                 if shutdown.is_aborted() {
                     return Err(Aborted);
                 }
+                let host = match t.hosts.pick() {
+                    Ok(h) => h,
+                    Err(wait) => {
+                        // Every host is in backoff: wait for the first to come back (or its probe).
+                        if !shutdown.sleep(wait.min(PROBE_EVERY)).await {
+                            return Err(Aborted);
+                        }
+                        continue;
+                    }
+                };
                 let size: usize = pending.iter().map(|i| i.doc.len() + 100).sum();
                 let body = bulk::encode(
                     pending.iter().map(|i| Action {
@@ -64,16 +82,22 @@ impl Elasticsearch {
                     }),
                     size,
                 );
-                let (host, response) = {
+                let response = {
                     let mut abort = shutdown.clone();
                     tokio::select! {
-                        r = self.transport.bulk(body, pending.len()) => r,
+                        r = async {
+                            let _permit = t.limiter.acquire().await;
+                            t.bulk(&host, body, pending.len()).await
+                        } => r,
                         // A request still in flight at abort is abandoned: its events are not acknowledged.
                         _ = abort.aborted() => return Err(Aborted),
                     }
                 };
                 match response {
                     Response::Items(statuses) => {
+                        t.hosts.succeeded(&host);
+                        let overloaded = statuses.iter().any(|s| s.status == 429);
+                        t.limiter.record(overloaded);
                         let mut retry = Vec::new();
                         let before = pending.len();
                         for (item, st) in pending.into_iter().zip(statuses) {
@@ -109,6 +133,7 @@ impl Elasticsearch {
                         pending = retry;
                     }
                     Response::TooLarge if pending.len() > 1 => {
+                        t.hosts.succeeded(&host);
                         let second = pending.split_off(pending.len() / 2);
                         tracing::warn!(
                             events = pending.len() + second.len(),
@@ -119,6 +144,7 @@ impl Elasticsearch {
                         pending = Vec::new();
                     }
                     Response::TooLarge => {
+                        t.hosts.succeeded(&host);
                         let item = pending.pop().expect("one item");
                         rejected.push(Rejected {
                             item,
@@ -128,20 +154,17 @@ impl Elasticsearch {
                                 .into(),
                         });
                     }
-                    Response::Unauthorized(why) | Response::Retry(why) => {
+                    Response::Unauthorized(why) | Response::Busy(why) | Response::Retry(why) => {
+                        t.limiter.record(why.starts_with("HTTP 429"));
                         Metrics::add(&self.metrics.output_retries, pending.len() as u64);
+                        let wait = t.host_failed(&host, shutdown);
                         tracing::warn!(
-                            host = %host,
+                            host = %host.url,
                             error = %why,
                             events = pending.len(),
-                            "elasticsearch: bulk request failed; retrying in {:?}",
-                            backoff
+                            "elasticsearch: bulk request failed; this host rests {:?}, the items go to the next host that is up",
+                            wait
                         );
-                        self.transport.fail_over();
-                        if !shutdown.sleep(backoff).await {
-                            return Err(Aborted);
-                        }
-                        backoff = (backoff * 2).min(self.backoff.max);
                     }
                 }
             }

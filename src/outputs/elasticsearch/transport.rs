@@ -1,30 +1,48 @@
-//! HTTP to Elasticsearch: an encoded bulk body in, a decoded [`Response`] out, for one host at a time.
-//!
-//! Hosts are tried in turn: a whole-request failure moves the next request to the next host
-//! ([`Transport::fail_over`]), so one dead host does not hold back the others. The body is gzip'ed off
-//! the async workers (`spawn_blocking`), since compressing a few MB is too long to block a runtime thread.
+//! HTTP to Elasticsearch: an encoded bulk body and a host in, a decoded [`Response`] out. The transport
+//! also holds what every request shares: the hosts and their health ([`Hosts`], with a probe for each
+//! host in backoff) and the limit of requests in flight ([`Limiter`]). The body is gzip'ed off the async
+//! workers (`spawn_blocking`), since compressing a few MB is too long to block a runtime thread.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::bulk::{self, Response};
+use super::concurrency::Limiter;
+use super::hosts::{Host, Hosts, PROBE_EVERY};
 use crate::config::{ElasticsearchSettings, Secret};
 use crate::error::chain;
 use crate::metrics::Metrics;
 use crate::outputs::SetupError;
+use crate::shutdown::Shutdown;
 
 /// The HTTP side of the Elasticsearch output.
 #[derive(Debug)]
 pub struct Transport {
     client: reqwest::Client,
-    hosts: Vec<String>,
-    next_host: AtomicUsize,
+    /// The hosts and their health.
+    pub hosts: Arc<Hosts>,
+    /// Bulk requests in flight.
+    pub limiter: Limiter,
     authorization: Option<Secret>,
     pipeline: Option<String>,
     compression: u32,
     metrics: Arc<Metrics>,
+    /// Probes of hosts in backoff; stopped with the transport.
+    probes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        for p in self
+            .probes
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            p.abort();
+        }
+    }
 }
 
 impl Transport {
@@ -44,24 +62,52 @@ impl Transport {
         })?;
         Ok(Transport {
             client,
-            hosts: s.hosts.clone(),
-            next_host: AtomicUsize::new(0),
+            hosts: Arc::new(Hosts::new(&s.hosts, s.backoff)),
+            // One request per host to start with; it grows up to the cap while responses are clean.
+            limiter: Limiter::new(s.hosts.len(), s.workers),
             authorization: s.authorization.clone(),
             pipeline: s.pipeline.clone(),
             compression: s.compression_level,
             metrics,
+            probes: Mutex::new(Vec::new()),
         })
     }
 
-    /// The next request goes to the next host.
-    pub fn fail_over(&self) {
-        self.next_host.fetch_add(1, Ordering::Relaxed);
+    /// `host` failed a whole request: puts it in backoff, and starts its probe if none runs.
+    pub fn host_failed(&self, host: &Arc<Host>, shutdown: &Shutdown) -> Duration {
+        let (wait, start_probe) = self.hosts.failed(host);
+        if start_probe {
+            let (client, auth, hosts, host, shutdown) = (
+                self.client.clone(),
+                self.authorization.clone(),
+                self.hosts.clone(),
+                host.clone(),
+                shutdown.clone(),
+            );
+            let probe = tokio::spawn(async move {
+                // Until the host is up again (a request or this probe found it so), or shutdown.
+                while hosts.is_down(&host) && shutdown.sleep(PROBE_EVERY).await {
+                    let mut req = client.head(format!("{}/", host.url));
+                    if let Some(a) = &auth {
+                        req = req.header("Authorization", a.0.as_str());
+                    }
+                    if matches!(req.send().await, Ok(r) if r.status().is_success()) {
+                        tracing::info!(target: "s3logsbeat::elasticsearch", host = %host.url, "elasticsearch answers again");
+                        hosts.succeeded(&host);
+                    }
+                }
+                hosts.probe_done(&host);
+            });
+            let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
+            probes.retain(|p| !p.is_finished());
+            probes.push(probe);
+        }
+        wait
     }
 
-    /// Sends one bulk body of `actions` documents; `Err` is the host, for messages, with the response.
-    pub async fn bulk(&self, body: Vec<u8>, actions: usize) -> (String, Response) {
-        let host = self.hosts[self.next_host.load(Ordering::Relaxed) % self.hosts.len()].clone();
-        let mut url = format!("{host}/_bulk?filter_path={}", bulk::FILTER_PATH);
+    /// Sends one bulk body of `actions` documents to `host`.
+    pub async fn bulk(&self, host: &Host, body: Vec<u8>, actions: usize) -> Response {
+        let mut url = format!("{}/_bulk?filter_path={}", host.url, bulk::FILTER_PATH);
         if let Some(p) = &self.pipeline {
             url.push_str("&pipeline=");
             url.push_str(&crate::percent::encode(p, crate::percent::Set::QueryValue));
@@ -87,28 +133,24 @@ impl Transport {
             .await;
             match gz {
                 Ok(Ok(gz)) => req.header("Content-Encoding", "gzip").body(gz),
-                Ok(Err(e)) => return (host, Response::Retry(format!("gzip: {e}"))),
-                Err(e) => return (host, Response::Retry(format!("gzip task: {e}"))),
+                Ok(Err(e)) => return Response::Retry(format!("gzip: {e}")),
+                Err(e) => return Response::Retry(format!("gzip task: {e}")),
             }
         } else {
             req.body(body)
         };
         Metrics::add(&self.metrics.output_requests, 1);
-        tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host, items = actions, bytes = sent, "bulk request");
+        tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host.url, items = actions, bytes = sent, "bulk request");
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return (host, Response::Retry(chain(&e))),
+            Err(e) => return Response::Retry(chain(&e)),
         };
         let status = resp.status().as_u16();
         match resp.bytes().await {
-            Ok(b) => {
-                let r = bulk::decode(status, &b, actions);
-                (host, r)
-            }
-            Err(e) => (
-                host,
-                Response::Retry(format!("reading the response: {}", chain(&e))),
-            ),
+            Ok(b) => bulk::decode(status, &b, actions),
+            // A 200 whose body was cut short: whether the items were indexed is unknown, so they are
+            // all sent again (their ids make that harmless).
+            Err(e) => Response::Retry(format!("reading the response: {}", chain(&e))),
         }
     }
 }
