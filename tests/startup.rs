@@ -31,10 +31,7 @@ fn bare(cfg: &std::path::Path, args: &[&str]) -> tokio::process::Command {
     c.env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
         .env("AWS_CONFIG_FILE", "/nonexistent/s3lb-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/s3lb-shared",
-        );
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3lb-shared");
     c
 }
 
