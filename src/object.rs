@@ -20,7 +20,7 @@ use std::io::Write;
 
 use crate::enrich::{EnrichSettings, ObjectContext};
 use crate::event::{Event, Timestamp};
-use crate::formats::{FormatSpec, LineKind, LineOut, LineParser};
+use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
@@ -116,6 +116,8 @@ pub struct ObjectStats {
     pub invalid_utf8_lines: u64,
     /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`).
     pub skipped: bool,
+    /// The object is binary (a NUL byte in its first 4 KiB of text): one failure event, its text ignored.
+    pub binary: bool,
 }
 
 impl ObjectStats {
@@ -250,7 +252,29 @@ struct LineHandler<'s> {
     stats: ObjectStats,
 }
 
+/// The start of an object that is checked for NUL bytes: text logs have none, so one there means the
+/// object is not a log (a gzip inside a gzip, an image, a tarball).
+const BINARY_SNIFF: u64 = 4096;
+
 impl LineHandler<'_> {
+    /// Ships the one failure event of a binary object, whose first NUL byte is at `at`.
+    fn binary_object(&mut self, at: u64) {
+        self.stats.binary = true;
+        self.stats.parse_failures += 1;
+        let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
+        let text = "(binary object)";
+        out.finish(
+            0,
+            0..text.len(),
+            Err(ParseError::new(ErrorKind::BinaryObject(at), "", "")),
+        );
+        if let Some(e) = self.ctx.event(&out, &out.records[0], text, b"", 0, false) {
+            self.stats.events += 1;
+            self.events.push(e);
+        }
+        self.scratch = out.recycle();
+    }
+
     fn on_line(&mut self, line: Line<'_>) {
         self.stats.lines += 1;
         let mut raw = line.bytes;
@@ -552,16 +576,6 @@ impl<'s> ObjectParser<'s> {
             handler,
             ..
         } = self;
-        // A new closure per push, so the handler's event count can be read between pushes.
-        fn push(
-            splitter: &mut LineSplitter,
-            handler: &mut LineHandler<'_>,
-            budget: &mut Budget,
-            bytes: &[u8],
-        ) {
-            splitter.push(bytes, &mut |l: Line<'_>| handler.on_line(l));
-            budget.spend(bytes.len(), handler.events.len());
-        }
         match decoder {
             Decoder::Sniffing(_) => unreachable!("decode runs after sniffing"),
             Decoder::Plain => {
@@ -664,13 +678,11 @@ impl<'s> ObjectParser<'s> {
             handler,
             ..
         } = self;
-        let mut on_line = |l: Line<'_>| handler.on_line(l);
         match decoder {
             Decoder::Gzip(dec) => {
                 let r = dec.try_finish();
-                let out = dec.get_mut();
-                splitter.push(out, &mut on_line);
-                out.clear();
+                let out = std::mem::take(dec.get_mut());
+                push(splitter, handler, &mut Budget::new(0), &out);
                 if r.is_err() {
                     return Err(ReadError {
                         path: handler.ctx.path.clone(),
@@ -692,10 +704,39 @@ impl<'s> ObjectParser<'s> {
             }
             Decoder::Plain | Decoder::Sniffing(_) => {}
         }
-        splitter.finish(&mut on_line);
+        if !handler.stats.binary {
+            splitter.finish(&mut |l: Line<'_>| handler.on_line(l));
+        }
         handler.stats.bytes = splitter.offset;
         Ok(handler.stats.clone())
     }
+}
+
+/// Hands decompressed bytes to the line splitter, a new closure per push so that the handler's event
+/// count can be read between pushes. The start of the text is checked for NUL bytes first; a binary
+/// object gets its one event there (see [`LineHandler::binary_object`]) and its text is ignored from
+/// then on, while the stream is still decoded to its end.
+fn push(
+    splitter: &mut LineSplitter,
+    handler: &mut LineHandler<'_>,
+    budget: &mut Budget,
+    bytes: &[u8],
+) {
+    if handler.stats.binary {
+        // Still decoded to the end, so that a corrupt or truncated stream is reported as such.
+        budget.spend(bytes.len(), handler.events.len());
+        return;
+    }
+    if splitter.offset < BINARY_SNIFF {
+        let head = &bytes[..bytes.len().min((BINARY_SNIFF - splitter.offset) as usize)];
+        if let Some(p) = memchr::memchr(0, head) {
+            handler.binary_object(splitter.offset + p as u64);
+            budget.spend(bytes.len(), handler.events.len());
+            return;
+        }
+    }
+    splitter.push(bytes, &mut |l: Line<'_>| handler.on_line(l));
+    budget.spend(bytes.len(), handler.events.len());
 }
 
 fn decoder_for(head: &[u8]) -> Decoder {

@@ -612,3 +612,40 @@ async fn failover_api_key_drop_policy_and_endpoint_from_the_environment() {
     );
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_without_the_field_its_index_names_is_dead_lettered_not_misplaced() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("index-field");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    let body = "{\"ts\":1553360693208,\"env\":\"Prod\"}\n{\"ts\":1553360693209}\n{\"ts\":1553360693210,\"env\":\"prod\"}\n";
+    moto.put("bkt", "app.log", body.as_bytes().to_vec()).await;
+    let input = sqs_input(
+        &q,
+        "json",
+        "      log_format_options: {timestamp_field: ts, timestamp_format: timeUnixMilliseconds}\n",
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"logs-%{{[env]}}\"\n",
+        es.url
+    );
+    let cfg = write_config(&dir, &config(&moto, &[input], &output, ""));
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(es.docs("logs-prod").await.len(), 2);
+    assert!(
+        es.docs("logs-").await.is_empty(),
+        "never an index with an empty part"
+    );
+    let dead = es.docs("s3logsbeat-deadletter").await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0]["_source"]["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("%{[env]} has no value in this event"),
+        "{dead:?}"
+    );
+    assert_eq!(counter(&run.stderr, "events_dead_lettered"), 1);
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}

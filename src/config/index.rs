@@ -20,6 +20,29 @@ pub struct IndexPattern {
     pub parts: Vec<IndexPart>,
 }
 
+/// Characters Elasticsearch refuses in an index name (and the space).
+const INVALID_CHARS: [char; 10] = ['\\', '/', '*', '?', '"', '<', '>', '|', ',', '#'];
+
+/// Checks a (lower-cased) index name as Elasticsearch does: not empty, not `.` or `..`, no space and
+/// none of `\ / * ? " < > | , #`, not starting with `-`, `_` or `+`, at most 255 bytes. The error says
+/// what is wrong.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let why = if name.is_empty() {
+        "is empty"
+    } else if name == "." || name == ".." {
+        "is . or .."
+    } else if name.len() > 255 {
+        "is longer than 255 bytes"
+    } else if name.starts_with(['-', '_', '+']) {
+        "starts with -, _ or +"
+    } else if name.chars().any(|c| c == ' ' || INVALID_CHARS.contains(&c)) {
+        "contains a space or one of \\ / * ? \" < > | , #"
+    } else {
+        return Ok(());
+    };
+    Err(format!("is not valid: it {why}"))
+}
+
 /// The default index, the original's minus its version.
 pub const DEFAULT_INDEX: &str = "s3logsbeat-%{+yyyy.MM.dd}";
 
@@ -64,7 +87,28 @@ impl IndexPattern {
         if parts.is_empty() {
             return Err("the index name is empty".into());
         }
-        Ok(IndexPattern { parts })
+        let p = IndexPattern { parts };
+        p.check_literals().map_err(|m| format!("{s:?} {m}"))?;
+        Ok(p)
+    }
+
+    /// Refuses a pattern whose own text makes every name invalid (a space, `/`, `*`...), so that such an
+    /// index is a config error rather than every event dead-lettered.
+    fn check_literals(&self) -> Result<(), String> {
+        for (i, p) in self.parts.iter().enumerate() {
+            if let IndexPart::Literal(l) = p {
+                let l = l.to_lowercase();
+                if let Some(c) = l.chars().find(|c| *c == ' ' || INVALID_CHARS.contains(c)) {
+                    return Err(format!(
+                        "contains {c:?}, which Elasticsearch refuses in index names"
+                    ));
+                }
+                if i == 0 && l.starts_with(['-', '_', '+']) {
+                    return Err("starts with -, _ or +, which Elasticsearch refuses".into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// True if the pattern reads fields of the event (so rendering needs the document).
@@ -137,6 +181,9 @@ mod tests {
             ("x-%{[]}", "empty field name"),
             ("x-%{+}", "empty date format"),
             ("", "empty"),
+            ("my logs-%{+yyyy}", "contains ' '"),
+            ("_internal", "starts with"),
+            ("a/b", "contains '/'"),
         ] {
             let e = IndexPattern::parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");

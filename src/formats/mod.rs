@@ -70,6 +70,8 @@ pub enum ErrorKind {
     MissingTimestamp,
     /// The timestamp field has a type the timestamp format cannot read.
     TimestampType(&'static str),
+    /// The object is not text: a NUL byte at this offset of its (decompressed) start.
+    BinaryObject(u64),
 }
 
 impl ParseError {
@@ -129,6 +131,11 @@ impl fmt::Display for ParseError {
                 f,
                 "timestamp field {}: {:?} is not {expected}",
                 self.field, self.value
+            ),
+            ErrorKind::BinaryObject(at) => write!(
+                f,
+                "the object is binary, not a log (a NUL byte at offset {at}; compressed twice, or not \
+                 a log at all): it is shipped as this one event and not read further"
             ),
         }
     }

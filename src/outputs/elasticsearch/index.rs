@@ -5,8 +5,9 @@
 use crate::config::{IndexPart, IndexPattern};
 use crate::event::Event;
 
-/// The index of an event.
-pub fn render(pattern: &IndexPattern, e: &Event) -> String {
+/// The index of an event, or why it has none: a `%{[field]}` the event does not have (an empty part
+/// would send it to an index nobody meant, `alb--2018.07.02`), or a name Elasticsearch would refuse.
+pub fn render(pattern: &IndexPattern, e: &Event) -> Result<String, String> {
     let doc = pattern.has_fields().then(|| e.doc_json());
     let mut out = String::new();
     for p in &pattern.parts {
@@ -23,14 +24,22 @@ pub fn render(pattern: &IndexPattern, e: &Event) -> String {
                     v = v.and_then(|v| v.get(k));
                 }
                 match v {
-                    Some(serde_json::Value::String(s)) => out.push_str(s),
-                    Some(serde_json::Value::Null) | None => {}
-                    Some(other) => out.push_str(&other.to_string()),
+                    Some(serde_json::Value::String(s)) if !s.is_empty() => out.push_str(s),
+                    Some(serde_json::Value::Number(n)) => out.push_str(&n.to_string()),
+                    Some(serde_json::Value::Bool(b)) => out.push_str(&b.to_string()),
+                    _ => {
+                        return Err(format!(
+                            "the index pattern's %{{[{}]}} has no value in this event",
+                            path.join("][")
+                        ))
+                    }
                 }
             }
         }
     }
-    out.to_lowercase()
+    let name = out.to_lowercase();
+    crate::config::index::check_name(&name).map_err(|why| format!("index name {name:?} {why}"))?;
+    Ok(name)
 }
 
 #[cfg(test)]
@@ -49,11 +58,21 @@ mod tests {
             parse_failure: false,
         };
         let r = |p: &str| render(&IndexPattern::parse(p).unwrap(), &e);
-        assert_eq!(r(DEFAULT_INDEX), "s3logsbeat-2019.03.23");
+        assert_eq!(r(DEFAULT_INDEX).unwrap(), "s3logsbeat-2019.03.23");
         assert_eq!(
-            r("logs-%{[environment]}-%{[k][app]}-%{+yyyy.MM}"),
+            r("logs-%{[environment]}-%{[k][app]}-%{+yyyy.MM}").unwrap(),
             "logs-prod-shop-2019.03"
         );
-        assert_eq!(r("x-%{[missing]}"), "x-");
+        assert_eq!(
+            r("x-%{[missing]}").unwrap_err(),
+            "the index pattern's %{[missing]} has no value in this event"
+        );
+        assert!(r("x-%{[k]}").is_err(), "an object is not a name part");
+        let spaced = Event {
+            doc: r#"{"@timestamp":"x","environment":"my env"}"#.into(),
+            ..e.clone()
+        };
+        let err = render(&IndexPattern::parse("x-%{[environment]}").unwrap(), &spaced).unwrap_err();
+        assert!(err.contains("\"x-my env\" is not valid"), "{err}");
     }
 }

@@ -31,7 +31,7 @@ use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
 use super::{Aborted, SetupError};
-use retry::Item;
+use retry::{Item, Rejected};
 use transport::Transport;
 
 /// The Elasticsearch output.
@@ -66,20 +66,37 @@ impl Elasticsearch {
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         let events: Vec<_> = batch.events().collect();
         for part in events.chunks(self.bulk_max_size.max(1)) {
-            let items: Vec<Item<'_>> = part
-                .iter()
-                .map(|e| {
-                    let mut id = Vec::with_capacity(32);
-                    e.id.write_hex(&mut id);
-                    Item {
-                        index: index::render(&self.index, e),
-                        id: String::from_utf8(id).expect("hex is ASCII"),
-                        doc: Cow::Borrowed(e.doc.as_str()),
+            let mut items = Vec::with_capacity(part.len());
+            // An event without a usable index never goes out under a wrong one: it is rejected here,
+            // and dead-lettered (or dropped by policy) like a document Elasticsearch refused.
+            let mut unindexable = Vec::new();
+            for e in part {
+                let mut id = Vec::with_capacity(32);
+                e.id.write_hex(&mut id);
+                let id = String::from_utf8(id).expect("hex is ASCII");
+                let doc = Cow::Borrowed(e.doc.as_str());
+                match index::render(&self.index, e) {
+                    Ok(index) => items.push(Item {
+                        index,
+                        id,
+                        doc,
                         dead_letter: false,
-                    }
-                })
-                .collect();
-            let rejected = self.send_until_done(items, shutdown).await?;
+                    }),
+                    Err(reason) => unindexable.push(Rejected {
+                        item: Item {
+                            index: String::new(),
+                            id,
+                            doc,
+                            dead_letter: false,
+                        },
+                        status: 400,
+                        error_type: "s3logsbeat_index_pattern".into(),
+                        reason,
+                    }),
+                }
+            }
+            let mut rejected = self.send_until_done(items, shutdown).await?;
+            rejected.extend(unindexable);
             self.handle_rejected(rejected, shutdown).await?;
         }
         Ok(())
