@@ -341,67 +341,6 @@ async fn the_daemon_deletes_a_message_only_after_logstash_acknowledged_it() {
     task.abort();
 }
 
-/// A CA and a server certificate for `san`, made with the openssl command line.
-fn make_certs(dir: &std::path::Path, san: &str) {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is installed");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=s3logsbeat test CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=logstash",
-    ]);
-    std::fs::write(dir.join("ext.cnf"), format!("subjectAltName={san}\n")).unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-}
-
 async fn tls_server(dir: &std::path::Path) -> (SocketAddr, Arc<Seen>, tokio::task::JoinHandle<()>) {
     // This test binary links both of rustls's crypto providers (ferro-lumberjack brings ring): choose one.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -426,7 +365,7 @@ async fn tls_server(dir: &std::path::Path) -> (SocketAddr, Arc<Seen>, tokio::tas
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_ca_and_the_verification_modes() {
     let good = common::TempDir::new("tls-good");
-    make_certs(&good.0, "DNS:localhost,IP:127.0.0.1");
+    common::make_certs(&good.0, "DNS:localhost,IP:127.0.0.1");
     let (addr, seen, task) = tls_server(&good.0).await;
     let ca = good.0.join("ca.pem").display().to_string();
     let host = format!("localhost:{}", addr.port());
@@ -448,7 +387,7 @@ async fn tls_with_the_ca_and_the_verification_modes() {
 
     // A certificate for another name: `full` refuses it (and keeps retrying), `certificate` accepts it.
     let other = common::TempDir::new("tls-other");
-    make_certs(&other.0, "DNS:other.example");
+    common::make_certs(&other.0, "DNS:other.example");
     let (addr, seen, task) = tls_server(&other.0).await;
     let ca = other.0.join("ca.pem").display().to_string();
     let host = format!("localhost:{}", addr.port());

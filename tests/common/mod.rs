@@ -30,7 +30,10 @@ fn free_port() -> u16 {
 }
 
 async fn wait_http(url: &str, what: &str, child: &mut Child) {
-    let client = reqwest::Client::new();
+    wait_http_with(&reqwest::Client::new(), url, what, child).await
+}
+
+async fn wait_http_with(client: &reqwest::Client, url: &str, what: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = client.get(url).send().await {
@@ -214,23 +217,65 @@ pub struct EsDouble {
 
 impl EsDouble {
     pub async fn start() -> EsDouble {
+        EsDouble::spawn(&[], "http", reqwest::Client::new()).await
+    }
+
+    /// Serving HTTPS with `dir`'s `server.pem`/`server.key` (from [`make_certs`]), requiring a client
+    /// certificate signed by the CA when `client_ca` is set. The URL names `localhost`.
+    pub async fn start_tls(dir: &Path, client_ca: bool) -> EsDouble {
+        // The test binaries link both of rustls's crypto providers (dev-dependencies bring ring): choose.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let mut args = vec![
+            "--tls-cert".to_string(),
+            p("server.pem"),
+            "--tls-key".into(),
+            p("server.key"),
+        ];
+        if client_ca {
+            args.extend(["--tls-client-ca".to_string(), p("ca.pem")]);
+        }
+        let ca =
+            reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
+        // The test's own client trusts the CA but not the name: some tests serve a certificate for
+        // another host on purpose.
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .tls_danger_accept_invalid_hostnames(true);
+        if client_ca {
+            let mut pem = std::fs::read(dir.join("client.pem")).unwrap();
+            pem.extend(std::fs::read(dir.join("client.key")).unwrap());
+            b = b.identity(reqwest::Identity::from_pem(&pem).unwrap());
+        }
+        EsDouble::spawn(&args, "https", b.build().unwrap()).await
+    }
+
+    async fn spawn(extra: &[String], scheme: &str, client: reqwest::Client) -> EsDouble {
         let port = free_port();
         let script = repo().join("tests/doubles/es_double.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .args(["--port", &port.to_string(), "--refresh-interval", "0.2"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
-        let url = format!("http://127.0.0.1:{port}");
-        wait_http(&format!("{url}/_double/stats"), "es_double.py", &mut child).await;
-        EsDouble {
-            child,
-            url,
-            client: reqwest::Client::new(),
-        }
+        let host = if scheme == "https" {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        let url = format!("{scheme}://{host}:{port}");
+        wait_http_with(
+            &client,
+            &format!("{url}/_double/stats"),
+            "es_double.py",
+            &mut child,
+        )
+        .await;
+        EsDouble { child, url, client }
     }
 
     pub async fn faults(&self, v: Value) {
@@ -580,5 +625,83 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A CA (`ca.pem`, `ca.key`), a server certificate for `san` (`server.pem`, `server.key`) and a client
+/// certificate (`client.pem`, `client.key`), all signed by the CA, made with the openssl command line.
+pub fn make_certs(dir: &Path, san: &str) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(key);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=s3logsbeat test CA",
+    ]);
+    run(&ca);
+    for (name, cn, ext) in [
+        (
+            "server",
+            "/CN=es",
+            format!("subjectAltName={san}\nextendedKeyUsage=serverAuth\n"),
+        ),
+        (
+            "client",
+            "/CN=s3logsbeat",
+            "extendedKeyUsage=clientAuth\n".to_string(),
+        ),
+    ] {
+        let (k, csr, pem, cnf) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+            format!("{name}.cnf"),
+        );
+        let mut req = vec!["req"];
+        req.extend(key);
+        req.extend(["-keyout", &k, "-out", &csr, "-subj", cn]);
+        run(&req);
+        std::fs::write(dir.join(&cnf), ext).unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &cnf,
+        ]);
     }
 }
