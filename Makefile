@@ -6,7 +6,7 @@ SAMPLES := tests/data/samples
 VENV := .venv
 MOTO_VERSION := 5.2.5
 
-.PHONY: help build release test lint fmt bench bench-faults demo clean venv
+.PHONY: help build release test lint fmt bench bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,30 @@ bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion;
 
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.
 	$(VENV)/bin/python scripts/bench_faults.py
+
+FUZZ_TARGETS := object_stream notification config
+FUZZ_SECONDS ?= 600
+# libFuzzer options for every run: memory bounded on every input, and a time limit per input.
+FUZZ_LIMITS := -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=10
+
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-tools ## Coverage-guided fuzzing (nightly + cargo-fuzz) of every target, FUZZ_SECONDS each (default 600).
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		$(CARGO) +nightly fuzz run -O $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) $(FUZZ_LIMITS) || exit 1; \
+	done
+
+# CI's run is fixed: a seed and a number of runs per target (about a minute each here), so the same
+# commit always fuzzes the same inputs and a red CI means a real, reproducible finding.
+# New inputs go to a scratch corpus (the first directory), never into the committed seeds.
+fuzz-ci: fuzz-tools ## The fixed-budget fuzzing run CI makes (fixed seed and runs per target).
+	rm -rf target/fuzz-ci && mkdir -p target/fuzz-ci/object_stream target/fuzz-ci/notification target/fuzz-ci/config
+	$(CARGO) +nightly fuzz run -O object_stream target/fuzz-ci/object_stream fuzz/seeds/object_stream -- -seed=1 -runs=15000 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O notification target/fuzz-ci/notification fuzz/seeds/notification -- -seed=1 -runs=1000000 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O config target/fuzz-ci/config fuzz/seeds/config -- -seed=1 -runs=10000 $(FUZZ_LIMITS)
 
 demo: release venv ## Moto S3+SQS with notifications, the sample logs uploaded, `s3logsbeat --once`, what arrived (ES_URL=http://... to use Elasticsearch).
 	$(VENV)/bin/python scripts/demo.py

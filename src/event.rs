@@ -359,6 +359,60 @@ impl Event {
     }
 }
 
+/// Checks that `doc` is one JSON value in which no object has a key twice (Elasticsearch refuses such a
+/// document; serde_json would silently keep the last). For tests and fuzzing; the error says what is wrong.
+pub fn check_document(doc: &str) -> Result<(), String> {
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+    struct Checked;
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Checked;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Checked, A::Error> {
+            let mut keys = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                if !keys.insert(k.clone()) {
+                    return Err(A::Error::custom(format!("duplicate key {k:?}")));
+                }
+                m.next_value::<Checked>()?;
+            }
+            Ok(Checked)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Checked, A::Error> {
+            while s.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_unit<E>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+    }
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Checked, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(doc);
+    Checked::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| format!("trailing data: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,5 +485,16 @@ mod tests {
         assert_eq!(v["@metadata"]["format"], "alb");
         assert_eq!(v["@metadata"]["type"], "doc");
         assert_eq!(v["a"], 1);
+    }
+
+    #[test]
+    fn documents_with_a_key_twice_are_refused() {
+        assert!(check_document(r#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).is_ok());
+        assert!(check_document(r#"{"a":1,"a":2}"#)
+            .unwrap_err()
+            .contains("duplicate key \"a\""));
+        assert!(check_document(r#"{"a":{"b":1,"b":1}}"#).is_err());
+        assert!(check_document(r#"{"a":1} x"#).is_err());
+        assert!(check_document(r#"{"a":"#).is_err());
     }
 }

@@ -245,6 +245,8 @@ impl LineSplitter {
 /// Parses and enriches lines; the part of [`ObjectParser`] that sees decompressed text.
 #[derive(Debug)]
 struct LineHandler<'s> {
+    /// The start of the text, gathered until [`BINARY_SNIFF`] bytes decide whether it is binary.
+    head: Option<Vec<u8>>,
     parser: LineParser<'s>,
     ctx: ObjectContext,
     scratch: LineOut<'static>,
@@ -457,6 +459,7 @@ impl<'s> ObjectParser<'s> {
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
             splitter: LineSplitter::new(max_line_bytes),
             handler: LineHandler {
+                head: Some(Vec::new()),
                 parser: LineParser::new(spec),
                 ctx,
                 scratch: LineOut::new(),
@@ -704,7 +707,8 @@ impl<'s> ObjectParser<'s> {
             }
             Decoder::Plain | Decoder::Sniffing(_) => {}
         }
-        if !handler.stats.binary {
+        // An object shorter than the binary check's window is decided now.
+        if flush_head(splitter, handler) {
             splitter.finish(&mut |l: Line<'_>| handler.on_line(l));
         }
         handler.stats.bytes = splitter.offset;
@@ -727,16 +731,37 @@ fn push(
         budget.spend(bytes.len(), handler.events.len());
         return;
     }
-    if splitter.offset < BINARY_SNIFF {
-        let head = &bytes[..bytes.len().min((BINARY_SNIFF - splitter.offset) as usize)];
-        if let Some(p) = memchr::memchr(0, head) {
-            handler.binary_object(splitter.offset + p as u64);
+    let mut rest = bytes;
+    if let Some(head) = &mut handler.head {
+        // The first 4 KiB are gathered whole before any line is parsed, so that where the chunks of an
+        // object fall never changes whether it is binary (found by the object-stream fuzzer).
+        let take = rest.len().min(BINARY_SNIFF as usize - head.len());
+        head.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        if head.len() < BINARY_SNIFF as usize {
+            budget.spend(bytes.len(), handler.events.len());
+            return;
+        }
+        if !flush_head(splitter, handler) {
             budget.spend(bytes.len(), handler.events.len());
             return;
         }
     }
-    splitter.push(bytes, &mut |l: Line<'_>| handler.on_line(l));
+    splitter.push(rest, &mut |l: Line<'_>| handler.on_line(l));
     budget.spend(bytes.len(), handler.events.len());
+}
+
+/// Decides on the gathered start of the text: binary (its one event; false), or text (pushed; true).
+fn flush_head(splitter: &mut LineSplitter, handler: &mut LineHandler<'_>) -> bool {
+    let Some(head) = handler.head.take() else {
+        return !handler.stats.binary;
+    };
+    if let Some(p) = memchr::memchr(0, &head) {
+        handler.binary_object(p as u64);
+        return false;
+    }
+    splitter.push(&head, &mut |l: Line<'_>| handler.on_line(l));
+    true
 }
 
 fn decoder_for(head: &[u8]) -> Decoder {

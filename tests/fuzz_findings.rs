@@ -34,58 +34,8 @@ fn parse(spec: &FormatSpec, name: &str) -> (Vec<Event>, s3logsbeat::object::Obje
     (p.events, stats)
 }
 
-/// Valid JSON, and no object in it has a key twice (serde_json keeps the last silently, so the text is
-/// read with a visitor that sees every key).
 fn assert_valid_without_duplicate_keys(doc: &str) {
-    struct NoDup;
-    impl<'de> serde::de::Visitor<'de> for NoDup {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("JSON")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-            let mut keys = std::collections::HashSet::new();
-            while let Some(k) = m.next_key::<String>()? {
-                if !keys.insert(k.clone()) {
-                    return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
-                }
-                m.next_value::<NoDupValue>()?;
-            }
-            Ok(())
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-            while s.next_element::<NoDupValue>()?.is_some() {}
-            Ok(())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
-        }
-    }
-    struct NoDupValue;
-    impl<'de> serde::Deserialize<'de> for NoDupValue {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(NoDup).map(|_| NoDupValue)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(doc);
-    serde::Deserialize::deserialize(&mut de)
-        .map(|_: NoDupValue| ())
-        .unwrap_or_else(|e| panic!("{e}: {doc}"));
+    s3logsbeat::event::check_document(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
 }
 
 fn field(e: &Event, path: &str) -> serde_json::Value {
@@ -235,5 +185,33 @@ fn f8_a_leap_second_gives_a_valid_timestamp() {
             chrono::DateTime::parse_from_rfc3339(&t).is_ok() && t.contains(":59.999Z"),
             "{t}"
         );
+    }
+}
+
+#[test]
+fn f9_where_the_chunks_fall_never_changes_whether_an_object_is_binary() {
+    // Found by the object-stream fuzzer: a complete line, then a NUL byte within the first 4 KiB. Read
+    // in small chunks, the line used to become an event before the NUL was seen.
+    let data = finding("F9_nul_after_a_complete_line.alb.log");
+    let whole = parse_object(
+        &spec("alb"),
+        &EnrichSettings::new("n", "h"),
+        "k",
+        &data,
+        data.len(),
+        1 << 20,
+    );
+    for chunk in [1, 7, 100, 260, 1000] {
+        let p = parse_object(
+            &spec("alb"),
+            &EnrichSettings::new("n", "h"),
+            "k",
+            &data,
+            chunk,
+            1 << 20,
+        );
+        assert_eq!(p.events.len(), whole.events.len(), "chunk {chunk}");
+        assert_eq!(p.events.len(), 1, "one failure event for a binary object");
+        assert!(p.result.unwrap().binary);
     }
 }

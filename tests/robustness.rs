@@ -41,8 +41,8 @@ fn check(spec: &FormatSpec, data: &[u8], chunk: usize, max_line: usize) {
         max_line,
     );
     for e in &parsed.events {
-        let v: serde_json::Value = serde_json::from_str(&e.doc)
-            .unwrap_or_else(|err| panic!("invalid JSON {err}: {}", e.doc));
+        s3logsbeat::event::check_document(&e.doc).unwrap_or_else(|err| panic!("{err}: {}", e.doc));
+        let v: serde_json::Value = serde_json::from_str(&e.doc).unwrap();
         assert!(v["@timestamp"].is_string());
         assert!(v["log"]["offset"].is_u64());
         let mut with_meta = Vec::new();

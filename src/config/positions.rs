@@ -150,7 +150,13 @@ pub fn check_aliases(text: &str) -> Result<(), String> {
                 add(&mut open, 1)?;
             }
             Event::Alias(id) => {
-                let n = sizes.get(&id).copied().unwrap_or(1);
+                // An alias whose value is not complete yet refers to a value that contains it: its
+                // expansion never ends (serde_yaml would work until its recursion limit).
+                let Some(n) = sizes.get(&id).copied() else {
+                    return Err(
+                        "a YAML alias (*name) refers to a value that contains it".to_string()
+                    );
+                };
                 add(&mut open, n)?;
             }
             Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
@@ -229,6 +235,10 @@ http.enabled: true
             .unwrap_err()
             .contains("expand to more than"));
         assert!(check_aliases("a: &x {k: v}\nb: *x\nc: [*x, *x]\n").is_ok());
+        // Found by the config fuzzer: an alias inside its own anchor's value.
+        assert!(check_aliases("b: &b [x, *b]\n")
+            .unwrap_err()
+            .contains("contains it"));
         assert!(check_aliases(TEXT).is_ok());
     }
 
