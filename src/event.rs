@@ -337,9 +337,15 @@ pub const METADATA_TYPE: &str = "doc";
 impl Event {
     /// Appends the document with `@metadata` (`beat`, `type`, `version`, `_id`, `format`) as its first key.
     pub fn write_with_metadata(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"@metadata\":{\"beat\":\"");
-        out.extend_from_slice(METADATA_BEAT.as_bytes());
-        out.extend_from_slice(b"\",\"type\":\"");
+        self.write_with_metadata_as(out, METADATA_BEAT);
+    }
+
+    /// [`Event::write_with_metadata`] with another `@metadata.beat` (Logstash's `index` setting, which
+    /// Logstash pipelines use to name indices).
+    pub fn write_with_metadata_as(&self, out: &mut Vec<u8>, beat: &str) {
+        out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
+        write_json_str(out, beat);
+        out.extend_from_slice(b",\"type\":\"");
         out.extend_from_slice(METADATA_TYPE.as_bytes());
         out.extend_from_slice(b"\",\"version\":\"");
         out.extend_from_slice(crate::VERSION.as_bytes());

@@ -8,6 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
+use crate::config::processors::Processors;
 use crate::config::{InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
@@ -110,6 +111,7 @@ pub async fn read_object(
             while fed.is_ok() && parser.has_backlog() {
                 publish(
                     &mut parser,
+                    &input.processors,
                     queue,
                     ack,
                     PUBLISH_CHUNK_EVENTS,
@@ -121,6 +123,7 @@ pub async fn read_object(
             }
             publish(
                 &mut parser,
+                &input.processors,
                 queue,
                 ack,
                 PUBLISH_CHUNK_EVENTS,
@@ -132,7 +135,16 @@ pub async fn read_object(
         }
     }
     let finished = parser.finish();
-    publish(&mut parser, queue, ack, 1, metrics, shutdown).await?;
+    publish(
+        &mut parser,
+        &input.processors,
+        queue,
+        ack,
+        1,
+        metrics,
+        shutdown,
+    )
+    .await?;
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
@@ -146,6 +158,7 @@ pub async fn read_object(
 /// Publishes the parser's events once at least `min` are waiting.
 async fn publish(
     parser: &mut ObjectParser<'_>,
+    processors: &Processors,
     queue: &QueueSender,
     ack: &AckGroup,
     min: usize,
@@ -155,7 +168,15 @@ async fn publish(
     if parser.pending() < min.max(1) {
         return Ok(());
     }
-    let events: Vec<_> = parser.drain().collect();
+    let mut events: Vec<_> = parser.drain().collect();
+    if !processors.is_empty() {
+        let before = events.len();
+        events.retain_mut(|e| crate::processors::apply(processors, e));
+        Metrics::add(&metrics.events_filtered, (before - events.len()) as u64);
+        if events.is_empty() {
+            return Ok(());
+        }
+    }
     let n = events.len() as u64;
     let mut abort = shutdown.clone();
     tokio::select! {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use s3logsbeat::cli::{Cli, Command, ExportCommand, ImportArgs, TestCommand};
-use s3logsbeat::config::{load, ConfigError, Level, Mode, Settings};
+use s3logsbeat::config::{load, ConfigError, Mode, Settings};
 use s3logsbeat::import::ImportMode;
 use s3logsbeat::shutdown::Shutdown;
 use s3logsbeat::{import, parse_cmd, pipeline};
@@ -58,7 +58,10 @@ fn main() -> ExitCode {
         }
         Command::Test(TestCommand::Config) => {
             match Settings::load(&cli.config, &cli.overrides, Mode::All) {
-                Ok(_) => {
+                Ok(settings) => {
+                    for w in &settings.warnings {
+                        say!("warning: {w}");
+                    }
                     out!("Config OK");
                     ExitCode::SUCCESS
                 }
@@ -99,56 +102,22 @@ fn config_errors(errors: Vec<ConfigError>) -> ExitCode {
 /// Settings for `mode`, logging and the runtime; a config error is printed and becomes exit code 2.
 fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
     let settings = Settings::load(&cli.config, &cli.overrides, mode).map_err(config_errors)?;
-    init_logging(&settings, &cli.debug);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            say!("cannot start the runtime: {e}");
-            ExitCode::FAILURE
-        })?;
-    Ok((settings, runtime))
-}
-
-/// Logging: `logging.level` (default info) for everything, debug for the `-d` selectors.
-fn init_logging(settings: &Settings, selectors: &[String]) {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::prelude::*;
-    let level = match settings.logging.level {
-        Level::Error => LevelFilter::ERROR,
-        Level::Warning => LevelFilter::WARN,
-        Level::Info => LevelFilter::INFO,
-        Level::Debug => LevelFilter::DEBUG,
-    };
-    let mut targets = Targets::new().with_default(level);
-    let all: Vec<String> = selectors
-        .iter()
-        .chain(settings.logging.selectors.iter())
-        .flat_map(|s| {
-            s.split(',')
-                .map(|x| x.trim().to_string())
-                .collect::<Vec<_>>()
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    for sel in all {
-        let t = match sel.as_str() {
-            "*" => "s3logsbeat".to_string(),
-            "es" => "s3logsbeat::elasticsearch".to_string(),
-            other => format!("s3logsbeat::{other}"),
-        };
-        targets = targets.with_target(t, LevelFilter::DEBUG);
-        if sel == "elasticsearch" || sel == "es" {
-            targets = targets.with_target("s3logsbeat::outputs::elasticsearch", LevelFilter::DEBUG);
-        }
+    if let Err(e) = s3logsbeat::logging::init(&settings.logging, &cli.debug, cli.log_to_stderr) {
+        say!("cannot open the log files: {e}");
+        return Err(ExitCode::FAILURE);
     }
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(io::stderr)
-        .with_ansi(false)
-        .with_target(false);
-    let _ = tracing_subscriber::registry()
-        .with(fmt.with_filter(targets))
-        .try_init();
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = settings.max_procs {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.enable_all().build().map_err(|e| {
+        say!("cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })?;
+    Ok((settings, runtime))
 }
 
 fn run(cli: &Cli) -> ExitCode {

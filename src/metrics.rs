@@ -70,6 +70,8 @@ counters! {
     lines,
     /// Lines that did not parse.
     parse_failures,
+    /// Events a `drop_event` processor removed (counted as done: their message can be deleted).
+    events_filtered,
     /// Events published to the queue.
     events_published,
     /// Events acknowledged by the output.

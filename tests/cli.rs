@@ -237,7 +237,7 @@ output.elasticsearch:
   ssl:
     verification_mode: ful
     certificate_authorities: [/nonexistent/ca.pem]
-http.enabled: true
+http.enabeld: true
 logging.level: verbose
 ";
     std::fs::write(&f, text).unwrap();
@@ -251,7 +251,7 @@ logging.level: verbose
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     let want = [
-        format!("{name}:15: unknown key http"),
+        format!("{name}:15: unknown key http.enabeld"),
         format!("{name}: -E output.elasticsearch.bulk_max_size=many: output.elasticsearch.bulk_max_size: invalid type"),
         format!("{name}:7: queue.mem.events (1024) must be at least flush.min_events (2048) + 512"),
         format!("{name}:9: output.elasticsearch.hosts.0: \"https://es:9200\" says https:// but output.elasticsearch.protocol is http"),
@@ -278,7 +278,7 @@ logging.level: verbose
         .replace("  protocol: http\n", "")
         .replace("\"alb-%{+yyyy.MM.dd\"", "\"alb-%{+yyyy.MM.dd}\"")
         .replace("  ssl:\n    verification_mode: ful\n    certificate_authorities: [/nonexistent/ca.pem]\n", "")
-        .replace("http.enabled: true\n", "")
+        .replace("http.enabeld: true\n", "")
         .replace("logging.level: verbose\n", "")
         .replace("  events: 1024\n", "  events: 4096\n");
     std::fs::write(&f, &fixed).unwrap();

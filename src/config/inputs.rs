@@ -126,6 +126,8 @@ pub struct InputSettings {
     pub aws: AwsSettings,
     /// Messages (sqs) or objects (s3) read at once.
     pub workers: usize,
+    /// The input's `processors`, then the global ones; applied to every event before it is published.
+    pub processors: super::processors::Processors,
 }
 
 /// Where an input's objects come from.
@@ -372,6 +374,11 @@ pub(super) fn validate(
         Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
     };
 
+    let processors = super::processors::compile(
+        &input.processors,
+        &format!("s3logsbeat.inputs.{i}.processors"),
+        p,
+    );
     if p.len() > before {
         return None;
     }
@@ -397,6 +404,7 @@ pub(super) fn validate(
         max_line_bytes,
         aws,
         workers: input.workers.unwrap_or(5).max(1),
+        processors,
     })
 }
 

@@ -24,6 +24,8 @@ pub struct Source {
     overrides: Vec<(String, String)>,
     /// Keys whose values were taken out because they were wrong.
     removed: Vec<String>,
+    /// Keys whose values came from an environment variable (`${VAR}`).
+    pub from_env: Vec<String>,
 }
 
 impl Source {
@@ -119,9 +121,12 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
             errors.push(source.error(Some(&key), m));
         }
     }
-    if let Err(list) = expand_env(&mut tree, "") {
-        for (k, m) in list {
-            errors.push(source.error(Some(&k), m));
+    match expand_env(&mut tree, "") {
+        Ok(keys) => source.from_env = keys,
+        Err(list) => {
+            for (k, m) in list {
+                errors.push(source.error(Some(&k), m));
+            }
         }
     }
     // Read, take out what is wrong, read again: every structural problem is found in one run. Each round
@@ -331,22 +336,55 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces `${VAR}` and `${VAR:default}` in string values with the environment, as libbeat does. Every
-/// unset variable is reported.
-fn expand_env(v: &mut Value, key: &str) -> Result<(), Vec<(String, String)>> {
+/// Replaces `${NAME}` and `${NAME:default}` in string values, as libbeat does: a dotted name that is a
+/// key of the config (`${path.home}`) takes that key's value, `path.*` their defaults, anything else the
+/// environment. Every unresolved name is reported. Returns the keys whose values came from the
+/// environment (secrets, as far as `export config` is concerned).
+fn expand_env(v: &mut Value, key: &str) -> Result<Vec<String>, Vec<(String, String)>> {
+    let snapshot = v.clone();
+    let lookup = |name: &str| -> Option<(String, bool)> {
+        if name.contains('.') {
+            let mut cur = Some(&snapshot);
+            for part in name.split('.') {
+                cur = cur.and_then(|c| c.get(part));
+            }
+            match cur {
+                Some(Value::String(s)) if !s.contains("${") => return Some((s.clone(), false)),
+                Some(Value::Number(n)) => return Some((n.to_string(), false)),
+                Some(Value::Bool(b)) => return Some((b.to_string(), false)),
+                _ => {}
+            }
+            if let Some(p) = super::paths::default_for(name, &snapshot) {
+                return Some((p, false));
+            }
+        }
+        std::env::var(name).ok().map(|v| (v, true))
+    };
     let mut errors = Vec::new();
-    expand_env_into(v, key, &mut errors);
+    let mut from_env = Vec::new();
+    expand_env_into(v, key, &lookup, &mut errors, &mut from_env);
     if errors.is_empty() {
-        Ok(())
+        Ok(from_env)
     } else {
         Err(errors)
     }
 }
 
-fn expand_env_into(v: &mut Value, key: &str, errors: &mut Vec<(String, String)>) {
+type Lookup<'a> = dyn Fn(&str) -> Option<(String, bool)> + 'a;
+
+fn expand_env_into(
+    v: &mut Value,
+    key: &str,
+    lookup: &Lookup<'_>,
+    errors: &mut Vec<(String, String)>,
+    from_env: &mut Vec<String>,
+) {
     match v {
-        Value::String(s) if s.contains("${") => match expand_str(s, key) {
-            Ok(out) => {
+        Value::String(s) if s.contains("${") => match expand_str(s, key, lookup) {
+            Ok((out, env)) => {
+                if env {
+                    from_env.push(key.to_string());
+                }
                 // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number.
                 *v = if s.trim().starts_with("${")
                     && s.trim().ends_with('}')
@@ -367,20 +405,22 @@ fn expand_env_into(v: &mut Value, key: &str, errors: &mut Vec<(String, String)>)
                 } else {
                     format!("{key}.{name}")
                 };
-                expand_env_into(v, &child, errors);
+                expand_env_into(v, &child, lookup, errors, from_env);
             }
         }
         Value::Sequence(s) => {
             for (i, v) in s.iter_mut().enumerate() {
-                expand_env_into(v, &format!("{key}.{i}"), errors);
+                expand_env_into(v, &format!("{key}.{i}"), lookup, errors, from_env);
             }
         }
         _ => {}
     }
 }
 
-fn expand_str(s: &str, key: &str) -> Result<String, String> {
+/// One string's references resolved; true if any came from the environment.
+fn expand_str(s: &str, key: &str, lookup: &Lookup<'_>) -> Result<(String, bool), String> {
     let mut out = String::new();
+    let mut env = false;
     let mut rest = s;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
@@ -393,10 +433,13 @@ fn expand_str(s: &str, key: &str) -> Result<String, String> {
             Some((n, d)) => (n, Some(d)),
             None => (spec, None),
         };
-        match (std::env::var(name), default) {
-            (Ok(val), _) => out.push_str(&val),
-            (Err(_), Some(d)) => out.push_str(d),
-            (Err(_), None) => {
+        match (lookup(name), default) {
+            (Some((val, from_env)), _) => {
+                out.push_str(&val);
+                env |= from_env;
+            }
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => {
                 return Err(format!(
                     "{key}: environment variable {name} is not set (write ${{{name}:default}} for a default)"
                 ))
@@ -405,7 +448,7 @@ fn expand_str(s: &str, key: &str) -> Result<String, String> {
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, env))
 }
 
 #[cfg(test)]
@@ -454,7 +497,8 @@ mod tests {
             "a: ${S3LB_TEST_PORT}\nb: http://h:${S3LB_TEST_PORT}/\nc: ${S3LB_TEST_UNSET:dflt}\n",
         )
         .unwrap();
-        expand_env(&mut v, "").unwrap();
+        let from_env = expand_env(&mut v, "").unwrap();
+        assert_eq!(from_env, vec!["a", "b"], "c took its default");
         assert_eq!(v["a"].as_u64(), Some(9201));
         assert_eq!(v["b"].as_str(), Some("http://h:9201/"));
         assert_eq!(v["c"].as_str(), Some("dflt"));

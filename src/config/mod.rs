@@ -9,13 +9,16 @@
 //! What must stay true: this module is read by every other and reaches none of them (it depends on no
 //! other module of the crate), and nothing outside it reads [`raw`].
 
+pub mod compat;
 pub mod format;
 pub mod index;
 pub mod inputs;
 pub mod load;
 pub mod logging;
 pub mod outputs;
+pub mod paths;
 pub mod positions;
+pub mod processors;
 pub mod raw;
 pub mod tls;
 pub mod values;
@@ -30,7 +33,7 @@ pub use inputs::{
     key_regex, AwsSettings, EnrichSettings, InputSettings, InputSource, ParseErrorPolicy,
     S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
 };
-pub use logging::{Level, LoggingSettings};
+pub use logging::{Level, LogFileSettings, LoggingSettings};
 pub use outputs::{
     BackoffSettings, ConsoleSettings, ElasticsearchSettings, FileSettings, LogstashSettings,
     OutputSettings, Secret,
@@ -88,12 +91,20 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Problems found while validating, by key; turned into [`ConfigError`]s with their places at the end.
+/// Warnings are kept beside them: keys accepted from beats configs and ignored.
 #[derive(Debug, Default)]
 pub struct Problems {
     list: Vec<(String, String)>,
+    warnings: Vec<(String, String)>,
 }
 
 impl Problems {
+    /// A key accepted but ignored, or a choice made for the user: logged at start-up and by
+    /// `test config`, never fatal.
+    pub fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push((key.into(), message.into()));
+    }
+
     /// A problem with `key`.
     pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.list.push((key.into(), message.into()));
@@ -151,6 +162,46 @@ pub struct Settings {
     pub output: OutputSettings,
     /// `logging`.
     pub logging: LoggingSettings,
+    /// The monitoring endpoint, if enabled.
+    pub http: Option<HttpSettings>,
+    /// `path.*`.
+    pub paths: paths::PathSettings,
+    /// `setup.template`.
+    pub template: TemplateSettings,
+    /// `processors`, compiled.
+    pub processors: processors::Processors,
+    /// Runtime threads (`max_procs`); `None`: one per CPU.
+    pub max_procs: Option<usize>,
+    /// Keys accepted and ignored, or choices worth saying: one line each at start-up and in `test config`.
+    pub warnings: Vec<ConfigError>,
+    /// Keys whose values came from environment variables (`${VAR}`): `export config` hides them.
+    pub from_env: Vec<String>,
+}
+
+/// The monitoring endpoint (`http.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Where to listen.
+    pub addr: std::net::SocketAddr,
+    /// `/health` answers 503 when the output has not delivered for this long while events wait.
+    pub output_unreachable: Duration,
+    /// ... or when no poll succeeded for this many long-poll waits.
+    pub missed_polls: u32,
+}
+
+/// The index template (`setup.template.*`).
+#[derive(Clone, Debug)]
+pub struct TemplateSettings {
+    /// Install it at start-up.
+    pub enabled: bool,
+    /// Its name.
+    pub name: String,
+    /// The index pattern it covers.
+    pub pattern: String,
+    /// Replace one of the same name.
+    pub overwrite: bool,
+    /// Index settings to merge in.
+    pub settings: serde_json::Value,
 }
 
 /// The host name, as `beat.hostname` and the default `beat.name`.
@@ -172,9 +223,9 @@ impl Settings {
     pub fn validate(loaded: Loaded, file: &Path, mode: Mode) -> Result<Settings, Vec<ConfigError>> {
         let Loaded {
             raw,
+            tree,
             source,
             mut errors,
-            ..
         } = loaded;
         let mut p = Problems::default();
         let hostname = hostname();
@@ -249,8 +300,25 @@ impl Settings {
             );
         }
 
-        let output = outputs::validate(&raw.output, &mut p);
-        let logging = logging::validate(&raw.logging, &mut p);
+        compat::check(&raw, &tree, &mut p);
+        let output = outputs::validate(&raw.output, &raw.cloud, &mut p);
+        let paths = paths::PathSettings::from_raw(&raw.path);
+        let logging = logging::validate(&raw.logging, &paths.logs, &mut p);
+        let processors = processors::compile(&raw.processors, "processors", &mut p);
+        // Beats order: an input's own processors, then the global ones.
+        for s in &mut inputs {
+            s.processors.0.extend(processors.0.iter().cloned());
+        }
+        let http = http(&raw.http, &mut p);
+        let template = template(&raw.setup.template, &mut p);
+        if raw.max_procs == Some(0) {
+            p.push("max_procs", "max_procs must be at least 1");
+        }
+        let warnings: Vec<ConfigError> = p
+            .warnings
+            .iter()
+            .map(|(k, m)| source.error(Some(k), m.clone()))
+            .collect();
 
         for (key, message) in p.list {
             // A key whose value was taken out as wrong is already reported.
@@ -277,7 +345,76 @@ impl Settings {
             },
             output,
             logging,
+            http,
+            paths,
+            template,
+            processors,
+            max_procs: raw.max_procs,
+            warnings,
+            from_env: source.from_env.clone(),
         })
+    }
+}
+
+fn http(h: &raw::Http, p: &mut Problems) -> Option<HttpSettings> {
+    if !h.enabled {
+        return None;
+    }
+    let host = if h.host == "localhost" {
+        "127.0.0.1"
+    } else {
+        h.host.trim_matches(['[', ']'])
+    };
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        p.push(
+            "http.host",
+            format!(
+                "http.host {:?} is not an IP address (127.0.0.1, 0.0.0.0, ::1 or localhost)",
+                h.host
+            ),
+        );
+        return None;
+    };
+    if h.health.output_unreachable.0.is_zero() || h.health.missed_polls == 0 {
+        p.push(
+            "http.health",
+            "http.health.output_unreachable and missed_polls must be more than 0",
+        );
+    }
+    Some(HttpSettings {
+        addr: std::net::SocketAddr::new(ip, h.port),
+        output_unreachable: h.health.output_unreachable.0,
+        missed_polls: h.health.missed_polls,
+    })
+}
+
+fn template(t: &raw::Template, p: &mut Problems) -> TemplateSettings {
+    let settings = match &t.settings {
+        None | Some(serde_yaml::Value::Null) => serde_json::json!({}),
+        Some(v) => match serde_json::to_value(v) {
+            Ok(j @ serde_json::Value::Object(_)) => j,
+            _ => {
+                p.push(
+                    "setup.template.settings",
+                    "setup.template.settings must be a mapping of index settings",
+                );
+                serde_json::json!({})
+            }
+        },
+    };
+    let name = t.name.clone().unwrap_or_else(|| "s3logsbeat".into());
+    if name.contains("%{") {
+        p.warn(
+            "setup.template.name",
+            format!("setup.template.name {name:?}: %{{...}} is not expanded in template names; it is used as written"),
+        );
+    }
+    TemplateSettings {
+        enabled: t.enabled,
+        pattern: t.pattern.clone().unwrap_or_else(|| "s3logsbeat-*".into()),
+        name,
+        overwrite: t.overwrite,
+        settings,
     }
 }
 
@@ -358,11 +495,11 @@ output.console:
         let e = first_error(BASE, &["output.console.prety=true"], Mode::All);
         assert!(e.contains("unknown key output.console.prety"), "{e}");
         let e = first_error(
-            &format!("{BASE}setup.template.enabled: false\n"),
+            &format!("{BASE}setup.tempalte.enabled: false\n"),
             &[],
             Mode::All,
         );
-        assert!(e.contains("unknown key setup"), "{e}");
+        assert!(e.contains("unknown key setup.tempalte"), "{e}");
     }
 
     #[test]

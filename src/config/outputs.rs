@@ -101,6 +101,12 @@ pub struct ElasticsearchSettings {
     pub backoff: BackoffSettings,
     /// Where permanently rejected documents go; `None` drops them (`non_indexable_policy.drop`).
     pub dead_letter_index: Option<String>,
+    /// Query parameters of every bulk request (`parameters`).
+    pub parameters: Vec<(String, String)>,
+    /// Headers of every request (`headers`).
+    pub headers: Vec<(String, String)>,
+    /// HTTP(S) proxy (`proxy_url`).
+    pub proxy: Option<String>,
 }
 
 /// Validated `output.logstash`.
@@ -124,6 +130,8 @@ pub struct LogstashSettings {
     pub backoff: BackoffSettings,
     /// TLS, when `ssl` is present and not disabled.
     pub tls: Option<TlsSettings>,
+    /// `@metadata.beat` of the events (`index`). Default: `s3logsbeat`.
+    pub index: String,
 }
 
 /// Validated `output.console`.
@@ -146,10 +154,22 @@ pub struct FileSettings {
     pub number_of_files: u32,
 }
 
-/// Checks `output`; every problem goes to `p`.
-pub(super) fn validate(o: &raw::Outputs, p: &mut Problems) -> Option<OutputSettings> {
+/// Checks `output` (and `cloud.*`, which configures Elasticsearch); every problem goes to `p`.
+pub(super) fn validate(
+    o: &raw::Outputs,
+    cloud: &raw::Cloud,
+    p: &mut Problems,
+) -> Option<OutputSettings> {
     let mut enabled = Vec::new();
-    if let Some(es) = o.elasticsearch.as_ref().filter(|x| x.enabled) {
+    let mut es = o.elasticsearch.clone();
+    if cloud.id.is_some() || cloud.auth.is_some() {
+        let mut e = es
+            .take()
+            .unwrap_or_else(|| serde_yaml::from_str("{}").expect("every key has a default"));
+        apply_cloud(&mut e, cloud, p);
+        es = Some(e);
+    }
+    if let Some(es) = es.as_ref().filter(|x| x.enabled) {
         enabled.push(elasticsearch(es, p).map(|s| OutputSettings::Elasticsearch(Box::new(s))));
     }
     if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
@@ -174,6 +194,44 @@ pub(super) fn validate(o: &raw::Outputs, p: &mut Problems) -> Option<OutputSetti
             None
         }
     }
+}
+
+/// `cloud.id` (`name:base64(host$es-id$kibana-id)`) sets the Elasticsearch host, `cloud.auth` its
+/// credentials, as beats do.
+fn apply_cloud(es: &mut raw::Elasticsearch, cloud: &raw::Cloud, p: &mut Problems) {
+    if let Some(id) = &cloud.id {
+        match decode_cloud_id(id) {
+            Some(url) => es.hosts = vec![url],
+            None => p.push(
+                "cloud.id",
+                "cloud.id is not an Elastic Cloud id (name:base64 of host$es-id$kibana-id)",
+            ),
+        }
+    }
+    if let Some(auth) = &cloud.auth {
+        match auth.split_once(':') {
+            Some((u, pw)) => {
+                es.username = Some(u.to_string());
+                es.password = Some(pw.to_string());
+            }
+            None => p.push("cloud.auth", "cloud.auth must be user:password"),
+        }
+    }
+}
+
+/// The Elasticsearch URL of an Elastic Cloud id.
+pub fn decode_cloud_id(id: &str) -> Option<String> {
+    let b64 = id.rsplit_once(':').map_or(id, |(_, b)| b);
+    let text = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let mut parts = text.split('$');
+    let host = parts.next().filter(|h| !h.is_empty())?;
+    let es = parts.next().filter(|e| !e.is_empty())?;
+    let (host, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p),
+        _ => (host, "443"),
+    };
+    Some(format!("https://{es}.{host}:{port}"))
 }
 
 fn backoff(b: &Backoff, prefix: &str, p: &mut Problems) -> BackoffSettings {
@@ -358,6 +416,27 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         p,
     );
     let backoff = backoff(&c.backoff, K, p);
+    for (name, value) in &c.headers {
+        let bad_name = name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if bad_name || value.contains(['\r', '\n']) {
+            p.push(
+                format!("{K}.headers.{name}"),
+                format!("{K}.headers.{name}: not a valid HTTP header"),
+            );
+        }
+    }
+    let proxy = c.proxy_url.clone().filter(|u| !u.is_empty());
+    if let Some(u) = &proxy {
+        if !(u.starts_with("http://") || u.starts_with("https://")) || url::Url::parse(u).is_err() {
+            p.push(
+                format!("{K}.proxy_url"),
+                format!("{K}.proxy_url {u:?} is not an http:// or https:// proxy URL"),
+            );
+        }
+    }
     if p.len() > before {
         return None;
     }
@@ -374,6 +453,17 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         backoff,
         dead_letter_index,
         hosts,
+        parameters: c
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        headers: c
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        proxy,
     })
 }
 
@@ -439,6 +529,11 @@ fn logstash(c: &raw::Logstash, p: &mut Problems) -> Option<LogstashSettings> {
         backoff: backoff(&c.backoff, K, p),
         tls,
         hosts,
+        index: c
+            .index
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| "s3logsbeat".into()),
     };
     (p.len() == before).then_some(settings)
 }

@@ -41,6 +41,183 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub logging: Logging,
+    /// The monitoring endpoint (`/`, `/stats`, `/metrics`, `/health`).
+    #[serde(default)]
+    pub http: Http,
+    /// `path.home`, `path.config`, `path.data`, `path.logs`.
+    #[serde(default)]
+    pub path: Paths,
+    /// `setup.template.*` (the index template); `setup.kibana`, `setup.dashboards` and `setup.ilm` are
+    /// accepted from beats configs and ignored with a warning.
+    #[serde(default)]
+    pub setup: Setup,
+    /// Processors applied to every event, in order (`add_fields`, `drop_fields`, `rename`, `add_tags`,
+    /// `drop_event`, `decode_json_fields`, each with an optional `when`). Default: none.
+    #[serde(default)]
+    pub processors: Vec<serde_yaml::Value>,
+    /// Runtime threads. Default: one per CPU.
+    #[serde(default)]
+    pub max_procs: Option<usize>,
+    /// Elastic Cloud: `cloud.id` sets `output.elasticsearch.hosts`, `cloud.auth` its `user:password`.
+    #[serde(default)]
+    pub cloud: Cloud,
+    /// libbeat's self-monitoring (`xpack.monitoring.*`): not supported (the monitoring endpoint serves
+    /// the same counters); accepted with a warning.
+    #[serde(default)]
+    pub xpack: Option<serde_yaml::Value>,
+    /// libbeat 7's name for `xpack.monitoring`: accepted with a warning.
+    #[serde(default)]
+    pub monitoring: Option<serde_yaml::Value>,
+}
+
+/// `http:` (the monitoring endpoint, as in beats).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Serve the endpoint. Default: false.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Address to listen on. Default: 127.0.0.1 (`localhost` is read as that).
+    #[serde(default = "default_http_host")]
+    pub host: String,
+    /// Port. Default: 5066.
+    #[serde(default = "default_http_port")]
+    pub port: u16,
+    /// When `/health` answers 503.
+    #[serde(default)]
+    pub health: HealthLimits,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            enabled: false,
+            host: default_http_host(),
+            port: default_http_port(),
+            health: HealthLimits::default(),
+        }
+    }
+}
+
+fn default_http_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_http_port() -> u16 {
+    5066
+}
+
+/// `http.health`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthLimits {
+    /// Unhealthy when the output has not delivered for this long while events wait. Default: 5m.
+    #[serde(default = "five_minutes")]
+    pub output_unreachable: Dur,
+    /// Unhealthy when no poll has succeeded for this many long-poll waits. Default: 3.
+    #[serde(default = "three")]
+    pub missed_polls: u32,
+}
+
+impl Default for HealthLimits {
+    fn default() -> Self {
+        HealthLimits {
+            output_unreachable: five_minutes(),
+            missed_polls: three(),
+        }
+    }
+}
+
+fn five_minutes() -> Dur {
+    Dur::secs(300)
+}
+fn three() -> u32 {
+    3
+}
+
+/// `path:`. Every path defaults from `path.home`, the directory of the binary.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    /// The installation's home. Default: the binary's directory.
+    #[serde(default)]
+    pub home: Option<String>,
+    /// Where the config file is looked for. Default: `path.home`.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Data (nothing is stored there today). Default: `path.home/data`.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// Log files (`logging.to_files`). Default: `path.home/logs`.
+    #[serde(default)]
+    pub logs: Option<String>,
+}
+
+/// `setup:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// The index template.
+    #[serde(default)]
+    pub template: Template,
+    /// Kibana: dashboards are not shipped; accepted with a warning.
+    #[serde(default)]
+    pub kibana: Option<serde_yaml::Value>,
+    /// Dashboards: not shipped; accepted with a warning.
+    #[serde(default)]
+    pub dashboards: Option<serde_yaml::Value>,
+    /// Index lifecycle management: not managed; accepted with a warning.
+    #[serde(default)]
+    pub ilm: Option<serde_yaml::Value>,
+}
+
+/// `setup.template`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    /// Install the index template when the daemon starts (it never blocks or fails delivery).
+    /// Default: true, as in beats.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The template's name. Default: `s3logsbeat`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The index pattern it applies to. Default: `s3logsbeat-*`.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// libbeat's fields file: the mappings are built in; accepted with a warning.
+    #[serde(default)]
+    pub fields: Option<String>,
+    /// Replace a template of the same name. Default: false.
+    #[serde(default)]
+    pub overwrite: bool,
+    /// Index settings merged into the template (`index.number_of_shards`, ...). Default: none.
+    #[serde(default)]
+    pub settings: Option<serde_yaml::Value>,
+}
+
+impl Default for Template {
+    fn default() -> Self {
+        Template {
+            enabled: true,
+            name: None,
+            pattern: None,
+            fields: None,
+            overwrite: false,
+            settings: None,
+        }
+    }
+}
+
+/// `cloud:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cloud {
+    /// Elastic Cloud id (`name:base64(host$es-id$kibana-id)`). Default: none.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `user:password` for the cloud deployment. Default: none.
+    #[serde(default)]
+    pub auth: Option<String>,
 }
 
 /// `s3logsbeat:`.
@@ -172,6 +349,9 @@ pub struct RawInput {
     /// Put this input's `fields` at the top level of events. Default: the global setting.
     #[serde(default)]
     pub fields_under_root: Option<bool>,
+    /// Processors for this input's events, run before the global `processors`. Default: none.
+    #[serde(default)]
+    pub processors: Vec<serde_yaml::Value>,
     /// Tags added to this input's events, after the global `tags`. Default: none.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -271,6 +451,12 @@ pub struct Outputs {
     /// `output.file`.
     #[serde(default)]
     pub file: Option<File>,
+    /// libbeat's Kafka output: not supported (an error when enabled: events would not go where meant).
+    #[serde(default)]
+    pub kafka: Option<serde_yaml::Value>,
+    /// libbeat's Redis output: not supported (an error when enabled).
+    #[serde(default)]
+    pub redis: Option<serde_yaml::Value>,
 }
 
 /// `ssl:` of an output.
@@ -292,6 +478,19 @@ pub struct Ssl {
     /// Client key (PEM) for mutual TLS. Default: none.
     #[serde(default)]
     pub key: Option<String>,
+    /// Passphrase of an encrypted key: not supported (an error when set; decrypt the key file).
+    #[serde(default)]
+    pub key_passphrase: Option<String>,
+    /// TLS versions. rustls speaks TLS 1.2 and 1.3; a list without either is an error, older versions
+    /// in it are ignored with a warning. Default: TLSv1.2, TLSv1.3.
+    #[serde(default)]
+    pub supported_protocols: Vec<String>,
+    /// Cipher suites: rustls's safe defaults are always used; a non-empty list is ignored with a warning.
+    #[serde(default)]
+    pub cipher_suites: Vec<String>,
+    /// Curve types: as `cipher_suites`.
+    #[serde(default)]
+    pub curve_types: Vec<String>,
 }
 
 /// `backoff:` of an output.
@@ -380,6 +579,15 @@ pub struct Elasticsearch {
     /// (default) or `drop: {}`.
     #[serde(default)]
     pub non_indexable_policy: Option<NonIndexablePolicy>,
+    /// Query parameters added to every bulk request. Default: none.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    /// HTTP headers added to every request. Default: none.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// An HTTP(S) proxy for every request (`http://proxy:3128`). Default: none.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
 }
 
 /// `output.elasticsearch.non_indexable_policy`.
@@ -440,6 +648,21 @@ pub struct Logstash {
     /// Accepted for configs from the original; ignored: events are retried until delivered.
     #[serde(default)]
     pub max_retries: Option<i64>,
+    /// Sets `@metadata.beat`, which Logstash pipelines use to name indices. Default: `s3logsbeat`.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// Reconnect after this long: not supported (connections are kept); accepted with a warning.
+    #[serde(default)]
+    pub ttl: Option<Dur>,
+    /// Start with small windows: not supported (windows are `bulk_max_size`); accepted with a warning.
+    #[serde(default)]
+    pub slow_start: Option<bool>,
+    /// A SOCKS5 proxy: not supported (an error when set: events would not go through it).
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// For `proxy_url`: accepted with a warning.
+    #[serde(default)]
+    pub proxy_use_local_resolver: Option<bool>,
 }
 
 /// `output.console`.
@@ -485,8 +708,58 @@ pub struct Logging {
     /// Debug selectors to enable (`-d` adds to these). Default: none.
     #[serde(default)]
     pub selectors: Vec<String>,
-    /// Accepted for configs from other beats; s3logsbeat always logs to stderr (run it under systemd or
-    /// a container runtime to keep the logs).
+    /// Log to stderr. Default: true, unless `to_files` is set (beats' `-e` forces it).
     #[serde(default)]
     pub to_stderr: Option<bool>,
+    /// Log to rotating files in `logging.files.path`. Default: false.
+    #[serde(default)]
+    pub to_files: Option<bool>,
+    /// The log files.
+    #[serde(default)]
+    pub files: Option<LogFiles>,
+    /// One JSON object per line (time, level, message, fields) instead of text. Default: false.
+    #[serde(default)]
+    pub json: bool,
+    /// The periodic counters line.
+    #[serde(default)]
+    pub metrics: Option<LogMetrics>,
+    /// Syslog: not supported; accepted with a warning (use journald or files).
+    #[serde(default)]
+    pub to_syslog: Option<bool>,
+    /// Windows event log: not supported; accepted with a warning.
+    #[serde(default)]
+    pub to_eventlog: Option<bool>,
+}
+
+/// `logging.files`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFiles {
+    /// Directory. Default: `path.logs`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Base name. Default: `s3logsbeat`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Rotate when a file reaches this many bytes. Default: 10485760 (10 MiB).
+    #[serde(default)]
+    pub rotateeverybytes: Option<u64>,
+    /// Rotated files kept. Default: 7.
+    #[serde(default)]
+    pub keepfiles: Option<u32>,
+    /// Unix permissions of the files, octal (`0600`). Default: 0600.
+    #[serde(default)]
+    pub permissions: Option<serde_yaml::Value>,
+}
+
+/// `logging.metrics`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogMetrics {
+    /// Log the counters periodically. Default: true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// How often. Default: 30s.
+    #[serde(default)]
+    pub period: Option<Dur>,
 }

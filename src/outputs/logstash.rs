@@ -72,6 +72,8 @@ pub struct Logstash {
     current: AtomicUsize,
     idle: tokio::sync::Mutex<Vec<Conn>>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// `@metadata.beat`.
+    index: String,
     metrics: Arc<Metrics>,
 }
 
@@ -91,6 +93,7 @@ impl Logstash {
             current: AtomicUsize::new(0),
             idle: tokio::sync::Mutex::new(Vec::new()),
             tls: s.tls.as_ref().map(super::tls::client_config),
+            index: s.index.clone(),
             metrics,
         }
     }
@@ -154,7 +157,7 @@ impl Logstash {
         let mut window = Vec::with_capacity(self.bulk_max_size.min(batch.len()));
         for e in batch.events() {
             let mut v = Vec::with_capacity(e.doc.len() + 160);
-            e.write_with_metadata(&mut v);
+            e.write_with_metadata_as(&mut v, &self.index);
             window.push(v);
             if window.len() == self.bulk_max_size {
                 windows.push(Arc::new(std::mem::take(&mut window)));

@@ -26,6 +26,7 @@ pub struct Transport {
     pub limiter: Limiter,
     authorization: Option<Secret>,
     pipeline: Option<String>,
+    parameters: Vec<(String, String)>,
     compression: u32,
     metrics: Arc<Metrics>,
     /// Probes of hosts in backoff; stopped with the transport.
@@ -56,6 +57,27 @@ impl Transport {
             let tls = crate::outputs::tls::client_config(&s.tls);
             b = b.tls_backend_preconfigured((*tls).clone());
         }
+        if let Some(p) = &s.proxy {
+            let proxy = reqwest::Proxy::all(p).map_err(|e| SetupError {
+                key: "output.elasticsearch.proxy_url".into(),
+                message: chain(&e),
+            })?;
+            b = b.proxy(proxy);
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &s.headers {
+            let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()),
+                reqwest::header::HeaderValue::from_str(v),
+            ) else {
+                return Err(SetupError {
+                    key: format!("output.elasticsearch.headers.{k}"),
+                    message: "not a valid HTTP header".into(),
+                });
+            };
+            headers.insert(name, value);
+        }
+        b = b.default_headers(headers);
         let client = b.build().map_err(|e| SetupError {
             key: "output.elasticsearch".into(),
             message: format!("cannot build the HTTP client: {}", chain(&e)),
@@ -67,6 +89,7 @@ impl Transport {
             limiter: Limiter::new(s.hosts.len(), s.workers),
             authorization: s.authorization.clone(),
             pipeline: s.pipeline.clone(),
+            parameters: s.parameters.clone(),
             compression: s.compression_level,
             metrics,
             probes: Mutex::new(Vec::new()),
@@ -111,6 +134,12 @@ impl Transport {
         if let Some(p) = &self.pipeline {
             url.push_str("&pipeline=");
             url.push_str(&crate::percent::encode(p, crate::percent::Set::QueryValue));
+        }
+        for (k, v) in &self.parameters {
+            url.push('&');
+            url.push_str(&crate::percent::encode(k, crate::percent::Set::QueryValue));
+            url.push('=');
+            url.push_str(&crate::percent::encode(v, crate::percent::Set::QueryValue));
         }
         let mut req = self
             .client
