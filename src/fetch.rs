@@ -62,12 +62,24 @@ pub async fn read_object(
         .send()
         .await
     {
-        Ok(r) => r,
+        Ok(r) => {
+            metrics.live.aws_access(&format!("s3 {}", obj.bucket), None);
+            r
+        }
         Err(e) => {
             if let SdkError::ServiceError(se) = &e {
                 if se.err().is_no_such_key() {
                     return Err(FetchError::Missing(path.clone()));
                 }
+            }
+            // Credentials or access refused: `/health` says so until a read of this bucket succeeds.
+            if let crate::aws::Failure::Permanent(why) = crate::aws::classify_code(
+                aws_sdk_s3::error::ProvideErrorMetadata::code(&e),
+                String::new,
+            ) {
+                metrics
+                    .live
+                    .aws_access(&format!("s3 {}", obj.bucket), Some(&why));
             }
             return Err(failed(format!("GetObject failed: {}", chain(&e))));
         }

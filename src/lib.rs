@@ -41,6 +41,7 @@ pub mod import;
 pub mod inputs;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
 pub mod object;
 pub mod outputs;
 pub mod parse_cmd;

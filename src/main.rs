@@ -165,8 +165,16 @@ fn spawn_signal_handler(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("signal received: stopping (shutdown_timeout {:?})", timeout);
         trigger.stop();
+        if timeout.is_zero() {
+            tracing::info!("signal received: stopping; shutdown_timeout is 0, so what was read is not waited for: its messages go back to the queue");
+            trigger.abort();
+            return;
+        }
+        tracing::info!(
+            "signal received: stopping; waiting up to {} (shutdown_timeout) for what was read to be delivered",
+            s3logsbeat::config::values::format_duration(timeout)
+        );
         tokio::select! {
             _ = tokio::time::sleep(timeout) => tracing::info!("shutdown_timeout reached: giving up on undelivered events"),
             _ = wait_for_signal() => tracing::info!("second signal: giving up on undelivered events"),
@@ -176,11 +184,11 @@ fn spawn_signal_handler(
 }
 
 /// Exit code of a run that could not start: 2 for an output setup problem (like a config error), 1 for
-/// missing AWS region or credentials.
+/// missing AWS region or credentials or a monitoring port that cannot be listened on.
 fn start_error_code(e: &pipeline::StartError) -> ExitCode {
     match e {
         pipeline::StartError::Output(_) => ExitCode::from(2),
-        pipeline::StartError::Aws { .. } => ExitCode::FAILURE,
+        pipeline::StartError::Aws { .. } | pipeline::StartError::Http(_) => ExitCode::FAILURE,
     }
 }
 

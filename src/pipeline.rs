@@ -22,7 +22,8 @@ use crate::config::{InputSource, QueueSettings, Settings};
 use crate::inputs::sqs::poller::Poller;
 use crate::inputs::sqs::registry::Registry;
 use crate::inputs::sqs::{deleter, heartbeat};
-use crate::metrics::Metrics;
+use crate::metrics::{HealthLimits, Metrics};
+use crate::monitor;
 use crate::outputs::{self, Output, SetupError};
 use crate::queue::{self, BatchSettings, QueueSender};
 use crate::reader::Readers;
@@ -35,6 +36,9 @@ pub enum StartError {
     /// The output could not be set up.
     #[error("{0}")]
     Output(#[from] SetupError),
+    /// The monitoring endpoint cannot listen.
+    #[error("{0}")]
+    Http(String),
     /// An input's AWS clients could not be made (no region, no credentials).
     #[error("s3logsbeat.inputs.{input}: {error}")]
     Aws {
@@ -79,8 +83,42 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunSummary, StartError> {
     let metrics = Arc::new(Metrics::default());
+    // Bound first: a port in use is a start-up error, before anything is read.
+    let listener = match &settings.http {
+        Some(h) => Some(monitor::bind(h.addr).await.map_err(StartError::Http)?),
+        None => None,
+    };
     let (queue_tx, delivery) = start_delivery(&settings, metrics.clone(), shutdown.clone())?;
     let registry = Arc::new(Registry::default());
+    metrics.live.add_gauge(
+        "queue_events",
+        "Events in the publish queue: published by readers, not yet delivered",
+        queue_tx.fill_gauge(),
+    );
+    let capacity = settings.queue.events as i64;
+    metrics.live.add_gauge(
+        "queue_capacity",
+        "queue.mem.events: the most events the publish queue holds",
+        move || capacity,
+    );
+    let in_flight = registry.clone();
+    metrics.live.add_gauge(
+        "sqs_messages_in_flight",
+        "SQS messages received and not yet deleted or given back",
+        move || in_flight.len() as i64,
+    );
+    let (monitor_stop, monitor_rx) = tokio::sync::watch::channel(false);
+    let server = listener.map(|l| {
+        let state = monitor::State {
+            metrics: metrics.clone(),
+            limits: health_limits(&settings),
+            identity: monitor::Identity {
+                name: settings.beat_name.clone(),
+                hostname: settings.hostname.clone(),
+            },
+        };
+        tokio::spawn(monitor::serve(l, Arc::new(state), monitor_rx))
+    });
     let deleter = tokio::spawn(deleter::run(
         registry.clone(),
         metrics.clone(),
@@ -88,7 +126,11 @@ pub async fn run(
     ));
     let (hb_stop, hb_rx) = tokio::sync::watch::channel(false);
     let heartbeat = tokio::spawn(heartbeat::run(registry.clone(), metrics.clone(), hb_rx));
-    let reporter = tokio::spawn(report(metrics.clone(), shutdown.clone()));
+    let reporter = tokio::spawn(report(
+        metrics.clone(),
+        settings.logging.metrics_period,
+        shutdown.clone(),
+    ));
 
     let mut pollers = JoinSet::new();
     let mut readers = Vec::new();
@@ -129,6 +171,7 @@ pub async fn run(
     while let Some(r) = pollers.join_next().await {
         if let Some(why) = supervise::join_error(r) {
             Metrics::add(&metrics.task_panics, 1);
+            metrics.live.task_died(&format!("a poller {why}"));
             shutdown.fail(format!("a poller {why}"));
         }
     }
@@ -143,6 +186,8 @@ pub async fn run(
     }
     if shutdown.is_aborted() {
         tracing::info!("all pollers stopped; what was not delivered goes back to the queue");
+    } else if shutdown.is_stopping() {
+        tracing::info!("all pollers stopped; delivering what was read (within shutdown_timeout)");
     } else {
         tracing::info!("all pollers stopped; delivering what was read");
     }
@@ -154,14 +199,24 @@ pub async fn run(
     supervise::expect_clean_end(heartbeat, "the visibility heartbeat", &metrics, &shutdown).await;
     reporter.abort();
     let _ = reporter.await;
+    let _ = monitor_stop.send(true);
+    if let Some(server) = server {
+        supervise::expect_clean_end(server, "the monitoring endpoint", &metrics, &shutdown).await;
+    }
     let left = registry.drain();
     let returned = left.len() as u64;
     if returned > 0 {
-        tracing::info!(
-            messages = returned,
-            "making messages still in flight visible again"
-        );
         deleter::return_now(left, &metrics).await;
+    }
+    // One count of what went back: the groups that failed at the abort and what was still in flight.
+    let given_back = metrics
+        .sqs_messages_returned
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if given_back > 0 && shutdown.is_stopping() {
+        tracing::info!(
+            messages = given_back,
+            "shutdown: messages made visible again; they will be read again"
+        );
     }
     Ok(RunSummary {
         metrics,
@@ -216,16 +271,47 @@ pub fn start_delivery(
     Ok((queue_tx, Delivery { batcher, workers }))
 }
 
-/// Logs the counters that changed, every 30 s, like libbeat's "Non-zero metrics" line.
-pub async fn report(metrics: Arc<Metrics>, shutdown: Shutdown) {
+/// Every `period` (`logging.metrics.period`, 30 s by default; `None`: never), logs what changed and the
+/// totals, like libbeat's "Non-zero metrics" line; quiet periods log nothing.
+pub async fn report(metrics: Arc<Metrics>, period: Option<Duration>, shutdown: Shutdown) {
+    let Some(period) = period else {
+        return;
+    };
     let mut prev = metrics.snapshot();
     loop {
-        if !shutdown.sleep(Duration::from_secs(30)).await {
+        if !shutdown.sleep(period).await {
             return;
         }
         let d = metrics.delta(&mut prev);
         if !d.is_empty() {
-            tracing::info!("metrics in the last 30s: {d}");
+            tracing::info!(
+                "metrics in the last {}: {d} | totals: {}",
+                crate::config::values::format_duration(period),
+                metrics.summary()
+            );
         }
+    }
+}
+
+/// When `/health` turns 503: the configured output limit, and `missed_polls` long-poll rounds (wait plus
+/// pause) of the slowest sqs input without a successful poll.
+fn health_limits(settings: &Settings) -> HealthLimits {
+    let (output_unreachable, missed) = settings
+        .http
+        .as_ref()
+        .map_or((Duration::from_secs(300), 3), |h| {
+            (h.output_unreachable, h.missed_polls)
+        });
+    let round = settings
+        .inputs
+        .iter()
+        .filter_map(|i| match &i.source {
+            InputSource::Sqs(s) => Some(s.wait_time + s.poll_frequency),
+            InputSource::S3(_) => None,
+        })
+        .max();
+    HealthLimits {
+        output_unreachable,
+        no_poll: round.map(|r| r.max(Duration::from_secs(1)) * missed.max(1)),
     }
 }

@@ -132,6 +132,18 @@ impl QueueSender {
     pub fn available(&self) -> usize {
         self.permits.available_permits()
     }
+
+    /// Reads how many events are in the queue (published, not yet delivered) without holding the queue
+    /// open: the monitoring endpoint keeps this, and the queue still closes when its senders are gone.
+    pub fn fill_gauge(&self) -> impl Fn() -> i64 + Send + Sync + 'static {
+        let permits = Arc::downgrade(&self.permits);
+        let capacity = self.capacity;
+        move || {
+            permits.upgrade().map_or(0, |p| {
+                (capacity - p.available_permits().min(capacity)) as i64
+            })
+        }
+    }
 }
 
 /// Creates the queue: the sender for readers, the receiver for [`run_batcher`].

@@ -167,6 +167,7 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
         let path = obj.path();
         let reading = ack.obligation("reading an object");
         let s3 = ctx.clients.s3_for(obj.region.as_deref());
+        let began = std::time::Instant::now();
         let r = supervise::guard(read_object(
             &s3,
             &obj,
@@ -181,6 +182,7 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
         match r {
             Ok(Ok(stats)) => {
                 Metrics::add(&m.s3_objects_read, 1);
+                m.live.object_seconds.observe(began.elapsed().as_secs_f64());
                 tracing::debug!(target: "s3logsbeat::s3", object = %path, events = stats.events, lines = stats.lines, from = %ack.label(), "object read");
                 reading.done();
             }

@@ -59,6 +59,7 @@ pub async fn expect_clean_end(
 ) {
     if let Some(why) = join_error(handle.await) {
         Metrics::add(&metrics.task_panics, 1);
+        metrics.live.task_died(&format!("{what} {why}"));
         shutdown.fail(format!("{what} {why}"));
     }
 }

@@ -175,6 +175,7 @@ impl Logstash {
             let mut conn = match self.connection().await {
                 Ok(c) => c,
                 Err(e) => {
+                    self.metrics.live.output_failed(&e);
                     tracing::warn!(error = %e, "logstash: cannot connect; retrying in {:?}", backoff);
                     self.fail_over();
                     if !shutdown.sleep(backoff).await {
@@ -185,12 +186,18 @@ impl Logstash {
                 }
             };
             let mut abort = shutdown.clone();
+            let began = std::time::Instant::now();
             let r = tokio::select! {
                 r = self.send_windows(&mut conn, &windows[next..]) => r,
                 _ = abort.aborted() => return Err(Aborted),
             };
+            self.metrics
+                .live
+                .request_seconds
+                .observe(began.elapsed().as_secs_f64());
             match r {
                 Ok(done) => {
+                    self.metrics.live.output_ok();
                     next += done;
                     backoff = self.backoff_init;
                     if conn.seq < SEQ_RESET {
@@ -198,6 +205,9 @@ impl Logstash {
                     }
                 }
                 Err((done, e)) => {
+                    self.metrics
+                        .live
+                        .output_failed(&format!("{}: {e}", self.hosts[conn.host]));
                     next += done;
                     Metrics::add(&self.metrics.output_retries, (windows.len() - next) as u64);
                     tracing::warn!(host = %self.hosts[conn.host], error = %e,

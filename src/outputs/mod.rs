@@ -129,6 +129,7 @@ pub async fn run_workers(
                         );
                         drop(batch);
                         if panics.fetch_add(1, Ordering::Relaxed) + 1 >= PANICS_IN_A_ROW {
+                            metrics.live.task_died("the output panicked on several batches in a row");
                             shutdown.fail(format!(
                                 "the output panicked on {PANICS_IN_A_ROW} batches in a row (last: {panic})"
                             ));
@@ -141,6 +142,7 @@ pub async fn run_workers(
     while let Some(r) = set.join_next().await {
         if let Some(why) = supervise::join_error(r) {
             Metrics::add(&metrics.task_panics, 1);
+            metrics.live.task_died(&format!("an output worker {why}"));
             shutdown.fail(format!("an output worker {why}"));
         }
     }

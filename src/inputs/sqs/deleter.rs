@@ -45,8 +45,14 @@ pub async fn run(registry: Arc<Registry>, metrics: Arc<Metrics>, shutdown: Shutd
                 }
                 Outcome::Failed(reason) => {
                     Metrics::add(&metrics.sqs_messages_failed, 1);
-                    tracing::warn!(queue = %e.message.queue_url, message_id = %e.message.message_id, %reason,
-                        "message not delivered: making it visible again now");
+                    if shutdown.is_aborted() {
+                        // Expected at an abort; the run's end says how many in one line.
+                        tracing::debug!(queue = %e.message.queue_url, message_id = %e.message.message_id, %reason,
+                            "shutdown: message not delivered: making it visible again now");
+                    } else {
+                        tracing::warn!(queue = %e.message.queue_url, message_id = %e.message.message_id, %reason,
+                            "message not delivered: making it visible again now");
+                    }
                     registry.note(&e.message.message_id, true);
                     give_back.push(e);
                 }

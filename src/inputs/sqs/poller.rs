@@ -10,6 +10,7 @@
 //! reader with an ack group whose settlement goes back to the registry. A body that announces nothing (a
 //! test event, a removal) or is not a notification settles at once as delivered: its message is deleted.
 
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,10 +63,16 @@ impl Poller {
             if shutdown.is_stopping() {
                 break;
             }
+            // Waiting for a free reader is backpressure, not a failure to poll: `/health` knows.
+            self.metrics.live.poller_waiting(1);
             let first = tokio::select! {
                 slot = self.readers.slot() => slot,
-                _ = shutdown.stopping() => break,
+                _ = shutdown.stopping() => {
+                    self.metrics.live.poller_waiting(-1);
+                    break;
+                }
             };
+            self.metrics.live.poller_waiting(-1);
             let mut slots = vec![first];
             slots.extend(self.readers.free_slots(s.max_messages as usize - 1));
             let call = self
@@ -75,6 +82,7 @@ impl Poller {
                 .max_number_of_messages(slots.len() as i32)
                 .wait_time_seconds(wait.as_secs() as i32)
                 .visibility_timeout(s.visibility_timeout.as_secs() as i32)
+                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
                 .send();
             let resp = tokio::select! {
                 r = call => r,
@@ -92,6 +100,11 @@ impl Poller {
                         Failure::Permanent(why) => (true, why),
                         Failure::Transient(why) => (false, why),
                     };
+                    if permanent {
+                        self.metrics
+                            .live
+                            .aws_access(&format!("sqs {queue_url}"), Some(&why));
+                    }
                     // --once must end: a queue that does not exist or refuses us will not change, and
                     // a network that fails five times running is given up on (non-zero exit).
                     if self.once && (permanent || failures >= ONCE_ATTEMPTS) {
@@ -110,7 +123,15 @@ impl Poller {
             };
             failures = 0;
             backoff = Duration::from_secs(1);
+            self.metrics.live.poll_ok();
+            self.metrics
+                .live
+                .aws_access(&format!("sqs {queue_url}"), None);
             let messages = out.messages.unwrap_or_default();
+            self.metrics.live.sqs_oldest_message_age_ms.store(
+                oldest_age_ms(&messages),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if messages.is_empty() {
                 drop(slots);
                 if self.once {
@@ -164,4 +185,23 @@ impl Poller {
         }
         tracing::info!(queue = %queue_url, "poller stopped");
     }
+}
+
+/// Age of the oldest of `messages` from its SentTimestamp (epoch milliseconds), in ms; 0 for none.
+fn oldest_age_ms(messages: &[aws_sdk_sqs::types::Message]) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    messages
+        .iter()
+        .filter_map(|m| {
+            m.attributes
+                .as_ref()?
+                .get(&MessageSystemAttributeName::SentTimestamp)
+        })
+        .filter_map(|t| t.parse::<u64>().ok())
+        .map(|sent| now.saturating_sub(sent))
+        .max()
+        .unwrap_or(0)
 }

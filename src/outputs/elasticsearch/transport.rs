@@ -170,16 +170,28 @@ impl Transport {
         };
         Metrics::add(&self.metrics.output_requests, 1);
         tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host.url, items = actions, bytes = sent, "bulk request");
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Response::Retry(chain(&e)),
+        let began = std::time::Instant::now();
+        let response = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                match resp.bytes().await {
+                    Ok(b) => bulk::decode(status, &b, actions),
+                    // A 200 whose body was cut short: whether the items were indexed is unknown, so
+                    // they are all sent again (their ids make that harmless).
+                    Err(e) => Response::Retry(format!("reading the response: {}", chain(&e))),
+                }
+            }
+            Err(e) => Response::Retry(chain(&e)),
         };
-        let status = resp.status().as_u16();
-        match resp.bytes().await {
-            Ok(b) => bulk::decode(status, &b, actions),
-            // A 200 whose body was cut short: whether the items were indexed is unknown, so they are
-            // all sent again (their ids make that harmless).
-            Err(e) => Response::Retry(format!("reading the response: {}", chain(&e))),
+        let live = &self.metrics.live;
+        live.request_seconds.observe(began.elapsed().as_secs_f64());
+        match &response {
+            // Answered, even with rejections or "busy": reachable.
+            Response::Items(_) | Response::TooLarge | Response::Busy(_) => live.output_ok(),
+            Response::Retry(why) | Response::Unauthorized(why) => {
+                live.output_failed(&format!("{}: {why}", host.url))
+            }
         }
+        response
     }
 }
