@@ -52,6 +52,7 @@ pub mod queue;
 pub mod reader;
 pub mod shutdown;
 pub mod supervise;
+pub mod template;
 
 /// This program's version, sent as `beat.version` and `@metadata.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,10 +6,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use s3logsbeat::cli::{Cli, Command, ExportCommand, ImportArgs, TestCommand};
-use s3logsbeat::config::{load, ConfigError, Mode, Settings};
+use s3logsbeat::cli::{
+    Cli, Command, ConfigArgs, ExportCommand, ImportArgs, LogArgs, OutputTestArgs, ParseArgs,
+    RunArgs, SetupArgs, TestCommand,
+};
+use s3logsbeat::config::{load, redact, ConfigError, LogFormat, Mode, OutputSettings, Settings};
 use s3logsbeat::import::ImportMode;
+use s3logsbeat::outputs::elasticsearch::{setup, Elasticsearch};
+use s3logsbeat::outputs::Output;
 use s3logsbeat::shutdown::Shutdown;
+use s3logsbeat::template;
 use s3logsbeat::{import, parse_cmd, pipeline};
 
 /// A line on stderr; a closed or broken stderr is ignored (`eprintln!` would panic).
@@ -29,49 +35,33 @@ macro_rules! out {
 fn main() -> ExitCode {
     // One process-wide TLS crypto provider, whatever the dependency graph enables.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
-    match cli.command.as_ref().unwrap_or(&Command::Run) {
-        Command::Run => run(&cli),
-        Command::S3import(args) => s3import(&cli, args),
-        Command::Parse(args) => {
-            let stdin = io::stdin();
-            let stdout = io::stdout();
-            let mut out = stdout.lock();
-            let result = if args.file == "-" {
-                parse_cmd::run(args, &mut stdin.lock(), &mut out)
-            } else {
-                match std::fs::File::open(&args.file) {
-                    Ok(mut f) => parse_cmd::run(args, &mut f, &mut out),
-                    Err(e) => Err(format!("{}: {e}", args.file)),
-                }
-            };
-            match result {
-                Ok(summary) => {
-                    say!("{summary}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    say!("s3logsbeat parse: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+    let command = match Cli::parse().resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::from(2);
         }
-        Command::Test(TestCommand::Config) => {
-            match Settings::load(&cli.config, &cli.overrides, Mode::All) {
-                Ok(settings) => {
-                    for w in &settings.warnings {
-                        say!("warning: {w}");
-                    }
-                    out!("Config OK");
-                    ExitCode::SUCCESS
+    };
+    match command {
+        Command::Run(args) => run(&args),
+        Command::S3import(args) => s3import(&args),
+        Command::Parse(args) => parse(&args),
+        Command::Test(TestCommand::Config(c)) => match load_settings(&c, Mode::All) {
+            Ok(settings) => {
+                for w in &settings.warnings {
+                    say!("warning: {w}");
                 }
-                Err(errors) => config_errors(errors),
+                out!("Config OK");
+                ExitCode::SUCCESS
             }
-        }
-        Command::Export(ExportCommand::Config) => {
-            match load::load_file(&cli.config, &cli.overrides) {
+            Err(code) => code,
+        },
+        Command::Test(TestCommand::Output(a)) => test_output(&a),
+        Command::Export(ExportCommand::Config(c)) => {
+            match load::load_file(&c.file(), &c.overrides()) {
                 Ok(loaded) if loaded.errors.is_empty() => {
-                    let text = serde_yaml::to_string(&loaded.tree).unwrap_or_default();
+                    let tree = redact::redact(&loaded.tree, &loaded.source.from_env);
+                    let text = serde_yaml::to_string(&tree).unwrap_or_default();
                     let _ = io::stdout().write_all(text.as_bytes());
                     ExitCode::SUCCESS
                 }
@@ -79,6 +69,20 @@ fn main() -> ExitCode {
                 Err(errors) => config_errors(errors),
             }
         }
+        Command::Export(ExportCommand::Template(a)) => {
+            let settings = match load_settings(&a.config, Mode::All) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let body =
+                template::template(&template_formats(&settings, &a.format), &settings.template);
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&body).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Setup(a) => setup(&a),
         Command::Version => {
             out!(
                 "s3logsbeat version {} ({}-{})",
@@ -91,6 +95,143 @@ fn main() -> ExitCode {
     }
 }
 
+/// The formats the template covers: `--format`, else those of the configured inputs.
+fn template_formats(settings: &Settings, asked: &[LogFormat]) -> Vec<LogFormat> {
+    let mut formats: Vec<LogFormat> = if asked.is_empty() {
+        settings.inputs.iter().map(|i| i.format.format()).collect()
+    } else {
+        asked.to_vec()
+    };
+    formats.sort_by_key(|f| f.name());
+    formats.dedup();
+    formats
+}
+
+fn parse(args: &ParseArgs) -> ExitCode {
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = if args.file == "-" {
+        parse_cmd::run(args, &mut stdin.lock(), &mut out)
+    } else {
+        match std::fs::File::open(&args.file) {
+            Ok(mut f) => parse_cmd::run(args, &mut f, &mut out),
+            Err(e) => Err(format!("{}: {e}", args.file)),
+        }
+    };
+    match result {
+        Ok(summary) => {
+            say!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("s3logsbeat parse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Settings from the config flags; problems printed, exit code 2.
+fn load_settings(c: &ConfigArgs, mode: Mode) -> Result<Settings, ExitCode> {
+    Settings::load(&c.file(), &c.overrides(), mode).map_err(config_errors)
+}
+
+/// A small runtime for the one-shot commands that talk to the output.
+fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            say!("cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+fn test_output(a: &OutputTestArgs) -> ExitCode {
+    let settings = match load_settings(&a.config, Mode::All) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !a.log.debug.is_empty() {
+        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+    }
+    let runtime = match small_runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let metrics = std::sync::Arc::new(s3logsbeat::metrics::Metrics::default());
+        let output = match Output::new(&settings.output, metrics) {
+            Ok(o) => o,
+            Err(e) => {
+                say!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut ok = true;
+        out!("{}:", settings.output.kind());
+        for (target, r) in output.check().await {
+            match r {
+                Ok(what) => out!("  {target}... OK: {what}"),
+                Err(why) => {
+                    ok = false;
+                    out!("  {target}... ERROR: {why}");
+                }
+            }
+        }
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn setup(a: &SetupArgs) -> ExitCode {
+    let settings = match load_settings(&a.config, Mode::All) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // `--index-template` or nothing: the template is the one asset there is to set up.
+    let _ = a.index_template;
+    if !a.log.debug.is_empty() {
+        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+    }
+    let OutputSettings::Elasticsearch(es) = &settings.output else {
+        say!(
+            "setup: the index template goes to Elasticsearch, and output.{} is configured",
+            settings.output.kind()
+        );
+        return ExitCode::FAILURE;
+    };
+    let runtime = match small_runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let metrics = std::sync::Arc::new(s3logsbeat::metrics::Metrics::default());
+        let es = match Elasticsearch::new(es, metrics) {
+            Ok(e) => e,
+            Err(e) => {
+                say!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let t = &settings.template;
+        let body = template::template(&template_formats(&settings, &[]), t);
+        match setup::install_template(es.transport(), &t.name, &body, t.overwrite).await {
+            Ok(what) => {
+                out!("{what}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                say!("setup: index template {} not installed: {why}", t.name);
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 /// Prints every config problem; exit code 2.
 fn config_errors(errors: Vec<ConfigError>) -> ExitCode {
     for e in errors {
@@ -100,9 +241,13 @@ fn config_errors(errors: Vec<ConfigError>) -> ExitCode {
 }
 
 /// Settings for `mode`, logging and the runtime; a config error is printed and becomes exit code 2.
-fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
-    let settings = Settings::load(&cli.config, &cli.overrides, mode).map_err(config_errors)?;
-    if let Err(e) = s3logsbeat::logging::init(&settings.logging, &cli.debug, cli.log_to_stderr) {
+fn prepare(
+    c: &ConfigArgs,
+    log: &LogArgs,
+    mode: Mode,
+) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
+    let settings = load_settings(c, mode)?;
+    if let Err(e) = s3logsbeat::logging::init(&settings.logging, &log.debug, log.log_to_stderr) {
         say!("cannot open the log files: {e}");
         return Err(ExitCode::FAILURE);
     }
@@ -120,12 +265,12 @@ fn prepare(cli: &Cli, mode: Mode) -> Result<(Settings, tokio::runtime::Runtime),
     Ok((settings, runtime))
 }
 
-fn run(cli: &Cli) -> ExitCode {
-    let (settings, runtime) = match prepare(cli, Mode::Sqs) {
+fn run(args: &RunArgs) -> ExitCode {
+    let (settings, runtime) = match prepare(&args.config, &args.log, Mode::Sqs) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let once = cli.once;
+    let once = args.once;
     runtime.block_on(async move {
         let shutdown = Shutdown::new();
         let timeout = settings.shutdown_timeout;
@@ -192,7 +337,7 @@ fn start_error_code(e: &pipeline::StartError) -> ExitCode {
     }
 }
 
-fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
+fn s3import(args: &ImportArgs) -> ExitCode {
     let mode = match (&args.to_queue, args.dry_run) {
         (Some(_), true) => {
             say!("s3import: --dry-run and --to-queue exclude each other");
@@ -202,7 +347,7 @@ fn s3import(cli: &Cli, args: &ImportArgs) -> ExitCode {
         (None, true) => ImportMode::DryRun,
         (None, false) => ImportMode::Read,
     };
-    let (settings, runtime) = match prepare(cli, Mode::S3) {
+    let (settings, runtime) = match prepare(&args.config, &args.log, Mode::S3) {
         Ok(p) => p,
         Err(code) => return code,
     };

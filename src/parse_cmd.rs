@@ -7,7 +7,9 @@ use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::cli::ParseArgs;
-use crate::config::{self, EnrichSettings, FormatSpec};
+use crate::config::processors::Processors;
+use crate::config::{self, EnrichSettings, FormatSpec, Mode, Settings};
+use crate::object::DEFAULT_MAX_LINE_BYTES;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
 
 /// What `parse` did.
@@ -42,26 +44,109 @@ impl std::fmt::Display for Summary {
 /// Builds the format from the flags with the config's own rules; errors name the flag.
 pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
     let flag = |o: &str| format!("--{}", o.replace('_', "-"));
+    let format = args
+        .format
+        .ok_or("--format is required (or -c FILE to parse as an input of that config)")?;
     FormatSpec::build(
-        args.format,
+        format,
         args.timestamp_field.as_deref(),
         args.timestamp_format.as_deref(),
-        |o| format!("{} (--format {})", flag(o), args.format),
+        |o| format!("{} (--format {})", flag(o), format),
     )
     .map_err(|(_, m)| m)
+}
+
+/// How to parse: from the flags, or from an input of the config (`-c`).
+struct Recipe {
+    spec: FormatSpec,
+    enrich: EnrichSettings,
+    processors: Processors,
+    max_line_bytes: usize,
+}
+
+fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
+    let from_config = args.config.config.is_some() || args.config.path_config.is_some();
+    if !from_config {
+        if args.input.is_some() {
+            return Err("--input needs -c FILE".into());
+        }
+        let spec = format_spec(args)?;
+        let hostname = crate::config::hostname();
+        let mut enrich = EnrichSettings::new(args.name.as_deref().unwrap_or(&hostname), &hostname);
+        enrich.parse_errors = args.parse_errors.unwrap_or_default();
+        if let Some(re) = &args.key_regex_fields {
+            enrich.key_regex =
+                Some(config::key_regex(re).map_err(|m| format!("--key-regex-fields: {m}"))?);
+        }
+        return Ok(Recipe {
+            spec,
+            enrich,
+            processors: Processors::default(),
+            max_line_bytes: args.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
+        });
+    }
+    // The config says it all; a flag that would say it differently is refused rather than ignored.
+    for (set, flag) in [
+        (args.key_regex_fields.is_some(), "--key-regex-fields"),
+        (args.timestamp_field.is_some(), "--timestamp-field"),
+        (args.timestamp_format.is_some(), "--timestamp-format"),
+        (args.name.is_some(), "--name"),
+    ] {
+        if set {
+            return Err(format!(
+                "{flag} cannot be given with -c: the input's own settings are used (change them with -E)"
+            ));
+        }
+    }
+    let file = args.config.file();
+    let settings = Settings::load(&file, &args.config.overrides(), Mode::All).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let input = match args.input {
+        None => settings.inputs.first(),
+        Some(n) => settings.inputs.iter().find(|i| i.index == n),
+    }
+    .ok_or_else(|| match args.input {
+        Some(n) => format!(
+            "{}: s3logsbeat.inputs.{n}: no such enabled input (there are {})",
+            file.display(),
+            settings.inputs.len()
+        ),
+        None => format!("{}: no enabled input", file.display()),
+    })?;
+    if let Some(f) = args.format {
+        if f != input.format.format() {
+            return Err(format!(
+                "--format {f}: s3logsbeat.inputs.{} reads {}",
+                input.index,
+                input.format.format()
+            ));
+        }
+    }
+    let mut enrich = input.enrich.clone();
+    if let Some(p) = args.parse_errors {
+        enrich.parse_errors = p;
+    }
+    Ok(Recipe {
+        spec: input.format.clone(),
+        enrich,
+        processors: input.processors.clone(),
+        max_line_bytes: args.max_line_bytes.unwrap_or(input.max_line_bytes),
+    })
 }
 
 /// Runs `parse`, reading `input` and writing events to `out`.
 pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Result<Summary, String> {
     let start = Instant::now();
-    let spec = format_spec(args)?;
-    let hostname = crate::config::hostname();
-    let mut settings = EnrichSettings::new(args.name.as_deref().unwrap_or(&hostname), &hostname);
-    settings.parse_errors = args.parse_errors;
-    if let Some(re) = &args.key_regex_fields {
-        settings.key_regex =
-            Some(config::key_regex(re).map_err(|m| format!("--key-regex-fields: {m}"))?);
-    }
+    let Recipe {
+        spec,
+        enrich: settings,
+        processors,
+        max_line_bytes,
+    } = recipe(args)?;
     let name = if args.file == "-" {
         "-"
     } else {
@@ -85,12 +170,15 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
             key: &key,
             last_modified: None,
         },
-        args.max_line_bytes,
+        max_line_bytes,
     );
     let mut chunk = vec![0u8; 256 * 1024];
     let mut buf: Vec<u8> = Vec::with_capacity(512 * 1024);
     let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> io::Result<()> {
-        for e in parser.drain() {
+        for mut e in parser.drain() {
+            if !crate::processors::apply(&processors, &mut e) {
+                continue;
+            }
             if !args.quiet {
                 e.write_with_metadata(buf);
                 buf.push(b'\n');

@@ -226,10 +226,14 @@ pub async fn run(
     })
 }
 
-/// The publish queue's far side: batcher and output workers.
+/// The publish queue's far side: batcher and output workers (and the index template's installer).
 pub struct Delivery {
     batcher: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
+    template: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
 }
 
 impl Delivery {
@@ -238,6 +242,56 @@ impl Delivery {
     pub async fn finish(self, metrics: &Metrics, shutdown: &Shutdown) {
         supervise::expect_clean_end(self.batcher, "the batcher", metrics, shutdown).await;
         supervise::expect_clean_end(self.workers, "the output workers", metrics, shutdown).await;
+        if let Some((task, stop)) = self.template {
+            let _ = stop.send(true);
+            supervise::expect_clean_end(task, "the index template installer", metrics, shutdown)
+                .await;
+        }
+    }
+}
+
+/// Installs the index template (`setup.template.*`) beside delivery: it never holds events back.
+/// Retried with backoff while Elasticsearch cannot be reached; a refusal is logged once and final.
+async fn install_template(
+    es: crate::outputs::elasticsearch::Elasticsearch,
+    settings: crate::config::TemplateSettings,
+    body: serde_json::Value,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use crate::outputs::elasticsearch::setup;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let attempt =
+            setup::install_template(es.transport(), &settings.name, &body, settings.overwrite);
+        let r = tokio::select! {
+            r = attempt => r,
+            _ = stop.changed() => return,
+        };
+        match r {
+            Ok(what) => {
+                tracing::info!("{what}");
+                return;
+            }
+            Err(why) if why.contains(": HTTP ") => {
+                tracing::warn!(
+                    "index template {} not installed: {why}; delivery goes on (see `s3logsbeat setup`)",
+                    settings.name
+                );
+                return;
+            }
+            Err(why) => {
+                tracing::warn!(
+                    "index template {} not installed yet: {why}; retrying in {}s",
+                    settings.name,
+                    backoff.as_secs()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+            }
+        }
     }
 }
 
@@ -265,10 +319,38 @@ pub fn start_delivery(
             timeout: flush_timeout,
         },
     ));
+    let template = match &settings.output {
+        crate::config::OutputSettings::Elasticsearch(es) if settings.template.enabled => {
+            let formats = {
+                let mut f: Vec<_> = settings.inputs.iter().map(|i| i.format.format()).collect();
+                f.sort_by_key(|f| f.name());
+                f.dedup();
+                f
+            };
+            let body = crate::template::template(&formats, &settings.template);
+            let client = crate::outputs::elasticsearch::Elasticsearch::new(es, metrics.clone())?;
+            let (stop, stop_rx) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(install_template(
+                client,
+                settings.template.clone(),
+                body,
+                stop_rx,
+            ));
+            Some((task, stop))
+        }
+        _ => None,
+    };
     let workers = tokio::spawn(outputs::run_workers(
         output, workers, batch_rx, metrics, shutdown,
     ));
-    Ok((queue_tx, Delivery { batcher, workers }))
+    Ok((
+        queue_tx,
+        Delivery {
+            batcher,
+            workers,
+            template,
+        },
+    ))
 }
 
 /// Every `period` (`logging.metrics.period`, 30 s by default; `None`: never), logs what changed and the

@@ -94,8 +94,9 @@ fn the_original_reference_config_uncommented_loads_with_one_warning_per_ignored_
     let text = std::fs::read_to_string(&file).unwrap();
     let s = settings(&text, &[]).unwrap();
     assert!(s.template.enabled);
-    assert_eq!(s.template.name, "s3logsbeat-%{[beat.version]}");
-    assert_eq!(s.template.pattern, "s3logsbeat-%{[beat.version]}-*");
+    let v = env!("CARGO_PKG_VERSION");
+    assert_eq!(s.template.name, format!("s3logsbeat-{v}"));
+    assert_eq!(s.template.pattern, format!("s3logsbeat-{v}-*"));
     assert!(!s.template.overwrite);
     assert!(!s.inputs.is_empty());
 }

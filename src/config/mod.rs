@@ -20,6 +20,7 @@ pub mod paths;
 pub mod positions;
 pub mod processors;
 pub mod raw;
+pub mod redact;
 pub mod tls;
 pub mod values;
 
@@ -402,16 +403,32 @@ fn template(t: &raw::Template, p: &mut Problems) -> TemplateSettings {
             }
         },
     };
-    let name = t.name.clone().unwrap_or_else(|| "s3logsbeat".into());
-    if name.contains("%{") {
-        p.warn(
-            "setup.template.name",
-            format!("setup.template.name {name:?}: %{{...}} is not expanded in template names; it is used as written"),
-        );
-    }
+    // Beats write the version into template names and patterns; it is the one reference expanded there.
+    let expand = |key: &str, v: String, p: &mut Problems| {
+        let v = v
+            .replace("%{[beat.version]}", env!("CARGO_PKG_VERSION"))
+            .replace("%{[agent.version]}", env!("CARGO_PKG_VERSION"));
+        if v.contains("%{") {
+            p.warn(
+                key,
+                format!("{key} {v:?}: only %{{[beat.version]}} is expanded here; the rest is used as written"),
+            );
+        }
+        v
+    };
+    let name = expand(
+        "setup.template.name",
+        t.name.clone().unwrap_or_else(|| "s3logsbeat".into()),
+        p,
+    );
+    let pattern = expand(
+        "setup.template.pattern",
+        t.pattern.clone().unwrap_or_else(|| "s3logsbeat-*".into()),
+        p,
+    );
     TemplateSettings {
         enabled: t.enabled,
-        pattern: t.pattern.clone().unwrap_or_else(|| "s3logsbeat-*".into()),
+        pattern,
         name,
         overwrite: t.overwrite,
         settings,

@@ -45,6 +45,16 @@ pub enum OutputSettings {
 }
 
 impl OutputSettings {
+    /// The config name: `elasticsearch`, `logstash`, `console`, `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputSettings::Elasticsearch(_) => "elasticsearch",
+            OutputSettings::Logstash(_) => "logstash",
+            OutputSettings::Console(_) => "console",
+            OutputSettings::File(_) => "file",
+        }
+    }
+
     /// Most events per batch the output takes.
     pub fn batch_size(&self) -> usize {
         match self {

@@ -49,6 +49,22 @@ impl FileOutput {
         })
     }
 
+    /// `test output`: the directory takes a file (created and removed again).
+    pub fn check(&self) -> (String, Result<String, String>) {
+        let dir = &self.files.dir;
+        let probe = dir.join(format!(".s3logsbeat-test-output-{}", std::process::id()));
+        let r = fs::write(&probe, b"")
+            .and_then(|_| fs::remove_file(&probe))
+            .map(|_| {
+                format!(
+                    "writable; events go to {}",
+                    dir.join(&self.files.name).display()
+                )
+            })
+            .map_err(|e| format!("cannot write there: {e}"));
+        (dir.display().to_string(), r)
+    }
+
     /// Writes the batch.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         let buf = Arc::new(render(batch, false));

@@ -124,6 +124,11 @@ impl Logstash {
                 return Ok(idle.swap_remove(i));
             }
         }
+        self.connect(host).await
+    }
+
+    /// Opens a connection to host number `host` (TCP, then TLS when configured).
+    async fn connect(&self, host: usize) -> Result<Conn, String> {
         let addr = &self.hosts[host];
         let stream = tokio::time::timeout(self.timeout, TcpStream::connect(addr))
             .await
@@ -148,6 +153,23 @@ impl Logstash {
             host,
             seq: 0,
         })
+    }
+
+    /// `test output`: connects to every host (TCP and, when configured, the TLS handshake). Lumberjack
+    /// has no greeting, so a connection that opens is all Logstash can say before events are sent.
+    pub async fn check(&self) -> Vec<(String, Result<String, String>)> {
+        let mut out = Vec::new();
+        for (i, h) in self.hosts.iter().enumerate() {
+            let r = self.connect(i).await.map(|_| {
+                if self.tls.is_some() {
+                    "connected, TLS handshake OK".to_string()
+                } else {
+                    "connected".to_string()
+                }
+            });
+            out.push((h.clone(), r));
+        }
+        out
     }
 
     /// Delivers a batch: windows of `bulk_max_size` events, `pipelining` in flight.

@@ -71,6 +71,16 @@ impl Output {
         })
     }
 
+    /// `test output`: each target (host, directory, stdout) and what it said, or why it failed.
+    pub async fn check(&self) -> Vec<(String, Result<String, String>)> {
+        match self {
+            Output::Elasticsearch(es) => elasticsearch::setup::check(es.transport()).await,
+            Output::Logstash(l) => l.check().await,
+            Output::Console(_) => vec![("stdout".into(), Ok("events are written here".into()))],
+            Output::File(f) => vec![f.check()],
+        }
+    }
+
     /// Delivers a batch, retrying until it is delivered or the shutdown aborts.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         crate::faults::output(batch);

@@ -43,6 +43,11 @@ pub struct Hosts {
 }
 
 impl Hosts {
+    /// Every host's URL, in the configured order.
+    pub fn urls(&self) -> Vec<String> {
+        self.hosts.iter().map(|h| h.url.clone()).collect()
+    }
+
     /// All hosts up.
     pub fn new(urls: &[String], backoff: BackoffSettings) -> Hosts {
         Hosts {

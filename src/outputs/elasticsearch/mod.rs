@@ -7,6 +7,7 @@
 //! - [`retry`]: sending until every item is done: 429/5xx items again after a backoff that holds no
 //!   request slot, whole-request failures on the next host, 413 split in halves.
 //! - [`dead_letter`]: documents Elasticsearch refuses for good.
+//! - [`setup`]: `test output` (who answers) and the index template.
 //!
 //! What must stay true: an item is done when its status is 2xx, or 409 (`create` of an `_id` that exists:
 //! delivered before, e.g. by a redelivered SQS message); 429 and 5xx items are retried until they succeed;
@@ -20,6 +21,7 @@ pub mod dead_letter;
 pub mod hosts;
 pub mod index;
 pub mod retry;
+pub mod setup;
 pub mod transport;
 
 use std::borrow::Cow;
@@ -59,6 +61,11 @@ impl Elasticsearch {
             dead_letter_index: s.dead_letter_index.clone(),
             metrics,
         })
+    }
+
+    /// The HTTP side, for [`setup`].
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// Delivers a batch: every event is indexed (or was already), dead-lettered or dropped by policy;

@@ -128,6 +128,30 @@ impl Transport {
         wait
     }
 
+    /// A request outside the bulk path (`test output`, the index template) to `base` (a host URL):
+    /// the status and body, or why there is none (DNS, connection, TLS, timeout).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        base: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String), String> {
+        let mut req = self.client.request(method, format!("{base}{path}"));
+        if let Some(a) = &self.authorization {
+            req = req.header("Authorization", a.0.as_str());
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.map_err(|e| chain(&e))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| chain(&e))?;
+        Ok((status, text))
+    }
+
     /// Sends one bulk body of `actions` documents to `host`.
     pub async fn bulk(&self, host: &Host, body: Vec<u8>, actions: usize) -> Response {
         let mut url = format!("{}/_bulk?filter_path={}", host.url, bulk::FILTER_PATH);

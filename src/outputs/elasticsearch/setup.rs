@@ -1,0 +1,90 @@
+//! What `test output`, `setup` and the start-up ask of Elasticsearch outside delivery: who answers at each
+//! host (`GET /`: version and cluster name, or the connection, TLS or authentication error), and the index
+//! template (`PUT _index_template/<name>`, kept when one exists unless `overwrite`).
+//!
+//! Nothing here touches events: a failure is reported to the caller, which decides whether it matters
+//! (`test output` and `setup` exit non-zero; the daemon logs it and delivers anyway).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::transport::Transport;
+
+/// What a host said to `GET /`: `Ok("version 8.15.3, cluster docker-cluster")` or why not.
+pub async fn check(t: &Transport) -> Vec<(String, Result<String, String>)> {
+    let mut out = Vec::new();
+    for url in t.hosts.urls() {
+        let r = match t.request(Method::GET, &url, "/", None).await {
+            Err(e) => Err(e),
+            Ok((200, body)) => {
+                let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                match (v["version"]["number"].as_str(), v["cluster_name"].as_str()) {
+                    (Some(version), Some(cluster)) => {
+                        Ok(format!("Elasticsearch {version}, cluster {cluster}"))
+                    }
+                    _ => Err(format!(
+                        "answered 200 but not as Elasticsearch does: {}",
+                        snippet(&body)
+                    )),
+                }
+            }
+            Ok((401, _)) => {
+                Err("authentication failed (401): check username/password or api_key".into())
+            }
+            Ok((403, body)) => Err(format!("forbidden (403): {}", snippet(&body))),
+            Ok((s, body)) => Err(format!("HTTP {s}: {}", snippet(&body))),
+        };
+        out.push((url, r));
+    }
+    out
+}
+
+/// Installs `body` as the index template `name` on the first host that answers. Kept (and said so) when
+/// one exists and `overwrite` is false.
+pub async fn install_template(
+    t: &Transport,
+    name: &str,
+    body: &Value,
+    overwrite: bool,
+) -> Result<String, String> {
+    let path = format!(
+        "/_index_template/{}",
+        crate::percent::encode(name, crate::percent::Set::QueryValue)
+    );
+    let mut last = String::from("no host");
+    for url in t.hosts.urls() {
+        if !overwrite {
+            match t.request(Method::HEAD, &url, &path, None).await {
+                Ok((200, _)) => return Ok(format!(
+                    "index template {name} exists on {url}: kept (setup.template.overwrite: false)"
+                )),
+                Ok((404, _)) => {}
+                Ok((s, b)) => {
+                    last = format!("{url}: HEAD {path}: HTTP {s}: {}", snippet(&b));
+                    continue;
+                }
+                Err(e) => {
+                    last = format!("{url}: {e}");
+                    continue;
+                }
+            }
+        }
+        match t.request(Method::PUT, &url, &path, Some(body)).await {
+            Ok((200, _)) => return Ok(format!("index template {name} installed on {url}")),
+            Ok((s, b)) => {
+                // A refusal from a host that answers is final: another host would refuse it too.
+                return Err(format!("{url}: PUT {path}: HTTP {s}: {}", snippet(&b)));
+            }
+            Err(e) => last = format!("{url}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+fn snippet(body: &str) -> String {
+    let b = body.trim();
+    match b.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &b[..i]),
+        None => b.to_string(),
+    }
+}

@@ -1,0 +1,349 @@
+//! The Elasticsearch index template: the formats in use in, a composable template (`_index_template`
+//! body) out, with real mappings: `ip` for addresses, numbers for codes, ports, sizes and durations,
+//! `date` for times, `keyword` for the rest (strings the parsers add later, and `fields.*`, map to
+//! `keyword` by a dynamic template).
+//!
+//! Each format's table below must name every field its parser writes, with a type that accepts the values
+//! it writes: `tests/template.rs` parses every sample and checks each field against the template, so the
+//! tables cannot drift from the parsers.
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{LogFormat, TemplateSettings};
+
+/// A field's mapping type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// Exact strings (ids, names, URLs, enumerations).
+    Keyword,
+    /// Free text (a raw line, an error message, a user agent).
+    Text,
+    /// IPv4 or IPv6 address.
+    Ip,
+    /// Whole numbers (codes, ports, bytes, counts).
+    Long,
+    /// Seconds with a fraction.
+    Double,
+    /// A time (RFC 3339).
+    Date,
+}
+
+impl FieldType {
+    fn mapping(self) -> Value {
+        match self {
+            FieldType::Keyword => json!({"type": "keyword", "ignore_above": 1024}),
+            FieldType::Text => json!({"type": "text"}),
+            FieldType::Ip => json!({"type": "ip"}),
+            FieldType::Long => json!({"type": "long"}),
+            FieldType::Double => json!({"type": "double"}),
+            FieldType::Date => json!({"type": "date"}),
+        }
+    }
+}
+
+use FieldType::{Date, Double, Ip, Keyword, Long, Text};
+
+/// Fields of every event: enrichment, and what a line that did not parse carries.
+pub const COMMON: &[(&str, FieldType)] = &[
+    ("@timestamp", Date),
+    ("message", Text),
+    ("error.message", Text),
+    ("log.file.path", Keyword),
+    ("log.offset", Long),
+    ("log.flags", Keyword),
+    ("beat.name", Keyword),
+    ("beat.hostname", Keyword),
+    ("beat.version", Keyword),
+    ("tags", Keyword),
+];
+
+/// ALB access log fields.
+pub const ALB: &[(&str, FieldType)] = &[
+    ("type", Keyword),
+    ("elb", Keyword),
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("target_ip", Ip),
+    ("target_port", Long),
+    ("request_processing_time", Double),
+    ("target_processing_time", Double),
+    ("response_processing_time", Double),
+    ("elb_status_code", Long),
+    ("target_status_code", Long),
+    ("received_bytes", Long),
+    ("sent_bytes", Long),
+    ("request_verb", Keyword),
+    ("request_url", Keyword),
+    ("request_proto", Keyword),
+    ("user_agent", Keyword),
+    ("ssl_cipher", Keyword),
+    ("ssl_protocol", Keyword),
+    ("target_group_arn", Keyword),
+    ("trace_id", Keyword),
+    ("domain_name", Keyword),
+    ("chosen_cert_arn", Keyword),
+    ("matched_rule_priority", Long),
+    ("request_creation_time", Date),
+    ("actions_executed", Keyword),
+    ("redirect_url", Keyword),
+    ("error_reason", Keyword),
+    ("target_port_list", Keyword),
+    ("target_status_code_list", Keyword),
+    ("classification", Keyword),
+    ("classification_reason", Keyword),
+    ("conn_trace_id", Keyword),
+    ("transformed_host", Keyword),
+    ("transformed_uri", Keyword),
+    ("request_transform_status", Keyword),
+];
+
+/// Classic ELB access log fields.
+pub const ELB: &[(&str, FieldType)] = &[
+    ("elb", Keyword),
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("backend_ip", Ip),
+    ("backend_port", Long),
+    ("request_processing_time", Double),
+    ("backend_processing_time", Double),
+    ("response_processing_time", Double),
+    ("elb_status_code", Long),
+    ("backend_status_code", Long),
+    ("received_bytes", Long),
+    ("sent_bytes", Long),
+    ("request_verb", Keyword),
+    ("request_url", Keyword),
+    ("request_proto", Keyword),
+    ("user_agent", Keyword),
+    ("ssl_cipher", Keyword),
+    ("ssl_protocol", Keyword),
+];
+
+/// CloudFront standard log fields.
+pub const CLOUDFRONT: &[(&str, FieldType)] = &[
+    ("x_edge_location", Keyword),
+    ("sc_bytes", Long),
+    ("c_ip", Ip),
+    ("cs_method", Keyword),
+    ("cs_host", Keyword),
+    ("cs_uri_stem", Keyword),
+    ("sc_status", Long),
+    ("cs_referer", Keyword),
+    ("cs_user_agent", Keyword),
+    ("cs_uri_query", Keyword),
+    ("cs_cookie", Keyword),
+    ("x_edge_result_type", Keyword),
+    ("x_edge_request_id", Keyword),
+    ("x_host_header", Keyword),
+    ("cs_protocol", Keyword),
+    ("cs_bytes", Long),
+    ("time_taken", Double),
+    ("x_forwarded_for", Keyword),
+    ("ssl_protocol", Keyword),
+    ("ssl_cipher", Keyword),
+    ("x_edge_response_result_type", Keyword),
+    ("cs_protocol_version", Keyword),
+    ("fle_status", Keyword),
+    ("fle_encrypted_fields", Keyword),
+    ("c_port", Long),
+    ("time_to_first_byte", Double),
+    ("x_edge_detailed_result_type", Keyword),
+    ("sc_content_type", Keyword),
+    ("sc_content_len", Long),
+    ("sc_range_start", Long),
+    ("sc_range_end", Long),
+];
+
+/// AWS WAF log fields (JSON; the nested lists are mapped by the dynamic templates).
+pub const WAF: &[(&str, FieldType)] = &[
+    ("action", Keyword),
+    ("formatVersion", Long),
+    ("httpRequest.args", Keyword),
+    ("httpRequest.clientIp", Ip),
+    ("httpRequest.country", Keyword),
+    ("httpRequest.httpMethod", Keyword),
+    ("httpRequest.httpVersion", Keyword),
+    ("httpRequest.requestId", Keyword),
+    ("httpRequest.uri", Keyword),
+    ("httpSourceId", Keyword),
+    ("httpSourceName", Keyword),
+    ("terminatingRuleId", Keyword),
+    ("terminatingRuleType", Keyword),
+    ("webaclId", Keyword),
+    ("responseCodeSent", Long),
+    ("captchaResponse.responseCode", Long),
+    ("captchaResponse.solveTimestamp", Long),
+    ("captchaResponse.failureReason", Keyword),
+    ("challengeResponse.responseCode", Long),
+    ("challengeResponse.solveTimestamp", Long),
+    ("challengeResponse.failureReason", Keyword),
+];
+
+/// The table of `format`; `json` has none (its fields are the log's own: dynamic mappings).
+pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
+    match format {
+        LogFormat::Alb => ALB,
+        LogFormat::Elb => ELB,
+        LogFormat::Cloudfront => CLOUDFRONT,
+        LogFormat::Waf => WAF,
+        LogFormat::Json => &[],
+    }
+}
+
+/// The mapping type of `path` (dotted) for `formats`, if the template declares it.
+pub fn type_of(formats: &[LogFormat], path: &str) -> Option<FieldType> {
+    COMMON
+        .iter()
+        .chain(formats.iter().flat_map(|f| fields(*f).iter()))
+        .find(|(n, _)| *n == path)
+        .map(|(_, t)| *t)
+}
+
+/// The `_index_template` body for `formats` (each once; a field in several formats has one type in all).
+pub fn template(formats: &[LogFormat], t: &TemplateSettings) -> Value {
+    let mut properties = Map::new();
+    for (name, ty) in COMMON
+        .iter()
+        .chain(formats.iter().flat_map(|f| fields(*f).iter()))
+    {
+        insert(&mut properties, name, ty.mapping());
+    }
+    let mut settings = json!({
+        "index": {
+            // WAF and JSON logs can carry many fields.
+            "mapping": {"total_fields": {"limit": 10000}},
+        }
+    });
+    merge(&mut settings, &t.settings);
+    json!({
+        "index_patterns": [t.pattern],
+        // Above Elasticsearch's built-in `logs-*-*` templates (100), below hand-made ones.
+        "priority": 150,
+        "_meta": {"managed_by": "s3logsbeat", "version": env!("CARGO_PKG_VERSION")},
+        "template": {
+            "settings": settings,
+            "mappings": {
+                "date_detection": false,
+                "dynamic_templates": [
+                    {"strings_as_keyword": {
+                        "match_mapping_type": "string",
+                        "mapping": {"type": "keyword", "ignore_above": 1024},
+                    }},
+                ],
+                "properties": properties,
+            },
+        },
+    })
+}
+
+/// Puts `mapping` at the dotted `path` in a `properties` tree.
+fn insert(properties: &mut Map<String, Value>, path: &str, mapping: Value) {
+    match path.split_once('.') {
+        None => {
+            properties.entry(path.to_string()).or_insert(mapping);
+        }
+        Some((head, rest)) => {
+            let node = properties
+                .entry(head.to_string())
+                .or_insert_with(|| json!({"properties": {}}));
+            if let Some(Value::Object(children)) = node.get_mut("properties") {
+                insert(children, rest, mapping);
+            }
+        }
+    }
+}
+
+/// Deep-merges `extra` into `base` (index settings: `setup.template.settings`, dotted keys allowed).
+fn merge(base: &mut Value, extra: &Value) {
+    let Value::Object(extra) = extra else {
+        return;
+    };
+    for (k, v) in extra {
+        // `index.number_of_shards: 1` and `index: {number_of_shards: 1}` mean the same.
+        let (head, rest) = match k.split_once('.') {
+            Some((h, r)) => (h, Some(r)),
+            None => (k.as_str(), None),
+        };
+        let v = match rest {
+            Some(r) => {
+                let mut nested = Value::Null;
+                let mut m = Map::new();
+                m.insert(r.to_string(), v.clone());
+                merge_into_null(&mut nested, Value::Object(m));
+                nested
+            }
+            None => v.clone(),
+        };
+        let slot = base
+            .as_object_mut()
+            .expect("settings are an object")
+            .entry(head.to_string())
+            .or_insert(Value::Null);
+        if slot.is_object() && v.is_object() {
+            merge(slot, &v);
+        } else {
+            *slot = v;
+        }
+    }
+}
+
+fn merge_into_null(slot: &mut Value, v: Value) {
+    *slot = json!({});
+    merge(slot, &v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(extra: Value) -> TemplateSettings {
+        TemplateSettings {
+            enabled: true,
+            name: "s3logsbeat".into(),
+            pattern: "s3logsbeat-*".into(),
+            overwrite: false,
+            settings: extra,
+        }
+    }
+
+    #[test]
+    fn mappings_are_typed_and_nested() {
+        let t = template(&[LogFormat::Alb], &settings(json!({})));
+        let p = &t["template"]["mappings"]["properties"];
+        assert_eq!(p["@timestamp"]["type"], "date");
+        assert_eq!(p["client_ip"]["type"], "ip");
+        assert_eq!(p["elb_status_code"]["type"], "long");
+        assert_eq!(p["target_processing_time"]["type"], "double");
+        assert_eq!(p["request_url"]["type"], "keyword");
+        assert_eq!(
+            p["log"]["properties"]["file"]["properties"]["path"]["type"],
+            "keyword"
+        );
+        assert_eq!(p["log"]["properties"]["offset"]["type"], "long");
+        assert_eq!(t["index_patterns"], json!(["s3logsbeat-*"]));
+        assert!(p.get("c_ip").is_none(), "only the formats asked for");
+    }
+
+    #[test]
+    fn index_settings_merge_dotted_or_nested() {
+        let t = template(
+            &[],
+            &settings(json!({"index.number_of_shards": 1, "index": {"codec": "best_compression"}})),
+        );
+        let s = &t["template"]["settings"]["index"];
+        assert_eq!(s["number_of_shards"], 1);
+        assert_eq!(s["codec"], "best_compression");
+        assert_eq!(s["mapping"]["total_fields"]["limit"], 10000);
+    }
+
+    #[test]
+    fn a_field_in_two_formats_has_one_type() {
+        for (a, b) in [(ALB, ELB), (ALB, CLOUDFRONT), (ELB, CLOUDFRONT)] {
+            for (n, t) in a {
+                if let Some((_, u)) = b.iter().find(|(m, _)| m == n) {
+                    assert_eq!(t, u, "{n}");
+                }
+            }
+        }
+    }
+}

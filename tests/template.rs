@@ -1,0 +1,159 @@
+//! The index template against the parsers: every field of every sample and golden case is declared in
+//! its format's table (json's own fields excepted: they are the log's), with a type that accepts the value
+//! written; and `export template` prints that template.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use s3logsbeat::config::LogFormat;
+use s3logsbeat::template::{type_of, FieldType};
+use serde_json::Value;
+
+/// Every leaf of `doc` as (dotted path, value); array items are checked one by one under the array's path.
+fn leaves<'a>(prefix: &str, doc: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    match doc {
+        Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&p, v, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                leaves(prefix, v, out);
+            }
+        }
+        _ => out.push((prefix.to_string(), doc)),
+    }
+}
+
+fn accepts(t: FieldType, v: &Value) -> bool {
+    match t {
+        FieldType::Keyword | FieldType::Text => v.is_string(),
+        FieldType::Ip => v
+            .as_str()
+            .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
+        FieldType::Long => v.is_i64() || v.is_u64(),
+        FieldType::Double => v.is_number(),
+        FieldType::Date => v
+            .as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+    }
+}
+
+/// Checks one parsed object; returns how many fields were checked.
+fn check(format: LogFormat, name: &str, data: &[u8]) -> usize {
+    let spec = spec(format.name());
+    let settings = s3logsbeat::config::EnrichSettings::new("n", "h");
+    let parsed = parse_object(&spec, &settings, "k.log", data, 1 << 16, 1 << 20);
+    let mut checked = 0;
+    for e in &parsed.events {
+        let doc: Value = serde_json::from_str(&e.doc).unwrap();
+        let mut fields = Vec::new();
+        leaves("", &doc, &mut fields);
+        for (path, v) in fields {
+            // WAF's nested lists (headers, labels, rule lists) are mapped dynamically.
+            let declared = type_of(&[format], &path);
+            match declared {
+                Some(t) => {
+                    assert!(
+                        accepts(t, v),
+                        "{name}: {path} = {v} does not fit the template's {t:?}"
+                    );
+                    checked += 1;
+                }
+                None if format == LogFormat::Json => {}
+                None if format == LogFormat::Waf => {}
+                None => panic!("{name}: {path} = {v} is not in the {format:?} template"),
+            }
+        }
+    }
+    checked
+}
+
+#[test]
+fn every_field_the_parsers_write_is_declared_with_a_fitting_type() {
+    let mut checked = 0;
+    for (format, file) in [
+        (LogFormat::Alb, "alb-aws-docs.log"),
+        (LogFormat::Elb, "elb-logstash-patterns.log"),
+        (LogFormat::Cloudfront, "cloudfront-aws-docs.log"),
+        (LogFormat::Cloudfront, "cloudfront-logstash-patterns.log"),
+        (LogFormat::Waf, "waf-aws-docs.ndjson"),
+    ] {
+        checked += check(format, file, &sample(file));
+    }
+    let cases: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(repo().join("tests/data/golden/s3logsbeat-golden-cases.json")).unwrap(),
+    )
+    .unwrap();
+    for c in &cases {
+        let Some(format) = LogFormat::from_name(c["format"].as_str().unwrap()) else {
+            continue;
+        };
+        if format == LogFormat::Json {
+            continue;
+        }
+        let name = c["name"].as_str().unwrap();
+        checked += check(format, name, c["input"].as_str().unwrap().as_bytes());
+    }
+    assert!(checked > 500, "only {checked} fields checked");
+}
+
+#[test]
+fn export_template_prints_the_template_for_the_configured_formats() {
+    let dir = TempDir::new("template");
+    let inputs = [
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}".to_string(),
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/r'], log_format: cloudfront}".to_string(),
+    ];
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            None,
+            &inputs,
+            "output.elasticsearch.hosts: ['http://127.0.0.1:9200']\n",
+            "setup.template:\n  name: shop\n  pattern: 'shop-*'\n  settings:\n    index.number_of_shards: 1\n",
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+        .args(["export", "template", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["index_patterns"], serde_json::json!(["shop-*"]));
+    assert_eq!(t["template"]["settings"]["index"]["number_of_shards"], 1);
+    let p = &t["template"]["mappings"]["properties"];
+    assert_eq!(p["client_ip"]["type"], "ip");
+    assert_eq!(p["c_ip"]["type"], "ip");
+    assert_eq!(p["sc_status"]["type"], "long");
+    assert!(p.get("backend_ip").is_none(), "elb is not configured");
+
+    // --format picks one format whatever the config says.
+    let out = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+        .args(["export", "template", "--format", "elb", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &t["template"]["mappings"]["properties"];
+    assert_eq!(p["backend_ip"]["type"], "ip");
+    assert!(p.get("c_ip").is_none());
+}
