@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::FieldNames;
 use crate::enrich::ParseErrorPolicy;
 use crate::formats::LogFormat;
 
@@ -357,6 +358,9 @@ pub struct ParseArgs {
     /// `beat.name` of the events. Default: the host name.
     #[arg(long)]
     pub name: Option<String>,
+    /// `original` or `ecs` field names. Default: original, or the input's `field_names` with `-c`.
+    #[arg(long, value_parser = parse_field_names)]
+    pub field_names: Option<FieldNames>,
     /// Print the summary only, not the events.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -368,6 +372,14 @@ pub struct ParseArgs {
 fn parse_format(s: &str) -> Result<LogFormat, String> {
     LogFormat::from_name(s)
         .ok_or_else(|| format!("unknown format {s:?}: expected alb, elb, cloudfront, waf or json"))
+}
+
+fn parse_field_names(s: &str) -> Result<FieldNames, String> {
+    match s {
+        "original" => Ok(FieldNames::Original),
+        "ecs" => Ok(FieldNames::Ecs),
+        _ => Err(format!("{s:?}: expected original or ecs")),
+    }
 }
 
 fn parse_policy(s: &str) -> Result<ParseErrorPolicy, String> {

@@ -8,8 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::processors::Processors;
-use crate::config::{InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::config::{FieldNames, InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inputs::notification::ObjectRef;
@@ -123,7 +122,7 @@ pub async fn read_object(
             while fed.is_ok() && parser.has_backlog() {
                 publish(
                     &mut parser,
-                    &input.processors,
+                    input,
                     queue,
                     ack,
                     PUBLISH_CHUNK_EVENTS,
@@ -135,7 +134,7 @@ pub async fn read_object(
             }
             publish(
                 &mut parser,
-                &input.processors,
+                input,
                 queue,
                 ack,
                 PUBLISH_CHUNK_EVENTS,
@@ -147,16 +146,7 @@ pub async fn read_object(
         }
     }
     let finished = parser.finish();
-    publish(
-        &mut parser,
-        &input.processors,
-        queue,
-        ack,
-        1,
-        metrics,
-        shutdown,
-    )
-    .await?;
+    publish(&mut parser, input, queue, ack, 1, metrics, shutdown).await?;
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
@@ -170,7 +160,7 @@ pub async fn read_object(
 /// Publishes the parser's events once at least `min` are waiting.
 async fn publish(
     parser: &mut ObjectParser<'_>,
-    processors: &Processors,
+    input: &InputSettings,
     queue: &QueueSender,
     ack: &AckGroup,
     min: usize,
@@ -181,6 +171,13 @@ async fn publish(
         return Ok(());
     }
     let mut events: Vec<_> = parser.drain().collect();
+    if input.field_names == FieldNames::Ecs {
+        let format = input.format.format();
+        for e in &mut events {
+            crate::ecs::apply(format, e);
+        }
+    }
+    let processors = &input.processors;
     if !processors.is_empty() {
         let before = events.len();
         events.retain_mut(|e| crate::processors::apply(processors, e));

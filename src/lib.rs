@@ -31,6 +31,7 @@ pub mod ack;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod ecs;
 pub mod enrich;
 pub mod error;
 pub mod event;

@@ -10,7 +10,9 @@ use s3logsbeat::cli::{
     Cli, Command, ConfigArgs, ExportCommand, ImportArgs, LogArgs, OutputTestArgs, ParseArgs,
     RunArgs, SetupArgs, TestCommand,
 };
-use s3logsbeat::config::{load, redact, ConfigError, LogFormat, Mode, OutputSettings, Settings};
+use s3logsbeat::config::{
+    load, redact, ConfigError, FieldNames, LogFormat, Mode, OutputSettings, Settings,
+};
 use s3logsbeat::import::ImportMode;
 use s3logsbeat::outputs::elasticsearch::{setup, Elasticsearch};
 use s3logsbeat::outputs::Output;
@@ -95,14 +97,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// The formats the template covers: `--format`, else those of the configured inputs.
-fn template_formats(settings: &Settings, asked: &[LogFormat]) -> Vec<LogFormat> {
-    let mut formats: Vec<LogFormat> = if asked.is_empty() {
-        settings.inputs.iter().map(|i| i.format.format()).collect()
+/// What the template covers: `--format` (original names), else each input's format and field names.
+fn template_formats(settings: &Settings, asked: &[LogFormat]) -> Vec<(LogFormat, FieldNames)> {
+    let mut formats: Vec<(LogFormat, FieldNames)> = if asked.is_empty() {
+        settings
+            .inputs
+            .iter()
+            .map(|i| (i.format.format(), i.field_names))
+            .collect()
     } else {
-        asked.to_vec()
+        asked.iter().map(|f| (*f, FieldNames::Original)).collect()
     };
-    formats.sort_by_key(|f| f.name());
+    formats.sort_by_key(|(f, n)| (f.name(), *n == FieldNames::Ecs));
     formats.dedup();
     formats
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::ParseArgs;
 use crate::config::processors::Processors;
-use crate::config::{self, EnrichSettings, FormatSpec, Mode, Settings};
+use crate::config::{self, EnrichSettings, FieldNames, FormatSpec, Mode, Settings};
 use crate::object::DEFAULT_MAX_LINE_BYTES;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
 
@@ -59,6 +59,7 @@ pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
 /// How to parse: from the flags, or from an input of the config (`-c`).
 struct Recipe {
     spec: FormatSpec,
+    field_names: FieldNames,
     enrich: EnrichSettings,
     processors: Processors,
     max_line_bytes: usize,
@@ -80,6 +81,7 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
         }
         return Ok(Recipe {
             spec,
+            field_names: args.field_names.unwrap_or_default(),
             enrich,
             processors: Processors::default(),
             max_line_bytes: args.max_line_bytes.unwrap_or(DEFAULT_MAX_LINE_BYTES),
@@ -132,6 +134,7 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
     }
     Ok(Recipe {
         spec: input.format.clone(),
+        field_names: args.field_names.unwrap_or(input.field_names),
         enrich,
         processors: input.processors.clone(),
         max_line_bytes: args.max_line_bytes.unwrap_or(input.max_line_bytes),
@@ -143,6 +146,7 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     let start = Instant::now();
     let Recipe {
         spec,
+        field_names,
         enrich: settings,
         processors,
         max_line_bytes,
@@ -176,6 +180,9 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     let mut buf: Vec<u8> = Vec::with_capacity(512 * 1024);
     let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> io::Result<()> {
         for mut e in parser.drain() {
+            if field_names == FieldNames::Ecs {
+                crate::ecs::apply(spec.format(), &mut e);
+            }
             if !crate::processors::apply(&processors, &mut e) {
                 continue;
             }

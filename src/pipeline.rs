@@ -322,8 +322,12 @@ pub fn start_delivery(
     let template = match &settings.output {
         crate::config::OutputSettings::Elasticsearch(es) if settings.template.enabled => {
             let formats = {
-                let mut f: Vec<_> = settings.inputs.iter().map(|i| i.format.format()).collect();
-                f.sort_by_key(|f| f.name());
+                let mut f: Vec<_> = settings
+                    .inputs
+                    .iter()
+                    .map(|i| (i.format.format(), i.field_names))
+                    .collect();
+                f.sort_by_key(|(f, n)| (f.name(), *n == crate::config::FieldNames::Ecs));
                 f.dedup();
                 f
             };

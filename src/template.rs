@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{LogFormat, TemplateSettings};
+use crate::config::{FieldNames, LogFormat, TemplateSettings};
 
 /// A field's mapping type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,23 +190,40 @@ pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
     }
 }
 
-/// The mapping type of `path` (dotted) for `formats`, if the template declares it.
-pub fn type_of(formats: &[LogFormat], path: &str) -> Option<FieldType> {
-    COMMON
-        .iter()
-        .chain(formats.iter().flat_map(|f| fields(*f).iter()))
-        .find(|(n, _)| *n == path)
-        .map(|(_, t)| *t)
+/// Every field the template declares for `format` under `names`: the common ones, the format's table
+/// (renamed by [`crate::ecs::ecs_name`] under ECS), and what ECS adds.
+pub fn declared(format: LogFormat, names: FieldNames) -> Vec<(String, FieldType)> {
+    let mut out: Vec<(String, FieldType)> =
+        COMMON.iter().map(|(n, t)| (n.to_string(), *t)).collect();
+    for (n, t) in fields(format) {
+        let name = match names {
+            FieldNames::Ecs => crate::ecs::ecs_name(format, n).unwrap_or_else(|| n.to_string()),
+            FieldNames::Original => n.to_string(),
+        };
+        out.push((name, *t));
+    }
+    if names == FieldNames::Ecs && format != LogFormat::Json {
+        out.extend(crate::ecs::ADDED.iter().map(|(n, t)| (n.to_string(), *t)));
+    }
+    out
 }
 
-/// The `_index_template` body for `formats` (each once; a field in several formats has one type in all).
-pub fn template(formats: &[LogFormat], t: &TemplateSettings) -> Value {
+/// The mapping type of `path` (dotted) for `format` under `names`, if the template declares it.
+pub fn type_of(format: LogFormat, names: FieldNames, path: &str) -> Option<FieldType> {
+    declared(format, names)
+        .into_iter()
+        .find(|(n, _)| n == path)
+        .map(|(_, t)| t)
+}
+
+/// The `_index_template` body for `inputs` (format and field names of each; a field in several has one
+/// type in all).
+pub fn template(inputs: &[(LogFormat, FieldNames)], t: &TemplateSettings) -> Value {
     let mut properties = Map::new();
-    for (name, ty) in COMMON
-        .iter()
-        .chain(formats.iter().flat_map(|f| fields(*f).iter()))
-    {
-        insert(&mut properties, name, ty.mapping());
+    for (format, names) in inputs {
+        for (name, ty) in declared(*format, *names) {
+            insert(&mut properties, &name, ty.mapping());
+        }
     }
     let mut settings = json!({
         "index": {
@@ -308,7 +325,10 @@ mod tests {
 
     #[test]
     fn mappings_are_typed_and_nested() {
-        let t = template(&[LogFormat::Alb], &settings(json!({})));
+        let t = template(
+            &[(LogFormat::Alb, FieldNames::Original)],
+            &settings(json!({})),
+        );
         let p = &t["template"]["mappings"]["properties"];
         assert_eq!(p["@timestamp"]["type"], "date");
         assert_eq!(p["client_ip"]["type"], "ip");
@@ -337,11 +357,21 @@ mod tests {
     }
 
     #[test]
-    fn a_field_in_two_formats_has_one_type() {
-        for (a, b) in [(ALB, ELB), (ALB, CLOUDFRONT), (ELB, CLOUDFRONT)] {
-            for (n, t) in a {
-                if let Some((_, u)) = b.iter().find(|(m, _)| m == n) {
-                    assert_eq!(t, u, "{n}");
+    fn a_field_in_two_formats_or_namings_has_one_type() {
+        let all = [
+            LogFormat::Alb,
+            LogFormat::Elb,
+            LogFormat::Cloudfront,
+            LogFormat::Waf,
+        ];
+        for names in [FieldNames::Original, FieldNames::Ecs] {
+            for a in all {
+                for b in all {
+                    for (n, t) in declared(a, names) {
+                        if let Some((_, u)) = declared(b, names).iter().find(|(m, _)| *m == n) {
+                            assert_eq!(t, *u, "{n} in {a:?} and {b:?} ({names:?})");
+                        }
+                    }
                 }
             }
         }

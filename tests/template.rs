@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use s3logsbeat::config::LogFormat;
+use s3logsbeat::config::{FieldNames, LogFormat};
 use s3logsbeat::template::{type_of, FieldType};
 use serde_json::Value;
 
@@ -47,30 +47,39 @@ fn accepts(t: FieldType, v: &Value) -> bool {
     }
 }
 
-/// Checks one parsed object; returns how many fields were checked.
+/// Checks one parsed object under both namings; returns how many fields were checked.
 fn check(format: LogFormat, name: &str, data: &[u8]) -> usize {
+    check_named(format, FieldNames::Original, name, data)
+        + check_named(format, FieldNames::Ecs, name, data)
+}
+
+fn check_named(format: LogFormat, names: FieldNames, name: &str, data: &[u8]) -> usize {
     let spec = spec(format.name());
     let settings = s3logsbeat::config::EnrichSettings::new("n", "h");
     let parsed = parse_object(&spec, &settings, "k.log", data, 1 << 16, 1 << 20);
     let mut checked = 0;
     for e in &parsed.events {
+        let mut e = e.clone();
+        if names == FieldNames::Ecs {
+            s3logsbeat::ecs::apply(format, &mut e);
+        }
         let doc: Value = serde_json::from_str(&e.doc).unwrap();
         let mut fields = Vec::new();
         leaves("", &doc, &mut fields);
         for (path, v) in fields {
             // WAF's nested lists (headers, labels, rule lists) are mapped dynamically.
-            let declared = type_of(&[format], &path);
+            let declared = type_of(format, names, &path);
             match declared {
                 Some(t) => {
                     assert!(
                         accepts(t, v),
-                        "{name}: {path} = {v} does not fit the template's {t:?}"
+                        "{name} ({names:?}): {path} = {v} does not fit the template's {t:?}"
                     );
                     checked += 1;
                 }
                 None if format == LogFormat::Json => {}
                 None if format == LogFormat::Waf => {}
-                None => panic!("{name}: {path} = {v} is not in the {format:?} template"),
+                None => panic!("{name}: {path} = {v} is not in the {format:?} {names:?} template"),
             }
         }
     }
@@ -156,4 +165,90 @@ fn export_template_prints_the_template_for_the_configured_formats() {
     let p = &t["template"]["mappings"]["properties"];
     assert_eq!(p["backend_ip"]["type"], "ip");
     assert!(p.get("c_ip").is_none());
+}
+
+#[test]
+fn ecs_names_per_format_as_filebeats_aws_module() {
+    let settings = s3logsbeat::config::EnrichSettings::new("n", "h");
+    let first = |format: LogFormat, file: &str| -> Value {
+        let parsed = parse_object(
+            &spec(format.name()),
+            &settings,
+            "k.log",
+            &sample(file),
+            1 << 16,
+            1 << 20,
+        );
+        let mut e = parsed.events[0].clone();
+        s3logsbeat::ecs::apply(format, &mut e);
+        serde_json::from_str(&e.doc).unwrap()
+    };
+    let alb = first(LogFormat::Alb, "alb-aws-docs.log");
+    assert_eq!(alb["source"]["ip"], "192.168.131.39");
+    assert_eq!(alb["source"]["port"], 2817);
+    assert_eq!(alb["destination"]["ip"], "10.0.0.1");
+    assert_eq!(alb["destination"]["port"], 80);
+    assert_eq!(alb["http"]["request"]["method"], "GET");
+    assert_eq!(alb["http"]["response"]["status_code"], 200);
+    assert_eq!(alb["url"]["original"], "http://www.example.com:80/");
+    assert_eq!(alb["user_agent"]["original"], "curl/7.46.0");
+    assert_eq!(
+        alb["aws"]["elb"]["name"],
+        "app/my-loadbalancer/50dc6c495c0c9188"
+    );
+    assert_eq!(alb["aws"]["elb"]["backend_processing_time"]["sec"], 0.001);
+    assert_eq!(alb["cloud"]["provider"], "aws");
+    assert_eq!(alb["event"]["outcome"], "success");
+    assert_eq!(alb["event"]["duration"], 1_000_000);
+    assert!(alb.get("client_ip").is_none());
+
+    let elb = first(LogFormat::Elb, "elb-logstash-patterns.log");
+    assert_eq!(elb["source"]["ip"], "192.168.131.39");
+    assert_eq!(elb["destination"]["ip"], "10.0.0.1");
+    assert_eq!(
+        elb["aws"]["elb"]["backend"]["http"]["response"]["status_code"],
+        200
+    );
+    assert_eq!(elb["http"]["version"], "1.1");
+
+    let cf = first(LogFormat::Cloudfront, "cloudfront-aws-docs.log");
+    assert_eq!(cf["source"]["ip"], "192.0.2.100");
+    assert_eq!(cf["url"]["path"], "/index.html");
+    assert_eq!(cf["http"]["response"]["status_code"], 200);
+    assert_eq!(cf["event"]["duration"], 1_000_000);
+
+    let waf = first(LogFormat::Waf, "waf-aws-docs.ndjson");
+    assert_eq!(waf["source"]["ip"], "1.1.1.1");
+    assert_eq!(waf["event"]["action"], "BLOCK");
+    assert_eq!(waf["aws"]["waf"]["terminating_rule_id"], "STMTest_SQLi_XSS");
+    assert!(waf.get("httpRequest").is_none());
+}
+
+#[test]
+fn the_ecs_template_maps_the_ecs_names() {
+    let dir = TempDir::new("template-ecs");
+    let input = "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}".to_string();
+    let cfg = write_config(
+        &dir,
+        &config_text(None, &[input], "output.console: {}\n", "field_names: ecs\n"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+        .args(["export", "template", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &t["template"]["mappings"]["properties"];
+    assert_eq!(p["source"]["properties"]["ip"]["type"], "ip");
+    assert_eq!(
+        p["http"]["properties"]["response"]["properties"]["status_code"]["type"],
+        "long"
+    );
+    assert_eq!(p["event"]["properties"]["duration"]["type"], "long");
+    assert!(p.get("client_ip").is_none(), "no original names under ecs");
 }

@@ -38,6 +38,18 @@ pub enum ParseErrorPolicy {
     Drop,
 }
 
+/// The names events' fields get (`field_names`, global or per input).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldNames {
+    /// The original s3logsbeat's names (`client_ip`, `elb_status_code`, ...).
+    #[default]
+    Original,
+    /// Elastic Common Schema names, as Filebeat's aws module writes them (`source.ip`,
+    /// `http.response.status_code`, `aws.elb.*`, ...).
+    Ecs,
+}
+
 /// The enrichment settings of one input.
 #[derive(Clone, Debug)]
 pub struct EnrichSettings {
@@ -126,6 +138,8 @@ pub struct InputSettings {
     pub aws: AwsSettings,
     /// Messages (sqs) or objects (s3) read at once.
     pub workers: usize,
+    /// Field names: original or ECS (renamed before the processors run).
+    pub field_names: FieldNames,
     /// The input's `processors`, then the global ones; applied to every event before it is published.
     pub processors: super::processors::Processors,
 }
@@ -404,6 +418,7 @@ pub(super) fn validate(
         max_line_bytes,
         aws,
         workers: input.workers.unwrap_or(5).max(1),
+        field_names: input.field_names.unwrap_or(raw.field_names),
         processors,
     })
 }

@@ -31,8 +31,8 @@ use std::time::Duration;
 pub use format::{FormatSpec, JsonOptions, LogFormat, TimeFormat};
 pub use index::{IndexPart, IndexPattern};
 pub use inputs::{
-    key_regex, AwsSettings, EnrichSettings, InputSettings, InputSource, ParseErrorPolicy,
-    S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
+    key_regex, AwsSettings, EnrichSettings, FieldNames, InputSettings, InputSource,
+    ParseErrorPolicy, S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
 };
 pub use logging::{Level, LogFileSettings, LoggingSettings};
 pub use outputs::{

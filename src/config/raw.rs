@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::format::LogFormat;
-use super::inputs::ParseErrorPolicy;
+use super::inputs::{FieldNames, ParseErrorPolicy};
 use super::values::{ByteSize, Dur};
 
 /// The whole file.
@@ -32,6 +32,10 @@ pub struct RawConfig {
     /// Put `fields` at the top level of events. Default: false.
     #[serde(default)]
     pub fields_under_root: bool,
+    /// `original` (the original s3logsbeat's field names) or `ecs` (Elastic Common Schema, as Filebeat's
+    /// aws module). Default: original.
+    #[serde(default)]
+    pub field_names: FieldNames,
     /// The publish queue.
     #[serde(default)]
     pub queue: Queue,
@@ -349,6 +353,9 @@ pub struct RawInput {
     /// Put this input's `fields` at the top level of events. Default: the global setting.
     #[serde(default)]
     pub fields_under_root: Option<bool>,
+    /// This input's field names (`original` or `ecs`). Default: the global `field_names`.
+    #[serde(default)]
+    pub field_names: Option<FieldNames>,
     /// Processors for this input's events, run before the global `processors`. Default: none.
     #[serde(default)]
     pub processors: Vec<serde_yaml::Value>,

@@ -55,9 +55,11 @@ pub async fn install_template(
     for url in t.hosts.urls() {
         if !overwrite {
             match t.request(Method::HEAD, &url, &path, None).await {
-                Ok((200, _)) => return Ok(format!(
+                Ok((200, _)) => {
+                    return Ok(format!(
                     "index template {name} exists on {url}: kept (setup.template.overwrite: false)"
-                )),
+                ))
+                }
                 Ok((404, _)) => {}
                 Ok((s, b)) => {
                     last = format!("{url}: HEAD {path}: HTTP {s}: {}", snippet(&b));
