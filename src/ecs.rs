@@ -329,7 +329,7 @@ fn take(doc: &mut Map<String, Value>, path: &str) -> Option<Value> {
             v?
         }
     };
-    (v != Value::from("-")).then_some(v)
+    (v != "-").then_some(v)
 }
 
 fn get<'a>(doc: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

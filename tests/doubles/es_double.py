@@ -67,6 +67,11 @@ agreeing.  Comments name the reference rule each piece implements:
   [R-OTHER]    other failures: 5xx or connection reset.
   [R-MAPPING]  dynamic mapping: the first value fixes the type, later values
                that do not fit fail that item; numeric strings are coerced.
+  [R-TEMPLATE] composable index templates: ``PUT /_index_template/{name}`` with
+               ``index_patterns`` (a missing one -> 400), ``priority``, ``template``
+               (settings, mappings, aliases) ... -> ``{"acknowledged":true}``;
+               ``GET /_index_template/{name}`` -> ``{"index_templates":[{"name",
+               "index_template"}]}``, 404 if unknown.
   [R-FAULTS]   fault injection the double offers to tests.
   [R-TLS]      HTTPS with a server certificate, optionally requiring client certificates.
   [R-COUNTERS] counters readable through a side endpoint.
@@ -74,17 +79,70 @@ agreeing.  Comments name the reference rule each piece implements:
 Elasticsearch endpoints served
 ------------------------------
 ``GET|HEAD /`` [R-ROOT]; ``POST|PUT /_bulk`` and ``POST|PUT /{index}/_bulk``
-with the ``create`` and ``index`` actions.  Every other path answers as
-Elasticsearch does for a path it has no handler for: 400 ``{"error": "no handler
-found for uri [URI] and method [M]", "status": 400}`` (405 "Incorrect HTTP method"
-when only the method is wrong).  So a test that starts relying on an endpoint
-the double does not serve (``_search``, ``_count``, ``_doc``, templates ...)
-fails loudly.
+with the ``create`` and ``index`` actions; the composable index template API
+[R-TEMPLATE]:
+
+``PUT|POST /_index_template/{name}`` (parameters ``create``, ``cause``, ``master_timeout``)
+    The body is read as ComposableIndexTemplate.PARSER reads it, fields
+    ``index_patterns`` (a string or a list of strings), ``template`` (``settings``,
+    ``mappings``, ``aliases``), ``composed_of``, ``priority``, ``version``, ``_meta``,
+    ``data_stream`` (``hidden``, ``allow_custom_routing``), ``allow_auto_create``,
+    ``ignore_missing_component_templates``, ``deprecated``; then checked and stored
+    in Elasticsearch's order.  Answers 200 ``{"acknowledged": true}``, or:
+    no body -> 400 parse_exception ``request body is required``; an unknown field ->
+    400 x_content_parse_exception ``[L:C] [index_template] unknown field [F]`` (plus
+    Elasticsearch's `` did you mean [..]?``; inside ``template``: ``[L:C]
+    [index_template] failed to parse field [template]`` caused by ``[L:C] [template]
+    unknown field [F]``, the root cause); a value of the wrong JSON type -> ``[L:C]
+    [index_template] F doesn't support values of type: VALUE_NUMBER`` (...); a
+    ``priority``/``version`` string that is not a number -> ``[L:C] [index_template]
+    failed to parse field [priority]`` caused by illegal_argument_exception ``For
+    input string: "x"`` (numbers and numeric strings are coerced, decimals truncated);
+    no ``index_patterns`` -> 400 illegal_argument_exception ``Required
+    [index_patterns]`` (what Elasticsearch 8 answers: "index patterns are missing"
+    is the *legacy* ``_template`` API's message); ``priority`` < 0 -> 400
+    action_request_validation_exception ``Validation Failed: 1: index template
+    priority must be >= 0;``; ``composed_of`` naming a template (there are no
+    component templates) not in ``ignore_missing_component_templates`` -> 400
+    invalid_index_template_exception ``index_template [N] invalid, cause [index
+    template [N] specifies component templates [c] that do not exist]``;
+    ``create=true`` and the name taken -> 400 illegal_argument_exception ``index
+    template [N] already exists``; patterns overlapping another template's with the
+    same priority (default 0) -> 400 illegal_argument_exception ``index template [N]
+    has index patterns [..] matching patterns from existing templates [..] with
+    patterns (.. => [..]) that have the same priority [P], multiple index templates
+    may not match during index creation, please use a different priority``; a bad
+    name or pattern (space, ``,``, ``#``, ``*`` in the name, ``_`` first, capitals
+    in the name, ``\ / ? " < > |`` or ``:`` in a pattern) -> 400
+    invalid_index_template_exception ``index_template [N] invalid, cause [Validation
+    Failed: 1: name must be lower cased;...]``; an alias named like a pattern -> 400
+    illegal_argument_exception ``alias [a] cannot be the same as any pattern in [..]``.
+    Stored as Elasticsearch stores it: settings flattened, values as strings, keys
+    prefixed with ``index.`` (GET shows ``{"index": {"number_of_shards": "1"}}``); a
+    ``{"_doc": {...}}`` mapping unwrapped, an empty one left out; alias ``routing``
+    as ``index_routing`` and ``search_routing``; ``data_stream`` with both booleans.
+``GET|HEAD /_index_template/{name}`` (``flat_settings``, ``local``, ``master_timeout``,
+    ``include_defaults``) and ``GET|HEAD /_index_template`` (all of them)
+    200 ``{"index_templates": [{"name": N, "index_template": {...}}]}`` sorted by
+    name (``index_patterns`` always a list); ``*`` in the name matches templates,
+    and matching none answers 404 ``{"index_templates": []}``; an unknown name
+    answers 404 resource_not_found_exception ``index template matching [N] not
+    found``.  HEAD: the same status, no body.
+``DELETE /_index_template/{name}`` (``master_timeout``, ``timeout``)
+    200 ``{"acknowledged": true}``; comma-separated names must all exist, a single
+    name may be a ``*`` pattern; otherwise 404 index_template_missing_exception
+    ``index_template [N] missing``.
+
+Every other path answers as Elasticsearch does for a path it has no handler for:
+400 ``{"error": "no handler found for uri [URI] and method [M]", "status": 400}``
+(405 "Incorrect HTTP method" when only the method is wrong).  So a test that
+starts relying on an endpoint the double does not serve (``_search``, ``_count``,
+``_doc``, ``_component_template``, ``_index_template/_simulate`` ...) fails loudly.
 
 Control API (no authentication, JSON bodies), under ``/_double/``
 -----------------------------------------------------------------
 ``POST /_double/reset``
-    Forget indices, documents, faults, counters and the request log.
+    Forget indices, documents, index templates, faults, counters and the request log.
     Answers ``{"acknowledged": true}``.
 ``POST /_double/faults`` (merges the given keys into the current faults)
     ``item_429: N``               next N create/index items fail with per-item 429.
@@ -153,8 +211,8 @@ Control API (no authentication, JSON bodies), under ``/_double/``
                                   process is gone; a real one would also close them
                                   while idle, which the double cannot tell apart from
                                   the control connections).  Then it serves again with all
-                                  indices, documents, mappings, seq_nos, faults and
-                                  counters kept: a ``create`` of an id indexed before
+                                  indices, documents, mappings, seq_nos, index templates,
+                                  faults and counters kept: a ``create`` of an id indexed before
                                   answers 409.  Posting it again starts a new restart of
                                   M ms from now; ``restart_ms: 0`` ends the current one
                                   at once (still a restart: older connections are reset),
@@ -174,6 +232,13 @@ Control API (no authentication, JSON bodies), under ``/_double/``
 ``GET /_double/docs/{index}``  ``[{"_id", "_source", "_version"}]`` in insertion
                             order, realtime, ``_source`` byte for byte as sent; 404
                             for an unknown index.
+``GET /_double/templates``  [R-TEMPLATE] the stored index templates,
+                            ``{"NAME": {...}}`` sorted by name, each exactly the
+                            ``index_template`` object ``GET /_index_template/NAME``
+                            answers (as Elasticsearch stores it, not byte for byte as
+                            sent); ``{}`` when there are none.  PUTs are counted in
+                            the stats ``index_template_puts`` and
+                            ``index_template_puts_acknowledged``.
 ``GET /_double/requests``   the last 100 bulk requests:
                             ``[{"path", "query" (dict; a repeated parameter keeps its last
                             value), "headers" (lower-cased names), "actions", "status" (null
@@ -185,8 +250,26 @@ Deviations from real Elasticsearch (deliberate simplifications)
   always ``{"total": 2, "successful": 1, "failed": 0}``.
 * Only dynamic mapping, with the types s3logsbeat documents produce: long, float,
   boolean, date (a string of at least ``yyyy-MM-dd`` in strict_date_optional_time
-  form), text and object.  No explicit mappings, templates, data streams, field
-  count or depth limits.
+  form), text and object.  No explicit mappings, data streams, field count or
+  depth limits.
+* [R-TEMPLATE] Index templates are stored and served by the template API only:
+  they are **not applied** when a bulk request auto-creates an index (no template
+  mappings, settings, aliases or data streams at indexing time; documents are
+  still mapped dynamically).  There are no built-in templates (a real 8.x cluster
+  has ``logs``, ``metrics``, ``synthetics`` ... at priority 100, e.g. ``logs-*-*``,
+  which the same-priority overlap check also counts) and no component templates.
+  Any authenticated user may manage templates (``write_indices`` is not consulted).
+* [R-TEMPLATE] The double has neither Elasticsearch's settings registry nor its
+  mappers, so it accepts only what it lists and refuses the rest with 400
+  ``[es_double] ...``: the index settings of ``TEMPLATE_INDEX_SETTINGS`` (values
+  checked loosely), the field types and mapping parameters of ``LEAF_FIELD_PARAMS``
+  and ``OBJECT_FIELD_PARAMS`` (values not checked), root mapping parameters of
+  ``ROOT_MAPPING_PARAMS``, ``dynamic_templates`` with a ``mapping`` object.  Also
+  refused: alias ``filter``s, invalid alias names, ``template.lifecycle``, mappings
+  that are not an object, an empty ``index_patterns`` list, non-string list
+  elements, boolean strings other than true/false, numbers beyond a long, content
+  after the body's object.  JSON syntax errors in a template body are reported as
+  for bulk lines (one x_content_parse_exception, not wrapped per enclosing field).
 * ``pipeline`` and ``routing`` are accepted and have no effect (no ingest
   pipelines, one shard).  ``refresh=true`` only adds ``"forced_refresh": true``.
 * ``filter_path`` supports inclusive patterns with ``*`` inside one key (arrays
@@ -275,7 +358,7 @@ COMMON_PARAMS = {"pretty", "human", "error_trace", "filter_path"}
 class EsError(Exception):
     """An Elasticsearch exception, rendered as the error envelope [R-ENVELOPE]."""
 
-    def __init__(self, status, etype, reason, *, extra=None, caused_by=None, headers=None):
+    def __init__(self, status, etype, reason, *, extra=None, caused_by=None, headers=None, root_cause=None):
         super().__init__(reason)
         self.status = status
         self.etype = etype
@@ -283,10 +366,20 @@ class EsError(Exception):
         self.extra = dict(extra or {})
         self.caused_by = caused_by
         self.headers = list(headers or [])
+        self.root_cause = root_cause   # [{type, reason}] when not this exception itself
+
+    def root_causes(self):
+        return self.root_cause or [{"type": self.etype, "reason": self.reason, **self.extra}]
+
+    def as_cause(self):
+        """This exception as a ``caused_by`` object of another."""
+        cause = {"type": self.etype, "reason": self.reason, **self.extra}
+        if self.caused_by:
+            cause["caused_by"] = self.caused_by
+        return cause
 
     def envelope(self):
-        err = {"root_cause": [{"type": self.etype, "reason": self.reason, **self.extra}],
-               "type": self.etype, "reason": self.reason, **self.extra}
+        err = {"root_cause": self.root_causes(), "type": self.etype, "reason": self.reason, **self.extra}
         if self.caused_by:
             err["caused_by"] = self.caused_by
         return {"error": err, "status": self.status}
@@ -1186,6 +1279,567 @@ def validate_ops(ops):
 
 
 # ---------------------------------------------------------------------------
+# Composable index templates [R-TEMPLATE]
+#
+# The body of PUT|POST /_index_template/{name} is read the way
+# ComposableIndexTemplate.PARSER reads it: a ConstructingObjectParser named
+# "index_template" whose nested objects have ObjectParsers of their own
+# ("template", "data_stream_template").  As ObjectParser does, it stops at the
+# first problem in document order: an unknown field ("[L:C] [P] unknown field
+# [F]", with Elasticsearch's "did you mean" suggestions), a value of a JSON type
+# the field does not take ("[L:C] [P] F doesn't support values of type: T"), or
+# a value the field's own parser cannot read, which ObjectParser wraps as
+# "[L:C] [P] failed to parse field [F]" (a nested parser's error is wrapped by
+# every enclosing parser; the root cause is the innermost parse error).  A
+# missing index_patterns is ConstructingObjectParser's "Required
+# [index_patterns]".  State.put_template then runs MetadataIndexTemplateService's
+# checks in its order and stores the template normalized, as GET renders it.
+# ---------------------------------------------------------------------------
+
+STRING_ARRAY = frozenset({"arr", "str"})        # ObjectParser.ValueType.STRING_ARRAY
+LONG_VALUE = frozenset({"num", "str"})          # ValueType.LONG
+BOOLEAN_VALUE = frozenset({"bool", "str"})      # ValueType.BOOLEAN
+OBJECT_VALUE = frozenset({"obj"})               # ValueType.OBJECT
+ANY_VALUE = frozenset(KIND_TOKEN)
+_JAVA_LONG_RE = re.compile(r"[+-]?\d+")
+_BIG_DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def lucene_similarity(a, b):
+    """Lucene's LevenshteinDistance.getDistance: 1 - edits / the longer length."""
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    prev = list(range(len(a) + 1))
+    for j, cb in enumerate(b, 1):
+        cur = [j]
+        for i, ca in enumerate(a, 1):
+            cur.append(min(cur[i - 1] + 1, prev[i] + 1, prev[i - 1] + (ca != cb)))
+        prev = cur
+    return 1.0 - prev[-1] / max(len(a), len(b))
+
+
+def unknown_field_message(parser, field, candidates):
+    """SuggestingErrorOnUnknown: the known fields more than half similar, most similar first."""
+    msg = f"[{parser}] unknown field [{field}]"
+    keys = [c for _s, c in sorted((-lucene_similarity(field, c), c) for c in candidates
+                                  if lucene_similarity(field, c) > 0.5)]
+    if not keys:
+        return msg
+    return f"{msg} did you mean " + (f"[{keys[0]}]" if len(keys) == 1 else f"any of [{', '.join(keys)}]") + "?"
+
+
+def java_to_long(s):
+    """AbstractXContentParser.toLong(text, coerce=true): (value, None) or (None, the
+    IllegalArgumentException's message).  Decimals are truncated, as coercion does."""
+    if _JAVA_LONG_RE.fullmatch(s) and LONG_RANGE[0] <= int(s) <= LONG_RANGE[1]:
+        return int(s), None
+    if not _BIG_DECIMAL_RE.fullmatch(s):
+        return None, f'For input string: "{s}"'
+    d = decimal.Decimal(s)
+    if d >= LONG_RANGE[1] + 1 or d <= LONG_RANGE[0] - 1:
+        return None, f"Value [{s}] is out of range for a long"
+    return int(d), None
+
+
+def java_list(items):
+    """A Java List's toString."""
+    return "[" + ", ".join(items) + "]"
+
+
+class _ParseFail(Exception):
+    """A parse error and the offset the parser stood at when it was raised:
+    ObjectParser wraps it at that location."""
+
+    def __init__(self, error, parser_pos):
+        super().__init__(error.reason)
+        self.error = error
+        self.parser_pos = parser_pos
+
+
+class TemplateReader:
+    """Reads a PUT /_index_template body (a position-tracking parse) into a plain
+    dict: index_patterns, composed_of and ignore_missing_component_templates as
+    lists, priority and version as ints, template.settings flattened to
+    {dotted key: string | [strings] | None} (Settings.fromXContent), template.aliases
+    as AliasMetadata renders them, data_stream with both of its booleans."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def at(self, pos, msg):
+        return EsError(400, "x_content_parse_exception", f"{location(self.text, pos)} {msg}")
+
+    def object(self, node, parser, fields):
+        """ObjectParser.parse of ``node``; ``fields`` is {name: (JSON kinds taken, value reader)}."""
+        out = {}
+        for key, key_pos, v in node.pairs:
+            if key not in fields:
+                raise _ParseFail(self.at(key_pos, unknown_field_message(parser, key, fields)), v.start)
+            kinds, read = fields[key]
+            if v.kind not in kinds:
+                raise _ParseFail(self.at(v.start, f"[{parser}] {key} doesn't support values of type: "
+                                                  f"{KIND_TOKEN[v.kind]}"), v.start)
+            try:
+                out[key] = read(v)
+            except _ParseFail as f:                                  # ObjectParser.parseValue
+                inner = f.error
+                reason = f"{location(self.text, f.parser_pos)} [{parser}] failed to parse field [{key}]"
+                # ElasticsearchException.guessRootCauses unwraps nested parse errors.
+                roots = inner.root_causes() if inner.etype == "x_content_parse_exception" else None
+                raise _ParseFail(EsError(400, "x_content_parse_exception", reason, caused_by=inner.as_cause(),
+                                         root_cause=roots), f.parser_pos) from None
+        return out
+
+    def value_text(self, v):
+        """XContentParser.text() of a scalar: numbers as written."""
+        if v.kind == "str":
+            return v.value
+        if v.kind == "bool":
+            return "true" if v.value else "false"
+        return self.text[v.start:v.end]
+
+    # -- value readers -------------------------------------------------------
+    @staticmethod
+    def strings(field):
+        def read(v):
+            items = [v] if v.kind == "str" else v.items
+            for item in items:
+                if item.kind != "str":
+                    raise unsupported(f"a {KIND_TOKEN[item.kind]} element in [{field}] (only strings are modelled)")
+            return [item.value for item in items]
+        return read
+
+    @staticmethod
+    def long(field):
+        def read(v):
+            if v.kind == "str":
+                value, problem = java_to_long(v.value)
+                if problem:
+                    raise _ParseFail(EsError(400, "illegal_argument_exception", problem), v.start)
+                return value
+            n = v.value
+            if isinstance(n, float) and not math.isfinite(n) or not LONG_RANGE[0] <= n <= LONG_RANGE[1]:
+                raise unsupported(f"a value of [{field}] out of the range of a long")
+            return int(n)                                            # coercion truncates decimals
+        return read
+
+    @staticmethod
+    def boolean(field):
+        def read(v):
+            if v.kind == "bool":
+                return v.value
+            if v.value in ("true", "false"):
+                return v.value == "true"
+            raise unsupported(f"the value [{v.value}] of [{field}] (only true and false are modelled)")
+        return read
+
+    def index_template(self, root):
+        t = self.object(root, "index_template", {
+            "index_patterns": (STRING_ARRAY, self.strings("index_patterns")),
+            "template": (OBJECT_VALUE, self.inner_template),
+            "composed_of": (STRING_ARRAY, self.strings("composed_of")),
+            "priority": (LONG_VALUE, self.long("priority")),
+            "version": (LONG_VALUE, self.long("version")),
+            "_meta": (OBJECT_VALUE, lambda v: v.value),
+            "data_stream": (OBJECT_VALUE, self.data_stream),
+            "allow_auto_create": (BOOLEAN_VALUE, self.boolean("allow_auto_create")),
+            "ignore_missing_component_templates": (STRING_ARRAY, self.strings("ignore_missing_component_templates")),
+            "deprecated": (BOOLEAN_VALUE, self.boolean("deprecated")),
+        })
+        if "index_patterns" not in t:                                # ConstructingObjectParser
+            raise bad_request("Required [index_patterns]")
+        if not t["index_patterns"]:
+            raise unsupported("an empty [index_patterns] list")
+        return t
+
+    def inner_template(self, v):
+        return self.object(v, "template", {
+            "settings": (OBJECT_VALUE, self.settings),
+            "mappings": (ANY_VALUE, self.mappings),
+            "aliases": (OBJECT_VALUE, self.aliases),
+            "lifecycle": (ANY_VALUE, self.lifecycle),
+        })
+
+    def data_stream(self, v):
+        ds = self.object(v, "data_stream_template", {
+            "hidden": (BOOLEAN_VALUE, self.boolean("data_stream.hidden")),
+            "allow_custom_routing": (BOOLEAN_VALUE, self.boolean("data_stream.allow_custom_routing")),
+        })
+        return {"hidden": ds.get("hidden", False), "allow_custom_routing": ds.get("allow_custom_routing", False)}
+
+    @staticmethod
+    def mappings(v):
+        if v.kind != "obj":
+            raise unsupported(f"[template.mappings] given as {KIND_TOKEN[v.kind]} (only an object is modelled)")
+        return v.value
+
+    @staticmethod
+    def lifecycle(_v):
+        raise unsupported("[template.lifecycle] (data stream lifecycles)")
+
+    def settings(self, v):
+        """Settings.fromXContent: nested objects flattened to dotted keys, values kept as text."""
+        flat = {}
+
+        def walk(node, prefix):
+            for key, _key_pos, val in node.pairs:
+                name = prefix + key
+                if val.kind == "obj":
+                    walk(val, name + ".")
+                    continue
+                if name in flat:
+                    raise unsupported(f"the index setting [{name}] given twice")
+                if val.kind == "arr":
+                    if any(item.kind not in ("str", "num", "bool") for item in val.items):
+                        raise unsupported(f"the index setting [{name}] holding a list of other than values")
+                    flat[name] = [self.value_text(item) for item in val.items]
+                else:
+                    flat[name] = None if val.kind == "null" else self.value_text(val)
+
+        walk(v, "")
+        return flat
+
+    def aliases(self, v):
+        """AliasMetadata.Builder.fromXContent of each alias; keys it does not know are ignored."""
+        out = {}
+        for alias, _key_pos, spec in v.pairs:
+            if spec.kind != "obj":
+                raise unsupported(f"the alias [{alias}] given as {KIND_TOKEN[spec.kind]} "
+                                  f"(only an object is modelled)")
+            meta = {}
+            for key, _kp, val in spec.pairs:
+                if key == "filter":
+                    raise unsupported(f"the [filter] of alias [{alias}]")
+                if val.kind in ("obj", "arr", "null"):              # skipped, or not a value: ignored
+                    continue
+                if key in ("routing", "index_routing", "indexRouting"):
+                    meta["index_routing"] = self.value_text(val)
+                if key in ("routing", "search_routing", "searchRouting"):
+                    meta["search_routing"] = self.value_text(val)
+                if key in ("is_write_index", "is_hidden"):
+                    if val.kind == "bool" or val.value in ("true", "false"):
+                        meta[key] = val.value if val.kind == "bool" else val.value == "true"
+                    else:
+                        raise unsupported(f"the value [{self.value_text(val)}] of [{key}] of alias [{alias}]")
+            out[alias] = {k: meta[k] for k in ("index_routing", "search_routing", "is_write_index", "is_hidden")
+                          if k in meta}
+        return out
+
+
+def read_template_body(data):
+    """The parsed body of PUT /_index_template/{name}, or EsError."""
+    if not data:
+        raise EsError(400, "parse_exception", "request body is required")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise bad_request(f"[1:{e.start + 1}] Invalid UTF-8 start byte 0x{data[e.start]:02x}",
+                          etype="x_content_parse_exception") from None
+    try:
+        root, trailing = parse_json(text)
+    except JsonSyntaxError as e:
+        raise _xcontent_error(text, e.pos, e.message) from None
+    if root is None:
+        raise unsupported("a template body without a JSON value")
+    if root.kind != "obj":
+        raise _xcontent_error(text, root.start,
+                              f"[index_template] Expected START_OBJECT but was: {KIND_TOKEN[root.kind]}")
+    if trailing is not None:
+        raise unsupported("content after the template's JSON object")
+    try:
+        return TemplateReader(text).index_template(root)
+    except _ParseFail as f:
+        raise f.error from None
+
+
+def patterns_overlap(a, b):
+    """Whether some name matches both simple-match patterns (``*`` is the only
+    wildcard): Operations.intersection of their automata is not empty."""
+    seen, todo = set(), [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == len(a) and j == len(b):
+            return True
+        ca = a[i] if i < len(a) else None
+        cb = b[j] if j < len(b) else None
+        if ca == "*":
+            todo.append((i + 1, j))               # the star matches nothing more
+        if cb == "*":
+            todo.append((i, j + 1))
+        if ca is not None and cb is not None:     # consume one character common to both
+            if ca == "*" and cb != "*":
+                todo.append((i, j + 1))
+            elif cb == "*" and ca != "*":
+                todo.append((i + 1, j))
+            elif ca == cb != "*":
+                todo.append((i + 1, j + 1))
+    return False
+
+
+def normalize_template(t):
+    """The template as MetadataIndexTemplateService.addIndexTemplateV2 stores it:
+    settings prefixed with ``index.`` (Settings.Builder.normalizePrefix), a single
+    ``_doc`` wrapper taken off the mappings (Template.reduceMapping), ``deprecated``
+    kept only when true."""
+    out = {"index_patterns": list(t["index_patterns"])}
+    inner = t.get("template")
+    if inner is not None:
+        tpl = {}
+        if "settings" in inner:
+            settings = {k: v for k, v in inner["settings"].items() if k.startswith("index.") or k.endswith("*")}
+            for k, v in inner["settings"].items():
+                if not (k.startswith("index.") or k.endswith("*")):
+                    settings["index." + k] = v
+            tpl["settings"] = settings
+        if "mappings" in inner:
+            m = inner["mappings"]
+            if len(m) == 1 and isinstance(m.get("_doc"), dict):
+                m = m["_doc"]
+            tpl["mappings"] = m
+        if "aliases" in inner:
+            tpl["aliases"] = inner["aliases"]
+        out["template"] = tpl
+    for key in ("composed_of", "priority", "version", "_meta", "data_stream", "allow_auto_create",
+                "ignore_missing_component_templates"):
+        if key in t:
+            out[key] = t[key]
+    if t.get("deprecated"):
+        out["deprecated"] = True
+    return out
+
+
+def structured_settings(flat):
+    """Settings.toXContent without flat_settings: dotted keys as nested objects (sorted, a TreeMap)."""
+    out = {}
+    for key in sorted(flat):
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                node[p] = {}
+            node = node[p]
+        node[leaf] = flat[key]
+    return out
+
+
+def render_template(t, flat_settings=False):
+    """ComposableIndexTemplate.toXContent of a stored template (a fresh copy):
+    empty mappings are left out, as Template.toXContent does."""
+    out = {"index_patterns": t["index_patterns"]}
+    if "template" in t:
+        tpl, r = t["template"], {}
+        if "settings" in tpl:
+            settings = tpl["settings"]
+            r["settings"] = dict(sorted(settings.items())) if flat_settings else structured_settings(settings)
+        if tpl.get("mappings"):
+            r["mappings"] = tpl["mappings"]
+        if "aliases" in tpl:
+            r["aliases"] = tpl["aliases"]
+        out["template"] = r
+    for key in ("composed_of", "priority", "version", "_meta", "data_stream", "allow_auto_create",
+                "ignore_missing_component_templates", "deprecated"):
+        if key in t:
+            out[key] = t[key]
+    return json.loads(json.dumps(out))
+
+
+def template_validation_errors(name, patterns, settings):
+    """MetadataIndexTemplateService.validate: the name and pattern rules (and the
+    global-template rule), all problems at once."""
+    errors = []
+    for bad, what in ((" ", "a space"), (",", "a ','"), ("#", "a '#'"), ("*", "a '*'")):
+        if bad in name:
+            errors.append(f"name must not contain {what}")
+    if name.startswith("_"):
+        errors.append("name must not start with '_'")
+    if name.lower() != name:
+        errors.append("name must be lower cased")
+    for p in patterns:
+        if " " in p:
+            errors.append(f"index_patterns [{p}] must not contain a space")
+        for bad in (",", "#", ":"):
+            if bad in p:
+                errors.append(f"index_pattern [{p}] must not contain a '{bad}'")
+        if p.startswith("_"):
+            errors.append(f"index_pattern [{p}] must not start with '_'")
+        if any(c in p for c in _INVALID_NAME_CHARS if c != "*"):   # Strings.validFileNameExcludingAstrix
+            errors.append(f"index_pattern [{p}] must not contain the following characters {_INVALID_NAME_CHARS_MSG}")
+    if "*" in patterns and settings is not None and "index.hidden" in settings:
+        errors.append("global templates may not specify the setting index.hidden")
+    return errors
+
+
+def _int_setting(low, high=None):
+    return lambda v: (isinstance(v, str) and _JAVA_LONG_RE.fullmatch(v) is not None and low <= int(v)
+                      and (high is None or int(v) <= high))
+
+
+_TIME_VALUE_RE = re.compile(r"-1|0|\d+(?:nanos|micros|ms|s|m|h|d)")
+
+
+def _bool_setting(v):
+    return v in ("true", "false")
+
+
+def _string_setting(v):
+    return isinstance(v, str)
+
+
+# The index settings the double accepts in a template, with a check of their value
+# (None, resetting the default, is always accepted).  Anything else is refused with
+# [es_double]: whether Elasticsearch knows a setting, and its exact complaint about a
+# bad value, are not modelled.
+TEMPLATE_INDEX_SETTINGS = {
+    "index.number_of_shards": _int_setting(1, 1024),
+    "index.number_of_replicas": _int_setting(0),
+    "index.auto_expand_replicas": lambda v: isinstance(v, str) and re.fullmatch(r"false|\d+-(?:\d+|all)", v),
+    "index.refresh_interval": lambda v: isinstance(v, str) and _TIME_VALUE_RE.fullmatch(v.strip().lower()),
+    "index.codec": lambda v: v in ("default", "best_compression", "legacy_default", "legacy_best_compression",
+                                   "lucene_default"),
+    "index.hidden": _bool_setting,
+    "index.priority": _int_setting(0),
+    "index.max_result_window": _int_setting(1),
+    "index.mapping.total_fields.limit": _int_setting(0),
+    "index.mapping.total_fields.ignore_dynamic_beyond_limit": _bool_setting,
+    "index.mapping.depth.limit": _int_setting(1),
+    "index.mapping.nested_fields.limit": _int_setting(0),
+    "index.mapping.nested_objects.limit": _int_setting(0),
+    "index.mapping.field_name_length.limit": _int_setting(1),
+    "index.mapping.ignore_malformed": _bool_setting,
+    "index.mapping.coerce": _bool_setting,
+    "index.translog.durability": lambda v: v in ("request", "async"),
+    "index.lifecycle.name": _string_setting,
+    "index.lifecycle.rollover_alias": _string_setting,
+    "index.default_pipeline": _string_setting,
+    "index.final_pipeline": _string_setting,
+    "index.routing.allocation.include._tier_preference": _string_setting,
+    "index.query.default_field": lambda v: isinstance(v, (str, list)),
+}
+
+
+def settings_problem(settings):
+    """None when the double accepts these (normalized) template settings, else what it does not model."""
+    for key, value in settings.items():
+        check = TEMPLATE_INDEX_SETTINGS.get(key)
+        if check is None:
+            return f"the index setting [{key}]"
+        if value is not None and not check(value):
+            return f"the value {json.dumps(value)} of the index setting [{key}]"
+    return None
+
+
+# Mappings: the field types and mapping parameters the double accepts in a template
+# (their values are not checked).  Anything else is refused with [es_double]: the
+# double does not have Elasticsearch's mappers, so it cannot say whether or how
+# Elasticsearch would reject it.
+ROOT_MAPPING_PARAMS = {"properties", "dynamic", "date_detection", "numeric_detection", "dynamic_templates",
+                       "dynamic_date_formats", "_source", "_meta", "_routing", "enabled", "subobjects"}
+DYNAMIC_TEMPLATE_PARAMS = {"match_mapping_type", "unmatch_mapping_type", "match", "unmatch", "path_match",
+                           "path_unmatch", "match_pattern", "mapping"}
+OBJECT_FIELD_PARAMS = {"object": {"type", "properties", "dynamic", "enabled", "subobjects"},
+                       "nested": {"type", "properties", "dynamic", "include_in_parent", "include_in_root"}}
+_LEAF_PARAMS = {"type", "meta", "fields", "copy_to"}
+_VALUE_PARAMS = {"doc_values", "index", "store", "null_value", "script", "on_script_error"}
+_NUMBER_PARAMS = _VALUE_PARAMS | {"coerce", "ignore_malformed", "time_series_dimension", "time_series_metric"}
+LEAF_FIELD_PARAMS = {
+    "keyword": _VALUE_PARAMS | {"ignore_above", "normalizer", "eager_global_ordinals", "index_options", "norms",
+                                "similarity", "split_queries_on_whitespace", "time_series_dimension"},
+    "text": {"analyzer", "search_analyzer", "search_quote_analyzer", "index", "index_options", "index_prefixes",
+             "index_phrases", "norms", "store", "fielddata", "fielddata_frequency_filter",
+             "position_increment_gap", "similarity", "term_vector", "eager_global_ordinals"},
+    "match_only_text": set(),
+    "wildcard": {"ignore_above", "null_value"},
+    "constant_keyword": {"value"},
+    **{t: _NUMBER_PARAMS for t in ("long", "integer", "short", "byte", "double", "float", "half_float",
+                                   "unsigned_long")},
+    "scaled_float": _NUMBER_PARAMS | {"scaling_factor"},
+    "date": _VALUE_PARAMS | {"format", "locale", "ignore_malformed"},
+    "date_nanos": _VALUE_PARAMS | {"format", "locale", "ignore_malformed"},
+    "boolean": _VALUE_PARAMS | {"ignore_malformed"},
+    "ip": _VALUE_PARAMS | {"ignore_malformed", "time_series_dimension"},
+    "geo_point": _VALUE_PARAMS | {"ignore_malformed", "ignore_z_value"},
+    "binary": {"doc_values", "store"},
+    "flattened": {"depth_limit", "doc_values", "eager_global_ordinals", "ignore_above", "index", "index_options",
+                  "null_value", "similarity", "split_queries_on_whitespace", "time_series_dimensions"},
+}
+
+
+def _fields_problem(props, prefix, multi=False):
+    for fname, fdef in props.items():
+        path = prefix + fname
+        if not isinstance(fdef, dict):
+            return f"the mapping of field [{path}] given as other than an object"
+        ftype = fdef.get("type", "object")
+        if not isinstance(ftype, str):
+            return f"the [type] of field [{path}] given as other than a string"
+        if ftype in OBJECT_FIELD_PARAMS and not multi:
+            allowed = OBJECT_FIELD_PARAMS[ftype]
+        elif ftype in LEAF_FIELD_PARAMS:
+            allowed = _LEAF_PARAMS | LEAF_FIELD_PARAMS[ftype]
+        else:
+            return f"the field type [{ftype}] (field [{path}])"
+        for key in fdef:
+            if key not in allowed:
+                return f"the mapping parameter [{key}] of field [{path}] (type [{ftype}])"
+        for key in ("properties", "fields"):
+            sub = fdef.get(key)
+            if sub is None:
+                continue
+            if not isinstance(sub, dict):
+                return f"[{key}] of field [{path}] given as other than an object"
+            problem = _fields_problem(sub, path + ".", multi=key == "fields")
+            if problem:
+                return problem
+    return None
+
+
+def mapping_problem(mapping):
+    """None when the double accepts these template mappings (a ``_doc`` wrapper
+    already taken off), else what it does not model."""
+    for key in mapping:
+        if key not in ROOT_MAPPING_PARAMS:
+            return f"the root mapping parameter [{key}]"
+    props = mapping.get("properties", {})
+    if not isinstance(props, dict):
+        return "[properties] given as other than an object"
+    problem = _fields_problem(props, "")
+    if problem:
+        return problem
+    dynamic_templates = mapping.get("dynamic_templates", [])
+    if not isinstance(dynamic_templates, list):
+        return "[dynamic_templates] given as other than a list"
+    for dt in dynamic_templates:
+        if not (isinstance(dt, dict) and len(dt) == 1 and isinstance(next(iter(dt.values())), dict)):
+            return "a dynamic template other than an object holding one named object"
+        (dt_name, spec), = dt.items()
+        for key in spec:
+            if key not in DYNAMIC_TEMPLATE_PARAMS:
+                return f"the parameter [{key}] of dynamic template [{dt_name}]"
+        if not isinstance(spec.get("mapping"), dict):
+            return f"the dynamic template [{dt_name}] without a [mapping] object"
+    return None
+
+
+def alias_problems(aliases, patterns):
+    """AliasValidator.validateAliasStandalone and the alias-versus-pattern rule: an
+    EsError for the first problem, or None."""
+    for alias, meta in aliases.items():
+        if alias.strip() == "":
+            return bad_request("alias name is required")
+        problem = index_name_problem(alias)
+        if problem is not None and problem != "must be lowercase":   # alias names may hold capitals
+            return unsupported(f"the alias name [{alias}] (it {problem})")
+        if "," in meta.get("index_routing", ""):
+            return bad_request(f"alias [{alias}] has several index routing values associated with it")
+        if alias in patterns:
+            return bad_request(f"alias [{alias}] cannot be the same as any pattern in [{', '.join(patterns)}]")
+    return None
+
+
+# ---------------------------------------------------------------------------
 # The cluster state: one lock guards everything [R-FAULTS] [R-COUNTERS]
 # ---------------------------------------------------------------------------
 
@@ -1208,7 +1862,8 @@ def new_counters():
             "items_by_status": {},
             "requests_413": 0, "requests_rejected": 0, "dropped_connections": 0,
             "truncated_responses": 0, "requests_401": 0, "down_closed": 0,
-            "resets_before_index": 0, "restart_closed": 0, "tls_handshake_failures": 0}
+            "resets_before_index": 0, "restart_closed": 0, "tls_handshake_failures": 0,
+            "index_template_puts": 0, "index_template_puts_acknowledged": 0}
 
 
 def _int_value(body, key, minimum=0):
@@ -1224,7 +1879,7 @@ def ratio_rank(seed, index, key):
 
 
 class State:
-    """Indices, faults, counters and the request log, behind one re-entrant
+    """Indices, index templates, faults, counters and the request log, behind one re-entrant
     lock.  Bulk items are executed under the lock, one after the other, like
     operations on a single primary shard."""
 
@@ -1239,6 +1894,7 @@ class State:
 
     def _reset_locked(self):
         self.indices = {}
+        self.templates = {}          # [R-TEMPLATE] name -> template as normalize_template stores it
         self.faults = default_faults()
         self.restart_until = 0.0     # time.monotonic() at which the current restart ends
         self.counters = new_counters()
@@ -1561,6 +2217,108 @@ class State:
                      "status": 200 if existing else 201})
         return item
 
+    # -- composable index templates [R-TEMPLATE] ----------------------------
+    def put_template(self, name, t, create):
+        """Store the template ``t`` (read_template_body's dict) under ``name``, checking
+        it in the order Elasticsearch does: TransportPutComposableIndexTemplateAction's
+        request validation, validateV2TemplateRequest (component templates), then on the
+        master addIndexTemplateV2: ``create``, same-priority overlaps, normalization,
+        validate (name, patterns), and finally the settings, aliases and mappings."""
+        inner = t.get("template")
+        patterns = t["index_patterns"]
+        errors = []
+        if inner is not None and "*" in patterns and "index.hidden" in inner.get("settings", {}):
+            errors.append("global composable templates may not specify the setting index.hidden")
+        if t.get("priority", 0) < 0:
+            errors.append("index template priority must be >= 0")
+        if errors:
+            raise bad_request("Validation Failed: " + "".join(f"{i}: {e};" for i, e in enumerate(errors, 1)),
+                              etype="action_request_validation_exception")
+        # There are no component templates in the double: every one named is missing.
+        ignored = t.get("ignore_missing_component_templates") or []
+        missing = [c for c in t.get("composed_of", []) if c not in ignored]
+        if missing:
+            cause = (f"index template [{name}] specifies component templates {java_list(missing)} that do not exist"
+                     if not ignored else
+                     f"index template [{name}] specifies a missing component templates {java_list(missing)} that "
+                     f"does not exist and is not part of 'ignore_missing_component_templates'")
+            raise EsError(400, "invalid_index_template_exception",
+                          f"index_template [{name}] invalid, cause [{cause}]")
+        with self.lock:
+            if create and name in self.templates:
+                raise bad_request(f"index template [{name}] already exists")
+            priority = t.get("priority", 0)
+            overlaps = {other: o["index_patterns"] for other, o in sorted(self.templates.items())
+                        if other != name and o.get("priority", 0) == priority
+                        and any(patterns_overlap(a, b) for a in patterns for b in o["index_patterns"])}
+            if overlaps:
+                raise bad_request(
+                    f"index template [{name}] has index patterns {java_list(patterns)} matching patterns from "
+                    f"existing templates [{','.join(overlaps)}] with patterns "
+                    f"({','.join(f'{n} => {java_list(p)}' for n, p in overlaps.items())}) that have the same "
+                    f"priority [{priority}], multiple index templates may not match during index creation, "
+                    f"please use a different priority")
+            stored = normalize_template(t)
+            tpl = stored.get("template", {})
+            errors = template_validation_errors(name, patterns, tpl.get("settings"))
+            if errors:
+                raise EsError(400, "invalid_index_template_exception",
+                              f"index_template [{name}] invalid, cause [Validation Failed: "
+                              + "".join(f"{i}: {e};" for i, e in enumerate(errors, 1)) + "]")
+            problem = settings_problem(tpl.get("settings", {}))
+            if problem:
+                raise unsupported(problem)
+            alias_error = alias_problems(tpl.get("aliases", {}), patterns)
+            if alias_error:
+                raise alias_error
+            problem = mapping_problem(tpl.get("mappings", {}))
+            if problem:
+                raise unsupported(problem)
+            self.templates[name] = stored
+
+    def get_templates(self, name, flat_settings=False):
+        """[(name, rendered template)] for GET /_index_template[/{name}], sorted by name:
+        all of them, those a ``*`` pattern matches, or the one named (404 if unknown)."""
+        with self.lock:
+            if name is None:
+                names = sorted(self.templates)
+            elif "*" in name:
+                names = sorted(n for n in self.templates if glob_match(name, n))
+            elif name in self.templates:
+                names = [name]
+            else:
+                raise EsError(404, "resource_not_found_exception", f"index template matching [{name}] not found")
+            return [(n, render_template(self.templates[n], flat_settings)) for n in names]
+
+    def delete_templates(self, names):
+        """MetadataIndexTemplateService.innerRemoveIndexTemplateV2: several names must all
+        exist; a single one may be a ``*`` pattern, which must match one (but ``*`` alone
+        may match none)."""
+        with self.lock:
+            if len(names) > 1:
+                missing = [n for n in dict.fromkeys(names) if n not in self.templates]
+                if missing:
+                    raise EsError(404, "index_template_missing_exception",
+                                  f"index_template [{','.join(missing)}] missing")
+                matched = set(names)
+            else:
+                matched = {n for n in self.templates if glob_match(names[0], n)}
+                if not matched and names[0] != "*":
+                    raise EsError(404, "index_template_missing_exception", f"index_template [{names[0]}] missing")
+            for n in matched:
+                del self.templates[n]
+
+    def templates_dump(self):
+        """GET /_double/templates: {name: template as GET renders it}."""
+        with self.lock:
+            return {n: render_template(t) for n, t in sorted(self.templates.items())}
+
+    def record_template_put(self, acknowledged):
+        with self.lock:
+            self.counters["index_template_puts"] += 1
+            if acknowledged:
+                self.counters["index_template_puts_acknowledged"] += 1
+
     # -- counters and side views [R-COUNTERS] --------------------------------
     def record_bulk(self, entry, raw_len, gzip):
         with self.lock:
@@ -1595,7 +2353,11 @@ class State:
                              opened before it);
         tls_handshake_failures  [R-TLS] connections whose TLS handshake failed, timed out or
                              was never finished (plain HTTP to the TLS port, a client not
-                             trusting the certificate, no or a bad client certificate ...).
+                             trusting the certificate, no or a bad client certificate ...);
+        index_template_puts  [R-TEMPLATE] requests to PUT|POST /_index_template/{name} that
+                             reached the double while it was not down or restarting, whatever
+                             the answer (401, 413, 400 ... included);
+        index_template_puts_acknowledged  those of them answered 200 {"acknowledged": true}.
         """
         with self.lock:
             out = json.loads(json.dumps(self.counters))
@@ -1692,6 +2454,79 @@ def api_bulk(state, req):
     return Response(200, body, fault=state.take_connection_fault())
 
 
+# -- composable index templates [R-TEMPLATE] ------------------------------------
+
+TEMPLATE_PUT_PARAMS = {"create", "cause", "master_timeout"}
+TEMPLATE_GET_PARAMS = {"local", "master_timeout", "flat_settings", "include_defaults"}
+TEMPLATE_DELETE_PARAMS = {"master_timeout", "timeout"}
+
+
+def bool_param(req, name):
+    """RestRequest.paramAsBoolean with default false: present without a value means true."""
+    v = req.query.get(name)
+    if v is None:
+        return False
+    if v == "":
+        return True
+    if v in ("true", "false"):
+        return v == "true"
+    raise bad_request(f"Failed to parse value [{v}] as only [true] or [false] are allowed.")
+
+
+def check_time_param(req, name):
+    """TimeValue.parseTimeValue of a query parameter."""
+    v = req.query.get(name)
+    if v is not None and not _TIME_VALUE_RE.fullmatch(v.strip().lower()):
+        raise bad_request(f"failed to parse setting [{name}] with value [{v}] as a time value: unit is missing "
+                          f"or unrecognized")
+
+
+def check_no_body(req):
+    """BaseRestHandler: a body the endpoint does not read is refused."""
+    if req.body:
+        raise bad_request(f"request [{req.method} {req.path}] does not support having a body")
+
+
+def api_template_put(state, req):
+    """PUT|POST /_index_template/{name}: RestPutComposableIndexTemplateAction's order
+    (master_timeout, create, the body, then unknown parameters)."""
+    check_time_param(req, "master_timeout")
+    create = bool_param(req, "create")
+    template = read_template_body(req.body)
+    check_params(req, TEMPLATE_PUT_PARAMS)
+    state.put_template(req.params["name"], template, create)
+    return Response(200, {"acknowledged": True})
+
+
+def api_template_get(state, req):
+    """GET|HEAD /_index_template[/{name}]: 404 with an empty list when a ``*`` pattern
+    matches nothing, the resource_not_found_exception envelope for an unknown name."""
+    bool_param(req, "local")
+    check_time_param(req, "master_timeout")
+    bool_param(req, "include_defaults")
+    check_params(req, TEMPLATE_GET_PARAMS)
+    check_no_body(req)
+    name = req.params.get("name")
+    found = state.get_templates(name, flat_settings=bool_param(req, "flat_settings"))
+    body = {"index_templates": [{"name": n, "index_template": t} for n, t in found]}
+    return Response(200 if found or name is None else 404, None if req.method == "HEAD" else body)
+
+
+def api_template_delete(state, req):
+    """DELETE /_index_template/{name}: comma-separated names, or one ``*`` pattern."""
+    check_time_param(req, "master_timeout")
+    check_time_param(req, "timeout")
+    check_params(req, TEMPLATE_DELETE_PARAMS)
+    check_no_body(req)
+    names = req.params["name"].split(",")
+    while names and names[-1] == "":          # Java's String.split drops trailing empty strings
+        names.pop()
+    if not names:
+        raise unsupported(f"the template name [{req.params['name']}]")
+    state.delete_templates(names)
+    return Response(200, {"acknowledged": True})
+
+
 # ---------------------------------------------------------------------------
 # Routing
 # ---------------------------------------------------------------------------
@@ -1700,6 +2535,10 @@ ROUTES = [
     (("GET", "HEAD"), (), api_root),
     (("POST", "PUT"), ("_bulk",), api_bulk),
     (("POST", "PUT"), ("{index}", "_bulk"), api_bulk),
+    (("GET", "HEAD"), ("_index_template",), api_template_get),
+    (("GET", "HEAD"), ("_index_template", "{name}"), api_template_get),
+    (("POST", "PUT"), ("_index_template", "{name}"), api_template_put),
+    (("DELETE",), ("_index_template", "{name}"), api_template_delete),
 ]
 
 
@@ -1739,6 +2578,13 @@ def is_bulk_path(path):
     return segs[-1] == "_bulk" and len(segs) in (1, 2)
 
 
+def is_template_put(method, path):
+    """PUT|POST /_index_template/{name}, as match_route reads the name."""
+    segs = path.strip("/").split("/")
+    return (method in ("POST", "PUT") and len(segs) == 2 and segs[0] == "_index_template"
+            and urllib.parse.unquote(segs[1])[:1] not in ("", "_"))
+
+
 # ---------------------------------------------------------------------------
 # Control API under /_double/ [R-FAULTS] [R-COUNTERS]
 # ---------------------------------------------------------------------------
@@ -1756,12 +2602,12 @@ def control_dispatch(state, method, path, body):
             raise ControlError(400, f"invalid JSON body: {e}") from None
 
     routes = {"reset": ("POST",), "faults": ("GET", "POST"), "stats": ("GET",), "requests": ("GET",),
-              "docs/": ("GET",)}
+              "docs/": ("GET",), "templates": ("GET",)}
     name = "docs/" if seg.startswith("docs/") and len(seg) > len("docs/") else seg
     allowed = routes.get(name)
     if allowed is None:
         raise ControlError(404, f"unknown control endpoint [{path}]; known: /_double/reset, /_double/faults, "
-                                f"/_double/stats, /_double/docs/{{index}}, /_double/requests")
+                                f"/_double/stats, /_double/docs/{{index}}, /_double/templates, /_double/requests")
     if method not in allowed:
         raise ControlError(405, f"[{path}] accepts {list(allowed)}, not {method}")
     if name == "reset":
@@ -1775,6 +2621,8 @@ def control_dispatch(state, method, path, body):
         return 200, state.stats()
     if name == "requests":
         return 200, state.request_log()
+    if name == "templates":
+        return 200, state.templates_dump()
     index = urllib.parse.unquote(seg[len("docs/"):])
     docs = state.docs_dump(index)
     if docs is None:
@@ -2040,6 +2888,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record["bytes"] = self._raw_len
             record["status"] = None if resp.fault == "drop" else resp.status
             state.record_bulk(record, self._raw_len, self._gzip)
+        if is_template_put(method, path):                                 # [R-TEMPLATE] [R-COUNTERS]
+            state.record_template_put(resp.status == 200)
         if resp.fault == "drop":                                          # [R-FAULTS] drop_after_index
             state.bump("dropped_connections")
             self._abort()
