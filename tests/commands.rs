@@ -360,3 +360,67 @@ fn parse_with_a_config_applies_that_inputs_settings() {
     let out = bin().args(["parse"]).arg(&file).output().unwrap();
     assert!(text(&out).1.contains("--format is required"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_installs_the_index_template_once_unless_told_to_overwrite() {
+    let es = EsDouble::start().await;
+    let dir = TempDir::new("setup");
+    let inputs = [
+        input(),
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/r'], log_format: waf, field_names: ecs}".to_string(),
+    ];
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            None,
+            &inputs,
+            &format!("output.elasticsearch.hosts: ['{}']\n", es.url),
+            "setup.template.settings:\n  index.number_of_shards: 1\n",
+        ),
+    );
+    // The double is another process: blocking on the command here is fine.
+    let setup = |extra: &[&str]| {
+        bin()
+            .args(["setup", "--index-template", "-c"])
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = setup(&[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("index template s3logsbeat installed on"),
+        "{stdout}"
+    );
+    let t = &es.templates().await["s3logsbeat"];
+    assert_eq!(t["index_patterns"], json!(["s3logsbeat-*"]));
+    assert_eq!(t["template"]["settings"]["index"]["number_of_shards"], "1");
+    let p = &t["template"]["mappings"]["properties"];
+    assert_eq!(p["client_ip"]["type"], "ip", "alb, original names");
+    assert_eq!(
+        p["source"]["properties"]["ip"]["type"], "ip",
+        "waf, ecs names"
+    );
+
+    // Again: kept. With overwrite: replaced.
+    let out = setup(&[]);
+    assert!(out.status.success());
+    assert!(text(&out).0.contains("exists on"), "{}", text(&out).0);
+    let out = setup(&["-E", "setup.template.overwrite=true"]);
+    assert!(text(&out).0.contains("installed on"), "{}", text(&out).0);
+    assert_eq!(es.stats().await["index_template_puts_acknowledged"], 2);
+
+    // Elasticsearch down: a clear failure, non-zero.
+    es.faults(json!({"down": true})).await;
+    let out = setup(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .1
+            .contains("index template s3logsbeat not installed"),
+        "{}",
+        text(&out).1
+    );
+}

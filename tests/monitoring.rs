@@ -95,6 +95,12 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     })
     .await;
 
+    // setup.template.enabled (the default): installed at start-up, beside delivery.
+    eventually(Duration::from_secs(30), "the index template", || async {
+        es.templates().await.get("s3logsbeat").is_some()
+    })
+    .await;
+
     let (code, body) = get(&format!("{base}/")).await;
     assert_eq!(code, 200);
     let root: Value = serde_json::from_str(&body).unwrap();

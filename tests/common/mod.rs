@@ -300,6 +300,17 @@ impl EsDouble {
         serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     }
 
+    /// The index templates installed, by name (as `GET _index_template` would show each).
+    pub async fn templates(&self) -> Value {
+        let r = self
+            .client
+            .get(format!("{}/_double/templates", self.url))
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+
     pub async fn docs(&self, index: &str) -> Vec<Value> {
         let r = self
             .client
