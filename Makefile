@@ -6,7 +6,7 @@ SAMPLES := tests/data/samples
 VENV := .venv
 MOTO_VERSION := 5.2.5
 
-.PHONY: help build release test lint fmt bench bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
+.PHONY: help build release dist test lint fmt bench bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -16,6 +16,10 @@ build: ## Debug build.
 
 release: ## Release build: target/release/s3logsbeat.
 	$(CARGO) build --release
+
+dist: ## Distributed binary: release without debug line tables, stripped (target/dist/s3logsbeat).
+	$(CARGO) build --locked --profile dist --bin s3logsbeat
+	@ls -l target/dist/s3logsbeat
 
 fmt: ## Format the code.
 	$(CARGO) fmt --all

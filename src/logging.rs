@@ -29,17 +29,39 @@ pub fn init(
         Level::Info => LevelFilter::INFO,
         Level::Debug => LevelFilter::DEBUG,
     };
-    let mut targets = Targets::new().with_default(level);
-    for sel in extra_selectors
+    let selectors: Vec<&str> = extra_selectors
         .iter()
         .flat_map(|s| s.split(','))
         .map(str::trim)
         .chain(settings.selectors.iter().map(String::as_str))
         .filter(|s| !s.is_empty())
-    {
+        .collect();
+    // As in beats: `debug` with selectors is debug for those only; the libraries (the AWS SDK, hyper)
+    // stay at info unless the `aws` selector asks for them, or their lines would drown ours.
+    let ours = if level == LevelFilter::DEBUG && !selectors.is_empty() {
+        LevelFilter::INFO
+    } else {
+        level
+    };
+    let libraries = level.min(LevelFilter::INFO);
+    let mut targets = Targets::new()
+        .with_default(libraries)
+        .with_target("s3logsbeat", ours);
+    for sel in selectors {
         let t = match sel {
             "*" => "s3logsbeat".to_string(),
             "es" => "s3logsbeat::elasticsearch".to_string(),
+            "aws" => {
+                for lib in [
+                    "aws_sdk_sqs",
+                    "aws_sdk_s3",
+                    "aws_config",
+                    "aws_smithy_runtime",
+                ] {
+                    targets = targets.with_target(lib, LevelFilter::DEBUG);
+                }
+                continue;
+            }
             other => format!("s3logsbeat::{other}"),
         };
         targets = targets.with_target(t, LevelFilter::DEBUG);
@@ -66,6 +88,8 @@ pub fn init(
                 base.json()
                     .flatten_event(true)
                     .with_current_span(false)
+                    // The AWS SDK's request spans would make every debug line several times longer.
+                    .with_span_list(false)
                     .with_filter(targets),
             )
             .try_init();

@@ -29,9 +29,8 @@ pub(super) fn check(raw: &RawConfig, tree: &serde_yaml::Value, p: &mut Problems)
         ("setup.template.fields", "the template's mappings are built in (`export template` shows them)"),
         ("xpack", "self-monitoring is not shipped to Elasticsearch; use the http endpoint (/stats, /metrics)"),
         ("monitoring", "self-monitoring is not shipped to Elasticsearch; use the http endpoint (/stats, /metrics)"),
-        ("max_procs", "it sets the runtime's threads when it is a number"),
     ] {
-        if written(key) && !(key == "max_procs" && raw.max_procs.is_some()) {
+        if written(key) {
             ignored(p, key, why);
         }
     }
