@@ -316,12 +316,13 @@ fn spawn_signal_handler(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         wait_for_signal().await;
-        trigger.stop();
         if timeout.is_zero() {
-            tracing::info!("signal received: stopping; shutdown_timeout is 0, so what was read is not waited for: its messages go back to the queue");
+            trigger.stop();
             trigger.abort();
+            tracing::info!("signal received: stopping; shutdown_timeout is 0, so what was read is not waited for: its messages go back to the queue");
             return;
         }
+        trigger.stop();
         tracing::info!(
             "signal received: stopping; waiting up to {} (shutdown_timeout) for what was read to be delivered",
             s3logsbeat::config::values::format_duration(timeout)

@@ -318,6 +318,10 @@ mod tests {
             .contains("AWS refuses sqs q: access denied"));
         s.metrics.live.aws_access("sqs q", None);
         assert_eq!(route("GET", "/health", &s).0, 200);
+        s.metrics.live.task_died("the batcher panicked: boom");
+        assert!(route("GET", "/health", &s)
+            .2
+            .contains("a task died: the batcher panicked: boom"));
         assert_eq!(route("POST", "/health", &s).0, 405);
         assert_eq!(route("GET", "/nope", &s).0, 404);
     }

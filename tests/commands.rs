@@ -33,28 +33,28 @@ fn dead_port() -> u16 {
         .port()
 }
 
+/// `test output` with this output section: exit code and stdout.
+fn test_output(dir: &TempDir, output: &str) -> (Option<i32>, String) {
+    let cfg = write_config(dir, &config_text(None, &[input()], output, ""));
+    let out = bin()
+        .args(["test", "output", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out).0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_output_says_who_answers_or_why_not() {
     let es = EsDouble::start().await;
     let dir = TempDir::new("test-output");
     let dead = dead_port();
 
-    let cfg = write_config(
+    let (code, stdout) = test_output(
         &dir,
-        &config_text(
-            None,
-            &[input()],
-            &format!("output.elasticsearch.hosts: ['{}']\n", es.url),
-            "",
-        ),
+        &format!("output.elasticsearch.hosts: ['{}']\n", es.url),
     );
-    let out = bin()
-        .args(["test", "output", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.starts_with("elasticsearch:\n"), "{stdout}");
     assert!(
         stdout.contains(&format!(
@@ -65,25 +65,14 @@ async fn test_output_says_who_answers_or_why_not() {
     );
 
     // One host up, one dead: the dead one is named with the reason, and the exit is non-zero.
-    let cfg = write_config(
+    let (code, stdout) = test_output(
         &dir,
-        &config_text(
-            None,
-            &[input()],
-            &format!(
-                "output.elasticsearch.hosts: ['{}', 'http://127.0.0.1:{dead}']\n",
-                es.url
-            ),
-            "",
+        &format!(
+            "output.elasticsearch.hosts: ['{}', 'http://127.0.0.1:{dead}']\n",
+            es.url
         ),
     );
-    let out = bin()
-        .args(["test", "output", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains(&format!("{}... OK", es.url)), "{stdout}");
     assert!(
         stdout.contains(&format!("http://127.0.0.1:{dead}... ERROR: "))
@@ -94,25 +83,14 @@ async fn test_output_says_who_answers_or_why_not() {
     // Wrong credentials: said as such.
     es.faults(json!({"auth": {"basic": ["writer", "s3cret"]}}))
         .await;
-    let cfg = write_config(
+    let (code, stdout) = test_output(
         &dir,
-        &config_text(
-            None,
-            &[input()],
-            &format!(
-                "output.elasticsearch:\n  hosts: ['{}']\n  username: writer\n  password: wrong\n",
-                es.url
-            ),
-            "",
+        &format!(
+            "output.elasticsearch:\n  hosts: ['{}']\n  username: writer\n  password: wrong\n",
+            es.url
         ),
     );
-    let out = bin()
-        .args(["test", "output", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("authentication failed (401)"), "{stdout}");
     assert!(
         !stdout.contains("wrong"),
@@ -120,22 +98,11 @@ async fn test_output_says_who_answers_or_why_not() {
     );
 
     // A name that does not resolve.
-    let cfg = write_config(
+    let (code, stdout) = test_output(
         &dir,
-        &config_text(
-            None,
-            &[input()],
-            "output.elasticsearch.hosts: ['http://no-such-host.invalid:9200']\n",
-            "",
-        ),
+        "output.elasticsearch.hosts: ['http://no-such-host.invalid:9200']\n",
     );
-    let out = bin()
-        .args(["test", "output", "-c"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains("no-such-host.invalid:9200... ERROR: "),
         "{stdout}"

@@ -88,4 +88,14 @@ async fn json_logs_to_rotating_files_name_the_object_and_carry_totals() {
         }),
         "the periodic line has changes and totals"
     );
+    // SIGTERM with the default shutdown_timeout (0): said as it is, no "0ns", no promise to deliver.
+    let said = |needle: &str| {
+        lines
+            .iter()
+            .any(|v| v["message"].as_str().is_some_and(|m| m.contains(needle)))
+    };
+    assert!(said(
+        "signal received: stopping; shutdown_timeout is 0, so what was read is not waited for"
+    ));
+    assert!(!said("0ns") && !said("delivering what was read"));
 }
