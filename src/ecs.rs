@@ -197,7 +197,8 @@ fn table(format: LogFormat) -> &'static [(&'static str, &'static str)] {
         LogFormat::Elb => ELB,
         LogFormat::Cloudfront => CLOUDFRONT,
         LogFormat::Waf => WAF,
-        LogFormat::Json => &[],
+        // The other formats keep their own (AWS's) names under `field_names: ecs` for now.
+        _ => &[],
     }
 }
 
@@ -219,7 +220,7 @@ fn dataset(format: LogFormat) -> Option<(&'static str, &'static str)> {
         LogFormat::Alb | LogFormat::Elb => Some(("aws", "aws.elb")),
         LogFormat::Cloudfront => Some(("aws", "aws.cloudfront")),
         LogFormat::Waf => Some(("aws", "aws.waf")),
-        LogFormat::Json => None,
+        _ => None,
     }
 }
 

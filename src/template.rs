@@ -179,14 +179,39 @@ pub const WAF: &[(&str, FieldType)] = &[
     ("challengeResponse.failureReason", Keyword),
 ];
 
-/// The table of `format`; `json` has none (its fields are the log's own: dynamic mappings).
+/// VPC flow log fields.
+pub const VPCFLOW: &[(&str, FieldType)] = &[];
+
+/// S3 server access log fields.
+pub const S3ACCESS: &[(&str, FieldType)] = &[];
+
+/// NLB access log fields.
+pub const NLB: &[(&str, FieldType)] = &[];
+
+/// ALB connection log fields.
+pub const ALB_CONNECTION: &[(&str, FieldType)] = &[];
+
+/// CloudTrail record fields (CloudTrail's own keys; the nested ones are mapped dynamically).
+pub const CLOUDTRAIL: &[(&str, FieldType)] = &[];
+
+/// CloudWatch Logs event fields.
+pub const CLOUDWATCH: &[(&str, FieldType)] = &[];
+
+/// The table of `format`; `json` and `custom` have none (their fields are the log's own, or the
+/// config's: dynamic mappings).
 pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
     match format {
         LogFormat::Alb => ALB,
         LogFormat::Elb => ELB,
         LogFormat::Cloudfront => CLOUDFRONT,
         LogFormat::Waf => WAF,
-        LogFormat::Json => &[],
+        LogFormat::Vpcflow => VPCFLOW,
+        LogFormat::S3access => S3ACCESS,
+        LogFormat::Nlb => NLB,
+        LogFormat::AlbConnection => ALB_CONNECTION,
+        LogFormat::Cloudtrail => CLOUDTRAIL,
+        LogFormat::Cloudwatch => CLOUDWATCH,
+        LogFormat::Json | LogFormat::Custom => &[],
     }
 }
 

@@ -24,16 +24,38 @@ pub enum LogFormat {
     Waf,
     /// JSON lines with a configured timestamp field and format.
     Json,
+    /// VPC flow logs (versions 2 to 8, header-named columns; Transit Gateway flow logs).
+    Vpcflow,
+    /// S3 server access logs.
+    S3access,
+    /// Network Load Balancer access logs (TLS listeners).
+    Nlb,
+    /// ALB connection logs.
+    #[serde(rename = "alb_connection")]
+    AlbConnection,
+    /// CloudTrail `{"Records":[...]}` objects; digest files are skipped.
+    Cloudtrail,
+    /// CloudWatch Logs subscription payloads written by Firehose, and CloudWatch Logs export objects.
+    Cloudwatch,
+    /// A regular expression with named groups and per-field types, from the config.
+    Custom,
 }
 
 impl LogFormat {
     /// Every format, in the order the documentation lists them.
-    pub const ALL: [LogFormat; 5] = [
+    pub const ALL: [LogFormat; 12] = [
         LogFormat::Alb,
         LogFormat::Elb,
         LogFormat::Cloudfront,
         LogFormat::Waf,
         LogFormat::Json,
+        LogFormat::Vpcflow,
+        LogFormat::S3access,
+        LogFormat::Nlb,
+        LogFormat::AlbConnection,
+        LogFormat::Cloudtrail,
+        LogFormat::Cloudwatch,
+        LogFormat::Custom,
     ];
 
     /// The config name, also sent as `@metadata.format`.
@@ -44,6 +66,13 @@ impl LogFormat {
             LogFormat::Cloudfront => "cloudfront",
             LogFormat::Waf => "waf",
             LogFormat::Json => "json",
+            LogFormat::Vpcflow => "vpcflow",
+            LogFormat::S3access => "s3access",
+            LogFormat::Nlb => "nlb",
+            LogFormat::AlbConnection => "alb_connection",
+            LogFormat::Cloudtrail => "cloudtrail",
+            LogFormat::Cloudwatch => "cloudwatch",
+            LogFormat::Custom => "custom",
         }
     }
 
@@ -78,6 +107,34 @@ pub enum FormatSpec {
     Waf,
     /// JSON lines with their options.
     Json(JsonOptions),
+    /// VPC flow logs.
+    Vpcflow,
+    /// S3 server access logs.
+    S3access,
+    /// NLB access logs.
+    Nlb,
+    /// ALB connection logs.
+    AlbConnection,
+    /// CloudTrail records.
+    Cloudtrail,
+    /// CloudWatch Logs events (Firehose subscription payloads or export lines).
+    Cloudwatch(CloudwatchOptions),
+    /// A configured regular expression.
+    Custom(CustomSpec),
+}
+
+/// `log_format_options` of `cloudwatch`.
+#[derive(Clone, Debug, Default)]
+pub struct CloudwatchOptions {
+    /// Decode a `message` that is a JSON object into `json` (`decode_json: true`). Default: false.
+    pub decode_json: bool,
+}
+
+/// `log_format_options` of `custom`: compiled once.
+#[derive(Clone, Debug)]
+pub struct CustomSpec {
+    /// The expression; its named groups are the fields.
+    pub pattern: regex::Regex,
 }
 
 impl FormatSpec {
@@ -89,6 +146,13 @@ impl FormatSpec {
             FormatSpec::Cloudfront => LogFormat::Cloudfront,
             FormatSpec::Waf => LogFormat::Waf,
             FormatSpec::Json(_) => LogFormat::Json,
+            FormatSpec::Vpcflow => LogFormat::Vpcflow,
+            FormatSpec::S3access => LogFormat::S3access,
+            FormatSpec::Nlb => LogFormat::Nlb,
+            FormatSpec::AlbConnection => LogFormat::AlbConnection,
+            FormatSpec::Cloudtrail => LogFormat::Cloudtrail,
+            FormatSpec::Cloudwatch(_) => LogFormat::Cloudwatch,
+            FormatSpec::Custom(_) => LogFormat::Custom,
         }
     }
 
@@ -136,6 +200,16 @@ impl FormatSpec {
             LogFormat::Elb => Ok(FormatSpec::Elb),
             LogFormat::Cloudfront => Ok(FormatSpec::Cloudfront),
             LogFormat::Waf => Ok(FormatSpec::Waf),
+            LogFormat::Vpcflow => Ok(FormatSpec::Vpcflow),
+            LogFormat::S3access => Ok(FormatSpec::S3access),
+            LogFormat::Nlb => Ok(FormatSpec::Nlb),
+            LogFormat::AlbConnection => Ok(FormatSpec::AlbConnection),
+            LogFormat::Cloudtrail => Ok(FormatSpec::Cloudtrail),
+            LogFormat::Cloudwatch => Ok(FormatSpec::Cloudwatch(CloudwatchOptions::default())),
+            LogFormat::Custom => Err((
+                "pattern",
+                format!("{} is required for log_format custom", name("pattern")),
+            )),
         }
     }
 }

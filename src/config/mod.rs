@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use format::{FormatSpec, JsonOptions, LogFormat, TimeFormat};
+pub use format::{CloudwatchOptions, CustomSpec, FormatSpec, JsonOptions, LogFormat, TimeFormat};
 pub use index::{IndexPart, IndexPattern};
 pub use inputs::{
     key_regex, AwsSettings, EnrichSettings, FieldNames, InputSettings, InputSource,

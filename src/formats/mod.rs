@@ -12,11 +12,18 @@
 //! - A number is never sent as `"-"`: a `-` (or ALB's `-1` timing) leaves the field out.
 
 pub mod alb;
+pub mod alb_connection;
 pub mod cloudfront;
+pub mod cloudtrail;
+pub mod cloudwatch;
+pub mod custom;
 pub mod elb;
 pub mod json;
+pub mod nlb;
+pub mod s3access;
 pub mod time;
 pub mod tokens;
+pub mod vpcflow;
 
 use std::fmt;
 use std::ops::Range;
@@ -72,6 +79,8 @@ pub enum ErrorKind {
     TimestampType(&'static str),
     /// The object is not text: a NUL byte at this offset of its (decompressed) start.
     BinaryObject(u64),
+    /// The line is not of this format (what was expected).
+    NotThisFormat(&'static str),
 }
 
 impl ParseError {
@@ -132,6 +141,7 @@ impl fmt::Display for ParseError {
                 "timestamp field {}: {:?} is not {expected}",
                 self.field, self.value
             ),
+            ErrorKind::NotThisFormat(what) => write!(f, "not {what}: {:?}", self.value),
             ErrorKind::BinaryObject(at) => write!(
                 f,
                 "the object is binary, not a log (a NUL byte at offset {at}; compressed twice, or not \
@@ -233,6 +243,7 @@ pub enum LineKind {
 pub struct LineParser<'s> {
     spec: &'s FormatSpec,
     cloudfront: cloudfront::Columns,
+    vpcflow: vpcflow::Columns,
     /// `waf` is `json` with fixed options.
     waf: Option<JsonOptions>,
 }
@@ -243,6 +254,7 @@ impl<'s> LineParser<'s> {
         LineParser {
             spec,
             cloudfront: cloudfront::Columns::standard(),
+            vpcflow: vpcflow::Columns::default_v2(),
             waf: matches!(spec, FormatSpec::Waf).then(JsonOptions::waf),
         }
     }
@@ -280,8 +292,46 @@ impl<'s> LineParser<'s> {
                 json::parse(opts, line, out);
                 LineKind::Data
             }
+            FormatSpec::Vpcflow => {
+                if self.vpcflow.header(line) {
+                    return LineKind::Header;
+                }
+                let start = out.fields.len();
+                let r = vpcflow::parse(&self.vpcflow, line, out);
+                out.finish(start, 0..line.len(), r);
+                LineKind::Data
+            }
+            FormatSpec::S3access => single(line, out, s3access::parse),
+            FormatSpec::Nlb => single(line, out, nlb::parse),
+            FormatSpec::AlbConnection => single(line, out, alb_connection::parse),
+            FormatSpec::Custom(spec) => {
+                let start = out.fields.len();
+                let r = custom::parse(spec, line, out);
+                out.finish(start, 0..line.len(), r);
+                LineKind::Data
+            }
+            FormatSpec::Cloudtrail => {
+                cloudtrail::parse(line, out);
+                LineKind::Data
+            }
+            FormatSpec::Cloudwatch(opts) => {
+                cloudwatch::parse(opts, line, out);
+                LineKind::Data
+            }
         }
     }
+}
+
+/// A line that is one record, parsed by `parse`.
+fn single<'a>(
+    line: &'a str,
+    out: &mut LineOut<'a>,
+    parse: impl FnOnce(&'a str, &mut LineOut<'a>) -> Result<Timestamp, ParseError>,
+) -> LineKind {
+    let start = out.fields.len();
+    let r = parse(line, out);
+    out.finish(start, 0..line.len(), r);
+    LineKind::Data
 }
 
 #[cfg(test)]
