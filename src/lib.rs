@@ -38,6 +38,7 @@ pub mod event;
 pub mod faults;
 pub mod fetch;
 pub mod formats;
+pub mod framing;
 pub mod import;
 pub mod inputs;
 pub mod logging;

@@ -21,6 +21,7 @@ use std::io::Write;
 use crate::enrich::{EnrichSettings, ObjectContext};
 use crate::event::{Event, Timestamp};
 use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
+use crate::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
@@ -114,7 +115,9 @@ pub struct ObjectStats {
     pub truncated_lines: u64,
     /// Lines that were not valid UTF-8 (invalid bytes replaced by U+FFFD).
     pub invalid_utf8_lines: u64,
-    /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`).
+    /// Units that are not data by design (CloudWatch Logs `CONTROL_MESSAGE`s), skipped.
+    pub skipped_records: u64,
+    /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`, a CloudTrail digest).
     pub skipped: bool,
     /// The object is binary (a NUL byte in its first 4 KiB of text): one failure event, its text ignored.
     pub binary: bool,
@@ -132,113 +135,7 @@ impl ObjectStats {
         self.parse_failures += o.parse_failures;
         self.truncated_lines += o.truncated_lines;
         self.invalid_utf8_lines += o.invalid_utf8_lines;
-    }
-}
-
-/// Splits decompressed bytes into lines with their offsets.
-#[derive(Debug)]
-struct LineSplitter {
-    max: usize,
-    /// The start of a line that continues in the next chunk.
-    carry: Vec<u8>,
-    /// Offset of the first byte of the line being assembled.
-    line_start: u64,
-    /// Bytes seen so far.
-    offset: u64,
-    /// Inside a line that was already shipped truncated: skip to its end.
-    discarding: bool,
-}
-
-/// A line handed to the handler.
-struct Line<'a> {
-    offset: u64,
-    bytes: &'a [u8],
-    truncated: bool,
-}
-
-impl LineSplitter {
-    fn new(max: usize) -> LineSplitter {
-        LineSplitter {
-            max: max.max(1),
-            carry: Vec::new(),
-            line_start: 0,
-            offset: 0,
-            discarding: false,
-        }
-    }
-
-    fn push(&mut self, data: &[u8], on_line: &mut impl FnMut(Line<'_>)) {
-        let mut pos = 0;
-        while pos < data.len() {
-            let rest = &data[pos..];
-            let nl = memchr::memchr(b'\n', rest);
-            if self.discarding {
-                match nl {
-                    Some(i) => {
-                        self.discarding = false;
-                        pos += i + 1;
-                        self.line_start = self.offset + pos as u64;
-                    }
-                    None => pos = data.len(),
-                }
-                continue;
-            }
-            match nl {
-                Some(i) => {
-                    let seg = &rest[..i];
-                    if self.carry.is_empty() {
-                        let truncated = seg.len() > self.max;
-                        let bytes = if truncated { &seg[..self.max] } else { seg };
-                        on_line(Line {
-                            offset: self.line_start,
-                            bytes,
-                            truncated,
-                        });
-                    } else {
-                        let room = self.max - self.carry.len().min(self.max);
-                        let truncated = seg.len() > room;
-                        self.carry.extend_from_slice(&seg[..seg.len().min(room)]);
-                        on_line(Line {
-                            offset: self.line_start,
-                            bytes: &self.carry,
-                            truncated,
-                        });
-                        self.carry.clear();
-                    }
-                    pos += i + 1;
-                    self.line_start = self.offset + pos as u64;
-                }
-                None => {
-                    let room = self.max - self.carry.len();
-                    if rest.len() > room {
-                        self.carry.extend_from_slice(&rest[..room]);
-                        on_line(Line {
-                            offset: self.line_start,
-                            bytes: &self.carry,
-                            truncated: true,
-                        });
-                        self.carry.clear();
-                        self.discarding = true;
-                    } else {
-                        self.carry.extend_from_slice(rest);
-                    }
-                    pos = data.len();
-                }
-            }
-        }
-        self.offset += data.len() as u64;
-    }
-
-    /// The last line, if it had no final newline.
-    fn finish(&mut self, on_line: &mut impl FnMut(Line<'_>)) {
-        if !self.carry.is_empty() {
-            on_line(Line {
-                offset: self.line_start,
-                bytes: &self.carry,
-                truncated: false,
-            });
-            self.carry.clear();
-        }
+        self.skipped_records += o.skipped_records;
     }
 }
 
@@ -252,6 +149,35 @@ struct LineHandler<'s> {
     scratch: LineOut<'static>,
     events: Vec<Event>,
     stats: ObjectStats,
+    /// A second gzip layer inside the text (`cloudwatch` only).
+    inner: Inner,
+}
+
+/// A second gzip layer: Firehose writes CloudWatch Logs payloads as gzip members, and compresses the
+/// object again. Decided from the first two bytes of the (outer-decoded) text.
+enum Inner {
+    /// Not for this format.
+    Off,
+    /// Fewer than two bytes of text seen.
+    Sniffing(Vec<u8>),
+    /// The text is not gzip.
+    Plain,
+    /// Decoding; `backlog` is input not decoded yet because the call's budget ran out.
+    Gzip {
+        dec: Box<flate2::write::MultiGzDecoder<Vec<u8>>>,
+        backlog: Vec<u8>,
+    },
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Inner::Off => "Off",
+            Inner::Sniffing(_) => "Sniffing",
+            Inner::Plain => "Plain",
+            Inner::Gzip { .. } => "Gzip",
+        })
+    }
 }
 
 /// The start of an object that is checked for NUL bytes: text logs have none, so one there means the
@@ -262,14 +188,14 @@ impl LineHandler<'_> {
     /// Ships the one failure event of a binary object, whose first NUL byte is at `at`.
     fn binary_object(&mut self, at: u64) {
         self.stats.binary = true;
+        self.object_failure("(binary object)", ErrorKind::BinaryObject(at));
+    }
+
+    /// Ships one failure event for the object as a whole, with `text` as its message.
+    fn object_failure(&mut self, text: &str, kind: ErrorKind) {
         self.stats.parse_failures += 1;
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
-        let text = "(binary object)";
-        out.finish(
-            0,
-            0..text.len(),
-            Err(ParseError::new(ErrorKind::BinaryObject(at), "", "")),
-        );
+        out.finish(0, 0..text.len(), Err(ParseError::new(kind, "", "")));
         if let Some(e) = self.ctx.event(&out, &out.records[0], text, b"", 0, false) {
             self.stats.events += 1;
             self.events.push(e);
@@ -299,8 +225,11 @@ impl LineHandler<'_> {
         };
         let lossy = matches!(text, Cow::Owned(_));
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
-        if self.parser.parse_line(&text, &mut out) == LineKind::Header {
+        let kind = self.parser.parse_line(&text, &mut out);
+        if kind == LineKind::Header {
             self.stats.header_lines += 1;
+        } else if kind == LineKind::Skipped {
+            self.stats.skipped_records += 1;
         } else {
             let several = out.records.len() > 1;
             for rec in &out.records {
@@ -420,7 +349,7 @@ impl fmt::Debug for Decoder {
 #[derive(Debug)]
 pub struct ObjectParser<'s> {
     decoder: Decoder,
-    splitter: LineSplitter,
+    splitter: Framer,
     handler: LineHandler<'s>,
     /// Compressed input not decoded yet because the last call used its budget.
     backlog: Vec<u8>,
@@ -452,12 +381,30 @@ impl<'s> ObjectParser<'s> {
             object.key,
             object.last_modified,
         );
-        let skipped = matches!(spec, FormatSpec::Alb | FormatSpec::Elb)
-            && object.key.ends_with("ELBAccessLogTestFile");
+        // Objects that AWS writes beside the logs and that are not logs: ELB's test file, CloudTrail's
+        // digests (recognised here by key, or at the end by their keys).
+        let skipped = (matches!(spec, FormatSpec::Alb | FormatSpec::Elb)
+            && object.key.ends_with("ELBAccessLogTestFile"))
+            || (matches!(spec, FormatSpec::Cloudtrail) && object.key.contains("CloudTrail-Digest"));
+        let splitter = match spec {
+            FormatSpec::Cloudtrail => {
+                Framer::Json(JsonSplitter::new(JsonUnits::Records, max_line_bytes))
+            }
+            FormatSpec::Cloudwatch(_) => Framer::Sniff {
+                max: max_line_bytes,
+                seen: Vec::new(),
+            },
+            _ => Framer::Lines(LineSplitter::new(max_line_bytes)),
+        };
+        let inner = if matches!(spec, FormatSpec::Cloudwatch(_)) {
+            Inner::Sniffing(Vec::with_capacity(2))
+        } else {
+            Inner::Off
+        };
         ObjectParser {
             backlog: Vec::new(),
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
-            splitter: LineSplitter::new(max_line_bytes),
+            splitter,
             handler: LineHandler {
                 head: Some(Vec::new()),
                 parser: LineParser::new(spec),
@@ -468,6 +415,7 @@ impl<'s> ObjectParser<'s> {
                     skipped,
                     ..Default::default()
                 },
+                inner,
             },
         }
     }
@@ -480,7 +428,7 @@ impl<'s> ObjectParser<'s> {
     /// The counts so far.
     pub fn stats(&self) -> ObjectStats {
         ObjectStats {
-            bytes: self.splitter.offset,
+            bytes: self.splitter.offset(),
             ..self.handler.stats.clone()
         }
     }
@@ -547,6 +495,7 @@ impl<'s> ObjectParser<'s> {
     /// True if input (or output the decoder holds) is waiting to be decoded (see [`ObjectParser::feed`]).
     pub fn has_backlog(&self) -> bool {
         !self.backlog.is_empty()
+            || matches!(&self.handler.inner, Inner::Gzip { backlog, .. } if !backlog.is_empty())
             || matches!(
                 self.decoder,
                 Decoder::Zstd {
@@ -558,8 +507,18 @@ impl<'s> ObjectParser<'s> {
 
     /// Decodes more of the backlog, within one call's budget.
     pub fn resume(&mut self) -> Result<(), ReadError> {
+        let mut budget = Budget::new(self.handler.events.len());
+        // The inner layer's backlog comes before anything the outer one still has to decode.
+        if let Inner::Gzip { backlog, .. } = &mut self.handler.inner {
+            if !backlog.is_empty() {
+                let data = std::mem::take(backlog);
+                push(&mut self.splitter, &mut self.handler, &mut budget, &data)?;
+                if budget.exhausted() {
+                    return Ok(());
+                }
+            }
+        }
         let data = std::mem::take(&mut self.backlog);
-        let budget = Budget::new(self.handler.events.len());
         self.decode_or_keep(&data, budget)
     }
 
@@ -584,7 +543,7 @@ impl<'s> ObjectParser<'s> {
             Decoder::Plain => {
                 let mut used = 0;
                 for piece in data.chunks(64 * 1024) {
-                    push(splitter, handler, budget, piece);
+                    push(splitter, handler, budget, piece)?;
                     used += piece.len();
                     if budget.exhausted() {
                         break;
@@ -597,9 +556,10 @@ impl<'s> ObjectParser<'s> {
                 for piece in data.chunks(DECODE_SLICE) {
                     let r = dec.write_all(piece);
                     let out = std::mem::take(dec.get_mut());
-                    push(splitter, handler, budget, &out);
+                    let pushed = push(splitter, handler, budget, &out);
                     *dec.get_mut() = out;
                     dec.get_mut().clear();
+                    pushed?;
                     if let Err(e) = r {
                         return Err(ReadError {
                             path: handler.ctx.path.clone(),
@@ -629,7 +589,7 @@ impl<'s> ObjectParser<'s> {
                     let consumed_before = input.pos();
                     let r = dec.run(&mut input, &mut ob);
                     let produced = ob.pos();
-                    push(splitter, handler, budget, &out[..produced]);
+                    push(splitter, handler, budget, &out[..produced])?;
                     match r {
                         // Only a call that did something says where the frame is: after a frame that
                         // ended exactly on a full output buffer, the extra call with nothing left to do
@@ -685,7 +645,7 @@ impl<'s> ObjectParser<'s> {
             Decoder::Gzip(dec) => {
                 let r = dec.try_finish();
                 let out = std::mem::take(dec.get_mut());
-                push(splitter, handler, &mut Budget::new(0), &out);
+                push(splitter, handler, &mut Budget::new(0), &out)?;
                 if r.is_err() {
                     return Err(ReadError {
                         path: handler.ctx.path.clone(),
@@ -707,25 +667,125 @@ impl<'s> ObjectParser<'s> {
             }
             Decoder::Plain | Decoder::Sniffing(_) => {}
         }
+        match std::mem::replace(&mut handler.inner, Inner::Plain) {
+            // Text of one byte: not gzip.
+            Inner::Sniffing(head) => text(splitter, handler, &mut Budget::new(0), &head),
+            Inner::Gzip { mut dec, backlog } => {
+                debug_assert!(backlog.is_empty(), "resumed above");
+                let r = dec.try_finish();
+                let out = std::mem::take(dec.get_mut());
+                text(splitter, handler, &mut Budget::new(0), &out);
+                if r.is_err() {
+                    return Err(ReadError {
+                        path: handler.ctx.path.clone(),
+                        kind: ReadErrorKind::Truncated {
+                            compression: Compression::Gzip,
+                        },
+                    });
+                }
+            }
+            Inner::Off | Inner::Plain => {}
+        }
         // An object shorter than the binary check's window is decided now.
         if flush_head(splitter, handler) {
             splitter.finish(&mut |l: Line<'_>| handler.on_line(l));
         }
-        handler.stats.bytes = splitter.offset;
+        if matches!(handler.parser.spec(), FormatSpec::Cloudtrail) && !handler.stats.binary {
+            let shape = splitter.shape();
+            if shape.digest && !shape.records {
+                // A digest file under another name: not events, and not a failure either.
+                handler.stats.skipped = true;
+            } else if !shape.records {
+                handler.object_failure(
+                    "(no Records array)",
+                    ErrorKind::NotThisFormat(
+                        "a CloudTrail log: the object has no top-level Records array",
+                    ),
+                );
+            }
+        }
+        handler.stats.bytes = splitter.offset();
         Ok(handler.stats.clone())
     }
 }
 
-/// Hands decompressed bytes to the line splitter, a new closure per push so that the handler's event
-/// count can be read between pushes. The start of the text is checked for NUL bytes first; a binary
-/// object gets its one event there (see [`LineHandler::binary_object`]) and its text is ignored from
-/// then on, while the stream is still decoded to its end.
+/// Hands decompressed bytes on: through the inner gzip layer when there is one (see [`Inner`]; its
+/// input beyond the call's budget waits in its backlog), then to [`text`].
 fn push(
-    splitter: &mut LineSplitter,
+    splitter: &mut Framer,
     handler: &mut LineHandler<'_>,
     budget: &mut Budget,
     bytes: &[u8],
-) {
+) -> Result<(), ReadError> {
+    match &mut handler.inner {
+        Inner::Off | Inner::Plain => {
+            text(splitter, handler, budget, bytes);
+            Ok(())
+        }
+        Inner::Sniffing(head) => {
+            let take = bytes.len().min(2 - head.len());
+            head.extend_from_slice(&bytes[..take]);
+            if head.len() < 2 {
+                return Ok(());
+            }
+            let head = std::mem::take(head);
+            handler.inner = if head == [0x1f, 0x8b] {
+                Inner::Gzip {
+                    dec: Box::new(flate2::write::MultiGzDecoder::new(Vec::new())),
+                    backlog: Vec::new(),
+                }
+            } else {
+                Inner::Plain
+            };
+            push(splitter, handler, budget, &head)?;
+            push(splitter, handler, budget, &bytes[take..])
+        }
+        Inner::Gzip { backlog, .. } if !backlog.is_empty() => {
+            // Called before the backlog was resumed: keep the order.
+            backlog.extend_from_slice(bytes);
+            Ok(())
+        }
+        Inner::Gzip { .. } => {
+            let Inner::Gzip {
+                mut dec,
+                mut backlog,
+            } = std::mem::replace(&mut handler.inner, Inner::Plain)
+            else {
+                unreachable!("matched above")
+            };
+            let mut result = Ok(());
+            for (i, piece) in bytes.chunks(DECODE_SLICE).enumerate() {
+                if budget.exhausted() {
+                    backlog.extend_from_slice(&bytes[i * DECODE_SLICE..]);
+                    break;
+                }
+                let r = dec.write_all(piece);
+                let out = std::mem::take(dec.get_mut());
+                text(splitter, handler, budget, &out);
+                *dec.get_mut() = out;
+                dec.get_mut().clear();
+                if let Err(e) = r {
+                    result = Err(ReadError {
+                        path: handler.ctx.path.clone(),
+                        kind: ReadErrorKind::Corrupt {
+                            compression: Compression::Gzip,
+                            source: e,
+                        },
+                    });
+                    break;
+                }
+            }
+            handler.inner = Inner::Gzip { dec, backlog };
+            result
+        }
+    }
+}
+
+/// Hands decompressed text to the framer, a new closure per push so that the handler's event count can
+/// be read between pushes. The start of the text is checked for NUL bytes first; a binary object gets
+/// its one event there (see [`LineHandler::binary_object`]) and its text is ignored from then on, while
+/// the stream is still decoded to its end.
+fn text(splitter: &mut Framer, handler: &mut LineHandler<'_>, budget: &mut Budget, bytes: &[u8]) {
     if handler.stats.binary {
         // Still decoded to the end, so that a corrupt or truncated stream is reported as such.
         budget.spend(bytes.len(), handler.events.len());
@@ -752,7 +812,7 @@ fn push(
 }
 
 /// Decides on the gathered start of the text: binary (its one event; false), or text (pushed; true).
-fn flush_head(splitter: &mut LineSplitter, handler: &mut LineHandler<'_>) -> bool {
+fn flush_head(splitter: &mut Framer, handler: &mut LineHandler<'_>) -> bool {
     let Some(head) = handler.head.take() else {
         return !handler.stats.binary;
     };

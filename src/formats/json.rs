@@ -89,6 +89,12 @@ fn record<'a>(
             &shown,
         )
     })?;
+    push_object(map, out);
+    Ok(ts)
+}
+
+/// Pushes every key of `map` as a field, nulls removed at every depth.
+pub(super) fn push_object<'a>(map: Map<String, J>, out: &mut LineOut<'a>) {
     // A key s3logsbeat writes itself is kept with a `_` in front, and with more until it is unique
     // (`{"log":1,"_log":2}` gives `__log` and `_log`): a document never has a key twice.
     let taken: Vec<String> = if map.keys().any(|k| RESERVED.contains(&k.as_str())) {
@@ -114,7 +120,6 @@ fn record<'a>(
         };
         out.fields.push((name, Value::Json(v)));
     }
-    Ok(ts)
 }
 
 /// Removes and returns the value at a dotted path (`a.b.c`).
@@ -130,7 +135,7 @@ fn take_path(map: &mut Map<String, J>, path: &str) -> Option<J> {
     None
 }
 
-fn remove_nulls(v: &mut J) {
+pub(super) fn remove_nulls(v: &mut J) {
     match v {
         J::Object(m) => {
             m.retain(|_, x| !x.is_null());

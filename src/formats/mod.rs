@@ -236,6 +236,8 @@ pub enum LineKind {
     Header,
     /// Data: the records are in the [`LineOut`].
     Data,
+    /// A unit that is not data by design (a CloudWatch Logs `CONTROL_MESSAGE`): no record, counted.
+    Skipped,
 }
 
 /// Parses the lines of one object.
@@ -257,6 +259,11 @@ impl<'s> LineParser<'s> {
             vpcflow: vpcflow::Columns::default_v2(),
             waf: matches!(spec, FormatSpec::Waf).then(JsonOptions::waf),
         }
+    }
+
+    /// The format it parses.
+    pub fn spec(&self) -> &'s FormatSpec {
+        self.spec
     }
 
     /// Parses one line (without its line terminator, not blank).
@@ -314,10 +321,7 @@ impl<'s> LineParser<'s> {
                 cloudtrail::parse(line, out);
                 LineKind::Data
             }
-            FormatSpec::Cloudwatch(opts) => {
-                cloudwatch::parse(opts, line, out);
-                LineKind::Data
-            }
+            FormatSpec::Cloudwatch(opts) => cloudwatch::parse(opts, line, out),
         }
     }
 }
