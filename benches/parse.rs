@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use s3logsbeat::config::{EnrichSettings, FormatSpec, LogFormat};
+use s3logsbeat::config::{EnrichSettings, FormatOptions, FormatSpec, LogFormat};
 use s3logsbeat::object::{ObjectId, ObjectParser};
 
 const TARGET_BYTES: usize = 100 * 1000 * 1000;
@@ -187,8 +187,11 @@ fn benches(c: &mut Criterion) {
             "json",
             FormatSpec::build(
                 LogFormat::Json,
-                Some("time"),
-                Some("timeISO8601"),
+                &FormatOptions {
+                    timestamp_field: Some("time".into()),
+                    timestamp_format: Some("timeISO8601".into()),
+                    ..Default::default()
+                },
                 str::to_string,
             )
             .unwrap(),

@@ -330,7 +330,8 @@ pub struct ParseArgs {
     /// A config whose input (`--input`) says how to parse; without it, the flags below do.
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// The log format (required without `-c`; with it, must match the input's).
+    /// The log format (required without `-c`; with it, one of the input's), or `auto` to recognise it
+    /// from the key (`--key`, or the `s3://` path).
     #[arg(long, short = 'f', value_parser = parse_format)]
     pub format: Option<LogFormat>,
     /// The object key the file came from: `s3://bucket/key` gives the same `_id`s and `log.file.path`
@@ -340,13 +341,22 @@ pub struct ParseArgs {
     /// A regex whose named groups, matched against the key, become fields.
     #[arg(long)]
     pub key_regex_fields: Option<String>,
-    /// `json`: the field holding the time.
+    /// `json`, `custom`: the field (json) or named group (custom) holding the time.
     #[arg(long)]
     pub timestamp_field: Option<String>,
-    /// `json`: how the time is written (timeUnixMilliseconds, timeUnixSeconds, timeISO8601,
+    /// `json`, `custom`: how the time is written (timeUnixMilliseconds, timeUnixSeconds, timeISO8601,
     /// time:<Go layout>, time:<strftime>).
     #[arg(long)]
     pub timestamp_format: Option<String>,
+    /// `custom`: the regular expression whose named groups are the fields.
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// `custom`: a group's type, `NAME=integer|float|boolean|string` (repeatable).
+    #[arg(long = "type", value_name = "NAME=TYPE")]
+    pub types: Vec<String>,
+    /// `cloudwatch`: also decode a message that is a JSON object into `json`.
+    #[arg(long)]
+    pub decode_json: bool,
     /// Longest line in bytes; longer lines are cut and flagged.
     /// Default: 10 MiB, or the input's `max_line_bytes` with `-c`.
     #[arg(long)]
@@ -364,14 +374,22 @@ pub struct ParseArgs {
     /// Print the summary only, not the events.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// The file to read (gzip and zstd are detected); `-` is standard input.
+    /// The file to read (gzip and zstd are detected); `-` is standard input; `s3://bucket/key` downloads
+    /// that object (with the input's AWS settings under `-c`, else the environment's).
     #[arg(default_value = "-")]
     pub file: String,
 }
 
 fn parse_format(s: &str) -> Result<LogFormat, String> {
-    LogFormat::from_name(s)
-        .ok_or_else(|| format!("unknown format {s:?}: expected alb, elb, cloudfront, waf or json"))
+    if s == "auto" {
+        return Ok(LogFormat::Auto);
+    }
+    LogFormat::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown format {s:?}: expected {}, or auto",
+            LogFormat::names()
+        )
+    })
 }
 
 fn parse_field_names(s: &str) -> Result<FieldNames, String> {

@@ -8,7 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::{FieldNames, InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::config::{FieldNames, FormatSpec, InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inputs::notification::ObjectRef;
@@ -39,11 +39,12 @@ pub enum FetchError {
     Aborted,
 }
 
-/// Reads `obj` and publishes its events under `ack`.
+/// Reads `obj` as `spec` and publishes its events under `ack`.
 pub async fn read_object(
     s3: &aws_sdk_s3::Client,
     obj: &ObjectRef,
     input: &InputSettings,
+    spec: &FormatSpec,
     queue: &QueueSender,
     ack: &AckGroup,
     metrics: &Metrics,
@@ -90,7 +91,7 @@ pub async fn read_object(
     });
     crate::faults::reader(&path);
     let mut parser = ObjectParser::new(
-        &input.format,
+        spec,
         &input.enrich,
         ObjectId {
             path: &path,
@@ -172,7 +173,7 @@ async fn publish(
     }
     let mut events: Vec<_> = parser.drain().collect();
     if input.field_names == FieldNames::Ecs {
-        let format = input.format.format();
+        let format = parser.format();
         for e in &mut events {
             crate::ecs::apply(format, e);
         }

@@ -52,6 +52,7 @@ pub mod pipeline;
 pub mod processors;
 pub mod queue;
 pub mod reader;
+pub mod route;
 pub mod shutdown;
 pub mod supervise;
 pub mod template;

@@ -103,7 +103,12 @@ fn template_formats(settings: &Settings, asked: &[LogFormat]) -> Vec<(LogFormat,
         settings
             .inputs
             .iter()
-            .map(|i| (i.format.format(), i.field_names))
+            .flat_map(|i| {
+                i.formats
+                    .all()
+                    .into_iter()
+                    .map(|f| (f.format(), i.field_names))
+            })
             .collect()
     } else {
         asked.iter().map(|f| (*f, FieldNames::Original)).collect()
@@ -119,6 +124,10 @@ fn parse(args: &ParseArgs) -> ExitCode {
     let mut out = stdout.lock();
     let result = if args.file == "-" {
         parse_cmd::run(args, &mut stdin.lock(), &mut out)
+    } else if args.file.starts_with("s3://") {
+        parse_cmd::aws_settings(args)
+            .and_then(|aws| parse_cmd::open_s3(&args.file, &aws))
+            .and_then(|mut body| parse_cmd::run(args, &mut body, &mut out))
     } else {
         match std::fs::File::open(&args.file) {
             Ok(mut f) => parse_cmd::run(args, &mut f, &mut out),

@@ -82,6 +82,13 @@ counters! {
     s3_objects_missing,
     /// Objects that could not be read (their message is kept).
     s3_objects_failed,
+    /// Objects no format was chosen for (no `file_selectors` entry matched, `auto` did not know the
+    /// key): not read; deleted with their message, or kept under `unmatched: keep`.
+    s3_objects_unmatched,
+    /// Objects that are not logs by design (ELB's test file, CloudTrail digests): read, no events.
+    s3_objects_skipped,
+    /// Records that are not data by design (CloudWatch Logs control messages): no events.
+    records_skipped,
     /// Bytes read from S3 (as stored).
     s3_bytes,
     /// Lines read.

@@ -420,6 +420,11 @@ impl<'s> ObjectParser<'s> {
         }
     }
 
+    /// The format it reads.
+    pub fn format(&self) -> crate::config::LogFormat {
+        self.handler.parser.spec().format()
+    }
+
     /// The object's context (path, key match).
     pub fn context(&self) -> &ObjectContext {
         &self.handler.ctx

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::cli::ParseArgs;
 use crate::config::processors::Processors;
-use crate::config::{self, EnrichSettings, FieldNames, FormatSpec, Mode, Settings};
+use crate::config::{
+    self, AwsSettings, EnrichSettings, FieldNames, FormatOptions, FormatSpec, Formats, LogFormat,
+    Mode, Settings,
+};
 use crate::object::DEFAULT_MAX_LINE_BYTES;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
 
@@ -42,23 +45,56 @@ impl std::fmt::Display for Summary {
 }
 
 /// Builds the format from the flags with the config's own rules; errors name the flag.
-pub fn format_spec(args: &ParseArgs) -> Result<FormatSpec, String> {
-    let flag = |o: &str| format!("--{}", o.replace('_', "-"));
+pub fn format_spec(args: &ParseArgs) -> Result<Formats, String> {
+    let flag = |o: &str| match o {
+        "types" => "--type".to_string(),
+        _ => format!("--{}", o.replace('_', "-")),
+    };
     let format = args
         .format
         .ok_or("--format is required (or -c FILE to parse as an input of that config)")?;
-    FormatSpec::build(
-        format,
-        args.timestamp_field.as_deref(),
-        args.timestamp_format.as_deref(),
-        |o| format!("{} (--format {})", flag(o), format),
-    )
+    let mut opts = FormatOptions {
+        timestamp_field: args.timestamp_field.clone(),
+        timestamp_format: args.timestamp_format.clone(),
+        decode_json: args.decode_json.then_some(true),
+        pattern: args.pattern.clone(),
+        types: Default::default(),
+    };
+    for t in &args.types {
+        let (k, v) = t.split_once('=').ok_or_else(|| {
+            format!("--type {t}: expected NAME=TYPE (integer, float, boolean or string)")
+        })?;
+        opts.types.insert(k.to_string(), v.to_string());
+    }
+    if format == LogFormat::Auto {
+        if let Some(o) = [
+            ("timestamp_field", opts.timestamp_field.is_some()),
+            ("timestamp_format", opts.timestamp_format.is_some()),
+            ("decode_json", args.decode_json),
+            ("pattern", opts.pattern.is_some()),
+            ("types", !opts.types.is_empty()),
+        ]
+        .iter()
+        .find(|(_, given)| *given)
+        {
+            return Err(format!(
+                "{}: --format auto uses each format's defaults; name the format to give options",
+                flag(o.0)
+            ));
+        }
+        return Ok(Formats::auto());
+    }
+    FormatSpec::build(format, &opts, |o| {
+        format!("{} (--format {})", flag(o), format)
+    })
+    .map(Formats::one)
     .map_err(|(_, m)| m)
 }
 
 /// How to parse: from the flags, or from an input of the config (`-c`).
 struct Recipe {
-    spec: FormatSpec,
+    formats: Formats,
+    aws: AwsSettings,
     field_names: FieldNames,
     enrich: EnrichSettings,
     processors: Processors,
@@ -80,7 +116,8 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
                 Some(config::key_regex(re).map_err(|m| format!("--key-regex-fields: {m}"))?);
         }
         return Ok(Recipe {
-            spec,
+            formats: spec,
+            aws: AwsSettings::default(),
             field_names: args.field_names.unwrap_or_default(),
             enrich,
             processors: Processors::default(),
@@ -92,6 +129,9 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
         (args.key_regex_fields.is_some(), "--key-regex-fields"),
         (args.timestamp_field.is_some(), "--timestamp-field"),
         (args.timestamp_format.is_some(), "--timestamp-format"),
+        (args.pattern.is_some(), "--pattern"),
+        (!args.types.is_empty(), "--type"),
+        (args.decode_json, "--decode-json"),
         (args.name.is_some(), "--name"),
     ] {
         if set {
@@ -119,21 +159,33 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
         ),
         None => format!("{}: no enabled input", file.display()),
     })?;
-    if let Some(f) = args.format {
-        if f != input.format.format() {
-            return Err(format!(
-                "--format {f}: s3logsbeat.inputs.{} reads {}",
-                input.index,
-                input.format.format()
-            ));
-        }
-    }
+    let formats = match args.format {
+        None => input.formats.clone(),
+        Some(LogFormat::Auto) => Formats::auto(),
+        Some(f) => match input.formats.all().into_iter().find(|s| s.format() == f) {
+            Some(spec) => Formats::one(spec.clone()),
+            None => {
+                let reads: Vec<&str> = input
+                    .formats
+                    .all()
+                    .iter()
+                    .map(|s| s.format().name())
+                    .collect();
+                return Err(format!(
+                    "--format {f}: s3logsbeat.inputs.{} reads {}",
+                    input.index,
+                    reads.join(", ")
+                ));
+            }
+        },
+    };
     let mut enrich = input.enrich.clone();
     if let Some(p) = args.parse_errors {
         enrich.parse_errors = p;
     }
     Ok(Recipe {
-        spec: input.format.clone(),
+        formats,
+        aws: input.aws.clone(),
         field_names: args.field_names.unwrap_or(input.field_names),
         enrich,
         processors: input.processors.clone(),
@@ -145,7 +197,8 @@ fn recipe(args: &ParseArgs) -> Result<Recipe, String> {
 pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Result<Summary, String> {
     let start = Instant::now();
     let Recipe {
-        spec,
+        formats,
+        aws: _,
         field_names,
         enrich: settings,
         processors,
@@ -156,7 +209,11 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     } else {
         args.file.as_str()
     };
-    let (path, key) = match &args.key {
+    let key_arg = args
+        .key
+        .clone()
+        .or_else(|| args.file.starts_with("s3://").then(|| args.file.clone()));
+    let (path, key) = match &key_arg {
         Some(k) => match k.strip_prefix("s3://") {
             Some(rest) => (
                 k.clone(),
@@ -166,8 +223,17 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         },
         None => (name.to_string(), name.to_string()),
     };
+    let bucket = path
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .map_or("", |(b, _)| b);
+    let spec = crate::route::choose(&formats, bucket, &key).ok_or_else(|| {
+        format!(
+            "{path}: no format for this key (auto does not know it, and no file_selectors entry matches): give --format"
+        )
+    })?;
     let mut parser = ObjectParser::new(
-        &spec,
+        spec,
         &settings,
         ObjectId {
             path: &path,
@@ -242,4 +308,88 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         stats,
         elapsed: start.elapsed(),
     })
+}
+
+/// The AWS settings `parse` downloads an `s3://` object with: the input's under `-c`, else the
+/// environment's.
+pub fn aws_settings(args: &ParseArgs) -> Result<AwsSettings, String> {
+    recipe(args).map(|r| r.aws)
+}
+
+/// Opens `s3://bucket/key` for reading: a thread runs the download and hands the body over in chunks
+/// through a bounded channel, so the object is never held whole.
+pub fn open_s3(uri: &str, aws: &AwsSettings) -> Result<Box<dyn Read + Send>, String> {
+    let (bucket, key) = uri
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| format!("{uri}: expected s3://bucket/key"))?;
+    let (bucket, key) = (bucket.to_string(), key.to_string());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    let clients = rt
+        .block_on(crate::aws::clients(aws, None))
+        .map_err(|e| format!("{uri}: {e}"))?;
+    let mut body = rt
+        .block_on(clients.s3.get_object().bucket(&bucket).key(&key).send())
+        .map_err(|e| format!("{uri}: GetObject failed: {}", crate::error::chain(&e)))?
+        .body;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, String>>(8);
+    let uri = uri.to_string();
+    std::thread::Builder::new()
+        .name("parse-s3".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                loop {
+                    let next = match body.try_next().await {
+                        Ok(Some(c)) => Ok(c.to_vec()),
+                        Ok(None) => break,
+                        Err(e) => Err(format!(
+                            "{uri}: reading the body failed: {}",
+                            crate::error::chain(&e)
+                        )),
+                    };
+                    let failed = next.is_err();
+                    // The reader went away (stdout closed): stop downloading.
+                    if tx.send(next).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+        })
+        .map_err(|e| format!("starting the download: {e}"))?;
+    Ok(Box::new(ChannelReader {
+        rx,
+        current: Vec::new(),
+        pos: 0,
+    }))
+}
+
+/// Reads the chunks a download thread sends.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.current = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(io::Error::other(e)),
+                // The thread ended: the body is complete.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }

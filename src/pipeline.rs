@@ -325,7 +325,12 @@ pub fn start_delivery(
                 let mut f: Vec<_> = settings
                     .inputs
                     .iter()
-                    .map(|i| (i.format.format(), i.field_names))
+                    .flat_map(|i| {
+                        i.formats
+                            .all()
+                            .into_iter()
+                            .map(|f| (f.format(), i.field_names))
+                    })
                     .collect();
                 f.sort_by_key(|(f, n)| (f.name(), *n == crate::config::FieldNames::Ecs));
                 f.dedup();

@@ -7,6 +7,8 @@
 //!
 //! The outcome policy, the same for both sources, per object:
 //! - read to its end: counted (`s3_objects_read`);
+//! - no format for its key (`file_selectors`, `log_format: auto`): not read, counted
+//!   (`s3_objects_unmatched`); the group is not held back, or is kept under `unmatched: keep`;
 //! - gone (NoSuchKey): nothing to retry, counted (`s3_objects_missing`), the group is not held back;
 //! - could not be read (corrupt stream, access denied, network): counted (`s3_objects_failed`), logged with
 //!   the object, and the group is **kept** (its SQS message returns after its visibility timeout);
@@ -23,7 +25,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::ack::AckGroup;
-use crate::config::InputSettings;
+use crate::config::{InputSettings, Unmatched};
 use crate::fetch::{read_object, FetchError};
 use crate::inputs::notification::ObjectRef;
 use crate::metrics::Metrics;
@@ -166,12 +168,29 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
     for obj in objects {
         let path = obj.path();
         let reading = ack.obligation("reading an object");
+        let Some(spec) = crate::route::choose(&ctx.input.formats, &obj.bucket, &obj.key) else {
+            Metrics::add(&ctx.metrics.s3_objects_unmatched, 1);
+            match ctx.input.formats.unmatched {
+                Unmatched::Delete => {
+                    tracing::warn!(object = %path, from = %ack.label(),
+                        "no format for this key (file_selectors, log_format): not read, its notification is deleted (unmatched: keep keeps it)");
+                }
+                Unmatched::Keep => {
+                    tracing::warn!(object = %path, from = %ack.label(),
+                        "no format for this key (file_selectors, log_format): not read, its notification is kept (unmatched: keep)");
+                    ack.keep(format!("{path}: no format for this key"));
+                }
+            }
+            reading.done();
+            continue;
+        };
         let s3 = ctx.clients.s3_for(obj.region.as_deref());
         let began = std::time::Instant::now();
         let r = supervise::guard(read_object(
             &s3,
             &obj,
             &ctx.input,
+            spec,
             &ctx.queue,
             &ack,
             &ctx.metrics,
@@ -182,6 +201,11 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
         match r {
             Ok(Ok(stats)) => {
                 Metrics::add(&m.s3_objects_read, 1);
+                if stats.skipped {
+                    Metrics::add(&m.s3_objects_skipped, 1);
+                    tracing::info!(object = %path, format = spec.format().name(), "not a log (a test file or a digest): skipped");
+                }
+                Metrics::add(&m.records_skipped, stats.skipped_records);
                 m.live.object_seconds.observe(began.elapsed().as_secs_f64());
                 tracing::debug!(target: "s3logsbeat::s3", object = %path, events = stats.events, lines = stats.lines, from = %ack.label(), "object read");
                 reading.done();

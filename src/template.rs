@@ -211,7 +211,7 @@ pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
         LogFormat::AlbConnection => ALB_CONNECTION,
         LogFormat::Cloudtrail => CLOUDTRAIL,
         LogFormat::Cloudwatch => CLOUDWATCH,
-        LogFormat::Json | LogFormat::Custom => &[],
+        LogFormat::Json | LogFormat::Custom | LogFormat::Auto => &[],
     }
 }
 

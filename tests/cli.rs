@@ -125,7 +125,12 @@ fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("expected alb, elb, cloudfront, waf or json")
+        String::from_utf8_lossy(&out.stderr).contains(
+            "expected alb, elb, cloudfront, waf, json, vpcflow, s3access, nlb, alb_connection, \
+             cloudtrail, cloudwatch or custom, or auto"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

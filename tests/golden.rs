@@ -107,7 +107,12 @@ fn spec_for(case: &Value) -> Result<FormatSpec, String> {
     } else {
         (None, None)
     };
-    FormatSpec::build(format, field, fmt, str::to_string).map_err(|(_, m)| m)
+    let opts = s3logsbeat::config::FormatOptions {
+        timestamp_field: field.map(str::to_string),
+        timestamp_format: fmt.map(str::to_string),
+        ..Default::default()
+    };
+    FormatSpec::build(format, &opts, str::to_string).map_err(|(_, m)| m)
 }
 
 fn run_case(case: &Value, spec: &FormatSpec) -> Ours {

@@ -49,7 +49,7 @@ fn the_original_example_config_loads_and_its_keys_work() {
     let s = settings(&text, &[]).unwrap();
     assert_eq!(s.shutdown_timeout, Duration::from_secs(5));
     let input = &s.inputs[0];
-    assert_eq!(input.format.format().name(), "alb");
+    assert_eq!(input.formats.all()[0].format().name(), "alb");
     match &input.source {
         s3logsbeat::config::InputSource::Sqs(q) => {
             assert_eq!(q.poll_frequency, Duration::from_secs(60));

@@ -39,6 +39,9 @@ pub enum LogFormat {
     Cloudwatch,
     /// A regular expression with named groups and per-field types, from the config.
     Custom,
+    /// Not a format: the format of each object is recognised from its key (an input's `log_format`,
+    /// `parse --format auto`).
+    Auto,
 }
 
 impl LogFormat {
@@ -73,6 +76,7 @@ impl LogFormat {
             LogFormat::Cloudtrail => "cloudtrail",
             LogFormat::Cloudwatch => "cloudwatch",
             LogFormat::Custom => "custom",
+            LogFormat::Auto => "auto",
         }
     }
 
@@ -87,6 +91,19 @@ impl LogFormat {
         format!("{} or {}", n[..n.len() - 1].join(", "), n[n.len() - 1])
     }
 }
+
+/// The formats `log_format: auto` can recognise from a key (see `crate::route`).
+pub const AUTO_FORMATS: [LogFormat; 9] = [
+    LogFormat::Alb,
+    LogFormat::Elb,
+    LogFormat::Nlb,
+    LogFormat::Cloudfront,
+    LogFormat::Waf,
+    LogFormat::Vpcflow,
+    LogFormat::S3access,
+    LogFormat::Cloudtrail,
+    LogFormat::AlbConnection,
+];
 
 impl fmt::Display for LogFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,11 +147,139 @@ pub struct CloudwatchOptions {
     pub decode_json: bool,
 }
 
-/// `log_format_options` of `custom`: compiled once.
+/// `log_format_options` of `custom`, compiled once.
 #[derive(Clone, Debug)]
 pub struct CustomSpec {
-    /// The expression; its named groups are the fields.
+    /// The expression; a line must match it (anywhere: anchor it with `^...$` to match whole lines).
     pub pattern: regex::Regex,
+    /// Every named group but the time's, in the pattern's order: (group index, field name, type).
+    pub fields: Vec<(usize, &'static str, FieldType)>,
+    /// The group holding the event time.
+    pub timestamp_group: usize,
+    /// Its name, for errors.
+    pub timestamp_field: &'static str,
+    /// How the time is written.
+    pub timestamp_format: TimeFormat,
+}
+
+/// The type of a `custom` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text, as matched.
+    String,
+    /// A signed 64-bit integer.
+    Integer,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl CustomSpec {
+    fn new(
+        pattern: &str,
+        types: &std::collections::BTreeMap<String, String>,
+        timestamp_field: String,
+        timestamp_format: TimeFormat,
+        name: &impl Fn(&str) -> String,
+    ) -> Result<CustomSpec, (&'static str, String)> {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| ("pattern", format!("{}: {e}", name("pattern"))))?;
+        let groups: Vec<(usize, &str)> = re
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (i, n)))
+            .collect();
+        if groups.is_empty() {
+            return Err((
+                "pattern",
+                format!(
+                    "{}: the pattern has no named group ((?P<name>...)): it would give no field",
+                    name("pattern")
+                ),
+            ));
+        }
+        if let Some((_, n)) = groups.iter().find(|(_, n)| matches!(*n, "log" | "beat")) {
+            return Err((
+                "pattern",
+                format!(
+                    "{}: group {n:?} would replace a field s3logsbeat writes itself; rename it",
+                    name("pattern")
+                ),
+            ));
+        }
+        let Some(&(ts_group, _)) = groups.iter().find(|(_, n)| *n == timestamp_field) else {
+            return Err((
+                "timestamp_field",
+                format!(
+                    "{}: {timestamp_field:?} is not a named group of the pattern ({})",
+                    name("timestamp_field"),
+                    groups.iter().map(|g| g.1).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        for (field, t) in types {
+            if !groups.iter().any(|(_, n)| n == field) {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: not a named group of the pattern",
+                        name("types")
+                    ),
+                ));
+            }
+            if *field == timestamp_field {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: the time's group is read by timestamp_format, not typed",
+                        name("types")
+                    ),
+                ));
+            }
+            if FieldType::from_name(t).is_none() {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: unknown type {t:?}: integer, float, boolean or string",
+                        name("types")
+                    ),
+                ));
+            }
+        }
+        // Group names are few and live as long as the config: leaked once, they are the fields' static
+        // names (the hot path then never allocates a name).
+        let fields = groups
+            .iter()
+            .filter(|(i, _)| *i != ts_group)
+            .map(|(i, n)| {
+                let t = types
+                    .get(*n)
+                    .and_then(|t| FieldType::from_name(t))
+                    .unwrap_or(FieldType::String);
+                (*i, &*Box::leak(n.to_string().into_boxed_str()), t)
+            })
+            .collect();
+        Ok(CustomSpec {
+            pattern: re,
+            fields,
+            timestamp_group: ts_group,
+            timestamp_field: Box::leak(timestamp_field.into_boxed_str()),
+            timestamp_format,
+        })
+    }
+}
+
+impl FieldType {
+    fn from_name(s: &str) -> Option<FieldType> {
+        Some(match s {
+            "string" | "keyword" => FieldType::String,
+            "integer" | "int" | "long" => FieldType::Integer,
+            "float" | "double" | "number" => FieldType::Float,
+            "boolean" | "bool" => FieldType::Boolean,
+            _ => return None,
+        })
+    }
 }
 
 impl FormatSpec {
@@ -156,62 +301,133 @@ impl FormatSpec {
         }
     }
 
-    /// Builds a format from its name and the `json` options (`timestamp_field`, `timestamp_format`);
-    /// the error names the option (`timestamp_field` or `timestamp_format`) and says what is wrong, writing the option as `name(option)`, so the config and
-    /// the `parse` flags share one set of rules.
+    /// Builds a format from its name and its options; the error names the option (`timestamp_field`,
+    /// `pattern`, ...) and says what is wrong, writing the option as `name(option)`, so that the config
+    /// and the `parse` flags share one set of rules. An option the format does not take is an error.
     pub fn build(
         format: LogFormat,
-        timestamp_field: Option<&str>,
-        timestamp_format: Option<&str>,
+        opts: &FormatOptions,
         name: impl Fn(&str) -> String,
     ) -> Result<FormatSpec, (&'static str, String)> {
-        let given = timestamp_field.is_some() || timestamp_format.is_some();
-        match format {
-            LogFormat::Json => {
-                let required =
-                    |o: &'static str| (o, format!("{} is required for log_format json", name(o)));
-                let field = timestamp_field
-                    .filter(|f| !f.is_empty())
-                    .ok_or_else(|| required("timestamp_field"))?;
-                let fmt = timestamp_format.ok_or_else(|| required("timestamp_format"))?;
+        let takes: &[&str] = match format {
+            LogFormat::Json => &["timestamp_field", "timestamp_format"],
+            LogFormat::Custom => &["pattern", "types", "timestamp_field", "timestamp_format"],
+            LogFormat::Cloudwatch => &["decode_json"],
+            _ => &[],
+        };
+        for (o, given) in [
+            ("timestamp_field", opts.timestamp_field.is_some()),
+            ("timestamp_format", opts.timestamp_format.is_some()),
+            ("decode_json", opts.decode_json.is_some()),
+            ("pattern", opts.pattern.is_some()),
+            ("types", !opts.types.is_empty()),
+        ] {
+            if given && !takes.contains(&o) {
+                let which = match o {
+                    "decode_json" => "cloudwatch",
+                    "pattern" | "types" => "custom",
+                    _ => "json and custom",
+                };
+                return Err((
+                    o,
+                    format!(
+                        "{} only applies to log_format {which}, not {format}",
+                        name(o)
+                    ),
+                ));
+            }
+        }
+        let required = |o: &'static str| {
+            (
+                o,
+                format!("{} is required for log_format {format}", name(o)),
+            )
+        };
+        let time =
+            |required_field: bool| -> Result<Option<(String, TimeFormat)>, (&'static str, String)> {
+                let field = opts.timestamp_field.as_deref().filter(|f| !f.is_empty());
+                let Some(field) = field else {
+                    return if required_field {
+                        Err(required("timestamp_field"))
+                    } else {
+                        Ok(None)
+                    };
+                };
+                let fmt = opts
+                    .timestamp_format
+                    .as_deref()
+                    .ok_or_else(|| required("timestamp_format"))?;
                 let tf = TimeFormat::from_config(fmt).map_err(|m| {
                     (
                         "timestamp_format",
                         format!("{}: {m}", name("timestamp_format")),
                     )
                 })?;
-                Ok(FormatSpec::Json(JsonOptions {
-                    timestamp_field: field.to_string(),
-                    timestamp_format: tf,
-                }))
+                Ok(Some((field.to_string(), tf)))
+            };
+        Ok(match format {
+            LogFormat::Json => {
+                let (timestamp_field, timestamp_format) = time(true)?.expect("required");
+                FormatSpec::Json(JsonOptions {
+                    timestamp_field,
+                    timestamp_format,
+                })
             }
-            other if given => {
-                let o = if timestamp_field.is_some() {
-                    "timestamp_field"
-                } else {
-                    "timestamp_format"
-                };
-                Err((
-                    o,
-                    format!("{} only applies to log_format json, not {other}", name(o)),
+            LogFormat::Custom => {
+                let pattern = opts.pattern.as_deref().ok_or_else(|| required("pattern"))?;
+                let (timestamp_field, timestamp_format) = time(true)?.expect("required");
+                FormatSpec::Custom(CustomSpec::new(
+                    pattern,
+                    &opts.types,
+                    timestamp_field,
+                    timestamp_format,
+                    &name,
+                )?)
+            }
+            LogFormat::Cloudwatch => FormatSpec::Cloudwatch(CloudwatchOptions {
+                decode_json: opts.decode_json.unwrap_or(false),
+            }),
+            LogFormat::Alb => FormatSpec::Alb,
+            LogFormat::Elb => FormatSpec::Elb,
+            LogFormat::Cloudfront => FormatSpec::Cloudfront,
+            LogFormat::Waf => FormatSpec::Waf,
+            LogFormat::Vpcflow => FormatSpec::Vpcflow,
+            LogFormat::S3access => FormatSpec::S3access,
+            LogFormat::Nlb => FormatSpec::Nlb,
+            LogFormat::AlbConnection => FormatSpec::AlbConnection,
+            LogFormat::Cloudtrail => FormatSpec::Cloudtrail,
+            LogFormat::Auto => {
+                return Err((
+                    "log_format",
+                    "auto is not a format: the format is recognised per object (an input's log_format, or parse --format auto --key)".to_string(),
                 ))
             }
-            LogFormat::Alb => Ok(FormatSpec::Alb),
-            LogFormat::Elb => Ok(FormatSpec::Elb),
-            LogFormat::Cloudfront => Ok(FormatSpec::Cloudfront),
-            LogFormat::Waf => Ok(FormatSpec::Waf),
-            LogFormat::Vpcflow => Ok(FormatSpec::Vpcflow),
-            LogFormat::S3access => Ok(FormatSpec::S3access),
-            LogFormat::Nlb => Ok(FormatSpec::Nlb),
-            LogFormat::AlbConnection => Ok(FormatSpec::AlbConnection),
-            LogFormat::Cloudtrail => Ok(FormatSpec::Cloudtrail),
-            LogFormat::Cloudwatch => Ok(FormatSpec::Cloudwatch(CloudwatchOptions::default())),
-            LogFormat::Custom => Err((
-                "pattern",
-                format!("{} is required for log_format custom", name("pattern")),
-            )),
-        }
+        })
     }
+}
+
+/// A format's options as given (`log_format_options`, or `parse`'s flags), before [`FormatSpec::build`]
+/// checks them.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    /// `json`, `custom`: the key (json) or named group (custom) holding the event time. Required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_field: Option<String>,
+    /// `json`, `custom`: `timeUnixMilliseconds`, `timeUnixSeconds`, `timeISO8601`, `time:<Go layout>`
+    /// or `time:<strftime layout>`. Required with `timestamp_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// `cloudwatch`: also decode a `message` that is a JSON object into `json`. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_json: Option<bool>,
+    /// `custom`: a regular expression whose named groups are the fields. Required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// `custom`: the type of named groups that are not strings: `integer`, `float` or `boolean` (or
+    /// `string`). Default: every group is a string.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub types: std::collections::BTreeMap<String, String>,
 }
 
 /// `log_format_options` of the `json` format.

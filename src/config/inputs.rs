@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use super::format::{FormatSpec, LogFormat};
+use super::format::{FormatOptions, FormatSpec, LogFormat};
+use super::raw::Unmatched;
 use super::raw::{self, InputType, RawConfig, RawInput};
 use super::values::{parse_time_bound, S3Uri};
 use super::Problems;
@@ -128,8 +129,8 @@ pub struct InputSettings {
     pub index: usize,
     /// What it reads.
     pub source: InputSource,
-    /// The format and its options.
-    pub format: FormatSpec,
+    /// How each object's format is chosen, and the formats with their options.
+    pub formats: Formats,
     /// Enrichment (beat name, key regex, fields, tags, parse-error policy).
     pub enrich: EnrichSettings,
     /// Longest line, in bytes.
@@ -142,6 +143,68 @@ pub struct InputSettings {
     pub field_names: FieldNames,
     /// The input's `processors`, then the global ones; applied to every event before it is published.
     pub processors: super::processors::Processors,
+}
+
+/// How an input chooses the format of an object (see `crate::route`).
+#[derive(Clone, Debug)]
+pub struct Formats {
+    /// `file_selectors`, in order: the first whose regex matches the key wins.
+    pub selectors: Vec<(regex::Regex, FormatSpec)>,
+    /// For keys no selector matches.
+    pub fallback: Fallback,
+    /// What happens to an object no format was chosen for.
+    pub unmatched: Unmatched,
+}
+
+/// The format of keys that no `file_selectors` entry matches.
+#[derive(Clone, Debug)]
+pub enum Fallback {
+    /// `log_format: <format>`.
+    Format(FormatSpec),
+    /// `log_format: auto`: recognised from the key; these are the formats it can give, with their
+    /// default options.
+    Auto(Vec<FormatSpec>),
+    /// No `log_format`: the key is unmatched.
+    None,
+}
+
+impl Formats {
+    /// One format for every object (tests, `parse --format`).
+    pub fn one(spec: FormatSpec) -> Formats {
+        Formats {
+            selectors: Vec::new(),
+            fallback: Fallback::Format(spec),
+            unmatched: Unmatched::Delete,
+        }
+    }
+
+    /// `log_format: auto`, without selectors.
+    pub fn auto() -> Formats {
+        Formats {
+            selectors: Vec::new(),
+            fallback: Fallback::Auto(
+                super::format::AUTO_FORMATS
+                    .iter()
+                    .map(|f| {
+                        FormatSpec::build(*f, &FormatOptions::default(), |o| o.to_string())
+                            .expect("auto formats take no required option")
+                    })
+                    .collect(),
+            ),
+            unmatched: Unmatched::Delete,
+        }
+    }
+
+    /// Every format the input can read, in order (for the index template).
+    pub fn all(&self) -> Vec<&FormatSpec> {
+        let mut v: Vec<&FormatSpec> = self.selectors.iter().map(|(_, s)| s).collect();
+        match &self.fallback {
+            Fallback::Format(s) => v.push(s),
+            Fallback::Auto(specs) => v.extend(specs),
+            Fallback::None => {}
+        }
+        v
+    }
 }
 
 /// Where an input's objects come from.
@@ -191,36 +254,7 @@ pub(super) fn validate(
 ) -> Option<InputSettings> {
     let key = format!("s3logsbeat.inputs.{i}");
     let before = p.len();
-    let format = match input.log_format {
-        None => {
-            p.push(
-                format!("{key}.log_format"),
-                format!("{key}.log_format is required: {}", LogFormat::names()),
-            );
-            None
-        }
-        Some(f) => {
-            let okey = format!("{key}.log_format_options");
-            let opts = input.log_format_options.as_ref();
-            if f == LogFormat::Json && opts.is_none() {
-                p.push(
-                    okey.clone(),
-                    format!("{okey} is required for log_format json: timestamp_field and timestamp_format"),
-                );
-                None
-            } else {
-                let field = opts.and_then(|o| o.timestamp_field.as_deref());
-                let fmt = opts.and_then(|o| o.timestamp_format.as_deref());
-                match FormatSpec::build(f, field, fmt, |o| format!("{okey}.{o}")) {
-                    Ok(s) => Some(s),
-                    Err((o, m)) => {
-                        p.push(format!("{okey}.{o}"), m);
-                        None
-                    }
-                }
-            }
-        }
-    };
+    let formats = formats(input, &key, p);
 
     let key_regex = input.key_regex_fields.as_deref().and_then(|re| {
         key_regex(re)
@@ -405,7 +439,7 @@ pub(super) fn validate(
     Some(InputSettings {
         index: i,
         source,
-        format: format?,
+        formats: formats?,
         enrich: EnrichSettings {
             beat_name: beat_name.to_string(),
             hostname: hostname.to_string(),
@@ -435,4 +469,106 @@ fn merge_aws(global: Option<&raw::AwsBlock>, input: Option<&raw::AwsBlock>) -> A
         external_id: i.external_id.or(g.external_id),
         profile: i.profile.or(g.profile),
     }
+}
+
+/// Builds one format and its options; problems are reported under `key` (`...log_format_options.<o>`).
+fn build_format(
+    format: LogFormat,
+    opts: Option<&FormatOptions>,
+    key: &str,
+    p: &mut Problems,
+) -> Option<FormatSpec> {
+    let okey = format!("{key}.log_format_options");
+    if matches!(format, LogFormat::Json | LogFormat::Custom) && opts.is_none() {
+        let what = if format == LogFormat::Json {
+            "timestamp_field and timestamp_format"
+        } else {
+            "pattern, timestamp_field and timestamp_format"
+        };
+        p.push(
+            okey.clone(),
+            format!("{okey} is required for log_format {format}: {what}"),
+        );
+        return None;
+    }
+    let default = FormatOptions::default();
+    match FormatSpec::build(format, opts.unwrap_or(&default), |o| format!("{okey}.{o}")) {
+        Ok(s) => Some(s),
+        Err((o, m)) => {
+            p.push(format!("{okey}.{o}"), m);
+            None
+        }
+    }
+}
+
+/// The input's `log_format`, `file_selectors` and `unmatched`.
+fn formats(input: &RawInput, key: &str, p: &mut Problems) -> Option<Formats> {
+    let before = p.len();
+    let mut selectors = Vec::new();
+    for (j, sel) in input.file_selectors.iter().enumerate() {
+        let skey = format!("{key}.file_selectors.{j}");
+        let re = match sel.regex.as_deref() {
+            None => {
+                p.push(
+                    format!("{skey}.regex"),
+                    format!("{skey}.regex is required: a regular expression matched against each object's key"),
+                );
+                None
+            }
+            Some(r) => regex::Regex::new(r)
+                .map_err(|e| p.push(format!("{skey}.regex"), format!("{skey}.regex: {e}")))
+                .ok(),
+        };
+        let spec = match sel.log_format {
+            None => {
+                p.push(
+                    format!("{skey}.log_format"),
+                    format!("{skey}.log_format is required: {}", LogFormat::names()),
+                );
+                None
+            }
+            Some(LogFormat::Auto) => {
+                p.push(
+                    format!("{skey}.log_format"),
+                    format!("{skey}.log_format: a selector names a format (auto applies to the input's log_format)"),
+                );
+                None
+            }
+            Some(f) => build_format(f, sel.log_format_options.as_ref(), &skey, p),
+        };
+        if let (Some(re), Some(spec)) = (re, spec) {
+            selectors.push((re, spec));
+        }
+    }
+    let fallback = match input.log_format {
+        None if input.file_selectors.is_empty() => {
+            p.push(
+                format!("{key}.log_format"),
+                format!(
+                    "{key}.log_format is required: {}, auto, or file_selectors",
+                    LogFormat::names()
+                ),
+            );
+            None
+        }
+        None => Some(Fallback::None),
+        Some(LogFormat::Auto) => {
+            if input.log_format_options.is_some() {
+                p.push(
+                    format!("{key}.log_format_options"),
+                    format!("{key}.log_format_options: log_format auto uses each format's defaults; give options in file_selectors"),
+                );
+            }
+            Some(Formats::auto().fallback)
+        }
+        Some(f) => build_format(f, input.log_format_options.as_ref(), key, p).map(Fallback::Format),
+    };
+    if p.len() > before {
+        return None;
+    }
+    Some(Formats {
+        selectors,
+        fallback: fallback?,
+        unmatched: input.unmatched.unwrap_or_default(),
+    })
 }

@@ -28,17 +28,21 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use format::{CloudwatchOptions, CustomSpec, FormatSpec, JsonOptions, LogFormat, TimeFormat};
+pub use format::{
+    CloudwatchOptions, CustomSpec, FieldType, FormatOptions, FormatSpec, JsonOptions, LogFormat,
+    TimeFormat,
+};
 pub use index::{IndexPart, IndexPattern};
 pub use inputs::{
-    key_regex, AwsSettings, EnrichSettings, FieldNames, InputSettings, InputSource,
-    ParseErrorPolicy, S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
+    key_regex, AwsSettings, EnrichSettings, Fallback, FieldNames, Formats, InputSettings,
+    InputSource, ParseErrorPolicy, S3Settings, SqsSettings, DEFAULT_MAX_LINE_BYTES, RESERVED_NAMES,
 };
 pub use logging::{Level, LogFileSettings, LoggingSettings};
 pub use outputs::{
     BackoffSettings, ConsoleSettings, ElasticsearchSettings, FileSettings, LogstashSettings,
     OutputSettings, Secret,
 };
+pub use raw::Unmatched;
 pub use tls::{ClientIdentity, TlsSettings, Verification};
 
 use load::{Loaded, Source};

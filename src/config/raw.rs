@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::format::LogFormat;
+use super::format::{FormatOptions, LogFormat};
 use super::inputs::{FieldNames, ParseErrorPolicy};
 use super::values::{ByteSize, Dur};
 
@@ -303,11 +303,23 @@ pub struct RawInput {
     /// `type: s3`: `s3://bucket[/prefix]` to import. Required for s3.
     #[serde(default)]
     pub buckets: Vec<String>,
-    /// `alb`, `elb`, `cloudfront`, `waf` or `json`. Required.
+    /// The format of the objects (`alb`, `elb`, `cloudfront`, `waf`, `json`, `vpcflow`, `s3access`,
+    /// `nlb`, `alb_connection`, `cloudtrail`, `cloudwatch`, `custom`), or `auto` to recognise it from
+    /// each object's key. Required unless `file_selectors` are given.
     pub log_format: Option<LogFormat>,
-    /// Options of the `json` format. Required for `json`, not allowed for the others.
+    /// The format's options (`json`, `custom`, `cloudwatch`); not allowed for the others.
     #[serde(default)]
-    pub log_format_options: Option<RawJsonOptions>,
+    pub log_format_options: Option<FormatOptions>,
+    /// Formats chosen by key: the first selector whose `regex` matches the object's key gives its
+    /// format; a key no selector matches takes `log_format`. Default: none.
+    #[serde(default)]
+    pub file_selectors: Vec<RawFileSelector>,
+    /// What to do with an object whose format could not be chosen (no selector matches it and
+    /// `log_format` is absent, or `auto` does not know its key): `delete` its notification (counted
+    /// as `s3_objects_unmatched`) or `keep` it (it comes back after the visibility timeout, until the
+    /// queue's redrive policy moves it away). Default: delete.
+    #[serde(default)]
+    pub unmatched: Option<Unmatched>,
     /// A regular expression applied to each object's key; its named groups become event fields (and
     /// replace a parsed field of the same name). A key that does not match adds no fields. Default: none.
     #[serde(default)]
@@ -368,15 +380,28 @@ fn yes() -> bool {
     true
 }
 
-/// `log_format_options` of the `json` format.
+/// One of an input's `file_selectors`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawJsonOptions {
-    /// The key holding the event time (a top-level key; a dotted name is also tried as a path).
-    pub timestamp_field: Option<String>,
-    /// `timeUnixMilliseconds`, `timeUnixSeconds`, `timeISO8601`, `time:<Go layout>` or
-    /// `time:<strftime layout>`.
-    pub timestamp_format: Option<String>,
+pub struct RawFileSelector {
+    /// A regular expression matched against the object's key (anywhere in it). Required.
+    pub regex: Option<String>,
+    /// The format of the objects it matches (not `auto`). Required.
+    pub log_format: Option<LogFormat>,
+    /// That format's options.
+    #[serde(default)]
+    pub log_format_options: Option<FormatOptions>,
+}
+
+/// What happens to an object no format was chosen for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmatched {
+    /// Counted; its message is deleted once the message's other objects are done.
+    #[default]
+    Delete,
+    /// Counted; its message is kept (it comes back after the visibility timeout).
+    Keep,
 }
 
 /// `queue:`.

@@ -447,15 +447,19 @@ pub fn spec(format: &str) -> s3logsbeat::config::FormatSpec {
     if f == s3logsbeat::config::LogFormat::Json {
         return json_spec("timestamp", "timeISO8601");
     }
-    s3logsbeat::config::FormatSpec::build(f, None, None, str::to_string).unwrap()
+    s3logsbeat::config::FormatSpec::build(f, &Default::default(), str::to_string).unwrap()
 }
 
 /// The `json` format with these options.
 pub fn json_spec(field: &str, format: &str) -> s3logsbeat::config::FormatSpec {
+    let opts = s3logsbeat::config::FormatOptions {
+        timestamp_field: Some(field.to_string()),
+        timestamp_format: Some(format.to_string()),
+        ..Default::default()
+    };
     s3logsbeat::config::FormatSpec::build(
         s3logsbeat::config::LogFormat::Json,
-        Some(field),
-        Some(format),
+        &opts,
         str::to_string,
     )
     .unwrap()

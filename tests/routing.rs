@@ -1,0 +1,201 @@
+//! Routing end to end: one queue receiving the logs of several AWS services, `log_format: auto` plus
+//! `file_selectors`, against moto and the Elasticsearch double; and what `unmatched` does with an object
+//! no format was chosen for.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+
+const LONG: Duration = Duration::from_secs(120);
+
+fn output(es: &EsDouble) -> String {
+    format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"routed\"\n  backoff.init: 100ms\n  backoff.max: 1s\n",
+        es.url
+    )
+}
+
+fn input(queue: &str, extra: &str) -> String {
+    format!(
+        "    - type: sqs\n      queues_url: [\"{queue}\"]\n      wait_time: 1s\n      visibility_timeout: 60s\n{extra}"
+    )
+}
+
+const ACCOUNT: &str = "AWSLogs/123456789012";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_and_file_selectors_pick_each_objects_format() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("routing");
+    let q = moto.bucket_with_notifications("mixed", "mixed-q").await;
+    let lb = format!("{ACCOUNT}/elasticloadbalancing/us-east-1/2024/01/01");
+    let objects: Vec<(String, Vec<u8>)> = vec![
+        (
+            format!("{lb}/123456789012_elasticloadbalancing_us-east-1_app.my-lb.50dc6c495c0c9188_20240101T0000Z_10.0.0.1_abc.log.gz"),
+            gzip(&sample("alb-aws-docs.log")),
+        ),
+        (
+            format!("{lb}/123456789012_elasticloadbalancing_us-east-1_my-classic-lb_20240101T0000Z_10.0.0.1_abc.log"),
+            sample("elb-logstash-patterns.log"),
+        ),
+        (
+            format!("{ACCOUNT}/CloudTrail/us-east-1/2024/01/01/123456789012_CloudTrail_us-east-1_20240101T0000Z_abcdefabcdefabcd.json.gz"),
+            gzip(&sample("cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json")),
+        ),
+        (
+            format!("{ACCOUNT}/CloudTrail-Digest/us-east-1/2024/01/01/123456789012_CloudTrail-Digest_us-east-1_t_us-east-1_20240101T000000Z.json.gz"),
+            gzip(&sample("cloudtrail-aws-docs-digest-example-line28.json")),
+        ),
+        (
+            format!("{ACCOUNT}/WAFLogs/us-east-1/acl/2024/01/01/00/00/123456789012_waflogs_us-east-1_acl_20240101T0000Z_abc.log.gz"),
+            gzip(&sample("waf-aws-docs.ndjson")),
+        ),
+        (
+            "cf/E2QWRUHAPOMQZL.2019-12-13-21.9d8c7b6a.gz".to_string(),
+            gzip(&sample("cloudfront-aws-docs.log")),
+        ),
+        (
+            "firehose/cw/2024/01/01/00/stream-1-2024-01-01-00-00-00-uuid".to_string(),
+            gzip(&gzip(&sample("cloudwatch-aws-docs-decoded-subscription-data-line165.json"))),
+        ),
+        ("apps/legacy/app.log".to_string(), b"2024-01-02T03:04:05Z WARN 503 upstream down\n".to_vec()),
+        ("misc/readme.txt".to_string(), b"not a log\n".to_vec()),
+    ];
+    for (key, body) in &objects {
+        moto.put("mixed", key, body.clone()).await;
+    }
+    let selectors = concat!(
+        "      log_format: auto\n",
+        "      file_selectors:\n",
+        "        - regex: '^firehose/cw/'\n",
+        "          log_format: cloudwatch\n",
+        "        - regex: '^apps/legacy/'\n",
+        "          log_format: custom\n",
+        "          log_format_options:\n",
+        "            pattern: '^(?P<time>\\S+) (?P<level>\\w+) (?P<status>\\d+) (?P<message>.*)$'\n",
+        "            timestamp_field: time\n",
+        "            timestamp_format: timeISO8601\n",
+        "            types: {status: integer}\n",
+    );
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            Some(&moto.endpoint),
+            &[input(&q, selectors)],
+            &output(&es),
+            "",
+        ),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let docs = es.docs("routed").await;
+    let mut by_format: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for d in &docs {
+        let path = d["_source"]["log"]["file"]["path"].as_str().unwrap();
+        let f = if path.contains("app.my-lb") {
+            "alb"
+        } else if path.contains("classic") {
+            "elb"
+        } else if path.contains("/CloudTrail/") {
+            "cloudtrail"
+        } else if path.contains("WAFLogs") {
+            "waf"
+        } else if path.contains("/cf/") {
+            "cloudfront"
+        } else if path.contains("firehose") {
+            "cloudwatch"
+        } else if path.contains("legacy") {
+            "custom"
+        } else {
+            panic!("an event of {path}")
+        };
+        by_format
+            .entry(f.to_string())
+            .or_default()
+            .push(&d["_source"]);
+    }
+    let n: BTreeMap<_, _> = by_format
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.len()))
+        .collect();
+    assert_eq!(
+        n,
+        BTreeMap::from([
+            ("alb", 4),
+            ("cloudfront", 6),
+            ("cloudtrail", 2),
+            ("cloudwatch", 3),
+            ("custom", 1),
+            ("elb", 4),
+            ("waf", 6)
+        ]),
+        "{}",
+        run.stderr
+    );
+    // Each was parsed as its format, not merely shipped.
+    assert!(by_format["alb"]
+        .iter()
+        .all(|d| d["elb"].is_string() && d.get("tags").is_none()));
+    assert!(by_format["cloudtrail"]
+        .iter()
+        .all(|d| d["eventCategory"] == "Insight"));
+    assert!(by_format["cloudwatch"]
+        .iter()
+        .all(|d| d["log_group"] == "CloudTrail/logs"));
+    assert_eq!(by_format["custom"][0]["status"], 503);
+    assert!(by_format["waf"]
+        .iter()
+        .all(|d| d["httpRequest"].is_object()));
+    assert_eq!(counter(&run.stderr, "parse_failures"), 0, "{}", run.stderr);
+    assert_eq!(
+        counter(&run.stderr, "s3_objects_unmatched"),
+        1,
+        "misc/readme.txt"
+    );
+    assert_eq!(counter(&run.stderr, "s3_objects_skipped"), 1, "the digest");
+    assert!(
+        run.stderr.contains("s3://mixed/misc/readme.txt"),
+        "{}",
+        run.stderr
+    );
+    // Every message was deleted: unmatched ones too (the default `unmatched: delete`).
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmatched_keep_leaves_the_message_in_the_queue() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("unmatched");
+    let q = moto.bucket_with_notifications("keep-bkt", "keep-q").await;
+    moto.put("keep-bkt", "misc/readme.txt", b"not a log\n".to_vec())
+        .await;
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            Some(&moto.endpoint),
+            &[input(&q, "      log_format: auto\n      unmatched: keep\n")],
+            &output(&es),
+            "",
+        ),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(
+        counter(&run.stderr, "s3_objects_unmatched"),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        counter(&run.stderr, "sqs_messages_kept"),
+        1,
+        "{}",
+        run.stderr
+    );
+    let (visible, in_flight) = moto.queue_counts(&q).await;
+    assert_eq!(visible + in_flight, 1, "the message is still there");
+    assert!(es.docs("routed").await.is_empty());
+}
