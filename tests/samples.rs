@@ -186,3 +186,36 @@ fn a_vpcflow_layout_without_start_or_end_fails_every_line_saying_why() {
         }
     }
 }
+
+#[test]
+fn concatenated_vpcflow_objects_switch_layout_at_each_header() {
+    // Files joined with a blank line between them, each custom format under its own header. The
+    // header-less (default-format) file comes first: after a header, its lines would be read with that
+    // header's layout.
+    let read = |f: &str| {
+        std::fs::read(format!(
+            "{}/tests/data/samples/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut data = read("vpcflow-aws-docs-default-format-v2.log");
+    data.extend_from_slice(b"\n");
+    data.extend(read("vpcflow-aws-docs-custom-format-4.log"));
+    data.extend_from_slice(b"\n");
+    data.extend(read("vpcflow-aws-docs-custom-format-1.log"));
+    let (events, stats) = parse(&format_spec(LogFormat::Vpcflow), &data, 4096);
+    assert_eq!(stats.parse_failures, 0, "{events:?}");
+    assert_eq!(stats.events, 7 + 2 + 8);
+    let docs: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(docs[0]["version"], 2);
+    assert!(docs[0].get("vpc_id").is_none());
+    assert_eq!(docs[7]["version"], 5);
+    assert_eq!(docs[7]["region"], "ap-southeast-2");
+    assert_eq!(docs[9]["version"], 3);
+    assert_eq!(docs[9]["tcp_flags"], 2);
+    assert!(docs[9].get("region").is_none());
+}
