@@ -14,13 +14,27 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("data/samples/elb-logstash-patterns.log"),
     include_bytes!("data/samples/cloudfront-aws-docs.log"),
     include_bytes!("data/samples/waf-aws-docs.ndjson"),
+    include_bytes!("data/samples/vpcflow-aws-docs-custom-format-1.log"),
+    include_bytes!("data/samples/vpcflow-aws-docs-default-format-v2.log"),
+    include_bytes!("data/samples/nlb-aws-docs.log"),
+    include_bytes!("data/samples/alb-connection-aws-docs.log"),
+    include_bytes!("data/samples/s3access-aws-docs.log"),
 ];
 
 fn specs() -> Vec<FormatSpec> {
-    let mut v: Vec<FormatSpec> = ["alb", "elb", "cloudfront", "waf"]
-        .into_iter()
-        .map(spec)
-        .collect();
+    let mut v: Vec<FormatSpec> = [
+        "alb",
+        "elb",
+        "cloudfront",
+        "waf",
+        "vpcflow",
+        "nlb",
+        "alb_connection",
+        "s3access",
+    ]
+    .into_iter()
+    .map(spec)
+    .collect();
     for fmt in [
         "timeISO8601",
         "time:2006-01-02 15:04:05.000",

@@ -38,6 +38,26 @@ fn every_sample_parses_without_failures_in_every_encoding() {
         ("cloudfront-aws-docs.log", LogFormat::Cloudfront, 6),
         ("cloudfront-logstash-patterns.log", LogFormat::Cloudfront, 2),
         ("waf-aws-docs.ndjson", LogFormat::Waf, 6),
+        // Without a header: the default version-2 layout.
+        (
+            "vpcflow-aws-docs-default-format-v2.log",
+            LogFormat::Vpcflow,
+            7,
+        ),
+        (
+            "vpcflow-aws-docs-custom-format-1.log",
+            LogFormat::Vpcflow,
+            8,
+        ),
+        (
+            "vpcflow-aws-docs-custom-format-4.log",
+            LogFormat::Vpcflow,
+            2,
+        ),
+        ("nlb-aws-docs.log", LogFormat::Nlb, 2),
+        ("alb-connection-aws-docs.log", LogFormat::AlbConnection, 1),
+        ("s3access-aws-docs.log", LogFormat::S3access, 5),
+        ("s3access-logstash-patterns.log", LogFormat::S3access, 3),
     ];
     for (file, format, want) in samples {
         let data = std::fs::read(format!(
@@ -79,6 +99,13 @@ fn numbers_are_never_dashes() {
         ("alb-aws-docs.log", LogFormat::Alb),
         ("elb-logstash-patterns.log", LogFormat::Elb),
         ("cloudfront-aws-docs.log", LogFormat::Cloudfront),
+        ("vpcflow-aws-docs-default-format-v2.log", LogFormat::Vpcflow),
+        ("vpcflow-aws-docs-custom-format-1.log", LogFormat::Vpcflow),
+        ("vpcflow-aws-docs-custom-format-4.log", LogFormat::Vpcflow),
+        ("nlb-aws-docs.log", LogFormat::Nlb),
+        ("alb-connection-aws-docs.log", LogFormat::AlbConnection),
+        ("s3access-aws-docs.log", LogFormat::S3access),
+        ("s3access-logstash-patterns.log", LogFormat::S3access),
     ] {
         let data = std::fs::read(format!(
             "{}/tests/data/samples/{file}",
@@ -97,11 +124,98 @@ fn numbers_are_never_dashes() {
                     || k == "sc_bytes"
                     || k == "cs_bytes"
                     || k == "time_taken"
-                    || k == "sc_content_len";
+                    || k == "sc_content_len"
+                    || k.ends_with("port")
+                    || k.starts_with("packets")
+                    || k.ends_with("_size")
+                    || k.ends_with("_latency")
+                    || [
+                        "version",
+                        "protocol",
+                        "bytes",
+                        "start",
+                        "end",
+                        "tcp_flags",
+                        "traffic_path",
+                        "bytes_sent",
+                        "connection_time",
+                        "tls_handshake_time",
+                    ]
+                    .contains(&k.as_str());
+                // Strings whose names look numeric: S3's error code, the flow log's and ALB
+                // connection's statuses, NLB's creation time and its `version`, which is the log
+                // format's ("2.0").
+                let numeric = numeric
+                    && ![
+                        "error_code",
+                        "log_status",
+                        "tls_verify_status",
+                        "tls_connection_creation_time",
+                    ]
+                    .contains(&k.as_str())
+                    && !(format == LogFormat::Nlb && k == "version");
                 if numeric {
                     assert!(val.is_number(), "{file}: {k} = {val}");
                 }
             }
         }
     }
+}
+
+#[test]
+fn a_vpcflow_layout_without_start_or_end_fails_every_line_saying_why() {
+    // The AWS docs' custom formats 2 and 3 have no time column: their lines cannot be dated.
+    for (file, lines) in [
+        ("vpcflow-aws-docs-custom-format-2.log", 6),
+        ("vpcflow-aws-docs-custom-format-3.log", 4),
+    ] {
+        let data = std::fs::read(format!(
+            "{}/tests/data/samples/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (events, stats) = parse(&format_spec(LogFormat::Vpcflow), &data, 1 << 16);
+        assert_eq!(stats.parse_failures, lines, "{file}: {events:?}");
+        assert_eq!(events.len() as u64, lines, "{file}");
+        for (_, doc) in events {
+            let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+            assert_eq!(
+                v["error"]["message"], "timestamp field start or end is missing",
+                "{file}: {doc}"
+            );
+        }
+    }
+}
+
+#[test]
+fn concatenated_vpcflow_objects_switch_layout_at_each_header() {
+    // Files joined with a blank line between them, each custom format under its own header. The
+    // header-less (default-format) file comes first: after a header, its lines would be read with that
+    // header's layout.
+    let read = |f: &str| {
+        std::fs::read(format!(
+            "{}/tests/data/samples/{f}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut data = read("vpcflow-aws-docs-default-format-v2.log");
+    data.extend_from_slice(b"\n");
+    data.extend(read("vpcflow-aws-docs-custom-format-4.log"));
+    data.extend_from_slice(b"\n");
+    data.extend(read("vpcflow-aws-docs-custom-format-1.log"));
+    let (events, stats) = parse(&format_spec(LogFormat::Vpcflow), &data, 4096);
+    assert_eq!(stats.parse_failures, 0, "{events:?}");
+    assert_eq!(stats.events, 7 + 2 + 8);
+    let docs: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(docs[0]["version"], 2);
+    assert!(docs[0].get("vpc_id").is_none());
+    assert_eq!(docs[7]["version"], 5);
+    assert_eq!(docs[7]["region"], "ap-southeast-2");
+    assert_eq!(docs[9]["version"], 3);
+    assert_eq!(docs[9]["tcp_flags"], 2);
+    assert!(docs[9].get("region").is_none());
 }

@@ -95,6 +95,13 @@ fn every_field_the_parsers_write_is_declared_with_a_fitting_type() {
         (LogFormat::Cloudfront, "cloudfront-aws-docs.log"),
         (LogFormat::Cloudfront, "cloudfront-logstash-patterns.log"),
         (LogFormat::Waf, "waf-aws-docs.ndjson"),
+        (LogFormat::Vpcflow, "vpcflow-aws-docs-default-format-v2.log"),
+        (LogFormat::Vpcflow, "vpcflow-aws-docs-custom-format-1.log"),
+        (LogFormat::Vpcflow, "vpcflow-aws-docs-custom-format-4.log"),
+        (LogFormat::Nlb, "nlb-aws-docs.log"),
+        (LogFormat::AlbConnection, "alb-connection-aws-docs.log"),
+        (LogFormat::S3access, "s3access-aws-docs.log"),
+        (LogFormat::S3access, "s3access-logstash-patterns.log"),
     ] {
         checked += check(format, file, &sample(file));
     }

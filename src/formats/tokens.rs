@@ -136,6 +136,51 @@ impl<'a> SpaceFields<'a> {
             )),
         }
     }
+    /// The next field, read as `[...]` when it starts with `[`: the brackets are dropped and the text
+    /// between them may contain spaces (S3's `[06/Feb/2019:00:00:38 +0000]`). A field that does not start
+    /// with `[` is read as [`SpaceFields::next`] reads it; a `[` with no `]` is an unterminated field.
+    pub fn next_bracketed(&mut self, name: &'static str) -> Result<Option<Tok<'a>>, ParseError> {
+        let b = self.s.as_bytes();
+        let mut i = self.pos;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'[' {
+            return self.next(name);
+        }
+        let Some(k) = memchr::memchr(b']', &b[i + 1..]) else {
+            return Err(ParseError::new(
+                ErrorKind::UnterminatedQuote,
+                name,
+                &self.s[i..],
+            ));
+        };
+        let end = i + 1 + k;
+        self.count += 1;
+        self.pos = end + 1;
+        Ok(Some(Tok {
+            text: &self.s[i + 1..end],
+            escaped: false,
+        }))
+    }
+
+    /// The next run of non-space characters exactly as written, quotes included: for a list of quoted
+    /// items such as NLB's `"h2","http/1.1"`, which [`SpaceFields::next`] would cut after the first item.
+    pub fn next_raw(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes();
+        let mut i = self.pos;
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i >= b.len() {
+            self.pos = i;
+            return None;
+        }
+        self.count += 1;
+        let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k);
+        self.pos = end;
+        Some(&self.s[i..end])
+    }
 }
 
 /// Parses a non-negative decimal integer (leading zeros allowed, as in CloudFront's `000`).
@@ -452,6 +497,81 @@ pub fn parse_date_and_time(date: &str, time: &str) -> Option<Timestamp> {
     timestamp_from_parts(y, mo, dd, h, mi, s, 0, 0)
 }
 
+/// Parses an ISO 8601 time that may lack the zone, which is then UTC: NLB writes
+/// `2018-12-20T02:59:40`, without fraction or `Z`. With a `Z` or an offset it is read as
+/// [`parse_rfc3339`] reads it, so that a line AWS one day writes with a zone still parses.
+#[inline]
+pub fn parse_iso_utc(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() == 19 && b[10] == b'T' {
+        let (y, mo, d, h, mi, sec) = date_time_parts(b, 11)?;
+        return timestamp_from_parts(y, mo, d, h, mi, sec, 0, 0);
+    }
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    // A fraction and no zone.
+    if b.len() > 20 && b[10] == b'T' && b[19] == b'.' {
+        let (y, mo, d, h, mi, sec) = date_time_parts(b, 11)?;
+        let (nanos, digits) = parse_fraction(&b[19..])?;
+        return timestamp_from_parts(y, mo, d, h, mi, sec, nanos, digits);
+    }
+    None
+}
+
+/// Parses the Common Log Format time that S3 server access logs write between brackets,
+/// `06/Feb/2019:00:00:38 +0000` (English month abbreviation, numeric offset), converted to UTC.
+#[inline]
+pub fn parse_clf_time(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() != 26
+        || b[2] != b'/'
+        || b[6] != b'/'
+        || b[11] != b':'
+        || b[14] != b':'
+        || b[17] != b':'
+        || b[20] != b' '
+    {
+        return None;
+    }
+    let month = match &b[3..6] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    let year = digits2(b, 7)? * 100 + digits2(b, 9)?;
+    let t = timestamp_from_parts(
+        year as i32,
+        month,
+        digits2(b, 0)?,
+        digits2(b, 12)?,
+        digits2(b, 15)?,
+        digits2(b, 18)?,
+        0,
+        0,
+    )?;
+    let sign: i64 = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let offset = sign * (digits2(b, 22)? as i64 * 3600 + digits2(b, 24)? as i64 * 60);
+    Some(Timestamp {
+        secs: t.secs - offset,
+        ..t
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,5 +660,59 @@ mod tests {
         let mut out = LineOut::new();
         push_request(&mut out, Cow::Borrowed("- - - "));
         assert_eq!(out.fields[2].1, Value::Str("-".into()));
+    }
+
+    #[test]
+    fn bracketed_and_raw_fields() {
+        let mut f = SpaceFields::new(r#"a [06/Feb/2019:00:00:38 +0000] "h2","http/1.1" b"#);
+        assert_eq!(f.next_bracketed("x").unwrap().unwrap().text, "a");
+        assert_eq!(
+            f.next_bracketed("time").unwrap().unwrap().text,
+            "06/Feb/2019:00:00:38 +0000"
+        );
+        assert_eq!(f.next_raw(), Some(r#""h2","http/1.1""#));
+        assert_eq!(f.next("x").unwrap().unwrap().text, "b");
+        assert_eq!(f.count, 4);
+        assert_eq!(f.next_raw(), None);
+        let mut f = SpaceFields::new("[06/Feb/2019:00:00:38 +0000");
+        let e = f.next_bracketed("time").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnterminatedQuote);
+    }
+
+    #[test]
+    fn zoneless_iso_and_clf_times() {
+        let t = |s| parse_iso_utc(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            t("2018-12-20T02:59:40").unwrap(),
+            "2018-12-20T02:59:40.000Z"
+        );
+        assert_eq!(
+            t("2018-12-20T02:59:40Z").unwrap(),
+            "2018-12-20T02:59:40.000Z"
+        );
+        assert_eq!(
+            t("2018-12-20T02:59:40.123456").unwrap(),
+            "2018-12-20T02:59:40.123456Z"
+        );
+        assert_eq!(t("2018-12-20 02:59:40"), None);
+        assert_eq!(t("2018-12-32T02:59:40"), None);
+        let c = |s| parse_clf_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            c("06/Feb/2019:00:00:38 +0000").unwrap(),
+            "2019-02-06T00:00:38.000Z"
+        );
+        assert_eq!(
+            c("06/Feb/2019:00:00:38 -0130").unwrap(),
+            "2019-02-06T01:30:38.000Z"
+        );
+        for bad in [
+            "06/Fev/2019:00:00:38 +0000",
+            "06/Feb/2019:00:00:38",
+            "06/Feb/2019 00:00:38 +0000",
+            "30/Feb/2019:00:00:38 +0000",
+            "06/Feb/2019:00:00:38 0000x",
+        ] {
+            assert_eq!(c(bad), None, "{bad}");
+        }
     }
 }
