@@ -1,7 +1,8 @@
 //! Parse + `_id` + NDJSON encoding, per format, on one core: `make bench` (or `cargo bench --bench parse`).
 //!
 //! Inputs are generated (deterministic): about 100 MB of ALB lines with today's 30 columns, and 100 MB
-//! of each other format, plain and gzip-compressed. Every line goes through the same code as the daemon:
+//! of each other format (a CloudTrail object is one `Records` document; a CloudWatch Logs object is
+//! Firehose payloads of 20 log events back to back), plain and gzip-compressed. Every line goes through the same code as the daemon:
 //! `ObjectParser::feed` in 64 KiB chunks (decompression, line splitting, parsing, enrichment, id), then
 //! each event is written with `@metadata` into a reused NDJSON buffer. Criterion reports lines/s
 //! (`thrpt` in Kelem/s, Melem/s); the MB/s figure is printed per input before each group and in
@@ -107,21 +108,142 @@ fn json_line(g: &mut Gen, i: u64, out: &mut String) {
     );
 }
 
+fn vpcflow_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let start = 1_418_530_010 + i / 50;
+    let _ = writeln!(
+        out,
+        "2 123456789010 eni-1235b8ca{:09x} 172.31.{}.{} 172.31.{}.{} {} {} 6 {} {} {} {} {} OK",
+        g.below(1 << 30),
+        g.below(256),
+        g.below(256),
+        g.below(256),
+        g.below(256),
+        1024 + g.below(60000),
+        [22, 80, 443, 3389][g.below(4) as usize],
+        1 + g.below(100),
+        g.below(100_000),
+        start,
+        start + 60,
+        ["ACCEPT", "REJECT"][g.below(2) as usize],
+    );
+}
+
+fn s3access_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 [{:02}/Feb/2019:{:02}:{:02}:{:02} +0000]          192.0.2.{} 79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be {:016X} REST.GET.OBJECT photos/{}.jpg          \"GET /amzn-s3-demo-bucket1/photos/{}.jpg HTTP/1.1\" 200 - {} {} {} {} \"-\" \"aws-cli/2.15.0 Python/3.11\" -          s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader          amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com TLSv1.2 - -",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(256), g.next(),
+        g.below(100_000), g.below(100_000), g.below(100_000), g.below(100_000), g.below(100), g.below(50),
+    );
+}
+
+fn nlb_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "tls 2.0 2020-04-{:02}T{:02}:{:02}:{:02} net/my-network-loadbalancer/c6e77e28c25b2234 g3d4b5e8bb8464cd 192.168.{}.{}:{} 10.0.0.{}:443 {} {} {} {} -          arn:aws:acm:us-east-2:671290407336:certificate/2a108f19-aded-46b0-8493-c63eb1ef4a99 - ECDHE-RSA-AES128-SHA tlsv12 -          my-network-loadbalancer-c6e77e28c25b2234.elb.us-east-2.amazonaws.com h2 h2 \"h2\",\"http/1.1\" 2020-04-01T08:51:20",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(256), g.below(256),
+        1024 + g.below(60000), g.below(256), g.below(1000), g.below(50), g.below(10_000), g.below(100_000),
+    );
+}
+
+fn alb_connection_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "2024-10-{:02}T{:02}:{:02}:{:02}.{:06}Z 192.168.{}.{} {} 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 {}.{:03}          \"CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US\" NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z          {:016X} Success",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(1_000_000), g.below(256), g.below(256),
+        1024 + g.below(60000), g.below(5), g.below(1000), g.next(),
+    );
+}
+
+/// A CloudTrail record (the object is wrapped in `{"Records":[...]}` by [`generate`]).
+fn cloudtrail_record(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 20;
+    let _ = writeln!(
+        out,
+        "{}{{\"eventVersion\":\"1.08\",\"userIdentity\":{{\"type\":\"IAMUser\",\"principalId\":\"AIDA{:016X}\",         \"arn\":\"arn:aws:iam::123456789012:user/Alice\",\"accountId\":\"123456789012\",\"accessKeyId\":\"AKIA{:016X}\",\"userName\":\"Alice\"}},         \"eventTime\":\"2024-03-{:02}T{:02}:{:02}:{:02}Z\",\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"DescribeInstances\",         \"awsRegion\":\"us-east-2\",\"sourceIPAddress\":\"205.251.233.{}\",\"userAgent\":\"aws-cli/2.15.0 Python/3.11\",         \"requestParameters\":{{\"instancesSet\":{{\"items\":[{{\"instanceId\":\"i-{:017x}\"}}]}},\"filterSet\":{{}}}},         \"responseElements\":null,\"requestID\":\"{:032x}\",\"eventID\":\"{:032x}\",\"readOnly\":true,         \"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"123456789012\",\"eventCategory\":\"Management\"}}",
+        if i == 0 { "" } else { "," }, g.next(), g.next(),
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(256), g.next() & 0xffff_ffff_ffff,
+        g.next() as u128 * g.next() as u128, g.next() as u128 * g.next() as u128,
+    );
+}
+
+/// Log events per CloudWatch Logs payload in the generated objects.
+const CW_EVENTS_PER_PAYLOAD: u64 = 20;
+
+/// One Firehose payload of [`CW_EVENTS_PER_PAYLOAD`] Lambda log events (back to back, as Firehose
+/// writes them; the benchmark's object is not gzip'ed twice, so that plain and gzip stay comparable).
+fn cloudwatch_payload(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{{\"messageType\":\"DATA_MESSAGE\",\"owner\":\"123456789012\",\"logGroup\":\"/aws/lambda/checkout\",         \"logStream\":\"2024/03/01/[$LATEST]{:032x}\",\"subscriptionFilters\":[\"to-firehose\"],\"logEvents\":[",
+        g.next() as u128 * g.next() as u128
+    );
+    for k in 0..CW_EVENTS_PER_PAYLOAD {
+        let _ = write!(
+            out,
+            "{}{{\"id\":\"{:056}\",\"timestamp\":{},\"message\":\"{{\\\"level\\\":\\\"info\\\",\\\"msg\\\":\\\"order {} placed\\\",\\\"ms\\\":{}}}\"}}",
+            if k == 0 { "" } else { "," },
+            g.next() as u128 * 1_000_000,
+            1_709_251_200_000 + i * 100 + k,
+            g.below(1_000_000),
+            g.below(5000),
+        );
+    }
+    out.push_str("]}");
+}
+
+fn custom_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "2024-03-{:02}T{:02}:{:02}:{:02}.{:03}Z INFO {} {} GET /api/v1/items/{} took {}ms",
+        1 + s / 86400 % 28,
+        s / 3600 % 24,
+        s / 60 % 60,
+        s % 60,
+        g.below(1000),
+        [200, 200, 404, 500][g.below(4) as usize],
+        g.below(100_000),
+        g.below(100_000),
+        g.below(5000),
+    );
+}
+
 struct Input {
     name: &'static str,
     spec: FormatSpec,
     plain: Vec<u8>,
     gzip: Vec<u8>,
+    /// Events it gives.
     lines: u64,
 }
 
 fn generate(name: &'static str, spec: FormatSpec, line: fn(&mut Gen, u64, &mut String)) -> Input {
     let mut g = Gen(0x9E37_79B9_7F4A_7C15);
     let mut s = String::with_capacity(TARGET_BYTES + 4096);
+    if name == "cloudtrail" {
+        s.push_str("{\"Records\":[\n");
+    }
     let mut lines = 0u64;
     while s.len() < TARGET_BYTES {
         line(&mut g, lines, &mut s);
         lines += 1;
+    }
+    if name == "cloudtrail" {
+        s.push_str("]}\n");
+    }
+    if name == "cloudwatch" {
+        lines *= CW_EVENTS_PER_PAYLOAD;
     }
     let plain = s.into_bytes();
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -196,6 +318,39 @@ fn benches(c: &mut Criterion) {
             )
             .unwrap(),
             json_line,
+        ),
+        ("vpcflow", FormatSpec::Vpcflow, vpcflow_line),
+        ("s3access", FormatSpec::S3access, s3access_line),
+        ("nlb", FormatSpec::Nlb, nlb_line),
+        ("alb_connection", FormatSpec::AlbConnection, alb_connection_line),
+        ("cloudtrail", FormatSpec::Cloudtrail, cloudtrail_record),
+        (
+            "cloudwatch",
+            FormatSpec::build(LogFormat::Cloudwatch, &FormatOptions::default(), str::to_string)
+                .unwrap(),
+            cloudwatch_payload,
+        ),
+        (
+            "custom",
+            FormatSpec::build(
+                LogFormat::Custom,
+                &FormatOptions {
+                    pattern: Some(
+                        r"^(?P<time>\S+) (?P<level>\w+) (?P<status>\d+) (?P<bytes>\d+) (?P<method>\S+) (?P<path>\S+) took (?P<ms>\d+)ms$"
+                            .into(),
+                    ),
+                    timestamp_field: Some("time".into()),
+                    timestamp_format: Some("timeISO8601".into()),
+                    types: [("status", "integer"), ("bytes", "integer"), ("ms", "integer")]
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    ..Default::default()
+                },
+                str::to_string,
+            )
+            .unwrap(),
+            custom_line,
         ),
     ];
     for (name, spec, line) in inputs {

@@ -199,3 +199,109 @@ async fn unmatched_keep_leaves_the_message_in_the_queue() {
     assert_eq!(visible + in_flight, 1, "the message is still there");
     assert!(es.docs("routed").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_reads_one_object_from_s3_or_a_file_with_auto() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("parse-s3");
+    moto.create_bucket("parse-bkt").await;
+    let key = format!("{ACCOUNT}/CloudTrail/us-east-1/2024/01/01/123456789012_CloudTrail_us-east-1_20240101T0000Z_abcdefabcdefabcd.json.gz");
+    let body = gzip(&sample(
+        "cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json",
+    ));
+    moto.put("parse-bkt", &key, body.clone()).await;
+    let input =
+        "    - type: s3\n      buckets: [\"s3://parse-bkt\"]\n      log_format: auto\n".to_string();
+    let cfg = write_config(
+        &dir,
+        &config_text(Some(&moto.endpoint), &[input], "output.console: {}", ""),
+    );
+    let bin = env!("CARGO_BIN_EXE_s3logsbeat");
+    let parse_cmd = |bin: &str| {
+        let mut c = tokio::process::Command::new(bin);
+        c.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION);
+        c
+    };
+    let uri = format!("s3://parse-bkt/{key}");
+    let out = parse_cmd(bin)
+        .args(["parse", "-c", cfg.to_str().unwrap(), &uri])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{stderr}");
+    assert_eq!(events[0]["@metadata"]["format"], "cloudtrail");
+    assert_eq!(events[0]["log"]["file"]["path"], uri.as_str());
+    assert!(stderr.contains("events=2 parse_failures=0"), "{stderr}");
+
+    // The same object as a file, its format recognised from --key: the same events.
+    let file = dir.0.join("object.json.gz");
+    std::fs::write(&file, &body).unwrap();
+    let out = parse_cmd(bin)
+        .args([
+            "parse",
+            "--format",
+            "auto",
+            "--key",
+            &uri,
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids = |e: &[serde_json::Value]| -> Vec<String> {
+        e.iter()
+            .map(|x| x["@metadata"]["_id"].to_string())
+            .collect()
+    };
+    assert_eq!(ids(&again), ids(&events), "same key, same bytes: same ids");
+
+    // A key auto does not know, and an object that is not there: clear errors, exit 1.
+    let out = parse_cmd(bin)
+        .args([
+            "parse",
+            "--format",
+            "auto",
+            "--key",
+            "misc/file.log",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("misc/file.log: no format for this key"), "{e}");
+    let out = parse_cmd(bin)
+        .args([
+            "parse",
+            "-c",
+            cfg.to_str().unwrap(),
+            "s3://parse-bkt/AWSLogs/1/CloudTrail/missing.json.gz",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("s3://parse-bkt/AWSLogs/1/CloudTrail/missing.json.gz: GetObject failed"),
+        "{e}"
+    );
+}

@@ -602,6 +602,87 @@ output.console:
     }
 
     #[test]
+    fn routing_and_format_options_are_checked_with_their_line() {
+        let text = r#"
+s3logsbeat:
+  inputs:
+    - type: sqs
+      queues_url: ["https://sqs.eu-west-1.amazonaws.com/123/q"]
+      log_format: auto
+      unmatched: keep
+      file_selectors:
+        - regex: '^cw/'
+          log_format: cloudwatch
+          log_format_options: {decode_json: true}
+        - regex: '^app/'
+          log_format: custom
+          log_format_options:
+            pattern: '^(?P<t>\S+) (?P<n>\d+)'
+            timestamp_field: t
+            timestamp_format: timeISO8601
+            types: {n: integer}
+output.console: {}
+"#;
+        let s = settings(text, &[], Mode::All).unwrap();
+        let f = &s.inputs[0].formats;
+        assert_eq!(f.selectors.len(), 2);
+        assert_eq!(f.unmatched, Unmatched::Keep);
+        assert!(matches!(&f.selectors[0].1, FormatSpec::Cloudwatch(o) if o.decode_json));
+        assert!(matches!(f.fallback, inputs::Fallback::Auto(ref v) if v.len() == 9));
+
+        let cases: &[(&str, &str)] = &[
+            (
+                "s3logsbeat.inputs.0.file_selectors.0.regex=(",
+                "s3logsbeat.inputs.0.file_selectors.0.regex: regex parse error",
+            ),
+            (
+                "s3logsbeat.inputs.0.file_selectors.1.log_format=auto",
+                "a selector names a format",
+            ),
+            (
+                "s3logsbeat.inputs.0.file_selectors.0.log_format_options.pattern=x",
+                "file_selectors.0.log_format_options.pattern only applies to log_format custom, not cloudwatch",
+            ),
+            (
+                "s3logsbeat.inputs.0.file_selectors.1.log_format_options.types.n=int64",
+                "types.n: unknown type \"int64\"",
+            ),
+            (
+                "s3logsbeat.inputs.0.file_selectors.1.log_format_options.timestamp_field=when",
+                "\"when\" is not a named group of the pattern (t, n)",
+            ),
+            (
+                "s3logsbeat.inputs.0.unmatched=drop",
+                "unmatched",
+            ),
+        ];
+        for (o, want) in cases {
+            let e = first_error(text, &[o], Mode::All);
+            assert!(e.contains(want), "-E {o}: {e}");
+        }
+        // The line of a problem in the file.
+        let bad = text.replace(
+            "log_format: cloudwatch",
+            "log_format: cloudwatch\n          regex2: x",
+        );
+        let e = first_error(&bad, &[], Mode::All);
+        assert!(e.starts_with("s3logsbeat.yml:"), "{e}");
+        let bad = text.replace("decode_json: true", "decode_json: true, timestamp_field: x");
+        let e = first_error(&bad, &[], Mode::All);
+        assert!(
+            e.starts_with("s3logsbeat.yml:11: ")
+                && e.contains("timestamp_field only applies to log_format json and custom"),
+            "{e}"
+        );
+        let none = "s3logsbeat:\n  inputs:\n    - {type: sqs, queues_url: ['https://q']}\noutput.console: {}\n";
+        let e = first_error(none, &[], Mode::Sqs);
+        assert!(
+            e.contains("log_format is required") && e.contains("auto, or file_selectors"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn global_and_input_fields_and_tags_merge() {
         let s = settings(
             BASE,
