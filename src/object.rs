@@ -407,7 +407,11 @@ impl<'s> ObjectParser<'s> {
             splitter,
             handler: LineHandler {
                 head: Some(Vec::new()),
-                parser: LineParser::new(spec),
+                parser: {
+                    let mut p = LineParser::new(spec);
+                    p.set_object_time(object.last_modified);
+                    p
+                },
                 ctx,
                 scratch: LineOut::new(),
                 events: Vec::new(),

@@ -163,8 +163,9 @@ fn numbers_are_never_dashes() {
 }
 
 #[test]
-fn a_vpcflow_layout_without_start_or_end_fails_every_line_saying_why() {
-    // The AWS docs' custom formats 2 and 3 have no time column: their lines cannot be dated.
+fn a_vpcflow_layout_without_start_or_end_takes_the_objects_time_or_fails_saying_why() {
+    // The AWS docs' custom formats 2 and 3 have no time column: their lines are dated by the object's
+    // LastModified when it is known (S3), and fail, saying why, when it is not (a local file).
     for (file, lines) in [
         ("vpcflow-aws-docs-custom-format-2.log", 6),
         ("vpcflow-aws-docs-custom-format-3.log", 4),
@@ -183,6 +184,20 @@ fn a_vpcflow_layout_without_start_or_end_fails_every_line_saying_why() {
                 v["error"]["message"], "timestamp field start or end is missing",
                 "{file}: {doc}"
             );
+        }
+        let spec = format_spec(LogFormat::Vpcflow);
+        let settings = EnrichSettings::new("n", "h");
+        let id = s3logsbeat::object::ObjectId {
+            path: "s3://b/k",
+            key: "k",
+            last_modified: Some(s3logsbeat::event::Timestamp::from_millis(1_418_530_070_000)),
+        };
+        let (events, r) = s3logsbeat::object::parse_all(&spec, &settings, id, &data, 100, 1 << 20);
+        assert_eq!(r.unwrap().parse_failures, 0, "{file}");
+        assert_eq!(events.len() as u64, lines);
+        for e in events {
+            let v = e.doc_json();
+            assert_eq!(v["@timestamp"], "2014-12-14T04:07:50.000Z", "{file}");
         }
     }
 }

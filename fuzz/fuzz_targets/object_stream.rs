@@ -3,14 +3,16 @@
 //! how the bytes are chunked never changes the events, their ids or the outcome. Events are hashed as
 //! they come (never collected), so a decompression bomb costs time, not memory.
 //!
-//! Input: byte 0 picks the format and the compression (low 3 bits: alb, elb, cloudfront, waf, json;
-//! next 2 bits: as is, gzip it, zstd it); byte 1 picks the chunk size; the rest is the object.
+//! Input: byte 0 picks the format and the compression (low 4 bits: the index in `LogFormat::ALL`, modulo
+//! its length: alb, elb, cloudfront, waf, json, vpcflow, s3access, nlb, alb_connection, cloudtrail,
+//! cloudwatch, custom; bits 4 and 5: as is, gzip it, zstd it); byte 1 picks the chunk size; the rest is
+//! the object.
 #![no_main]
 
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use s3logsbeat::config::{EnrichSettings, FormatSpec, LogFormat};
+use s3logsbeat::config::{EnrichSettings, FormatOptions, FormatSpec, LogFormat};
 use s3logsbeat::object::{ObjectId, ObjectParser};
 
 /// Events looked at per run; past this the input has shown what it can.
@@ -57,14 +59,28 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
     }
-    let format = LogFormat::ALL[(data[0] & 7) as usize % LogFormat::ALL.len()];
-    let spec = match format {
-        LogFormat::Json => FormatSpec::build(format, Some("ts"), Some("timeISO8601"), str::to_string),
-        f => FormatSpec::build(f, None, None, str::to_string),
+    let format = LogFormat::ALL[(data[0] & 15) as usize % LogFormat::ALL.len()];
+    let mut opts = FormatOptions::default();
+    match format {
+        LogFormat::Json => {
+            opts.timestamp_field = Some("ts".into());
+            opts.timestamp_format = Some("timeISO8601".into());
+        }
+        LogFormat::Custom => {
+            opts.pattern = Some(r"^(?P<ts>\S+) (?P<n>-?\d+)? ?(?P<ok>true|false|x)? ?(?P<rest>.*)$".into());
+            opts.timestamp_field = Some("ts".into());
+            opts.timestamp_format = Some("timeISO8601".into());
+            opts.types = [("n", "integer"), ("ok", "boolean")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        }
+        LogFormat::Cloudwatch => opts.decode_json = Some(data[1] & 1 == 1),
+        _ => {}
     }
-    .expect("valid options");
+    let spec = FormatSpec::build(format, &opts, str::to_string).expect("valid options");
     let body = &data[2..];
-    let object: Vec<u8> = match (data[0] >> 3) & 3 {
+    let object: Vec<u8> = match (data[0] >> 4) & 3 {
         1 => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             e.write_all(body).unwrap();

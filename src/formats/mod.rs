@@ -232,7 +232,7 @@ fn recycle_vec<'b>(mut v: Vec<(Name<'_>, Value<'_>)>) -> Vec<(Name<'b>, Value<'b
 /// What a line turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineKind {
-    /// A header line (CloudFront `#Version:`/`#Fields:`): no record.
+    /// A header line (CloudFront `#Version:`/`#Fields:`, a VPC flow log's field names): no record.
     Header,
     /// Data: the records are in the [`LineOut`].
     Data,
@@ -259,6 +259,12 @@ impl<'s> LineParser<'s> {
             vpcflow: vpcflow::Columns::default_v2(),
             waf: matches!(spec, FormatSpec::Waf).then(JsonOptions::waf),
         }
+    }
+
+    /// Sets the time of records that carry none (a VPC flow log layout without `start` or `end`): the
+    /// object's LastModified.
+    pub fn set_object_time(&mut self, t: Option<Timestamp>) {
+        self.vpcflow.undated = t;
     }
 
     /// The format it parses.

@@ -144,6 +144,9 @@ pub struct Columns {
     start: Option<usize>,
     /// Index of `end`, which dates a line whose layout has no `start`.
     end: Option<usize>,
+    /// The time of lines whose layout has neither `start` nor `end` (AWS lets a custom format leave
+    /// both out): the object's LastModified, when it is known.
+    pub undated: Option<Timestamp>,
 }
 
 impl Default for Columns {
@@ -186,7 +189,12 @@ impl Columns {
                 .position(|c| matches!(c.name, Cow::Borrowed(s) if s == n))
         };
         let (start, end) = (find("start"), find("end"));
-        Columns { cols, start, end }
+        Columns {
+            cols,
+            start,
+            end,
+            undated: None,
+        }
     }
 
     /// Takes `line` as the header if it is one (see the module doc), replacing the layout.
@@ -198,7 +206,9 @@ impl Columns {
         if !tokens.clone().all(is_field_name) || !tokens.any(|t| known(t).is_some()) {
             return false;
         }
+        let undated = self.undated;
         *self = Columns::from_names(line.split_ascii_whitespace());
+        self.undated = undated;
         true
     }
 }
@@ -278,6 +288,9 @@ pub fn parse<'a>(
     let (name, secs) = match (start, end) {
         (Some(s), _) if s != "-" => ("start", s),
         (_, Some(e)) if e != "-" => ("end", e),
+        (None, None) if cols.undated.is_some() => {
+            return Ok(cols.undated.expect("checked"));
+        }
         _ => {
             return Err(ParseError::new(
                 ErrorKind::MissingTimestamp,
