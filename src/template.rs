@@ -26,6 +26,10 @@ pub enum FieldType {
     Double,
     /// A time (RFC 3339).
     Date,
+    /// An object of any shape, indexed as keyword leaves under one field (CloudTrail's
+    /// `requestParameters`: thousands of API shapes that would otherwise explode the mapping and
+    /// conflict with one another).
+    Flattened,
 }
 
 impl FieldType {
@@ -37,11 +41,12 @@ impl FieldType {
             FieldType::Long => json!({"type": "long"}),
             FieldType::Double => json!({"type": "double"}),
             FieldType::Date => json!({"type": "date"}),
+            FieldType::Flattened => json!({"type": "flattened"}),
         }
     }
 }
 
-use FieldType::{Date, Double, Ip, Keyword, Long, Text};
+use FieldType::{Date, Double, Flattened, Ip, Keyword, Long, Text};
 
 /// Fields of every event: enrichment, and what a line that did not parse carries.
 pub const COMMON: &[(&str, FieldType)] = &[
@@ -310,11 +315,77 @@ pub const ALB_CONNECTION: &[(&str, FieldType)] = &[
     ("conn_trace_id", Keyword),
 ];
 
-/// CloudTrail record fields (CloudTrail's own keys; the nested ones are mapped dynamically).
-pub const CLOUDTRAIL: &[(&str, FieldType)] = &[];
+/// CloudTrail record fields: CloudTrail's own keys. The per-API objects are flattened; the rest of the
+/// nested keys (`insightDetails`, `tlsDetails`, ...) are mapped dynamically.
+pub const CLOUDTRAIL: &[(&str, FieldType)] = &[
+    ("eventVersion", Keyword),
+    ("eventTime", Date),
+    ("eventSource", Keyword),
+    ("eventName", Keyword),
+    ("eventType", Keyword),
+    ("eventCategory", Keyword),
+    ("eventID", Keyword),
+    ("awsRegion", Keyword),
+    // An address, or a service name (`cloudtrail.amazonaws.com`).
+    ("sourceIPAddress", Keyword),
+    ("userAgent", Keyword),
+    ("requestID", Keyword),
+    ("sharedEventID", Keyword),
+    ("recipientAccountId", Keyword),
+    ("errorCode", Keyword),
+    ("errorMessage", Text),
+    ("apiVersion", Keyword),
+    ("vpcEndpointId", Keyword),
+    ("userIdentity.type", Keyword),
+    ("userIdentity.principalId", Keyword),
+    ("userIdentity.arn", Keyword),
+    ("userIdentity.accountId", Keyword),
+    ("userIdentity.accessKeyId", Keyword),
+    ("userIdentity.userName", Keyword),
+    ("userIdentity.invokedBy", Keyword),
+    ("userIdentity.sessionContext.attributes.creationDate", Date),
+    (
+        "userIdentity.sessionContext.attributes.mfaAuthenticated",
+        Keyword,
+    ),
+    ("userIdentity.sessionContext.sessionIssuer.type", Keyword),
+    (
+        "userIdentity.sessionContext.sessionIssuer.principalId",
+        Keyword,
+    ),
+    ("userIdentity.sessionContext.sessionIssuer.arn", Keyword),
+    (
+        "userIdentity.sessionContext.sessionIssuer.accountId",
+        Keyword,
+    ),
+    (
+        "userIdentity.sessionContext.sessionIssuer.userName",
+        Keyword,
+    ),
+    ("requestParameters", Flattened),
+    ("responseElements", Flattened),
+    ("additionalEventData", Flattened),
+    ("serviceEventDetails", Flattened),
+    ("resources.ARN", Keyword),
+    ("resources.accountId", Keyword),
+    ("resources.type", Keyword),
+    ("insightDetails.state", Keyword),
+    ("insightDetails.eventSource", Keyword),
+    ("insightDetails.eventName", Keyword),
+    ("insightDetails.insightType", Keyword),
+];
 
-/// CloudWatch Logs event fields.
-pub const CLOUDWATCH: &[(&str, FieldType)] = &[];
+/// CloudWatch Logs event fields. `json` (`decode_json`) is flattened: log groups disagree on the types
+/// of their keys, and a flattened field still answers `json.level: error`.
+pub const CLOUDWATCH: &[(&str, FieldType)] = &[
+    ("message", Text),
+    ("id", Keyword),
+    ("log_group", Keyword),
+    ("log_stream", Keyword),
+    ("owner", Keyword),
+    ("subscription_filters", Keyword),
+    ("json", Flattened),
+];
 
 /// The table of `format`; `json` and `custom` have none (their fields are the log's own, or the
 /// config's: dynamic mappings).
@@ -354,10 +425,20 @@ pub fn declared(format: LogFormat, names: FieldNames) -> Vec<(String, FieldType)
 
 /// The mapping type of `path` (dotted) for `format` under `names`, if the template declares it.
 pub fn type_of(format: LogFormat, names: FieldNames, path: &str) -> Option<FieldType> {
-    declared(format, names)
-        .into_iter()
+    let declared = declared(format, names);
+    declared
+        .iter()
         .find(|(n, _)| n == path)
-        .map(|(_, t)| t)
+        .or_else(|| {
+            // A leaf inside a flattened object is that object's.
+            declared.iter().find(|(n, t)| {
+                *t == Flattened
+                    && path
+                        .strip_prefix(n.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+        })
+        .map(|(_, t)| *t)
 }
 
 /// The `_index_template` body for `inputs` (format and field names of each; a field in several has one

@@ -19,6 +19,10 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("data/samples/nlb-aws-docs.log"),
     include_bytes!("data/samples/alb-connection-aws-docs.log"),
     include_bytes!("data/samples/s3access-aws-docs.log"),
+    include_bytes!("data/samples/cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json"),
+    include_bytes!("data/samples/cloudtrail-aws-docs-example-01-StartInstances.json"),
+    include_bytes!("data/samples/cloudwatch-aws-docs-decoded-subscription-data-line165.json"),
+    b"2024-01-01T00:00:00Z 12 true hello\n2024-01-01T00:00:01Z - x rest\n",
 ];
 
 fn specs() -> Vec<FormatSpec> {
@@ -31,10 +35,33 @@ fn specs() -> Vec<FormatSpec> {
         "nlb",
         "alb_connection",
         "s3access",
+        "cloudtrail",
+        "cloudwatch",
     ]
     .into_iter()
     .map(spec)
     .collect();
+    v.push(FormatSpec::Cloudwatch(
+        s3logsbeat::config::CloudwatchOptions { decode_json: true },
+    ));
+    let custom = s3logsbeat::config::FormatOptions {
+        pattern: Some(r"^(?P<ts>\S+) (?P<n>\S+)? ?(?P<ok>true|false|x)? ?(?P<rest>.*)$".into()),
+        timestamp_field: Some("ts".into()),
+        timestamp_format: Some("timeISO8601".into()),
+        types: [("n", "integer"), ("ok", "boolean")]
+            .iter()
+            .map(|(k, t)| (k.to_string(), t.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    v.push(
+        FormatSpec::build(
+            s3logsbeat::config::LogFormat::Custom,
+            &custom,
+            str::to_string,
+        )
+        .unwrap(),
+    );
     for fmt in [
         "timeISO8601",
         "time:2006-01-02 15:04:05.000",
