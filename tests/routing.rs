@@ -11,9 +11,10 @@ use common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 
+/// One index per format, named from `@metadata.format`.
 fn output(es: &EsDouble) -> String {
     format!(
-        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"routed\"\n  backoff.init: 100ms\n  backoff.max: 1s\n",
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"routed-%{{[@metadata][format]}}\"\n  backoff.init: 100ms\n  backoff.max: 1s\n",
         es.url
     )
 }
@@ -92,50 +93,25 @@ async fn auto_and_file_selectors_pick_each_objects_format() {
     let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
 
-    let docs = es.docs("routed").await;
-    let mut by_format: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
-    for d in &docs {
-        let path = d["_source"]["log"]["file"]["path"].as_str().unwrap();
-        let f = if path.contains("app.my-lb") {
-            "alb"
-        } else if path.contains("classic") {
-            "elb"
-        } else if path.contains("/CloudTrail/") {
-            "cloudtrail"
-        } else if path.contains("WAFLogs") {
-            "waf"
-        } else if path.contains("/cf/") {
-            "cloudfront"
-        } else if path.contains("firehose") {
-            "cloudwatch"
-        } else if path.contains("legacy") {
-            "custom"
-        } else {
-            panic!("an event of {path}")
-        };
-        by_format
-            .entry(f.to_string())
-            .or_default()
-            .push(&d["_source"]);
+    let counts = es.doc_counts().await;
+    let want: BTreeMap<String, u64> = [
+        ("alb", 4),
+        ("cloudfront", 6),
+        ("cloudtrail", 2),
+        ("cloudwatch", 3),
+        ("custom", 1),
+        ("elb", 4),
+        ("waf", 6),
+    ]
+    .iter()
+    .map(|(f, n)| (format!("routed-{f}"), *n))
+    .collect();
+    assert_eq!(counts, want, "{}", run.stderr);
+    let mut by_format: BTreeMap<&str, Vec<serde_json::Value>> = BTreeMap::new();
+    for f in ["alb", "cloudtrail", "cloudwatch", "custom", "waf"] {
+        let docs = es.docs(&format!("routed-{f}")).await;
+        by_format.insert(f, docs.into_iter().map(|d| d["_source"].clone()).collect());
     }
-    let n: BTreeMap<_, _> = by_format
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.len()))
-        .collect();
-    assert_eq!(
-        n,
-        BTreeMap::from([
-            ("alb", 4),
-            ("cloudfront", 6),
-            ("cloudtrail", 2),
-            ("cloudwatch", 3),
-            ("custom", 1),
-            ("elb", 4),
-            ("waf", 6)
-        ]),
-        "{}",
-        run.stderr
-    );
     // Each was parsed as its format, not merely shipped.
     assert!(by_format["alb"]
         .iter()
@@ -197,7 +173,7 @@ async fn unmatched_keep_leaves_the_message_in_the_queue() {
     );
     let (visible, in_flight) = moto.queue_counts(&q).await;
     assert_eq!(visible + in_flight, 1, "the message is still there");
-    assert!(es.docs("routed").await.is_empty());
+    assert!(es.doc_counts().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

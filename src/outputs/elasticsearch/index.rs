@@ -18,6 +18,12 @@ pub fn render(pattern: &IndexPattern, e: &Event) -> Result<String, String> {
                     out.push_str(&dt.format(f).to_string());
                 }
             }
+            // The format an object was read as (routing by key): `%{[@metadata][format]}`, as in Filebeat.
+            IndexPart::Field(path)
+                if path.len() == 2 && path[0] == "@metadata" && path[1] == "format" =>
+            {
+                out.push_str(e.format)
+            }
             IndexPart::Field(path) => {
                 let mut v = doc.as_ref();
                 for k in path {
@@ -47,6 +53,19 @@ mod tests {
     use super::*;
     use crate::config::index::DEFAULT_INDEX;
     use crate::event::{EventId, Timestamp};
+
+    #[test]
+    fn the_metadata_format_names_the_index() {
+        let p = IndexPattern::parse("logs-%{[@metadata][format]}-%{+yyyy}").unwrap();
+        let e = Event {
+            id: EventId([1; 16]),
+            timestamp: Timestamp::from_millis(1_704_067_200_000),
+            format: "cloudtrail",
+            doc: r#"{"@timestamp":"x"}"#.into(),
+            parse_failure: false,
+        };
+        assert_eq!(render(&p, &e).unwrap(), "logs-cloudtrail-2024");
+    }
 
     #[test]
     fn dates_and_fields_of_the_event() {
