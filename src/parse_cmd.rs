@@ -29,13 +29,15 @@ impl std::fmt::Display for Summary {
         let s = &self.stats;
         write!(
             f,
-            "lines={} events={} parse_failures={} truncated_lines={} blank_lines={} header_lines={} bytes={} compressed_bytes={} compression={} seconds={:.3}",
+            "lines={} events={} parse_failures={} truncated_lines={} blank_lines={} header_lines={} records_skipped={} object_skipped={} bytes={} compressed_bytes={} compression={} seconds={:.3}",
             s.lines,
             s.events,
             s.parse_failures,
             s.truncated_lines,
             s.blank_lines,
             s.header_lines,
+            s.skipped_records,
+            s.skipped,
             s.bytes,
             s.bytes_in,
             s.compression,
