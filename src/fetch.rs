@@ -8,7 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::{FieldNames, FormatSpec, InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::config::{FieldNames, InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inputs::notification::ObjectRef;
@@ -34,17 +34,19 @@ pub enum FetchError {
         /// What went wrong, with its cause chain.
         reason: String,
     },
+    /// No format was chosen for its key (`file_selectors`, `log_format`): not read.
+    #[error("{0}: no format for this key (file_selectors, log_format)")]
+    Unmatched(String),
     /// Shutdown: reading was abandoned.
     #[error("shutdown while reading")]
     Aborted,
 }
 
-/// Reads `obj` as `spec` and publishes its events under `ack`.
+/// Reads `obj` in the format its key routes to and publishes its events under `ack`.
 pub async fn read_object(
     s3: &aws_sdk_s3::Client,
     obj: &ObjectRef,
     input: &InputSettings,
-    spec: &FormatSpec,
     queue: &QueueSender,
     ack: &AckGroup,
     metrics: &Metrics,
@@ -54,6 +56,10 @@ pub async fn read_object(
     let failed = |reason: String| FetchError::Failed {
         path: path.clone(),
         reason,
+    };
+    // Chosen before GetObject: an object no format is chosen for is never downloaded.
+    let Some(spec) = crate::route::choose(&input.formats, &obj.bucket, &obj.key) else {
+        return Err(FetchError::Unmatched(path));
     };
     let resp = match s3
         .get_object()

@@ -168,29 +168,12 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
     for obj in objects {
         let path = obj.path();
         let reading = ack.obligation("reading an object");
-        let Some(spec) = crate::route::choose(&ctx.input.formats, &obj.bucket, &obj.key) else {
-            Metrics::add(&ctx.metrics.s3_objects_unmatched, 1);
-            match ctx.input.formats.unmatched {
-                Unmatched::Delete => {
-                    tracing::warn!(object = %path, from = %ack.label(),
-                        "no format for this key (file_selectors, log_format): not read, its notification is deleted (unmatched: keep keeps it)");
-                }
-                Unmatched::Keep => {
-                    tracing::warn!(object = %path, from = %ack.label(),
-                        "no format for this key (file_selectors, log_format): not read, its notification is kept (unmatched: keep)");
-                    ack.keep(format!("{path}: no format for this key"));
-                }
-            }
-            reading.done();
-            continue;
-        };
         let s3 = ctx.clients.s3_for(obj.region.as_deref());
         let began = std::time::Instant::now();
         let r = supervise::guard(read_object(
             &s3,
             &obj,
             &ctx.input,
-            spec,
             &ctx.queue,
             &ack,
             &ctx.metrics,
@@ -203,7 +186,7 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
                 Metrics::add(&m.s3_objects_read, 1);
                 if stats.skipped {
                     Metrics::add(&m.s3_objects_skipped, 1);
-                    tracing::info!(object = %path, format = spec.format().name(), "not a log (a test file or a digest): skipped");
+                    tracing::info!(object = %path, "not a log (a test file or a digest): skipped");
                 }
                 Metrics::add(&m.records_skipped, stats.skipped_records);
                 m.live.object_seconds.observe(began.elapsed().as_secs_f64());
@@ -213,6 +196,21 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
             Ok(Err(FetchError::Missing(_))) => {
                 Metrics::add(&m.s3_objects_missing, 1);
                 tracing::warn!(object = %path, from = %ack.label(), "object does not exist (NoSuchKey): nothing to read");
+                reading.done();
+            }
+            Ok(Err(FetchError::Unmatched(_))) => {
+                Metrics::add(&m.s3_objects_unmatched, 1);
+                match ctx.input.formats.unmatched {
+                    Unmatched::Delete => {
+                        tracing::warn!(object = %path, from = %ack.label(),
+                            "no format for this key (file_selectors, log_format): not read, its notification is deleted (unmatched: keep keeps it)");
+                    }
+                    Unmatched::Keep => {
+                        tracing::warn!(object = %path, from = %ack.label(),
+                            "no format for this key (file_selectors, log_format): not read, its notification is kept (unmatched: keep)");
+                        ack.keep(format!("{path}: no format for this key"));
+                    }
+                }
                 reading.done();
             }
             Ok(Err(FetchError::Aborted)) => {

@@ -140,7 +140,10 @@ fn test_config_accepts_every_shipped_config() {
     for e in std::fs::read_dir(repo("config")).unwrap() {
         files.push(e.unwrap().path().display().to_string());
     }
-    assert!(files.len() >= 14, "one example config per format, and the mixed one");
+    assert!(
+        files.len() >= 14,
+        "one example config per format, and the mixed one"
+    );
     for f in files {
         let out = bin().args(["test", "config", "-c", &f]).output().unwrap();
         assert!(
