@@ -6,7 +6,7 @@ SAMPLES := tests/data/samples
 VENV := .venv
 MOTO_VERSION := 5.2.5
 
-.PHONY: help build release dist test lint fmt bench bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
+.PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon ag
 
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse
+
+bench-e2e: release venv ## The daemon end to end (moto + file output / ES double): events/s, MB/s, CPU per event, peak RSS, AWS calls per object.
+	$(VENV)/bin/python scripts/bench_e2e.py $(E2E_ARGS)
 
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.
 	$(VENV)/bin/python scripts/bench_faults.py
