@@ -153,11 +153,11 @@ pub struct CustomSpec {
     /// The expression; a line must match it (anywhere: anchor it with `^...$` to match whole lines).
     pub pattern: regex::Regex,
     /// Every named group but the time's, in the pattern's order: (group index, field name, type).
-    pub fields: Vec<(usize, &'static str, FieldType)>,
+    pub fields: Vec<(usize, String, FieldType)>,
     /// The group holding the event time.
     pub timestamp_group: usize,
     /// Its name, for errors.
-    pub timestamp_field: &'static str,
+    pub timestamp_field: String,
     /// How the time is written.
     pub timestamp_format: TimeFormat,
 }
@@ -247,8 +247,6 @@ impl CustomSpec {
                 ));
             }
         }
-        // Group names are few and live as long as the config: leaked once, they are the fields' static
-        // names (the hot path then never allocates a name).
         let fields = groups
             .iter()
             .filter(|(i, _)| *i != ts_group)
@@ -257,14 +255,14 @@ impl CustomSpec {
                     .get(*n)
                     .and_then(|t| FieldType::from_name(t))
                     .unwrap_or(FieldType::String);
-                (*i, &*Box::leak(n.to_string().into_boxed_str()), t)
+                (*i, n.to_string(), t)
             })
             .collect();
         Ok(CustomSpec {
             pattern: re,
             fields,
             timestamp_group: ts_group,
-            timestamp_field: Box::leak(timestamp_field.into_boxed_str()),
+            timestamp_field,
             timestamp_format,
         })
     }

@@ -9,14 +9,14 @@
 
 use std::borrow::Cow;
 
-use super::tokens::{push_int, push_num};
+use super::tokens::{is_json_number, parse_i64};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::config::{CustomSpec, FieldType};
-use crate::event::{Timestamp, Value};
+use crate::event::{Name, Timestamp, Value};
 
 /// Parses one line into `out`.
 pub fn parse<'a>(
-    spec: &CustomSpec,
+    spec: &'a CustomSpec,
     line: &'a str,
     out: &mut LineOut<'a>,
 ) -> Result<Timestamp, ParseError> {
@@ -31,39 +31,48 @@ pub fn parse<'a>(
         .get(spec.timestamp_group)
         .map(|m| m.as_str())
         .filter(|t| !t.is_empty() && *t != "-")
-        .ok_or_else(|| ParseError::new(ErrorKind::MissingTimestamp, spec.timestamp_field, ""))?;
+        .ok_or_else(|| {
+            ParseError::new(
+                ErrorKind::MissingTimestamp,
+                spec.timestamp_field.clone(),
+                "",
+            )
+        })?;
     let ts = spec
         .timestamp_format
         .parse(&serde_json::Value::String(time.to_string()))
         .ok_or_else(|| {
             ParseError::new(
                 ErrorKind::TimestampType(spec.timestamp_format.expected()),
-                spec.timestamp_field,
+                spec.timestamp_field.clone(),
                 time,
             )
         })?;
-    for &(group, name, kind) in &spec.fields {
-        let Some(m) = caps.get(group) else { continue };
+    for (group, name, kind) in &spec.fields {
+        let Some(m) = caps.get(*group) else { continue };
         let v = m.as_str();
         if v.is_empty() || v == "-" {
             continue;
         }
-        match kind {
-            FieldType::String => out.push(name, Value::Str(Cow::Borrowed(v))),
-            FieldType::Integer => push_int(out, name, v)?,
-            FieldType::Float => push_num(out, name, v, false)?,
-            FieldType::Boolean => match v {
-                "true" | "True" | "TRUE" => out.push(name, Value::Json(true.into())),
-                "false" | "False" | "FALSE" => out.push(name, Value::Json(false.into())),
-                _ => {
-                    return Err(ParseError::new(
-                        ErrorKind::NotThisFormat("a boolean (true or false)"),
-                        name,
-                        v,
-                    ))
-                }
+        // The names are the config's group names: plain, and borrowed for as long as the line.
+        let fail = |kind: ErrorKind| ParseError::new(kind, name.clone(), v);
+        let value = match kind {
+            FieldType::String => Value::Str(Cow::Borrowed(v)),
+            FieldType::Integer => {
+                Value::Int(parse_i64(v).ok_or_else(|| fail(ErrorKind::BadInteger))?)
+            }
+            FieldType::Float if is_json_number(v) => Value::Num(v),
+            FieldType::Float => match v.parse::<f64>() {
+                Ok(f) if f.is_finite() => Value::Float(f),
+                _ => return Err(fail(ErrorKind::BadNumber)),
             },
-        }
+            FieldType::Boolean => match v {
+                "true" | "True" | "TRUE" => Value::Json(true.into()),
+                "false" | "False" | "FALSE" => Value::Json(false.into()),
+                _ => return Err(fail(ErrorKind::NotThisFormat("a boolean (true or false)"))),
+            },
+        };
+        out.fields.push((Name::Borrowed(name.as_str()), value));
     }
     Ok(ts)
 }

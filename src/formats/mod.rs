@@ -168,8 +168,9 @@ pub struct Record {
 /// The parse output of one line; reused from line to line (see [`LineOut::recycle`]).
 #[derive(Debug, Default)]
 pub struct LineOut<'a> {
-    /// Fields of every record of the line, back to back. A borrowed name must be a static, plain name
-    /// (it is written without escaping); a name that comes from the data must be owned.
+    /// Fields of every record of the line, back to back. A borrowed name must be a plain name from the
+    /// program or the config (it is written without escaping); a name that comes from the data must be
+    /// owned.
     pub fields: Vec<(Name<'a>, Value<'a>)>,
     /// The records.
     pub records: Vec<Record>,
@@ -273,7 +274,10 @@ impl<'s> LineParser<'s> {
     }
 
     /// Parses one line (without its line terminator, not blank).
-    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind {
+    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
         match self.spec {
             FormatSpec::Alb => {
                 let start = out.fields.len();
