@@ -263,35 +263,12 @@ fn static_name(n: &Name<'static>) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FormatSpec, LineKind, LineOut, LineParser};
+    use super::super::FormatSpec;
 
     const LINE33: &str = "2019-12-04\t21:02:31\tLAX1\t392\t192.0.2.100\tGET\td111111abcdef8.cloudfront.net\t/index%20a+b.html\t200\t-\tMozilla/5.0%20(Windows)\t-\t-\tHit\tSOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==\td111111abcdef8.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE-RSA-AES128-GCM-SHA256\tHit\tHTTP/2.0\t-\t-\t11040\t0.001\tHit\ttext/html\t78\t-\t-";
 
     fn parse_lines(lines: &[&str]) -> Vec<Result<serde_json::Value, String>> {
-        let spec = FormatSpec::Cloudfront;
-        let mut p = LineParser::new(&spec);
-        let mut res = Vec::new();
-        for l in lines {
-            let mut out = LineOut::new();
-            if p.parse_line(l, &mut out) == LineKind::Header {
-                continue;
-            }
-            let r = &out.records[0];
-            res.push(match &r.result {
-                Err(e) => Err(e.to_string()),
-                Ok(ts) => {
-                    let mut m = serde_json::Map::new();
-                    m.insert("@timestamp".into(), ts.to_rfc3339().into());
-                    for (k, v) in out.fields_of(r) {
-                        let mut b = Vec::new();
-                        v.write_json(&mut b);
-                        m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
-                    }
-                    Ok(serde_json::Value::Object(m))
-                }
-            });
-        }
-        res
+        super::super::test_util::parse_lines(&FormatSpec::Cloudfront, lines)
     }
 
     #[test]

@@ -361,14 +361,41 @@ pub(crate) mod test_util {
         assert_eq!(out.records.len(), 1, "one record for {line:?}");
         let r = &out.records[0];
         let ts = r.result.clone()?;
+        Ok(record_json(&out, r, ts))
+    }
+
+    /// A record's fields as JSON, with `@timestamp`; a field written twice fails the test.
+    pub fn record_json(out: &LineOut<'_>, r: &Record, ts: Timestamp) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         m.insert("@timestamp".into(), ts.to_rfc3339().into());
         for (k, v) in out.fields_of(r) {
             let mut b = Vec::new();
             v.write_json(&mut b);
             let prev = m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
-            assert!(prev.is_none(), "field {k} written twice for {line:?}");
+            assert!(prev.is_none(), "field {k} written twice");
         }
-        Ok(serde_json::Value::Object(m))
+        serde_json::Value::Object(m)
+    }
+
+    /// Parses the lines of one object: the first record of each data line as JSON, or the error text
+    /// (header lines give nothing).
+    pub fn parse_lines(
+        spec: &FormatSpec,
+        lines: &[&str],
+    ) -> Vec<Result<serde_json::Value, String>> {
+        let mut p = LineParser::new(spec);
+        let mut res = Vec::new();
+        for l in lines {
+            let mut out = LineOut::new();
+            if p.parse_line(l, &mut out) == LineKind::Header {
+                continue;
+            }
+            let r = &out.records[0];
+            res.push(match &r.result {
+                Err(e) => Err(e.to_string()),
+                Ok(ts) => Ok(record_json(&out, r, *ts)),
+            });
+        }
+        res
     }
 }

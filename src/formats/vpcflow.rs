@@ -309,36 +309,11 @@ pub fn parse<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FormatSpec, LineKind, LineOut, LineParser};
+    use super::super::FormatSpec;
     use serde_json::json;
 
-    /// Parses the lines of one object: the records (headers skipped) as JSON, or the error text.
     fn parse_lines(lines: &[&str]) -> Vec<Result<serde_json::Value, String>> {
-        let spec = FormatSpec::Vpcflow;
-        let mut p = LineParser::new(&spec);
-        let mut res = Vec::new();
-        for l in lines {
-            let mut out = LineOut::new();
-            if p.parse_line(l, &mut out) == LineKind::Header {
-                continue;
-            }
-            let r = &out.records[0];
-            res.push(match &r.result {
-                Err(e) => Err(e.to_string()),
-                Ok(ts) => {
-                    let mut m = serde_json::Map::new();
-                    m.insert("@timestamp".into(), ts.to_rfc3339().into());
-                    for (k, v) in out.fields_of(r) {
-                        let mut b = Vec::new();
-                        v.write_json(&mut b);
-                        let prev = m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
-                        assert!(prev.is_none(), "{k} twice in {l}");
-                    }
-                    Ok(serde_json::Value::Object(m))
-                }
-            });
-        }
-        res
+        super::super::test_util::parse_lines(&FormatSpec::Vpcflow, lines)
     }
 
     fn one(lines: &[&str]) -> serde_json::Value {
