@@ -19,8 +19,8 @@ Environment: S3LB_BIN (default target/release/s3logsbeat).
 import argparse
 import collections
 import gzip
-import http.client
-import http.server
+from http import client as hclient
+from http import server as hserver
 import json
 import os
 import pathlib
@@ -33,7 +33,8 @@ import time
 import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench_faults import BIN, Stand, alb_line, env, free_port, http  # noqa: E402
+from bench_faults import BIN, Stand, alb_line, env, free_port  # noqa: E402
+from bench_faults import http as es_http  # noqa: E402
 
 
 class CountingProxy:
@@ -44,7 +45,7 @@ class CountingProxy:
         up = urllib.parse.urlparse(upstream)
         calls, lock = self.calls, threading.Lock()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(hserver.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *a):
@@ -65,7 +66,7 @@ class CountingProxy:
                     name = f"s3 {self.command} {kind}"
                 with lock:
                     calls[name] += 1
-                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+                conn = hclient.HTTPConnection(up.hostname, up.port, timeout=120)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 r = conn.getresponse()
@@ -82,7 +83,7 @@ class CountingProxy:
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do
 
         port = free_port()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = hserver.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -106,7 +107,7 @@ def put_objects(stand, n_objects, lines_each, seed):
     return n_objects * lines_each, raw_total, gz_total
 
 
-def run(stand, proxy, work, output, expected):
+def run(stand, proxy, work, output, expected, direct=False):
     out_dir = work / "out"
     if output == "file":
         out = {"output.file": {"path": str(out_dir), "filename": "events", "rotate_every_kb": 100_000_000,
@@ -115,7 +116,7 @@ def run(stand, proxy, work, output, expected):
         out = {"output.elasticsearch": {"hosts": [stand.es], "index": "bench"}}
     cfg = work / f"{output}.yml"
     cfg.write_text(json.dumps({
-        "s3logsbeat": {"aws": {"endpoint": proxy.url, "region": "us-east-1"},
+        "s3logsbeat": {"aws": {"endpoint": stand.endpoint if direct else proxy.url, "region": "us-east-1"},
                        "inputs": [{"type": "sqs", "queues_url": [stand.queue], "log_format": "alb",
                                    "wait_time": "1s"}]},
         **out,
@@ -132,7 +133,7 @@ def run(stand, proxy, work, output, expected):
     if output == "file":
         delivered = sum(sum(1 for _ in f.open("rb")) for f in out_dir.glob("events*"))
     else:
-        delivered = http("GET", stand.es + "/_double/stats").get("indices", {}).get("bench", {}).get("docs", 0)
+        delivered = es_http("GET", stand.es + "/_double/stats").get("indices", {}).get("bench", {}).get("docs", 0)
     code = os.waitstatus_to_exitcode(status)
     ok = code == 0 and delivered == expected and stand.queue_empty()
     if not ok:
@@ -144,6 +145,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--objects", type=int, default=8)
     ap.add_argument("--lines", type=int, default=250_000)
+    ap.add_argument("--no-proxy", action="store_true", help="talk to moto directly (no call counts)")
     ap.add_argument("outputs", nargs="*", default=["file"])
     a = ap.parse_args()
     if not BIN.exists():
@@ -156,7 +158,7 @@ def main():
             proxy = CountingProxy(stand.endpoint)
             try:
                 lines, raw, gz = put_objects(stand, a.objects, a.lines, 7)
-                secs, u, delivered, ok, calls = run(stand, proxy, work, output, lines)
+                secs, u, delivered, ok, calls = run(stand, proxy, work, output, lines, a.no_proxy)
                 cpu = u.ru_utime + u.ru_stime
                 sqs = {k[4:]: v for k, v in calls.items() if k.startswith("sqs ")}
                 s3 = {k[3:]: v for k, v in calls.items() if k.startswith("s3 ")}
