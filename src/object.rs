@@ -12,7 +12,8 @@
 //!   SQS message), never a silent end.
 //! - Memory does not grow with the object: the decoder works on small slices and a line longer than
 //!   `max_line_bytes` is cut there, shipped with `log.flags: ["truncated"]`, and the rest of it skipped.
-//! - `log.offset` is the byte offset of the line's first byte in the decompressed object.
+//! - `log.offset` is the byte offset of the unit's first byte (a line, a CloudTrail record, a CloudWatch
+//!   payload's entry) in the decompressed object; for `cloudwatch`, after the inner gzip is undone.
 
 use std::borrow::Cow;
 use std::fmt;

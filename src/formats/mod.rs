@@ -1,7 +1,8 @@
-//! Log formats: one line of text in, zero or more parsed records out.
+//! Log formats: one unit of text in (a line; for `cloudtrail` one record, for `cloudwatch` one payload, as
+//! [`crate::framing`] cuts them), zero or more parsed records out.
 //!
-//! A [`LineParser`] is made per S3 object (CloudFront learns its columns from the object's `#Fields:`
-//! header) and called for every non-blank line. It appends the record's fields to a reusable
+//! A [`LineParser`] is made per S3 object (CloudFront and VPC flow logs learn their columns from the
+//! object's header lines) and called for every non-blank unit. It appends the record's fields to a reusable
 //! [`LineOut`], borrowing from the line; [`crate::enrich`] turns each record into an [`crate::event::Event`].
 //!
 //! What must stay true here:
