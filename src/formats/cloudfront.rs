@@ -158,23 +158,9 @@ impl Columns {
         // never has a key twice. Decided once per object, so lines pay nothing for it.
         let mut seen: Vec<String> = Vec::new();
         for c in cols.iter_mut() {
-            if matches!(c.kind, Kind::Date | Kind::Time) {
-                continue;
+            if !matches!(c.kind, Kind::Date | Kind::Time) {
+                super::header_name(&mut c.name, &mut seen);
             }
-            let mut name = c.name.to_string();
-            if crate::config::RESERVED_NAMES.contains(&name.as_str()) {
-                name.insert(0, '_');
-            }
-            let base = name.clone();
-            let mut n = 2;
-            while seen.contains(&name) {
-                name = format!("{base}_{n}");
-                n += 1;
-            }
-            if name != c.name {
-                c.name = Cow::Owned(name.clone());
-            }
-            seen.push(name);
         }
         let date = cols.iter().position(|c| c.kind == Kind::Date)?;
         let time = cols.iter().position(|c| c.kind == Kind::Time)?;

@@ -337,6 +337,27 @@ impl<'s> LineParser<'s> {
     }
 }
 
+/// Gives a column named by an object's header (CloudFront `#Fields:`, a VPC flow log's header line) the
+/// name it is written under: one s3logsbeat writes itself (`log`, `tags`, ...) gets a `_` in front, and
+/// one already in `seen` gets `_2`, `_3`, ..., so that a document never has a key twice. `seen` collects
+/// the names given; decided once per header, so lines pay nothing for it.
+fn header_name(name: &mut Name<'static>, seen: &mut Vec<String>) {
+    let mut unique = name.to_string();
+    if crate::config::RESERVED_NAMES.contains(&unique.as_str()) {
+        unique.insert(0, '_');
+    }
+    let base = unique.clone();
+    let mut n = 2;
+    while seen.contains(&unique) {
+        unique = format!("{base}_{n}");
+        n += 1;
+    }
+    if unique != *name {
+        *name = Name::Owned(unique.clone());
+    }
+    seen.push(unique);
+}
+
 /// A line that is one record, parsed by `parse`.
 fn single<'a>(
     line: &'a str,

@@ -168,20 +168,7 @@ impl Columns {
         // Decided once per header, so lines pay nothing for it.
         let mut seen: Vec<String> = Vec::with_capacity(cols.len());
         for c in cols.iter_mut() {
-            let mut name = c.name.to_string();
-            if crate::config::RESERVED_NAMES.contains(&name.as_str()) {
-                name.insert(0, '_');
-            }
-            let base = name.clone();
-            let mut n = 2;
-            while seen.contains(&name) {
-                name = format!("{base}_{n}");
-                n += 1;
-            }
-            if name != c.name {
-                c.name = Cow::Owned(name.clone());
-            }
-            seen.push(name);
+            super::header_name(&mut c.name, &mut seen);
         }
         // Only a column still named `start` (not a renamed repeat) dates the line.
         let find = |n: &str| {
