@@ -14,7 +14,7 @@ use crate::event::Timestamp;
 use crate::inputs::notification::ObjectRef;
 use crate::metrics::Metrics;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
-use crate::queue::QueueSender;
+use crate::queue::{QueueSender, Reservation};
 use crate::shutdown::Shutdown;
 
 /// Compressed bytes fed to the parser between two publishes.
@@ -110,6 +110,9 @@ pub async fn read_object(
         tracing::warn!(object = %path, "key_regex_fields does not match this key: its events get no key fields");
     }
     let mut body = resp.body;
+    // Queue slots for the events the next parse makes, taken before it runs: the events a reader
+    // holds count against `queue.mem.events`, and a full queue pauses reading before parsing.
+    let mut slots = Reservation::default();
     loop {
         if shutdown.is_aborted() {
             return Err(FetchError::Aborted);
@@ -123,6 +126,7 @@ pub async fn read_object(
         // Small pieces, published in between: what one piece decompresses to is bounded (gzip expands at
         // most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
         for piece in chunk.chunks(FEED_BYTES) {
+            reserve(queue, &mut slots, shutdown).await?;
             let mut fed = parser.feed(piece);
             // What one call decodes is bounded too (zstd has no expansion limit): publish, then go on
             // with the backlog, until the piece is used up.
@@ -135,8 +139,10 @@ pub async fn read_object(
                     PUBLISH_CHUNK_EVENTS,
                     metrics,
                     shutdown,
+                    &mut slots,
                 )
                 .await?;
+                reserve(queue, &mut slots, shutdown).await?;
                 fed = parser.resume();
             }
             publish(
@@ -147,13 +153,24 @@ pub async fn read_object(
                 PUBLISH_CHUNK_EVENTS,
                 metrics,
                 shutdown,
+                &mut slots,
             )
             .await?;
             fed.map_err(|e| failed(e.kind.to_string()))?;
         }
     }
     let finished = parser.finish();
-    publish(&mut parser, input, queue, ack, 1, metrics, shutdown).await?;
+    publish(
+        &mut parser,
+        input,
+        queue,
+        ack,
+        1,
+        metrics,
+        shutdown,
+        &mut slots,
+    )
+    .await?;
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
@@ -164,7 +181,26 @@ pub async fn read_object(
     Ok(stats)
 }
 
-/// Publishes the parser's events once at least `min` are waiting.
+/// Holds [`PUBLISH_CHUNK_EVENTS`] queue slots before a parse (waits while the queue is full).
+async fn reserve(
+    queue: &QueueSender,
+    slots: &mut Reservation,
+    shutdown: &Shutdown,
+) -> Result<(), FetchError> {
+    if slots.len() >= PUBLISH_CHUNK_EVENTS {
+        return Ok(());
+    }
+    let mut abort = shutdown.clone();
+    tokio::select! {
+        r = queue.top_up(slots, PUBLISH_CHUNK_EVENTS) => r.map_err(|_| FetchError::Aborted),
+        // Waiting for queue space at abort: give up reading.
+        _ = abort.aborted() => Err(FetchError::Aborted),
+    }
+}
+
+/// Publishes the parser's events once at least `min` are waiting, with the reader's reserved slots
+/// first.
+#[allow(clippy::too_many_arguments)] // the reader's state, passed as it is
 async fn publish(
     parser: &mut ObjectParser<'_>,
     input: &InputSettings,
@@ -173,6 +209,7 @@ async fn publish(
     min: usize,
     metrics: &Metrics,
     shutdown: &Shutdown,
+    slots: &mut Reservation,
 ) -> Result<(), FetchError> {
     if parser.pending() < min.max(1) {
         return Ok(());
@@ -196,7 +233,7 @@ async fn publish(
     let n = events.len() as u64;
     let mut abort = shutdown.clone();
     tokio::select! {
-        r = queue.send(events, ack) => r.map_err(|_| FetchError::Aborted)?,
+        r = queue.send_reserved(events, ack, slots) => r.map_err(|_| FetchError::Aborted)?,
         // Waiting for queue space at abort: give up reading.
         _ = abort.aborted() => return Err(FetchError::Aborted),
     }

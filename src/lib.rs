@@ -39,6 +39,7 @@ pub mod faults;
 pub mod fetch;
 pub mod formats;
 pub mod framing;
+pub mod gunzip;
 pub mod import;
 pub mod inputs;
 pub mod logging;

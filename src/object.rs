@@ -17,12 +17,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::Write;
 
 use crate::enrich::{EnrichSettings, ObjectContext};
 use crate::event::{Event, Timestamp};
 use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
 use crate::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
+use crate::gunzip::GzipStream;
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
@@ -165,7 +165,7 @@ enum Inner {
     Plain,
     /// Decoding; `backlog` is input not decoded yet because the call's budget ran out.
     Gzip {
-        dec: Box<flate2::write::MultiGzDecoder<Vec<u8>>>,
+        dec: Box<GzipStream>,
         backlog: Vec<u8>,
     },
 }
@@ -324,7 +324,7 @@ enum Decoder {
     /// Fewer than 4 bytes seen: the compression is not known yet.
     Sniffing(Vec<u8>),
     Plain,
-    Gzip(Box<flate2::write::MultiGzDecoder<Vec<u8>>>),
+    Gzip(Box<GzipStream>),
     Zstd {
         dec: Box<zstd::stream::raw::Decoder<'static>>,
         out: Vec<u8>,
@@ -564,11 +564,14 @@ impl<'s> ObjectParser<'s> {
             Decoder::Gzip(dec) => {
                 let mut used = 0;
                 for piece in data.chunks(DECODE_SLICE) {
-                    let r = dec.write_all(piece);
-                    let out = std::mem::take(dec.get_mut());
-                    let pushed = push(splitter, handler, budget, &out);
-                    *dec.get_mut() = out;
-                    dec.get_mut().clear();
+                    // The text is pushed from the decoder's own buffer; the first push error stops the
+                    // pushing (the rest of the piece is still decoded, so that the stream stays whole).
+                    let mut pushed = Ok(());
+                    let r = dec.write(piece, &mut |text| {
+                        if pushed.is_ok() {
+                            pushed = push(splitter, handler, budget, text);
+                        }
+                    });
                     pushed?;
                     if let Err(e) = r {
                         return Err(ReadError {
@@ -653,10 +656,7 @@ impl<'s> ObjectParser<'s> {
         } = self;
         match decoder {
             Decoder::Gzip(dec) => {
-                let r = dec.try_finish();
-                let out = std::mem::take(dec.get_mut());
-                push(splitter, handler, &mut Budget::new(0), &out)?;
-                if r.is_err() {
+                if !dec.finish() {
                     return Err(ReadError {
                         path: handler.ctx.path.clone(),
                         kind: ReadErrorKind::Truncated {
@@ -680,12 +680,9 @@ impl<'s> ObjectParser<'s> {
         match std::mem::replace(&mut handler.inner, Inner::Plain) {
             // Text of one byte: not gzip.
             Inner::Sniffing(head) => text(splitter, handler, &mut Budget::new(0), &head),
-            Inner::Gzip { mut dec, backlog } => {
+            Inner::Gzip { dec, backlog } => {
                 debug_assert!(backlog.is_empty(), "resumed above");
-                let r = dec.try_finish();
-                let out = std::mem::take(dec.get_mut());
-                text(splitter, handler, &mut Budget::new(0), &out);
-                if r.is_err() {
+                if !dec.finish() {
                     return Err(ReadError {
                         path: handler.ctx.path.clone(),
                         kind: ReadErrorKind::Truncated {
@@ -741,7 +738,7 @@ fn push(
             let head = std::mem::take(head);
             handler.inner = if head == [0x1f, 0x8b] {
                 Inner::Gzip {
-                    dec: Box::new(flate2::write::MultiGzDecoder::new(Vec::new())),
+                    dec: Box::default(),
                     backlog: Vec::new(),
                 }
             } else {
@@ -769,11 +766,7 @@ fn push(
                     backlog.extend_from_slice(&bytes[i * DECODE_SLICE..]);
                     break;
                 }
-                let r = dec.write_all(piece);
-                let out = std::mem::take(dec.get_mut());
-                text(splitter, handler, budget, &out);
-                *dec.get_mut() = out;
-                dec.get_mut().clear();
+                let r = dec.write(piece, &mut |t| text(splitter, handler, budget, t));
                 if let Err(e) = r {
                     result = Err(ReadError {
                         path: handler.ctx.path.clone(),
@@ -836,7 +829,7 @@ fn flush_head(splitter: &mut Framer, handler: &mut LineHandler<'_>) -> bool {
 
 fn decoder_for(head: &[u8]) -> Decoder {
     if head.starts_with(&[0x1f, 0x8b]) {
-        Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(Vec::new())))
+        Decoder::Gzip(Box::default())
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Decoder::Zstd {
             dec: Box::new(zstd::stream::raw::Decoder::new().expect("zstd decoder allocates")),
@@ -887,6 +880,7 @@ mod tests {
     use super::*;
     use crate::formats::json::JsonOptions;
     use crate::formats::time::TimeFormat;
+    use std::io::Write;
 
     fn json_spec() -> FormatSpec {
         FormatSpec::Json(JsonOptions {

@@ -128,6 +128,70 @@ impl QueueSender {
         Ok(())
     }
 
+    /// Takes `n` queue slots before the events that will fill them exist: a reader reserves before it
+    /// parses, so the events it holds count against `queue.mem.events` from the moment they are made
+    /// (waits while the queue is full, so reading pauses before parsing, not after).
+    pub async fn reserve(&self, n: usize) -> Result<Reservation, Closed> {
+        let n = n.min(self.capacity);
+        let permits = self
+            .permits
+            .clone()
+            .acquire_many_owned(n as u32)
+            .await
+            .map_err(|_| Closed)?;
+        Ok(Reservation {
+            permits: Some(permits),
+        })
+    }
+
+    /// Adds slots to `r` until it holds `n` (at most the queue's capacity).
+    pub async fn top_up(&self, r: &mut Reservation, n: usize) -> Result<(), Closed> {
+        let have = r.len();
+        let n = n.min(self.capacity);
+        if have >= n {
+            return Ok(());
+        }
+        let more = self.reserve(n - have).await?;
+        match (&mut r.permits, more.permits) {
+            (Some(p), Some(m)) => p.merge(m),
+            (slot, m) => *slot = m,
+        }
+        Ok(())
+    }
+
+    /// Publishes events with the slots of `r` first (as many as it holds), then with slots taken as
+    /// [`QueueSender::send`] does. The reserved part is queued before waiting for more, so a reader that
+    /// made more events than it reserved never holds slots while it waits.
+    pub async fn send_reserved(
+        &self,
+        mut events: Vec<Event>,
+        ack: &AckGroup,
+        r: &mut Reservation,
+    ) -> Result<(), Closed> {
+        let k = events.len().min(r.len());
+        if k > 0 {
+            let rest = events.split_off(k);
+            let permits = r
+                .permits
+                .as_mut()
+                .and_then(|p| p.split(k))
+                .expect("the reservation holds k slots");
+            if r.is_empty() {
+                r.permits = None;
+            }
+            let chunk = Chunk {
+                events,
+                ack: ack.obligation("a chunk of events"),
+                _permits: permits,
+            };
+            if self.tx.send(chunk).is_err() {
+                return Err(Closed);
+            }
+            events = rest;
+        }
+        self.send(events, ack).await
+    }
+
     /// Events that can still be published before `send` waits.
     pub fn available(&self) -> usize {
         self.permits.available_permits()
@@ -143,6 +207,24 @@ impl QueueSender {
                 (capacity - p.available_permits().min(capacity)) as i64
             })
         }
+    }
+}
+
+/// Queue slots a reader holds for events it is about to make; given back when dropped.
+#[derive(Debug, Default)]
+pub struct Reservation {
+    permits: Option<OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    /// Slots held.
+    pub fn len(&self) -> usize {
+        self.permits.as_ref().map_or(0, |p| p.num_permits())
+    }
+
+    /// True when no slot is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -268,6 +350,44 @@ mod tests {
         drop(ack);
         assert_eq!(done.recv().unwrap(), crate::ack::Outcome::Delivered);
         assert_eq!(q.available(), 3);
+    }
+
+    #[tokio::test]
+    async fn reserved_slots_count_before_the_events_exist_and_are_used_first() {
+        let (ack, _done) = group();
+        let (q, mut rx) = channel(10);
+        let mut r = q.reserve(4).await.unwrap();
+        assert_eq!((r.len(), q.available()), (4, 6));
+        q.top_up(&mut r, 6).await.unwrap();
+        assert_eq!((r.len(), q.available()), (6, 4));
+        // Capped at the capacity, so a top-up can always be met.
+        let mut big = Reservation::default();
+        q.top_up(&mut r, 6).await.unwrap();
+        drop(r);
+        assert_eq!(q.available(), 10, "dropped: the slots are back");
+        q.top_up(&mut big, 50).await.unwrap();
+        assert_eq!(big.len(), 10);
+        drop(big);
+        // 3 reserved, 5 events: 3 go with the reservation, 2 take free slots.
+        let mut r = q.reserve(3).await.unwrap();
+        q.send_reserved((1..=5).map(ev).collect(), &ack, &mut r)
+            .await
+            .unwrap();
+        assert!(r.is_empty());
+        assert_eq!(q.available(), 5);
+        let (a, b) = (rx.recv().await.unwrap(), rx.recv().await.unwrap());
+        assert_eq!((a.events.len(), b.events.len()), (3, 2));
+        // 2 events with 4 reserved: 2 slots stay reserved.
+        let mut r = q.reserve(4).await.unwrap();
+        q.send_reserved(vec![ev(6), ev(7)], &ack, &mut r)
+            .await
+            .unwrap();
+        assert_eq!((r.len(), q.available()), (2, 1));
+        a.delivered();
+        b.delivered();
+        rx.recv().await.unwrap().delivered();
+        drop(r);
+        assert_eq!(q.available(), 10);
     }
 
     #[tokio::test]
