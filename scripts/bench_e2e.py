@@ -156,15 +156,18 @@ def run(stand, proxy, sink, work, output, expected, direct=False):
     reader.start()
     # The kernel's high-water mark of the process, read from /proc while it runs (wait4's ru_maxrss would
     # also count the pages this Python process had when it forked the child, before exec).
-    hwm = [0]
+    # Also the largest anonymous (heap, stacks) and file-backed (the binary's pages) parts seen, which
+    # say what the peak is made of.
+    hwm = [0, 0, 0]
 
     def sample():
         while True:
             try:
                 with open(f"/proc/{p.pid}/status") as f:
                     for line in f:
-                        if line.startswith("VmHWM:"):
-                            hwm[0] = max(hwm[0], int(line.split()[1]))
+                        for i, key in enumerate(("VmHWM:", "RssAnon:", "RssFile:")):
+                            if line.startswith(key):
+                                hwm[i] = max(hwm[i], int(line.split()[1]))
             except (OSError, ValueError):
                 return
             time.sleep(0.02)
@@ -185,7 +188,7 @@ def run(stand, proxy, sink, work, output, expected, direct=False):
     ok = code == 0 and delivered == expected and stand.queue_empty()
     if not ok:
         print("".join(stderr_lines)[-3000:])
-    return secs, usage, hwm[0], delivered, ok, dict(proxy.calls)
+    return secs, usage, hwm, delivered, ok, dict(proxy.calls)
 
 
 def main():
@@ -206,7 +209,7 @@ def main():
             sink = EsSink(work)
             try:
                 lines, raw, gz = put_objects(stand, a.objects, a.lines, 7)
-                secs, u, hwm_kb, delivered, ok, calls = run(stand, proxy, sink, work, output, lines, a.no_proxy)
+                secs, u, (hwm_kb, anon_kb, file_kb), delivered, ok, calls = run(stand, proxy, sink, work, output, lines, a.no_proxy)
                 cpu = u.ru_utime + u.ru_stime
                 sqs = {k[4:]: v for k, v in calls.items() if k.startswith("sqs ")}
                 s3 = {k[3:]: v for k, v in calls.items() if k.startswith("s3 ")}
@@ -214,7 +217,8 @@ def main():
                 print(f"{output}: {a.objects} objects x {a.lines:,} ALB lines ({raw / 1e6:.0f} MB, "
                       f"{gz / 1e6:.0f} MB gzip): {secs:.1f} s, {lines / secs:,.0f} events/s, "
                       f"{raw / 1e6 / secs:.1f} MB/s, {cpu:.1f} CPU-s ({cpu / lines * 1e6:.2f} CPU-s per million events), "
-                      f"peak RSS {hwm_kb / 1024:.1f} MB (VmHWM); "
+                      f"peak RSS {hwm_kb / 1024:.1f} MB (VmHWM; largest RssAnon {anon_kb / 1024:.1f} MB, "
+                      f"RssFile {file_kb / 1024:.1f} MB); "
                       f"per object: SQS {per(sqs)}; S3 {per(s3)}; delivered {delivered:,}/{lines:,}: {ok}")
                 ok_all &= ok
             finally:

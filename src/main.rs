@@ -35,6 +35,7 @@ macro_rules! out {
 }
 
 fn main() -> ExitCode {
+    tune_malloc();
     // One process-wide TLS crypto provider, whatever the dependency graph enables.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let command = match Cli::parse().resolve() {
@@ -405,5 +406,20 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// One glibc malloc arena for the whole process, set before any thread starts. glibc gives each thread
+/// that contends for the heap its own arena (up to 8 per core) and keeps the memory freed into each: with
+/// tokio's workers and blocking threads that held about 6 MB more at the peak of `make bench-e2e`'s drain
+/// (43.7 MB against 37.4 MB VmHWM), for no measurable CPU (10.5 against 10.7 CPU-s per million events,
+/// within the machine's noise). `MALLOC_ARENA_MAX` in the environment still wins.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
     }
 }
