@@ -129,6 +129,11 @@ class EsSink:
     def docs(self, index):
         return es_http("GET", self.url + "/_sink/stats").get("indices", {}).get(index, 0)
 
+    def cpu_seconds(self):
+        """The sink's user + system CPU so far (to show whether it was the limit)."""
+        fields = pathlib.Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self):
         self.proc.kill()
         self.proc.wait()
@@ -220,6 +225,8 @@ def main():
                       f"peak RSS {hwm_kb / 1024:.1f} MB (VmHWM; largest RssAnon {anon_kb / 1024:.1f} MB, "
                       f"RssFile {file_kb / 1024:.1f} MB); "
                       f"per object: SQS {per(sqs)}; S3 {per(s3)}; delivered {delivered:,}/{lines:,}: {ok}")
+                if output == "es":
+                    print(f"   (es_sink.py used {sink.cpu_seconds():.1f} CPU-s of the {secs:.1f} s)")
                 ok_all &= ok
             finally:
                 sink.close()
