@@ -42,7 +42,7 @@ test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon ag
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse
 
-bench-e2e: release venv ## The daemon end to end (moto + file output / ES double): events/s, MB/s, CPU per event, peak RSS, AWS calls per object.
+bench-e2e: release venv ## The daemon end to end (moto + file output / Elasticsearch output into a fast sink / ES double): events/s, MB/s, CPU per event, peak RSS, AWS calls per object.
 	$(VENV)/bin/python scripts/bench_e2e.py $(E2E_ARGS)
 
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.

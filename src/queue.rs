@@ -5,7 +5,10 @@
 //! waits, reading pauses, the readers stay busy and polling stops. A permit is returned only when its
 //! event's chunk is dropped, that is after the output acknowledged it, so the bound covers events queued
 //! and in flight, as libbeat's memory queue does. The channel itself is unbounded only in type: nothing
-//! enters it without its permits, so it never holds more than `queue.mem.events` events.
+//! enters it without its permits, so it never holds more than `queue.mem.events` events. A reader takes
+//! its permits before it parses ([`QueueSender::top_up`], then [`QueueSender::send_reserved`]), so the
+//! events it holds between parsing and publishing count against the bound too; only the events of one
+//! parse beyond its reservation wait outside it.
 //!
 //! Every chunk holds an [`Obligation`] of its ack group: [`Chunk::delivered`] discharges it; a chunk
 //! dropped any other way (given up at shutdown, lost in a panic) fails its group.
