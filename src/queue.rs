@@ -110,40 +110,44 @@ impl QueueSender {
             } else {
                 Vec::new()
             };
-            let n = events.len();
-            let permits = self
-                .permits
-                .clone()
-                .acquire_many_owned(n as u32)
-                .await
-                .map_err(|_| Closed)?;
-            let chunk = Chunk {
-                events,
-                ack: ack.obligation("a chunk of events"),
-                _permits: permits,
-            };
-            if self.tx.send(chunk).is_err() {
-                // The batcher is gone: the chunk is dropped undelivered, which fails the group.
-                return Err(Closed);
-            }
+            let permits = self.acquire(events.len()).await?;
+            self.enqueue(events, ack, permits)?;
             events = rest;
         }
         Ok(())
+    }
+
+    /// Takes `n` slots (at most the capacity), waiting while the queue is full.
+    async fn acquire(&self, n: usize) -> Result<OwnedSemaphorePermit, Closed> {
+        self.permits
+            .clone()
+            .acquire_many_owned(n.min(self.capacity) as u32)
+            .await
+            .map_err(|_| Closed)
+    }
+
+    /// Puts `events` in the queue as one chunk holding `permits`, one per event.
+    fn enqueue(
+        &self,
+        events: Vec<Event>,
+        ack: &AckGroup,
+        permits: OwnedSemaphorePermit,
+    ) -> Result<(), Closed> {
+        let chunk = Chunk {
+            events,
+            ack: ack.obligation("a chunk of events"),
+            _permits: permits,
+        };
+        // The batcher is gone: the chunk is dropped undelivered, which fails the group.
+        self.tx.send(chunk).map_err(|_| Closed)
     }
 
     /// Takes `n` queue slots before the events that will fill them exist: a reader reserves before it
     /// parses, so the events it holds count against `queue.mem.events` from the moment they are made
     /// (waits while the queue is full, so reading pauses before parsing, not after).
     pub async fn reserve(&self, n: usize) -> Result<Reservation, Closed> {
-        let n = n.min(self.capacity);
-        let permits = self
-            .permits
-            .clone()
-            .acquire_many_owned(n as u32)
-            .await
-            .map_err(|_| Closed)?;
         Ok(Reservation {
-            permits: Some(permits),
+            permits: Some(self.acquire(n).await?),
         })
     }
 
@@ -154,10 +158,10 @@ impl QueueSender {
         if have >= n {
             return Ok(());
         }
-        let more = self.reserve(n - have).await?;
-        match (&mut r.permits, more.permits) {
-            (Some(p), Some(m)) => p.merge(m),
-            (slot, m) => *slot = m,
+        let more = self.acquire(n - have).await?;
+        match &mut r.permits {
+            Some(p) => p.merge(more),
+            slot => *slot = Some(more),
         }
         Ok(())
     }
@@ -179,17 +183,7 @@ impl QueueSender {
                 .as_mut()
                 .and_then(|p| p.split(k))
                 .expect("the reservation holds k slots");
-            if r.is_empty() {
-                r.permits = None;
-            }
-            let chunk = Chunk {
-                events,
-                ack: ack.obligation("a chunk of events"),
-                _permits: permits,
-            };
-            if self.tx.send(chunk).is_err() {
-                return Err(Closed);
-            }
+            self.enqueue(events, ack, permits)?;
             events = rest;
         }
         self.send(events, ack).await
