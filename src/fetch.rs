@@ -190,11 +190,13 @@ async fn reserve(
     if slots.len() >= PUBLISH_CHUNK_EVENTS {
         return Ok(());
     }
-    let mut abort = shutdown.clone();
-    tokio::select! {
-        r = queue.top_up(slots, PUBLISH_CHUNK_EVENTS) => r.map_err(|_| FetchError::Aborted),
-        // Waiting for queue space at abort: give up reading.
-        _ = abort.aborted() => Err(FetchError::Aborted),
+    // Waiting for queue space at abort: give up reading.
+    match shutdown
+        .unless_aborted(queue.top_up(slots, PUBLISH_CHUNK_EVENTS))
+        .await
+    {
+        Some(Ok(())) => Ok(()),
+        Some(Err(_)) | None => Err(FetchError::Aborted),
     }
 }
 
@@ -231,11 +233,13 @@ async fn publish(
         }
     }
     let n = events.len() as u64;
-    let mut abort = shutdown.clone();
-    tokio::select! {
-        r = queue.send_reserved(events, ack, slots) => r.map_err(|_| FetchError::Aborted)?,
-        // Waiting for queue space at abort: give up reading.
-        _ = abort.aborted() => return Err(FetchError::Aborted),
+    // Waiting for queue space at abort: give up reading.
+    match shutdown
+        .unless_aborted(queue.send_reserved(events, ack, slots))
+        .await
+    {
+        Some(Ok(())) => {}
+        Some(Err(_)) | None => return Err(FetchError::Aborted),
     }
     Metrics::add(&metrics.events_published, n);
     Ok(())

@@ -111,13 +111,18 @@ impl Shutdown {
         let _ = self.rx.wait_for(|s| *s >= ABORTED).await;
     }
 
-    /// Sleeps for `d` unless abort comes first; returns false if aborted.
-    pub async fn sleep(&self, d: std::time::Duration) -> bool {
+    /// Runs `work` unless abort comes first; `None` if aborted (the work is dropped where it was).
+    pub async fn unless_aborted<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
         let mut me = self.clone();
         tokio::select! {
-            _ = tokio::time::sleep(d) => true,
-            _ = me.aborted() => false,
+            r = work => Some(r),
+            _ = me.aborted() => None,
         }
+    }
+
+    /// Sleeps for `d` unless abort comes first; returns false if aborted.
+    pub async fn sleep(&self, d: std::time::Duration) -> bool {
+        self.unless_aborted(tokio::time::sleep(d)).await.is_some()
     }
 
     /// Sleeps for `d` unless stop comes first; returns false if stopping.

@@ -207,11 +207,12 @@ impl Logstash {
                     continue;
                 }
             };
-            let mut abort = shutdown.clone();
             let began = std::time::Instant::now();
-            let r = tokio::select! {
-                r = self.send_windows(&mut conn, &windows[next..]) => r,
-                _ = abort.aborted() => return Err(Aborted),
+            let Some(r) = shutdown
+                .unless_aborted(self.send_windows(&mut conn, &windows[next..]))
+                .await
+            else {
+                return Err(Aborted);
             };
             self.metrics
                 .live

@@ -82,16 +82,13 @@ impl Elasticsearch {
                     }),
                     size,
                 );
-                let response = {
-                    let mut abort = shutdown.clone();
-                    tokio::select! {
-                        r = async {
-                            let _permit = t.limiter.acquire().await;
-                            t.bulk(&host, body, pending.len()).await
-                        } => r,
-                        // A request still in flight at abort is abandoned: its events are not acknowledged.
-                        _ = abort.aborted() => return Err(Aborted),
-                    }
+                let request = async {
+                    let _permit = t.limiter.acquire().await;
+                    t.bulk(&host, body, pending.len()).await
+                };
+                // A request still in flight at abort is abandoned: its events are not acknowledged.
+                let Some(response) = shutdown.unless_aborted(request).await else {
+                    return Err(Aborted);
                 };
                 match response {
                     Response::Items(statuses) => {
