@@ -29,8 +29,8 @@ enum State {
     Header(Vec<u8>),
     /// Inflating a member's deflate data.
     Body,
-    /// Reading a member's 8-byte trailer; the bytes so far.
-    Trailer(Vec<u8>),
+    /// Reading a member's 8-byte trailer; the bytes so far and how many there are.
+    Trailer([u8; 8], usize),
 }
 
 /// One gzip stream being decoded.
@@ -117,18 +117,24 @@ impl GzipStream {
                     if input.is_empty() {
                         return Ok(());
                     }
-                    // Take bytes one header-piece at a time: the header's length is only known as it is
-                    // read, and nothing after it may be swallowed.
+                    // Usually the whole header is in this input (Firehose writes a member per
+                    // payload): read it where it is, without gathering it.
+                    if h.is_empty() {
+                        if let Some(n) = header_len(&input[..input.len().min(MAX_HEADER_BYTES)])? {
+                            input = &input[n..];
+                            self.begin_member();
+                            continue;
+                        }
+                    }
+                    // Gathered across pieces: the header's length is only known as it is read, and
+                    // nothing after it may be swallowed.
                     let before = h.len();
                     let take = input.len().min(MAX_HEADER_BYTES + 1 - before);
                     h.extend_from_slice(&input[..take]);
                     match header_len(h)? {
                         Some(n) => {
                             input = &input[n - before..];
-                            self.state = State::Body;
-                            self.inflate.reset(false);
-                            self.crc = crc32fast::Hasher::new();
-                            self.size = 0;
+                            self.begin_member();
                         }
                         None if h.len() > MAX_HEADER_BYTES => {
                             return Err(corrupt("gzip header is longer than 1 MiB"))
@@ -154,7 +160,7 @@ impl GzipStream {
                         sink(text);
                     }
                     match status {
-                        Status::StreamEnd => self.state = State::Trailer(Vec::with_capacity(8)),
+                        Status::StreamEnd => self.state = State::Trailer([0; 8], 0),
                         // A full buffer may leave more output inside the inflater: go round again.
                         _ if made == self.out.len() => {}
                         _ if input.is_empty() => return Ok(()),
@@ -166,11 +172,12 @@ impl GzipStream {
                         _ => {}
                     }
                 }
-                State::Trailer(t) => {
-                    let take = input.len().min(8 - t.len());
-                    t.extend_from_slice(&input[..take]);
+                State::Trailer(t, have) => {
+                    let take = input.len().min(8 - *have);
+                    t[*have..*have + take].copy_from_slice(&input[..take]);
+                    *have += take;
                     input = &input[take..];
-                    if t.len() < 8 {
+                    if *have < 8 {
                         return Ok(());
                     }
                     let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
@@ -186,6 +193,14 @@ impl GzipStream {
                 }
             }
         }
+    }
+
+    /// After a header: inflate the member's deflate data, with its own CRC-32 and length.
+    fn begin_member(&mut self) {
+        self.state = State::Body;
+        self.inflate.reset(false);
+        self.crc = crc32fast::Hasher::new();
+        self.size = 0;
     }
 
     /// True when the stream ended between members (at least one member is complete, or nothing was

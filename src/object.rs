@@ -164,10 +164,7 @@ enum Inner {
     /// The text is not gzip.
     Plain,
     /// Decoding; `backlog` is input not decoded yet because the call's budget ran out.
-    Gzip {
-        dec: Box<GzipStream>,
-        backlog: Vec<u8>,
-    },
+    Gzip { dec: GzipStream, backlog: Vec<u8> },
 }
 
 impl fmt::Debug for Inner {
@@ -324,7 +321,7 @@ enum Decoder {
     /// Fewer than 4 bytes seen: the compression is not known yet.
     Sniffing(Vec<u8>),
     Plain,
-    Gzip(Box<GzipStream>),
+    Gzip(GzipStream),
     Zstd {
         dec: Box<zstd::stream::raw::Decoder<'static>>,
         out: Vec<u8>,
@@ -738,7 +735,7 @@ fn push(
             let head = std::mem::take(head);
             handler.inner = if head == [0x1f, 0x8b] {
                 Inner::Gzip {
-                    dec: Box::default(),
+                    dec: GzipStream::new(),
                     backlog: Vec::new(),
                 }
             } else {
@@ -829,7 +826,7 @@ fn flush_head(splitter: &mut Framer, handler: &mut LineHandler<'_>) -> bool {
 
 fn decoder_for(head: &[u8]) -> Decoder {
     if head.starts_with(&[0x1f, 0x8b]) {
-        Decoder::Gzip(Box::default())
+        Decoder::Gzip(GzipStream::new())
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Decoder::Zstd {
             dec: Box::new(zstd::stream::raw::Decoder::new().expect("zstd decoder allocates")),
