@@ -192,8 +192,12 @@ async fn the_daemon_killed_three_times_mid_object() {
         &es,
         "      visibility_timeout: 3s\n",
     );
+    // Small bulks: each 300 ms window delivers a few hundred lines at most, so a kill on the first
+    // progress always lands mid-way. With the default 1,600 per bulk, one window could deliver all
+    // 6,000 and the premise below failed once in CI.
+    let small_bulks = ["-E", "output.elasticsearch.bulk_max_size=50"];
     for round in 0..3 {
-        let mut child = daemon(&config, &[]).spawn().unwrap();
+        let mut child = daemon(&config, &small_bulks).spawn().unwrap();
         let before = es.docs("lines").await.len();
         eventually(LONG, "progress before the kill", || async {
             es.docs("lines").await.len() > before
