@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use super::tokens::{parse_rfc3339, push_int, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, LineOut, ParseError};
-use crate::event::{Timestamp, Value};
+use crate::event::{Split, Timestamp, Value};
 
 /// Columns up to and including the request line must be there; the rest are optional.
 const REQUIRED: usize = 13;
@@ -76,7 +76,7 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
     let Some(t) = f.next("actions_executed")? else {
         return Ok(ts);
     };
-    push_list(out, "actions_executed", t.value(), ',');
+    push_list(out, "actions_executed", t.value(), b',');
     for name in ["redirect_url", "error_reason"] {
         let Some(t) = f.next(name)? else {
             return Ok(ts);
@@ -87,7 +87,7 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
         let Some(t) = f.next(name)? else {
             return Ok(ts);
         };
-        push_list(out, name, t.value(), ' ');
+        push_list(out, name, t.value(), b' ');
     }
     for name in [
         "classification",
@@ -107,23 +107,15 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 
 /// A list column (`"forward,redirect"`, `"10.0.0.1:80 10.0.0.2:80"`) as an array of its items; `-` leaves
 /// it out.
-fn push_list<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>, sep: char) {
+fn push_list<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>, sep: u8) {
     if v == "-" || v.is_empty() {
         return;
     }
-    let items: Vec<Cow<'a, str>> = match v {
-        Cow::Borrowed(s) => s
-            .split(sep)
-            .filter(|i| !i.is_empty())
-            .map(Cow::Borrowed)
-            .collect(),
-        Cow::Owned(s) => s
-            .split(sep)
-            .filter(|i| !i.is_empty())
-            .map(|i| Cow::Owned(i.to_string()))
-            .collect(),
+    let split = Split {
+        sep,
+        unquote: false,
     };
-    out.push(name, Value::StrList(items));
+    out.push(name, Value::List(v, split));
 }
 
 #[cfg(test)]

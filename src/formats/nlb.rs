@@ -18,7 +18,7 @@ use std::borrow::Cow;
 
 use super::tokens::{parse_iso_utc, push_addr_port, push_int, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, LineOut, ParseError};
-use crate::event::{Timestamp, Value};
+use crate::event::{Split, Timestamp, Value};
 
 /// Columns up to and including `domain_name` (log version 1.0) must be there; the rest are optional.
 const REQUIRED: usize = 18;
@@ -93,18 +93,12 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 /// A list written as `"a","b"` (or `a,b`, or `"-"`) as an array of its items, quotes removed; `-` and an
 /// empty list leave the field out.
 fn push_quoted_list<'a>(out: &mut LineOut<'a>, name: &'static str, raw: &'a str) {
-    let items: Vec<Cow<'a, str>> = raw
-        .split(',')
-        .map(|i| {
-            i.strip_prefix('"')
-                .and_then(|i| i.strip_suffix('"'))
-                .unwrap_or(i)
-        })
-        .filter(|i| !i.is_empty() && *i != "-")
-        .map(Cow::Borrowed)
-        .collect();
-    if !items.is_empty() {
-        out.push(name, Value::StrList(items));
+    let split = Split {
+        sep: b',',
+        unquote: true,
+    };
+    if split.items(raw).next().is_some() {
+        out.push(name, Value::List(Cow::Borrowed(raw), split));
     }
 }
 
