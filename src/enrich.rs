@@ -185,6 +185,11 @@ impl ObjectContext {
         }
     }
 
+    /// The key of this object's ids (see the module doc).
+    pub fn id_key(&self) -> &[u8; 32] {
+        &self.id_key
+    }
+
     /// The id of the record at `offset` whose line is `raw` (see the module doc).
     #[inline]
     pub fn event_id(&self, offset: u64, raw: &[u8]) -> EventId {
@@ -209,6 +214,19 @@ impl ObjectContext {
         truncated: bool,
     ) -> Option<Event> {
         let id = self.event_id(offset, raw);
+        self.event_with_id(out, rec, line, offset, truncated, id)
+    }
+
+    /// [`ObjectContext::event`] with the id already computed, or to be set later (by [`crate::ids`]).
+    pub fn event_with_id(
+        &self,
+        out: &LineOut<'_>,
+        rec: &Record,
+        line: &str,
+        offset: u64,
+        truncated: bool,
+        id: EventId,
+    ) -> Option<Event> {
         // Room for the line's values plus field names and metadata, so the buffer is allocated once.
         let mut doc = Vec::with_capacity(
             2 * rec.span.len().min(line.len())

@@ -12,7 +12,8 @@
 //!   split with their byte offsets, a maximum line length.
 //! - [`formats`]: one parser per `log_format`, line in, fields out.
 //! - [`enrich`]: fields in, [`event::Event`] out: `@timestamp`, `log.*`, `beat.*`, `key_regex_fields`,
-//!   global `fields`/`tags`, the deterministic `_id`, and failure events for lines that did not parse.
+//!   global `fields`/`tags`, the deterministic `_id`, and failure events for lines that did not parse;
+//!   [`ids`] computes the `_id`s several lines at a time.
 //! - [`event`]: the event model and its JSON.
 //! - [`queue`]: the bounded publish queue and the batcher: where backpressure stops polling.
 //! - [`outputs`]: Elasticsearch bulk, console, file; each reports delivery.
@@ -40,6 +41,7 @@ pub mod fetch;
 pub mod formats;
 pub mod framing;
 pub mod gunzip;
+pub mod ids;
 pub mod import;
 pub mod inputs;
 pub mod logging;

@@ -19,10 +19,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::enrich::{EnrichSettings, ObjectContext};
-use crate::event::{Event, Timestamp};
+use crate::event::{Event, EventId, Timestamp};
 use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
 use crate::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
 use crate::gunzip::GzipStream;
+use crate::ids::IdBatch;
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
@@ -149,6 +150,8 @@ struct LineHandler<'s> {
     ctx: ObjectContext,
     scratch: LineOut<'static>,
     events: Vec<Event>,
+    /// Ids of events in `events` still being computed (set before the events are drained).
+    ids: IdBatch,
     stats: ObjectStats,
     /// A second gzip layer inside the text (`cloudwatch` only).
     inner: Inner,
@@ -251,16 +254,25 @@ impl LineHandler<'_> {
                 } else {
                     raw
                 };
-                if let Some(e) = self.ctx.event(
+                let offset = line.offset + start as u64;
+                // The id is set when its batch is hashed: at the latest in `ObjectParser::drain`.
+                if let Some(e) = self.ctx.event_with_id(
                     &out,
                     rec,
                     &text,
-                    id_bytes,
-                    line.offset + start as u64,
+                    offset,
                     line.truncated,
+                    EventId([0; 16]),
                 ) {
                     self.stats.events += 1;
                     self.events.push(e);
+                    let events = &mut self.events;
+                    let at = events.len() - 1;
+                    if let Some(id) = self.ids.add(offset, id_bytes, at, |at, id| {
+                        events[at].id = id;
+                    }) {
+                        events[at].id = id;
+                    }
                 }
             }
         }
@@ -399,6 +411,7 @@ impl<'s> ObjectParser<'s> {
         } else {
             Inner::Off
         };
+        let ids = IdBatch::new(ctx.id_key());
         ObjectParser {
             backlog: Vec::new(),
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
@@ -413,6 +426,7 @@ impl<'s> ObjectParser<'s> {
                 ctx,
                 scratch: LineOut::new(),
                 events: Vec::new(),
+                ids,
                 stats: ObjectStats {
                     skipped,
                     ..Default::default()
@@ -442,6 +456,8 @@ impl<'s> ObjectParser<'s> {
 
     /// Takes the events produced so far.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
+        let events = &mut self.handler.events;
+        self.handler.ids.finish(|at, id| events[at].id = id);
         self.handler.events.drain(..)
     }
 
