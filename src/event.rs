@@ -57,7 +57,58 @@ impl Timestamp {
     }
 
     /// Appends `YYYY-MM-DDTHH:MM:SS.fff[fff[fff]]Z`.
+    ///
+    /// Once per event, so the calendar date comes from the day count by arithmetic
+    /// ([`civil_from_days`]) rather than through chrono's types, and the digits are written in one piece.
     pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        let days = self.secs.div_euclid(86_400);
+        let sod = self.secs.rem_euclid(86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            // RFC 3339 has no room for these; write them the way chrono does so that nothing panics.
+            self.write_rfc3339_wide(out);
+            return;
+        }
+        let two = |v: u32| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        let y = year as u32;
+        let (h, mi, sec) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let text = [
+            b'0' + (y / 1000) as u8,
+            b'0' + (y / 100 % 10) as u8,
+            b'0' + (y / 10 % 10) as u8,
+            b'0' + (y % 10) as u8,
+            b'-',
+            two(month)[0],
+            two(month)[1],
+            b'-',
+            two(day)[0],
+            two(day)[1],
+            b'T',
+            two(h)[0],
+            two(h)[1],
+            b':',
+            two(mi)[0],
+            two(mi)[1],
+            b':',
+            two(sec)[0],
+            two(sec)[1],
+            b'.',
+        ];
+        // A leap second (chrono's 23:59:59 with nanos past one second) is written as the last instant
+        // of that second: RFC 3339 allows :60, but Elasticsearch's date parser does not.
+        let frac = self.nanos.min(999_999_999);
+        out.extend_from_slice(&text);
+        match self.digits {
+            3 => push_padded(out, frac / 1_000_000, 3),
+            6 => push_padded(out, frac / 1_000, 6),
+            _ => push_padded(out, frac, 9),
+        }
+        out.push(b'Z');
+    }
+
+    /// [`Timestamp::write_rfc3339`] for years outside 0..=9999, through chrono.
+    #[cold]
+    fn write_rfc3339_wide(self, out: &mut Vec<u8>) {
         let Some(dt) = self.to_datetime() else {
             // Unreachable for timestamps our parsers build (they come from chrono); keep output valid.
             out.extend_from_slice(b"1970-01-01T00:00:00.000Z");
@@ -66,8 +117,6 @@ impl Timestamp {
         let d = dt.naive_utc();
         write_date_time(&d, out);
         out.push(b'.');
-        // A leap second (23:59:60, nanos past one second in chrono) is written as the last instant of
-        // the second before: RFC 3339 allows :60, but Elasticsearch's date parser does not.
         let frac = self.nanos.min(999_999_999);
         match self.digits {
             3 => push_padded(out, frac / 1_000_000, 3),
@@ -98,6 +147,22 @@ pub fn normalize_digits(d: u8) -> u8 {
         4..=6 => 6,
         _ => 9,
     }
+}
+
+/// The proleptic Gregorian `(year, month, day)` of `days` since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, <https://howardhinnant.github.io/date_algorithms.html>): exact for every `i64`
+/// day count whose year fits an `i64`; callers use it for years 0..=9999.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 fn write_date_time(d: &NaiveDateTime, out: &mut Vec<u8>) {
@@ -514,6 +579,53 @@ mod tests {
         let t = timestamp_from_parts(2014, 5, 23, 1, 13, 11, 5, 9).unwrap();
         assert_eq!(t.to_rfc3339(), "2014-05-23T01:13:11.000000005Z");
         assert!(timestamp_from_parts(2019, 2, 29, 0, 0, 0, 0, 0).is_none());
+    }
+
+    /// The arithmetic date equals chrono's, second by second across days, leap years, centuries, the
+    /// epoch, years 0 and 9999, and the leap second written as :59.
+    #[test]
+    fn rfc3339_text_equals_chronos_across_the_calendar() {
+        let chrono_text = |t: Timestamp| {
+            let mut v = Vec::new();
+            t.write_rfc3339_wide(&mut v);
+            String::from_utf8(v).unwrap()
+        };
+        let first = NaiveDate::from_ymd_opt(0, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 59, 59)
+            .unwrap();
+        let (lo, hi) = (first.and_utc().timestamp(), last.and_utc().timestamp());
+        let mut secs = lo;
+        let mut step = 1i64;
+        while secs <= hi {
+            for (nanos, digits) in [(0, 3), (186_641_000, 6), (5, 9), (999_999_999, 3)] {
+                let t = Timestamp {
+                    secs,
+                    nanos,
+                    digits,
+                };
+                assert_eq!(t.to_rfc3339(), chrono_text(t), "{secs} s");
+            }
+            // Steps that are not a divisor of a day visit every time of day over the range.
+            secs += step;
+            step = (step * 7 + 13_331) % 9_999_991;
+        }
+        for secs in [-1, 0, 1, 951_782_400, 4_107_542_400, 253_402_300_799] {
+            let t = Timestamp {
+                secs,
+                nanos: 0,
+                digits: 3,
+            };
+            assert_eq!(t.to_rfc3339(), chrono_text(t), "{secs} s");
+        }
+        // A leap second: chrono's nanos past a second are written as :59.999...
+        let leap = timestamp_from_parts(2016, 12, 31, 23, 59, 59, 1_500_000_000, 3).unwrap();
+        assert_eq!(leap.to_rfc3339(), "2016-12-31T23:59:59.999Z");
+        assert_eq!(chrono_text(leap), "2016-12-31T23:59:59.999Z");
     }
 
     #[test]

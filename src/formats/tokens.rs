@@ -319,7 +319,8 @@ pub fn push_addr_port<'a>(
     if s == "-" || s.is_empty() {
         return Ok(());
     }
-    let Some(colon) = s.rfind(':') else {
+    // memrchr: `str::rfind` with a char pattern searches back one char at a time (2% of the ALB path).
+    let Some(colon) = memchr::memrchr(b':', s.as_bytes()) else {
         return Err(ParseError::new(ErrorKind::BadAddress, ip_name, s));
     };
     let (ip, port) = (&s[..colon], &s[colon + 1..]);
@@ -342,10 +343,10 @@ pub fn push_addr_port<'a>(
 pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
     fn split(r: &str) -> (&str, Option<&str>, Option<&str>) {
         let r = r.trim_end_matches(' ');
-        match r.find(' ') {
+        match memchr::memchr(b' ', r.as_bytes()) {
             None => (r, None, None),
             Some(first) => {
-                let last = r.rfind(' ').expect("has a space");
+                let last = memchr::memrchr(b' ', r.as_bytes()).expect("has a space");
                 if last == first {
                     (&r[..first], Some(&r[first + 1..]), None)
                 } else {
