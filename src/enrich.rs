@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
-use crate::event::{write_json_str, Event, EventId, Name, Timestamp};
+use crate::event::{push_bytes, write_json_str, Event, EventId, Name, Timestamp};
 use crate::formats::{LineOut, LogFormat, Record};
 
 /// The tag on events of lines that did not parse; filter on it in dashboards.
@@ -280,7 +280,7 @@ impl ObjectContext {
             }
         };
         doc.extend_from_slice(&self.log_prefix);
-        doc.extend_from_slice(itoa::Buffer::new().format(offset).as_bytes());
+        push_bytes(&mut doc, itoa::Buffer::new().format(offset).as_bytes());
         if truncated {
             doc.extend_from_slice(b",\"flags\":[\"truncated\"]");
         }
@@ -310,7 +310,7 @@ fn write_name(doc: &mut Vec<u8>, name: &Name<'_>) {
     match name {
         Cow::Borrowed(n) => {
             doc.push(b'"');
-            doc.extend_from_slice(n.as_bytes());
+            push_bytes(doc, n.as_bytes());
             doc.push(b'"');
         }
         n => write_json_str(doc, n),
