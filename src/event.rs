@@ -441,6 +441,16 @@ fn find_escape(b: &[u8], from: usize) -> Option<usize> {
 }
 
 impl Value<'_> {
+    /// True if the value holds memory of its own (dropping it frees something).
+    #[inline]
+    pub fn owns(&self) -> bool {
+        match self {
+            Value::Str(s) | Value::List(s, _) => matches!(s, Cow::Owned(_)),
+            Value::Int(_) | Value::Num(_) | Value::Float(_) => false,
+            Value::StrList(_) | Value::Json(_) => true,
+        }
+    }
+
     /// Appends the value as JSON.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {

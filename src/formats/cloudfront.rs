@@ -207,8 +207,8 @@ pub fn parse<'a>(
                     push_num(out, name, v, false)?
                 }
                 // A numeric column renamed by its header (a repeated name) keeps its new name.
-                if let (Cow::Owned(_), Some(f)) = (&col.name, out.fields.get_mut(before)) {
-                    f.0 = col.name.clone();
+                if let Cow::Owned(_) = &col.name {
+                    out.rename(before, col.name.clone());
                 }
             }
             Kind::Str { decode, keep_dash } => {
@@ -220,7 +220,7 @@ pub fn parse<'a>(
                 } else {
                     Cow::Borrowed(v)
                 };
-                out.fields.push((col.name.clone(), Value::Str(value)));
+                out.push_named(col.name.clone(), Value::Str(value));
             }
         }
     }

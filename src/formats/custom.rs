@@ -72,7 +72,7 @@ pub fn parse<'a>(
                 _ => return Err(fail(ErrorKind::NotThisFormat("a boolean (true or false)"))),
             },
         };
-        out.fields.push((Name::Borrowed(name.as_str()), value));
+        out.push_named(Name::Borrowed(name.as_str()), value);
     }
     Ok(ts)
 }

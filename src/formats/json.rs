@@ -118,7 +118,7 @@ pub(super) fn push_object<'a>(map: Map<String, J>, out: &mut LineOut<'a>) {
         } else {
             Name::Owned(k)
         };
-        out.fields.push((name, Value::Json(v)));
+        out.push_named(name, Value::Json(v));
     }
 }
 

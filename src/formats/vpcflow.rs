@@ -260,7 +260,7 @@ pub fn parse<'a>(
         } else {
             Value::Str(Cow::Borrowed(v))
         };
-        out.fields.push((col.name.clone(), value));
+        out.push_named(col.name.clone(), value);
     }
     if found < cols.cols.len() {
         return Err(ParseError::new(
