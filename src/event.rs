@@ -382,62 +382,9 @@ fn push_escape(out: &mut Vec<u8>, c: u8) {
 }
 
 /// The position of the first byte at or after `from` that must be escaped (`"`, `\\`, below 0x20).
-///
-/// Log values rarely need escaping, and this scan is most of the cost of writing a document's strings:
-/// on x86_64 it tests sixteen bytes per step with SSE2, which every x86_64 processor has.
-#[cfg(target_arch = "x86_64")]
 #[inline]
 fn find_escape(b: &[u8], from: usize) -> Option<usize> {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // One bit per byte of `v` that needs an escape.
-    // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions exist on every x86_64 CPU.
-    let mask = |v: __m128i| -> u32 {
-        unsafe {
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // max(v, 0x1f) == 0x1f exactly when v <= 0x1f, unsigned.
-            let ctrl = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, slash), ctrl)) as u32
-        }
-    };
-    // SAFETY: reads the sixteen bytes of the array, unaligned loads allowed.
-    let load = |s: &[u8; 16]| unsafe { _mm_loadu_si128(s.as_ptr().cast::<__m128i>()) };
-    let block = |at: usize| -> &[u8; 16] { b[at..at + 16].try_into().expect("16 bytes") };
-    let mut i = from;
-    while i + 16 <= b.len() {
-        let m = mask(load(block(i)));
-        if m != 0 {
-            return Some(i + m.trailing_zeros() as usize);
-        }
-        i += 16;
-    }
-    if i >= b.len() {
-        return None;
-    }
-    let m = if b.len() >= 16 {
-        // The last sixteen bytes, without the bits of those before `i` (already looked at).
-        let base = b.len() - 16;
-        mask(load(block(base))) >> (i - base)
-    } else {
-        // Shorter than one step: test a copy padded with spaces, which need no escape.
-        let mut pad = [b' '; 16];
-        pad[..b.len() - i].copy_from_slice(&b[i..]);
-        mask(load(&pad))
-    };
-    (m != 0).then(|| i + m.trailing_zeros() as usize)
-}
-
-/// The portable form of the scan above.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline]
-fn find_escape(b: &[u8], from: usize) -> Option<usize> {
-    b[from..]
-        .iter()
-        .position(|&c| ESCAPE[c as usize] != 0)
-        .map(|k| from + k)
+    crate::scan::find_json_escape(b, from)
 }
 
 impl Value<'_> {

@@ -23,7 +23,8 @@
 //! - [`import`]: `s3import`, the one-shot backfill of objects already in buckets.
 //! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`supervise`]: every task's end looked at;
 //!   [`metrics`]: the counters.
-//! - [`error`], [`percent`]: error chains and percent-encoding, used across the stages.
+//! - [`error`], [`percent`], [`scan`]: error chains, percent-encoding and the hot path's byte scans,
+//!   used across the stages.
 //! - [`faults`]: test-only fault hooks (the `fault-hooks` feature).
 //! - [`cli`]: the command line.
 //! - [`parse_cmd`]: `s3logsbeat parse`, the offline way to try a format.
@@ -56,6 +57,7 @@ pub mod processors;
 pub mod queue;
 pub mod reader;
 pub mod route;
+pub mod scan;
 pub mod shutdown;
 pub mod supervise;
 pub mod template;

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{timestamp_from_parts, Timestamp, Value};
+use crate::scan::{find_byte, find_byte2};
 
 /// One field of a space-separated line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl<'a> SpaceFields<'a> {
             let mut j = start;
             let mut escaped = false;
             loop {
-                match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                match find_byte2(b, j, b'"', b'\\').map(|at| at - j) {
                     None => {
                         return Err(ParseError::new(
                             ErrorKind::UnterminatedQuote,
@@ -113,7 +114,7 @@ impl<'a> SpaceFields<'a> {
                 }
             }
         }
-        let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k);
+        let end = find_byte(b, i, b' ').unwrap_or(b.len());
         self.pos = end;
         Ok(Some(Tok {
             text: &self.s[i..end],
@@ -177,7 +178,7 @@ impl<'a> SpaceFields<'a> {
             return None;
         }
         self.count += 1;
-        let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k);
+        let end = find_byte(b, i, b' ').unwrap_or(b.len());
         self.pos = end;
         Some(&self.s[i..end])
     }

@@ -1,0 +1,164 @@
+//! Byte scans of the hot path: a slice and a start position in, the position of the first byte of a
+//! small set out (`None` if there is none).
+//!
+//! A log line is cut at dozens of places, most of them a few bytes apart: the next space of a field, the
+//! closing quote of a quoted one, the next byte a JSON string must escape. `memchr` is built for long
+//! haystacks and costs a call and a dispatch each time; these scans are inlined and test sixteen bytes
+//! per step with SSE2, which every x86_64 processor has (other targets test byte by byte). They never
+//! read outside the slice: the last step re-reads the final sixteen bytes, or a padded copy when the
+//! slice is shorter.
+
+/// The first `needle` at or after `from`.
+#[inline]
+pub fn find_byte(b: &[u8], from: usize, needle: u8) -> Option<usize> {
+    imp::find(b, from, Set::One(needle))
+}
+
+/// The first `x` or `y` at or after `from`.
+#[inline]
+pub fn find_byte2(b: &[u8], from: usize, x: u8, y: u8) -> Option<usize> {
+    imp::find(b, from, Set::Two(x, y))
+}
+
+/// The first byte at or after `from` that a JSON string must escape: `"`, `\`, or below 0x20.
+#[inline]
+pub fn find_json_escape(b: &[u8], from: usize) -> Option<usize> {
+    imp::find(b, from, Set::JsonEscape)
+}
+
+/// What a scan looks for.
+#[derive(Clone, Copy)]
+enum Set {
+    One(u8),
+    Two(u8, u8),
+    JsonEscape,
+}
+
+impl Set {
+    /// The byte-by-byte test (the portable scan, the padding choice, and the tests' reference).
+    #[inline(always)]
+    fn has(self, c: u8) -> bool {
+        match self {
+            Set::One(x) => c == x,
+            Set::Two(x, y) => c == x || c == y,
+            Set::JsonEscape => c == b'"' || c == b'\\' || c < 0x20,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use super::Set;
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    /// One bit per byte of `v` that is in `set`.
+    #[inline(always)]
+    fn mask(v: __m128i, set: Set) -> u32 {
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions exist on every x86_64 CPU.
+        unsafe {
+            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let m = match set {
+                Set::One(x) => eq(x),
+                Set::Two(x, y) => _mm_or_si128(eq(x), eq(y)),
+                Set::JsonEscape => {
+                    // max(v, 0x1f) == 0x1f exactly when v <= 0x1f, unsigned.
+                    let ctrl =
+                        _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+                    _mm_or_si128(_mm_or_si128(eq(b'"'), eq(b'\\')), ctrl)
+                }
+            };
+            _mm_movemask_epi8(m) as u32
+        }
+    }
+
+    #[inline(always)]
+    fn load(s: &[u8; 16]) -> __m128i {
+        // SAFETY: reads the sixteen bytes of the array; unaligned loads are allowed.
+        unsafe { _mm_loadu_si128(s.as_ptr().cast::<__m128i>()) }
+    }
+
+    #[inline(always)]
+    pub(super) fn find(b: &[u8], from: usize, set: Set) -> Option<usize> {
+        let block = |at: usize| -> &[u8; 16] { b[at..at + 16].try_into().expect("16 bytes") };
+        let mut i = from;
+        while i + 16 <= b.len() {
+            let m = mask(load(block(i)), set);
+            if m != 0 {
+                return Some(i + m.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+        if i >= b.len() {
+            return None;
+        }
+        let m = if b.len() >= 16 {
+            // The last sixteen bytes, without the bits of those before `i` (already looked at).
+            let base = b.len() - 16;
+            mask(load(block(base)), set) >> (i - base)
+        } else {
+            // Shorter than one step: a copy padded with a byte outside the set.
+            // Three candidates cover any set of at most two bytes; JSON escapes are below `a`.
+            let filler = [b'a', b'b', b'c']
+                .into_iter()
+                .find(|&c| !set.has(c))
+                .unwrap_or(b'a');
+            let mut pad = [filler; 16];
+            pad[..b.len() - i].copy_from_slice(&b[i..]);
+            mask(load(&pad), set)
+        };
+        (m != 0).then(|| i + m.trailing_zeros() as usize)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod imp {
+    use super::Set;
+
+    #[inline]
+    pub(super) fn find(b: &[u8], from: usize, set: Set) -> Option<usize> {
+        b.get(from..)?
+            .iter()
+            .position(|&c| set.has(c))
+            .map(|k| from + k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every set, every length around the sixteen-byte steps, every start, with the sought bytes at
+    /// every position (alone and two of them), equals the byte-by-byte answer.
+    #[test]
+    fn scans_equal_the_byte_by_byte_answer() {
+        let sets = [Set::One(b' '), Set::Two(b'"', b'\\'), Set::JsonEscape];
+        for set in sets {
+            let hits: Vec<u8> = (0u8..=255).filter(|&c| set.has(c)).collect();
+            for len in 0..=48usize {
+                for pos in 0..=len {
+                    for &hit in hits.iter().take(3) {
+                        let mut b = vec![b'a'; len];
+                        if pos < len {
+                            b[pos] = hit;
+                        }
+                        if len > 0 && pos + 20 < len {
+                            b[pos + 20] = hit;
+                        }
+                        for from in 0..=len {
+                            let want = b[from..].iter().position(|&c| set.has(c)).map(|k| from + k);
+                            let got = imp::find(&b, from, set);
+                            assert_eq!(got, want, "len {len}, hit at {pos}, from {from}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(find_byte(b"ab cd", 0, b' '), Some(2));
+        assert_eq!(find_byte2(b"ab\\\"", 0, b'"', b'\\'), Some(2));
+        assert_eq!(find_json_escape(b"abc\n", 0), Some(3));
+        assert_eq!(find_byte(b"abc", 3, b' '), None);
+    }
+}
