@@ -17,7 +17,7 @@ build: ## Debug build.
 release: ## Release build: target/release/s3logsbeat.
 	$(CARGO) build --release
 
-dist: ## Distributed binary: release with whole-program optimisation (fat LTO, about 17 min on 2 cores), stripped (target/dist/s3logsbeat).
+dist: ## Distributed binary: release with whole-program optimisation (fat LTO, 10-17 min on 2 cores), stripped (target/dist/s3logsbeat).
 	$(CARGO) build --locked --profile dist --bin s3logsbeat
 	@ls -l target/dist/s3logsbeat
 
