@@ -98,6 +98,11 @@ impl Timestamp {
         // of that second: RFC 3339 allows :60, but Elasticsearch's date parser does not.
         let frac = self.nanos.min(999_999_999);
         out.extend_from_slice(&text);
+        self.push_fraction(frac, out);
+    }
+
+    /// The fraction `frac` (nanoseconds, at most 999,999,999) in `digits` digits, and the `Z`.
+    fn push_fraction(self, frac: u32, out: &mut Vec<u8>) {
         match self.digits {
             3 => push_padded(out, frac / 1_000_000, 3),
             6 => push_padded(out, frac / 1_000, 6),
@@ -118,12 +123,7 @@ impl Timestamp {
         write_date_time(&d, out);
         out.push(b'.');
         let frac = self.nanos.min(999_999_999);
-        match self.digits {
-            3 => push_padded(out, frac / 1_000_000, 3),
-            6 => push_padded(out, frac / 1_000, 6),
-            _ => push_padded(out, frac, 9),
-        }
-        out.push(b'Z');
+        self.push_fraction(frac, out);
     }
 
     /// The text form, as [`Timestamp::write_rfc3339`] writes it.
@@ -292,32 +292,35 @@ pub fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
     unsafe {
         let dst = out.as_mut_ptr().add(len);
         if n >= 16 {
-            let (a, b) = (
-                src.cast::<u128>().read_unaligned(),
-                src.add(n - 16).cast::<u128>().read_unaligned(),
-            );
-            dst.cast::<u128>().write_unaligned(a);
-            dst.add(n - 16).cast::<u128>().write_unaligned(b);
+            copy_ends::<u128>(src, dst, n);
         } else if n >= 8 {
-            let (a, b) = (
-                src.cast::<u64>().read_unaligned(),
-                src.add(n - 8).cast::<u64>().read_unaligned(),
-            );
-            dst.cast::<u64>().write_unaligned(a);
-            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            copy_ends::<u64>(src, dst, n);
         } else if n >= 4 {
-            let (a, b) = (
-                src.cast::<u32>().read_unaligned(),
-                src.add(n - 4).cast::<u32>().read_unaligned(),
-            );
-            dst.cast::<u32>().write_unaligned(a);
-            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            copy_ends::<u32>(src, dst, n);
         } else if n > 0 {
             *dst = *src;
             *dst.add(n / 2) = *src.add(n / 2);
             *dst.add(n - 1) = *src.add(n - 1);
         }
         out.set_len(len + n);
+    }
+}
+
+/// Copies `n` bytes from `src` to `dst` as two words of `T`, at offsets 0 and `n - size_of::<T>()`.
+///
+/// # Safety
+/// `size_of::<T>() <= n`, and `src[..n]` readable and `dst[..n]` writable.
+#[inline(always)]
+unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
+    let w = std::mem::size_of::<T>();
+    // SAFETY: both words lie inside the first `n` bytes (the caller's contract).
+    unsafe {
+        let (a, b) = (
+            src.cast::<T>().read_unaligned(),
+            src.add(n - w).cast::<T>().read_unaligned(),
+        );
+        dst.cast::<T>().write_unaligned(a);
+        dst.add(n - w).cast::<T>().write_unaligned(b);
     }
 }
 
