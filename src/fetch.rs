@@ -11,14 +11,18 @@ use crate::ack::AckGroup;
 use crate::config::{FieldNames, InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
+use crate::inflate::{self, Piece};
 use crate::inputs::notification::ObjectRef;
 use crate::metrics::Metrics;
-use crate::object::{ObjectId, ObjectParser, ObjectStats};
+use crate::object::{Compression, ObjectId, ObjectParser, ObjectStats, ReadError};
 use crate::queue::{QueueSender, Reservation};
 use crate::shutdown::Shutdown;
 
 /// Compressed bytes fed to the parser between two publishes.
 pub const FEED_BYTES: usize = 8 * 1024;
+
+/// What the body reader answers the inflating thread at shutdown.
+const ABORTED: &str = "shutdown while reading";
 
 /// Why an object was not read to its end.
 #[derive(Debug, thiserror::Error)]
@@ -109,68 +113,67 @@ pub async fn read_object(
     if matches!(parser.context().key_match, crate::enrich::KeyMatch::NoMatch) {
         tracing::warn!(object = %path, "key_regex_fields does not match this key: its events get no key fields");
     }
+    let size = resp.content_length().unwrap_or(0);
     let mut body = resp.body;
-    // Queue slots for the events the next parse makes, taken before it runs: the events a reader
-    // holds count against `queue.mem.events`, and a full queue pauses reading before parsing.
-    let mut slots = Reservation::default();
-    loop {
-        if shutdown.is_aborted() {
-            return Err(FetchError::Aborted);
-        }
-        let chunk = match body.try_next().await {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => return Err(failed(format!("reading the body failed: {}", chain(&e)))),
-        };
-        Metrics::add(&metrics.s3_bytes, chunk.len() as u64);
-        // Small pieces, published in between: what one piece decompresses to is bounded (gzip expands at
-        // most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
-        for piece in chunk.chunks(FEED_BYTES) {
-            reserve(queue, &mut slots, shutdown).await?;
-            let mut fed = parser.feed(piece);
-            // What one call decodes is bounded too (zstd has no expansion limit): publish, then go on
-            // with the backlog, until the piece is used up.
-            while fed.is_ok() && parser.has_backlog() {
-                publish(
-                    &mut parser,
-                    input,
-                    queue,
-                    ack,
-                    PUBLISH_CHUNK_EVENTS,
-                    metrics,
-                    shutdown,
-                    &mut slots,
-                )
-                .await?;
-                reserve(queue, &mut slots, shutdown).await?;
-                fed = parser.resume();
-            }
-            publish(
-                &mut parser,
-                input,
-                queue,
-                ack,
-                PUBLISH_CHUNK_EVENTS,
-                metrics,
-                shutdown,
-                &mut slots,
-            )
-            .await?;
-            fed.map_err(|e| failed(e.kind.to_string()))?;
-        }
-    }
-    let finished = parser.finish();
-    publish(
-        &mut parser,
+    let mut out = Publisher {
         input,
         queue,
         ack,
-        1,
         metrics,
         shutdown,
-        &mut slots,
-    )
-    .await?;
+        // Queue slots for the events the next parse makes, taken before it runs: the events a reader
+        // holds count against `queue.mem.events`, and a full queue pauses reading before parsing.
+        slots: Reservation::default(),
+    };
+    let read_failed =
+        |e: &dyn std::error::Error| failed(format!("reading the body failed: {}", chain(e)));
+    let first = match body.try_next().await {
+        Ok(Some(c)) => c,
+        Ok(None) => Default::default(),
+        Err(e) => return Err(read_failed(&e)),
+    };
+    if size as u64 >= inflate::THREAD_MIN_BYTES && first.starts_with(&[0x1f, 0x8b]) {
+        // A large gzip object: inflated on a thread of its own, its text parsed here.
+        parser.decoded_elsewhere(Compression::Gzip);
+        tracing::debug!(object = %path, compressed_bytes = size, "inflating on a thread of its own");
+        let runtime = tokio::runtime::Handle::current();
+        let stop = shutdown.clone();
+        let mut text = inflate::spawn(first, move || {
+            match runtime.block_on(stop.unless_aborted(body.try_next())) {
+                None => Some(Err(ABORTED.to_string())),
+                Some(Ok(None)) => None,
+                Some(Ok(Some(c))) => Some(Ok(c)),
+                Some(Err(e)) => Some(Err(chain(&e))),
+            }
+        });
+        let read = read_text(&mut text, &mut parser, &mut out).await;
+        // The thread is joined whatever the reading's outcome; a panic there is this object's failure.
+        if let Err(why) = text.join().await {
+            return Err(failed(format!("inflating the object {why}")));
+        }
+        read?;
+    } else {
+        let mut chunk = Some(first);
+        loop {
+            if shutdown.is_aborted() {
+                return Err(FetchError::Aborted);
+            }
+            let c = match chunk.take() {
+                Some(c) => c,
+                None => match body.try_next().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(e) => return Err(read_failed(&e)),
+                },
+            };
+            Metrics::add(&metrics.s3_bytes, c.len() as u64);
+            out.feed(&mut parser, &c)
+                .await?
+                .map_err(|e| failed(e.kind.to_string()))?;
+        }
+    }
+    let finished = parser.finish();
+    out.publish(&mut parser, 1).await?;
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
@@ -181,22 +184,125 @@ pub async fn read_object(
     Ok(stats)
 }
 
-/// Holds [`PUBLISH_CHUNK_EVENTS`] queue slots before a parse (waits while the queue is full).
-async fn reserve(
-    queue: &QueueSender,
-    slots: &mut Reservation,
-    shutdown: &Shutdown,
+/// Parses the text [`inflate`] hands on, to its end; the events of text before a failure are published
+/// before the failure is returned.
+async fn read_text(
+    text: &mut inflate::Inflating,
+    parser: &mut ObjectParser<'_>,
+    out: &mut Publisher<'_>,
 ) -> Result<(), FetchError> {
-    if slots.len() >= PUBLISH_CHUNK_EVENTS {
-        return Ok(());
+    loop {
+        let piece = match out.shutdown.unless_aborted(text.recv()).await {
+            None => return Err(FetchError::Aborted),
+            Some(p) => p,
+        };
+        match piece {
+            Some(Piece::Text(t, compressed)) => {
+                Metrics::add(&out.metrics.s3_bytes, compressed);
+                parser.count_compressed(compressed);
+                let fed = out.feed(parser, &t).await?;
+                text.give_back(t);
+                // Plain text fails only in an inner gzip layer (CloudWatch Logs via Firehose).
+                fed.map_err(|e| FetchError::Failed {
+                    path: parser_path(parser),
+                    reason: e.kind.to_string(),
+                })?;
+            }
+            Some(Piece::End) => return Ok(()),
+            Some(Piece::Failed(_)) if out.shutdown.is_aborted() => return Err(FetchError::Aborted),
+            Some(Piece::Failed(e)) => {
+                out.publish(parser, 1).await?;
+                return Err(FetchError::Failed {
+                    path: parser_path(parser),
+                    reason: e.to_string(),
+                });
+            }
+            // The thread ended without a word: it panicked, and its join says why.
+            None => {
+                return Err(FetchError::Failed {
+                    path: parser_path(parser),
+                    reason: "the inflating thread ended before the stream did".into(),
+                })
+            }
+        }
     }
-    // Waiting for queue space at abort: give up reading.
-    match shutdown
-        .unless_aborted(queue.top_up(slots, PUBLISH_CHUNK_EVENTS))
+}
+
+fn parser_path(parser: &ObjectParser<'_>) -> String {
+    parser.context().path.clone()
+}
+
+/// Where a reader's events go, and the queue slots it holds.
+struct Publisher<'a> {
+    input: &'a InputSettings,
+    queue: &'a QueueSender,
+    ack: &'a AckGroup,
+    metrics: &'a Metrics,
+    shutdown: &'a Shutdown,
+    slots: Reservation,
+}
+
+impl Publisher<'_> {
+    /// Feeds `data` (a body chunk, or text decompressed elsewhere) in small pieces, publishing in
+    /// between. The outer `Err` is a shutdown; the inner one the stream's failure, after the events
+    /// before it were published.
+    async fn feed(
+        &mut self,
+        parser: &mut ObjectParser<'_>,
+        data: &[u8],
+    ) -> Result<Result<(), ReadError>, FetchError> {
+        // Small pieces, published in between: what one piece decompresses to is bounded (gzip expands
+        // at most ~1000×), so the events waiting here never depend on the body's chunk size or the data.
+        for piece in data.chunks(FEED_BYTES) {
+            self.reserve().await?;
+            let mut fed = parser.feed(piece);
+            // What one call decodes is bounded too (zstd has no expansion limit): publish, then go on
+            // with the backlog, until the piece is used up.
+            while fed.is_ok() && parser.has_backlog() {
+                self.publish(parser, PUBLISH_CHUNK_EVENTS).await?;
+                self.reserve().await?;
+                fed = parser.resume();
+            }
+            self.publish(parser, PUBLISH_CHUNK_EVENTS).await?;
+            if fed.is_err() {
+                return Ok(fed);
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Holds [`PUBLISH_CHUNK_EVENTS`] queue slots before a parse (waits while the queue is full).
+    async fn reserve(&mut self) -> Result<(), FetchError> {
+        if self.slots.len() >= PUBLISH_CHUNK_EVENTS {
+            return Ok(());
+        }
+        // Waiting for queue space at abort: give up reading.
+        match self
+            .shutdown
+            .unless_aborted(self.queue.top_up(&mut self.slots, PUBLISH_CHUNK_EVENTS))
+            .await
+        {
+            Some(Ok(())) => Ok(()),
+            Some(Err(_)) | None => Err(FetchError::Aborted),
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        parser: &mut ObjectParser<'_>,
+        min: usize,
+    ) -> Result<(), FetchError> {
+        publish(
+            parser,
+            self.input,
+            self.queue,
+            self.ack,
+            min,
+            self.metrics,
+            self.shutdown,
+            &mut self.slots,
+        )
         .await
-    {
-        Some(Ok(())) => Ok(()),
-        Some(Err(_)) | None => Err(FetchError::Aborted),
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`config`]: `s3logsbeat.yml` (the original's keys), `-E` overrides, validated once into settings.
 //! - [`aws`]: SQS and S3 clients (credential chain, endpoint, path style, assumed role).
 //! - [`inputs`]: SQS polling, notification bodies, visibility heartbeat, deletion of delivered messages.
-//! - [`fetch`]: `GetObject` as a stream into the object parser.
+//! - [`fetch`]: `GetObject` as a stream into the object parser; [`inflate`]: a large gzip object
+//!   inflated on a thread of its own, beside its parsing.
 //! - [`object`]: the bytes of one object as a stream: compression sniffed from the first bytes, lines
 //!   split with their byte offsets, a maximum line length.
 //! - [`formats`]: one parser per `log_format`, line in, fields out.
@@ -44,6 +45,7 @@ pub mod framing;
 pub mod gunzip;
 pub mod ids;
 pub mod import;
+pub mod inflate;
 pub mod inputs;
 pub mod logging;
 pub mod metrics;

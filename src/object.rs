@@ -363,6 +363,8 @@ pub struct ObjectParser<'s> {
     handler: LineHandler<'s>,
     /// Compressed input not decoded yet because the last call used its budget.
     backlog: Vec<u8>,
+    /// What is fed is text decompressed elsewhere (see [`ObjectParser::decoded_elsewhere`]).
+    decoded_elsewhere: bool,
 }
 
 /// Where an object comes from, for its events.
@@ -414,6 +416,7 @@ impl<'s> ObjectParser<'s> {
         let ids = IdBatch::new(ctx.id_key());
         ObjectParser {
             backlog: Vec::new(),
+            decoded_elsewhere: false,
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
             splitter,
             handler: LineHandler {
@@ -434,6 +437,24 @@ impl<'s> ObjectParser<'s> {
                 inner,
             },
         }
+    }
+
+    /// Says that what will be fed is the object's text, decompressed elsewhere from `compression`
+    /// ([`crate::inflate`]); the compressed bytes are counted with [`ObjectParser::count_compressed`].
+    /// Called before anything is fed.
+    pub fn decoded_elsewhere(&mut self, compression: Compression) {
+        debug_assert!(
+            matches!(&self.decoder, Decoder::Sniffing(b) if b.is_empty()),
+            "called before the first feed"
+        );
+        self.decoder = Decoder::Plain;
+        self.decoded_elsewhere = true;
+        self.handler.stats.compression = compression;
+    }
+
+    /// Counts compressed bytes read for text decompressed elsewhere.
+    pub fn count_compressed(&mut self, bytes: u64) {
+        self.handler.stats.bytes_in += bytes;
     }
 
     /// The format it reads.
@@ -473,7 +494,9 @@ impl<'s> ObjectParser<'s> {
         if self.handler.stats.skipped {
             return Ok(());
         }
-        self.handler.stats.bytes_in += data.len() as u64;
+        if !self.decoded_elsewhere {
+            self.handler.stats.bytes_in += data.len() as u64;
+        }
         if !self.backlog.is_empty() {
             // Called without draining the backlog first: keep the order, and still obey the budget.
             self.backlog.extend_from_slice(data);

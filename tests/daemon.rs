@@ -649,3 +649,123 @@ async fn an_event_without_the_field_its_index_names_is_dead_lettered_not_misplac
     assert_eq!(counter(&run.stderr, "events_dead_lettered"), 1);
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
+
+/// ALB lines that gzip poorly (random hex in the URL), so that a few thousand make a large object.
+fn noisy_alb(lines: usize, seed: u64) -> Vec<u8> {
+    let template = String::from_utf8(sample("alb-aws-docs.log")).unwrap();
+    let first = template.lines().next().unwrap().to_string();
+    let mut x = seed;
+    let mut out = String::new();
+    for _ in 0..lines {
+        let mut hex = String::with_capacity(160);
+        for _ in 0..10 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            hex.push_str(&format!("{:016x}", x));
+        }
+        out.push_str(&first.replace(
+            "www.example.com:80/ ",
+            &format!("www.example.com:80/{hex} "),
+        ));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_gzip_object_is_inflated_on_its_own_thread_with_the_same_events() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("inflate");
+    let q = moto.bucket_with_notifications("bucket", "q").await;
+    // Two gzip members, over the 1 MiB above which a gzip object is inflated on its own thread.
+    let text = noisy_alb(16_000, 7);
+    let half = text.len() / 2 + 300;
+    let cut = half + text[half..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut big = gzip(&text[..cut]);
+    big.extend(gzip(&text[cut..]));
+    assert!(
+        big.len() as u64 >= s3logsbeat::inflate::THREAD_MIN_BYTES,
+        "{}",
+        big.len()
+    );
+    moto.put("bucket", "big.log.gz", big.clone()).await;
+    // The same size again, cut short: the truncation is the object's failure, its message kept.
+    let other = gzip(&noisy_alb(16_000, 8));
+    moto.put("bucket", "cut.log.gz", other[..other.len() - 1000].to_vec())
+        .await;
+    let out_dir = dir.0.join("out");
+    let file_out = format!(
+        "output.file:\n  path: {}\n  filename: events\n  rotate_every_kb: 1000000\n",
+        out_dir.display()
+    );
+    let cfg = write_config(
+        &dir,
+        &config(&moto, &[sqs_input(&q, "alb", "")], &file_out, ""),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once", "-d", "fetch"]), LONG).await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "the cut object is not delivered: {}",
+        run.stderr
+    );
+    for key in ["big", "cut"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains("inflating on a thread of its own")
+                    && l.contains(&format!("s3://bucket/{key}.log.gz"))),
+            "{key}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("s3://bucket/cut.log.gz: gzip stream is truncated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(counter(&run.stderr, "s3_objects_failed"), 1);
+    assert_eq!(counter(&run.stderr, "sqs_messages_kept"), 1);
+    assert_eq!(
+        counter(&run.stderr, "sqs_messages_deleted"),
+        2,
+        "test event + big"
+    );
+
+    // Every line of the big object, with the ids and fields the in-line decoder gives.
+    let written = std::fs::read_to_string(out_dir.join("events")).unwrap();
+    let delivered: Vec<serde_json::Value> = ndjson(&written)
+        .into_iter()
+        .filter(|e| e["log"]["file"]["path"] == "s3://bucket/big.log.gz")
+        .collect();
+    let inline = parse_object(
+        &spec("alb"),
+        &s3logsbeat::config::EnrichSettings::new("n", "h"),
+        "big.log.gz",
+        &big,
+        64 * 1024,
+        s3logsbeat::object::DEFAULT_MAX_LINE_BYTES,
+    );
+    assert_eq!(inline.result.unwrap().lines, 16_000);
+    let expected: Vec<serde_json::Value> = inline.events.iter().map(|e| e.doc_json()).collect();
+    assert_eq!(delivered.len(), expected.len());
+    assert_eq!(ids(&delivered), ids_of(&inline.events));
+    for (d, e) in delivered.iter().zip(&expected) {
+        assert_eq!(d["message"], e["message"]);
+        assert_eq!(d["@timestamp"], e["@timestamp"]);
+        assert_eq!(d["log"]["offset"], e["log"]["offset"]);
+    }
+}
+
+fn ids_of(events: &[s3logsbeat::event::Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let mut hex = Vec::new();
+            e.id.write_hex(&mut hex);
+            String::from_utf8(hex).unwrap()
+        })
+        .collect()
+}
