@@ -61,6 +61,7 @@ pub async fn read_object(
         path: path.clone(),
         reason,
     };
+    let _reading = inflate::Reading::start();
     // Chosen before GetObject: an object no format is chosen for is never downloaded.
     let Some(spec) = crate::route::choose(&input.formats, &obj.bucket, &obj.key) else {
         return Err(FetchError::Unmatched(path));
@@ -132,7 +133,7 @@ pub async fn read_object(
         Ok(None) => Default::default(),
         Err(e) => return Err(read_failed(&e)),
     };
-    if size as u64 >= inflate::THREAD_MIN_BYTES && first.starts_with(&[0x1f, 0x8b]) {
+    if first.starts_with(&[0x1f, 0x8b]) && inflate::worth_a_thread(size as u64) {
         // A large gzip object: inflated on a thread of its own, its text parsed here.
         parser.decoded_elsewhere(Compression::Gzip);
         tracing::debug!(object = %path, compressed_bytes = size, "inflating on a thread of its own");

@@ -701,7 +701,13 @@ async fn a_large_gzip_object_is_inflated_on_its_own_thread_with_the_same_events(
     );
     let cfg = write_config(
         &dir,
-        &config(&moto, &[sqs_input(&q, "alb", "")], &file_out, ""),
+        // One object at a time: an object gets a thread only while fewer are read than there are cores.
+        &config(
+            &moto,
+            &[sqs_input(&q, "alb", "      workers: 1\n")],
+            &file_out,
+            "",
+        ),
     );
     let run = run_to_end(daemon(&cfg, &["--once", "-d", "fetch"]), LONG).await;
     assert_eq!(
