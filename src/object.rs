@@ -37,8 +37,11 @@ const DECODE_SLICE: usize = 1024;
 /// few KB of input could make millions of events wait in memory before the caller drains them.
 const BYTE_BUDGET: u64 = 1 << 20;
 
-/// See [`BYTE_BUDGET`].
-const EVENT_BUDGET: usize = 4096;
+/// See [`BYTE_BUDGET`]. As many events as a reader reserves queue slots for before a parse
+/// ([`crate::config::PUBLISH_CHUNK_EVENTS`]), so that the events it holds beyond its reservation are at
+/// most the lines of one decoding step's text (a [`DECODE_SLICE`] of gzip: about 8 KiB of load balancer
+/// logs, at most about 1 MiB; 64 KiB of zstd or plain text).
+const EVENT_BUDGET: usize = crate::config::PUBLISH_CHUNK_EVENTS;
 
 /// The compression of an object, as sniffed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -488,7 +491,7 @@ impl<'s> ObjectParser<'s> {
     }
 
     /// Feeds the next bytes of the object. Decoding stops once this call has produced about 1 MiB of
-    /// text or 4096 events; the rest waits in a backlog: take the events, then call
+    /// text or [`crate::config::PUBLISH_CHUNK_EVENTS`] events; the rest waits in a backlog: take the events, then call
     /// [`ObjectParser::resume`] while [`ObjectParser::has_backlog`] says so, before feeding more.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), ReadError> {
         if self.handler.stats.skipped {
