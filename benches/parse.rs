@@ -259,9 +259,9 @@ fn generate(name: &'static str, spec: FormatSpec, line: fn(&mut Gen, u64, &mut S
     }
 }
 
-/// The whole path for one object; returns the events written, so nothing is optimised away.
-fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec<u8>) -> u64 {
-    let mut p = ObjectParser::new(
+/// The parser the daemon would make for the benchmark's object.
+fn object_parser<'s>(spec: &'s FormatSpec, settings: &EnrichSettings) -> ObjectParser<'s> {
+    ObjectParser::new(
         spec,
         settings,
         ObjectId {
@@ -270,23 +270,30 @@ fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec
             last_modified: None,
         },
         1 << 20,
-    );
+    )
+}
+
+/// Writes the parser's events as NDJSON into `out` (cleared past 1 MiB) and counts them in `n`.
+fn emit(p: &mut ObjectParser<'_>, out: &mut Vec<u8>, n: &mut u64) {
+    for e in p.drain() {
+        e.write_with_metadata(out);
+        out.push(b'\n');
+        *n += 1;
+    }
+    if out.len() > 1 << 20 {
+        out.clear();
+    }
+}
+
+/// The whole path for one object; returns the events written, so nothing is optimised away.
+fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec<u8>) -> u64 {
+    let mut p = object_parser(spec, settings);
     let mut n = 0;
-    let mut emit = |p: &mut ObjectParser<'_>, out: &mut Vec<u8>| {
-        for e in p.drain() {
-            e.write_with_metadata(out);
-            out.push(b'\n');
-            n += 1;
-        }
-        if out.len() > 1 << 20 {
-            out.clear();
-        }
-    };
     for c in data.chunks(64 * 1024) {
-        p.feed_all(c, |p| emit(p, out)).unwrap();
+        p.feed_all(c, |p| emit(p, out, &mut n)).unwrap();
     }
     p.finish().unwrap();
-    emit(&mut p, out);
+    emit(&mut p, out, &mut n);
     n
 }
 
@@ -300,28 +307,9 @@ fn ship_apart(
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> u64 {
-    let mut p = ObjectParser::new(
-        spec,
-        settings,
-        ObjectId {
-            path: "s3://my-alb-logs/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/07/02/x.log.gz",
-            key: "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/07/02/x.log.gz",
-            last_modified: None,
-        },
-        1 << 20,
-    );
+    let mut p = object_parser(spec, settings);
     p.decoded_elsewhere(Compression::Gzip);
     let mut n = 0;
-    let mut emit = |p: &mut ObjectParser<'_>, out: &mut Vec<u8>| {
-        for e in p.drain() {
-            e.write_with_metadata(out);
-            out.push(b'\n');
-            n += 1;
-        }
-        if out.len() > 1 << 20 {
-            out.clear();
-        }
-    };
     // The body's chunks, as S3 would hand them over.
     let mut chunks = data
         .chunks(64 * 1024)
@@ -334,7 +322,7 @@ fn ship_apart(
         loop {
             match text.recv().await {
                 Some(Piece::Text(t, _)) => {
-                    p.feed_all(&t, |p| emit(p, out)).unwrap();
+                    p.feed_all(&t, |p| emit(p, out, &mut n)).unwrap();
                     text.give_back(t);
                 }
                 Some(Piece::End) => break,
@@ -344,7 +332,7 @@ fn ship_apart(
         text.join().await.unwrap();
     });
     p.finish().unwrap();
-    emit(&mut p, out);
+    emit(&mut p, out, &mut n);
     n
 }
 

@@ -192,6 +192,11 @@ async fn read_text(
     parser: &mut ObjectParser<'_>,
     out: &mut Publisher<'_>,
 ) -> Result<(), FetchError> {
+    let path = parser.context().path.clone();
+    let failed = |reason: String| FetchError::Failed {
+        path: path.clone(),
+        reason,
+    };
     loop {
         let piece = match out.shutdown.unless_aborted(text.recv()).await {
             None => return Err(FetchError::Aborted),
@@ -204,33 +209,22 @@ async fn read_text(
                 let fed = out.feed(parser, &t).await?;
                 text.give_back(t);
                 // Plain text fails only in an inner gzip layer (CloudWatch Logs via Firehose).
-                fed.map_err(|e| FetchError::Failed {
-                    path: parser_path(parser),
-                    reason: e.kind.to_string(),
-                })?;
+                fed.map_err(|e| failed(e.kind.to_string()))?;
             }
             Some(Piece::End) => return Ok(()),
             Some(Piece::Failed(_)) if out.shutdown.is_aborted() => return Err(FetchError::Aborted),
             Some(Piece::Failed(e)) => {
                 out.publish(parser, 1).await?;
-                return Err(FetchError::Failed {
-                    path: parser_path(parser),
-                    reason: e.to_string(),
-                });
+                return Err(failed(e.to_string()));
             }
             // The thread ended without a word: it panicked, and its join says why.
             None => {
-                return Err(FetchError::Failed {
-                    path: parser_path(parser),
-                    reason: "the inflating thread ended before the stream did".into(),
-                })
+                return Err(failed(
+                    "the inflating thread ended before the stream did".into(),
+                ))
             }
         }
     }
-}
-
-fn parser_path(parser: &ObjectParser<'_>) -> String {
-    parser.context().path.clone()
 }
 
 /// Where a reader's events go, and the queue slots it holds.
@@ -288,66 +282,45 @@ impl Publisher<'_> {
         }
     }
 
+    /// Publishes the parser's events once at least `min` are waiting, with the reserved slots first.
     async fn publish(
         &mut self,
         parser: &mut ObjectParser<'_>,
         min: usize,
     ) -> Result<(), FetchError> {
-        publish(
-            parser,
-            self.input,
-            self.queue,
-            self.ack,
-            min,
-            self.metrics,
-            self.shutdown,
-            &mut self.slots,
-        )
-        .await
-    }
-}
-
-/// Publishes the parser's events once at least `min` are waiting, with the reader's reserved slots
-/// first.
-#[allow(clippy::too_many_arguments)] // the reader's state, passed as it is
-async fn publish(
-    parser: &mut ObjectParser<'_>,
-    input: &InputSettings,
-    queue: &QueueSender,
-    ack: &AckGroup,
-    min: usize,
-    metrics: &Metrics,
-    shutdown: &Shutdown,
-    slots: &mut Reservation,
-) -> Result<(), FetchError> {
-    if parser.pending() < min.max(1) {
-        return Ok(());
-    }
-    let mut events: Vec<_> = parser.drain().collect();
-    if input.field_names == FieldNames::Ecs {
-        let format = parser.format();
-        for e in &mut events {
-            crate::ecs::apply(format, e);
-        }
-    }
-    let processors = &input.processors;
-    if !processors.is_empty() {
-        let before = events.len();
-        events.retain_mut(|e| crate::processors::apply(processors, e));
-        Metrics::add(&metrics.events_filtered, (before - events.len()) as u64);
-        if events.is_empty() {
+        if parser.pending() < min.max(1) {
             return Ok(());
         }
+        let mut events: Vec<_> = parser.drain().collect();
+        if self.input.field_names == FieldNames::Ecs {
+            let format = parser.format();
+            for e in &mut events {
+                crate::ecs::apply(format, e);
+            }
+        }
+        let processors = &self.input.processors;
+        if !processors.is_empty() {
+            let before = events.len();
+            events.retain_mut(|e| crate::processors::apply(processors, e));
+            Metrics::add(
+                &self.metrics.events_filtered,
+                (before - events.len()) as u64,
+            );
+            if events.is_empty() {
+                return Ok(());
+            }
+        }
+        let n = events.len() as u64;
+        // Waiting for queue space at abort: give up reading.
+        match self
+            .shutdown
+            .unless_aborted(self.queue.send_reserved(events, self.ack, &mut self.slots))
+            .await
+        {
+            Some(Ok(())) => {}
+            Some(Err(_)) | None => return Err(FetchError::Aborted),
+        }
+        Metrics::add(&self.metrics.events_published, n);
+        Ok(())
     }
-    let n = events.len() as u64;
-    // Waiting for queue space at abort: give up reading.
-    match shutdown
-        .unless_aborted(queue.send_reserved(events, ack, slots))
-        .await
-    {
-        Some(Ok(())) => {}
-        Some(Err(_)) | None => return Err(FetchError::Aborted),
-    }
-    Metrics::add(&metrics.events_published, n);
-    Ok(())
 }

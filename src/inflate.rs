@@ -98,8 +98,8 @@ where
     F: FnMut() -> Option<Result<B, String>> + Send + 'static,
 {
     let (tx, pieces) = mpsc::channel(QUEUED_PIECES);
-    // Buffers the parser is done with come back here: two pieces' worth of memory is reused, not
-    // allocated per piece.
+    // Buffers the parser is done with come back here, to be filled again rather than allocated per
+    // piece.
     let (spare, mut spares) = mpsc::channel::<Vec<u8>>(QUEUED_PIECES + 2);
     let thread = tokio::task::spawn_blocking(move || {
         let mut gz = GzipStream::new();
@@ -108,15 +108,17 @@ where
         // False once the receiver is gone: nothing more is wanted.
         let mut open = true;
         let mut chunk = Some(Ok(first));
-        loop {
+        // How the stream ends; the text before it is flushed first.
+        let last = loop {
             let c = match chunk.take().or_else(&mut next) {
-                None => break,
-                Some(Ok(c)) => c,
-                Some(Err(e)) => {
-                    let _ = flush(&tx, &mut buf, &mut compressed, &mut spares);
-                    let _ = tx.blocking_send(Piece::Failed(InflateError::Body(e)));
-                    return;
+                None if gz.finish() => break Piece::End,
+                None => {
+                    break Piece::Failed(InflateError::Stream(ReadErrorKind::Truncated {
+                        compression: Compression::Gzip,
+                    }))
                 }
+                Some(Ok(c)) => c,
+                Some(Err(e)) => break Piece::Failed(InflateError::Body(e)),
             };
             let c = c.as_ref();
             compressed += c.len() as u64;
@@ -135,26 +137,15 @@ where
                 return;
             }
             if let Err(source) = r {
-                let _ = flush(&tx, &mut buf, &mut compressed, &mut spares);
-                let kind = ReadErrorKind::Corrupt {
+                break Piece::Failed(InflateError::Stream(ReadErrorKind::Corrupt {
                     compression: Compression::Gzip,
                     source,
-                };
-                let _ = tx.blocking_send(Piece::Failed(InflateError::Stream(kind)));
-                return;
+                }));
             }
-        }
-        if !flush(&tx, &mut buf, &mut compressed, &mut spares) {
-            return;
-        }
-        let last = if gz.finish() {
-            Piece::End
-        } else {
-            Piece::Failed(InflateError::Stream(ReadErrorKind::Truncated {
-                compression: Compression::Gzip,
-            }))
         };
-        let _ = tx.blocking_send(last);
+        if flush(&tx, &mut buf, &mut compressed, &mut spares) {
+            let _ = tx.blocking_send(last);
+        }
     });
     Inflating {
         pieces,

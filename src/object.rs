@@ -491,8 +491,9 @@ impl<'s> ObjectParser<'s> {
     }
 
     /// Feeds the next bytes of the object. Decoding stops once this call has produced about 1 MiB of
-    /// text or [`crate::config::PUBLISH_CHUNK_EVENTS`] events; the rest waits in a backlog: take the events, then call
-    /// [`ObjectParser::resume`] while [`ObjectParser::has_backlog`] says so, before feeding more.
+    /// text or [`crate::config::PUBLISH_CHUNK_EVENTS`] events; the rest waits in a backlog: take the
+    /// events, then call [`ObjectParser::resume`] while [`ObjectParser::has_backlog`] says so, before
+    /// feeding more.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), ReadError> {
         if self.handler.stats.skipped {
             return Ok(());

@@ -120,7 +120,7 @@ fn f4_zstd_output_is_decoded_within_a_budget_per_call() {
     })
     .unwrap();
     let budget = s3logsbeat::config::PUBLISH_CHUNK_EVENTS;
-    assert!(total > 3 * budget, "{total} events from the first piece");
+    assert!(total > 3 * 4096, "{total} events from the first piece");
     assert!(most <= budget + 64 * 1024, "{most} events waited at once");
 }
 
