@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
-use crate::event::{push_bytes, write_json_str, Event, EventId, Name, Timestamp};
+use crate::event::{copy_short, push_bytes, write_json_str, Event, EventId, Name, Timestamp};
 use crate::formats::{LineOut, LogFormat, Record};
 
 /// The tag on events of lines that did not parse; filter on it in dashboards.
@@ -243,18 +243,16 @@ impl ObjectContext {
                     if !self.skip.is_empty() && self.skip.iter().any(|s| s == name) {
                         continue;
                     }
-                    doc.push(b',');
                     if !self.rename.is_empty() && self.rename.contains(&name.as_ref()) {
                         // `_tags` may itself be a field of the record: add `_` until the name is free.
                         let mut n = format!("_{name}");
                         while out.fields_of(rec).iter().any(|(f, _)| f.as_ref() == n) {
                             n.insert(0, '_');
                         }
-                        write_json_str(&mut doc, &n);
+                        write_key(&mut doc, &Cow::Owned(n));
                     } else {
-                        write_name(&mut doc, name);
+                        write_key(&mut doc, name);
                     }
-                    doc.push(b':');
                     value.write_json(&mut doc);
                 }
                 (*ts, false)
@@ -303,17 +301,40 @@ impl ObjectContext {
     }
 }
 
-/// Writes a field name. Borrowed names are the fixed formats' static names (`client_ip`), which need no
-/// escaping; names from data (JSON keys, CloudFront headers) are always owned and escaped.
-#[inline]
-fn write_name(doc: &mut Vec<u8>, name: &Name<'_>) {
+/// Writes `,"name":`, the key of a field that follows another. Borrowed names are the fixed formats'
+/// static names (`client_ip`), which need no escaping: one capacity check and one copy of the name
+/// (four pushes each with its own check were 3% of the ALB path in callgrind). Names from data (JSON
+/// keys, CloudFront headers) are always owned and escaped.
+#[inline(always)]
+fn write_key(doc: &mut Vec<u8>, name: &Name<'_>) {
     match name {
-        Cow::Borrowed(n) => {
-            doc.push(b'"');
-            push_bytes(doc, n.as_bytes());
-            doc.push(b'"');
+        Cow::Borrowed(n) => push_key(doc, n.as_bytes()),
+        n => {
+            doc.push(b',');
+            write_json_str(doc, n);
+            doc.push(b':');
         }
-        n => write_json_str(doc, n),
+    }
+}
+
+/// Appends `,"` `n` `":`.
+#[inline(always)]
+fn push_key(doc: &mut Vec<u8>, n: &[u8]) {
+    doc.reserve(n.len() + 4);
+    let len = doc.len();
+    // SAFETY: `reserve` made room for the `n.len() + 4` bytes written below, all before `set_len`.
+    unsafe {
+        let p = doc.as_mut_ptr().add(len);
+        p.cast::<[u8; 2]>().write_unaligned(*b",\"");
+        if n.len() <= 32 {
+            copy_short(n.as_ptr(), p.add(2), n.len());
+        } else {
+            std::ptr::copy_nonoverlapping(n.as_ptr(), p.add(2), n.len());
+        }
+        p.add(2 + n.len())
+            .cast::<[u8; 2]>()
+            .write_unaligned(*b"\":");
+        doc.set_len(len + n.len() + 4);
     }
 }
 

@@ -20,28 +20,37 @@ pub struct Tok<'a> {
 
 impl<'a> Tok<'a> {
     /// The value with `\"` and `\\` unescaped.
+    #[inline]
     pub fn value(self) -> Cow<'a, str> {
         if !self.escaped {
             return Cow::Borrowed(self.text);
         }
-        let mut s = String::with_capacity(self.text.len());
-        let mut chars = self.text.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some(n @ ('"' | '\\')) => s.push(n),
-                    Some(n) => {
-                        s.push('\\');
-                        s.push(n);
-                    }
-                    None => s.push('\\'),
-                }
-            } else {
-                s.push(c);
-            }
-        }
-        Cow::Owned(s)
+        Cow::Owned(unescape(self.text))
     }
+}
+
+/// `text` with `\"` and `\\` unescaped: the rare path of [`Tok::value`], kept out of line so that the
+/// common one (a borrow) is inlined into every caller instead of being a call with a prologue.
+#[cold]
+#[inline(never)]
+fn unescape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(n @ ('"' | '\\')) => s.push(n),
+                Some(n) => {
+                    s.push('\\');
+                    s.push(n);
+                }
+                None => s.push('\\'),
+            }
+        } else {
+            s.push(c);
+        }
+    }
+    s
 }
 
 /// Splits an ELB/ALB line into fields: separated by spaces, a field that starts with `"` runs to the next
@@ -66,7 +75,10 @@ impl<'a> SpaceFields<'a> {
 
     /// The next field; `Ok(None)` at the end of the line. `name` is used in the error for an unterminated
     /// quote.
-    #[inline]
+    ///
+    /// Inlined into every column of a format's parser: as a call, its prologue and epilogue cost as
+    /// much as finding the field (callgrind). The quoted case, a loop, stays out of line.
+    #[inline(always)]
     pub fn next(&mut self, name: &'static str) -> Result<Option<Tok<'a>>, ParseError> {
         let b = self.s.as_bytes();
         let mut i = self.pos;
@@ -79,63 +91,79 @@ impl<'a> SpaceFields<'a> {
         }
         self.count += 1;
         if b[i] == b'"' {
-            let start = i + 1;
-            let mut j = start;
-            let mut escaped = false;
-            loop {
-                match find_byte2(b, j, b'"', b'\\').map(|at| at - j) {
-                    None => {
-                        return Err(ParseError::new(
-                            ErrorKind::UnterminatedQuote,
-                            name,
-                            &self.s[i..],
-                        ))
-                    }
-                    Some(k) => {
-                        let at = j + k;
-                        if b[at] == b'\\' {
-                            escaped = true;
-                            j = at + 2;
-                            if j > b.len() {
-                                return Err(ParseError::new(
-                                    ErrorKind::UnterminatedQuote,
-                                    name,
-                                    &self.s[i..],
-                                ));
-                            }
-                        } else {
-                            self.pos = at + 1;
-                            return Ok(Some(Tok {
-                                text: &self.s[start..at],
-                                escaped,
-                            }));
-                        }
-                    }
-                }
-            }
+            return self.quoted(i, name).map(Some);
         }
         let end = find_byte(b, i, b' ').unwrap_or(b.len());
         self.pos = end;
         Ok(Some(Tok {
-            text: &self.s[i..end],
+            text: self.slice(i, end),
             escaped: false,
         }))
     }
 
+    /// `s[start..end]`, where `start` is 0 or follows an ASCII byte and `end` is the length or at an
+    /// ASCII byte (a space or a quote), so both are character boundaries and the slice needs no check.
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        debug_assert!(self.s.is_char_boundary(start) && self.s.is_char_boundary(end));
+        debug_assert!(start <= end && end <= self.s.len());
+        // SAFETY: see above: both ends are in bounds and on character boundaries of a `str`.
+        unsafe { self.s.get_unchecked(start..end) }
+    }
+
+    /// The quoted field whose opening quote is at `i`: it runs to the next `"` not escaped by `\`.
+    #[inline(never)]
+    fn quoted(&mut self, i: usize, name: &'static str) -> Result<Tok<'a>, ParseError> {
+        let b = self.s.as_bytes();
+        let start = i + 1;
+        let mut j = start;
+        let mut escaped = false;
+        loop {
+            let Some(at) = find_byte2(b, j, b'"', b'\\') else {
+                return Err(self.unterminated(i, name));
+            };
+            if b[at] == b'\\' {
+                escaped = true;
+                j = at + 2;
+                if j > b.len() {
+                    return Err(self.unterminated(i, name));
+                }
+            } else {
+                self.pos = at + 1;
+                return Ok(Tok {
+                    text: self.slice(start, at),
+                    escaped,
+                });
+            }
+        }
+    }
+
+    /// The error of a quote opened at `i` and never closed.
+    #[cold]
+    fn unterminated(&self, i: usize, name: &'static str) -> ParseError {
+        ParseError::new(ErrorKind::UnterminatedQuote, name, &self.s[i..])
+    }
+
     /// The next field, which the format requires.
-    #[inline]
+    #[inline(always)]
     pub fn required(&mut self, name: &'static str, required: usize) -> Result<Tok<'a>, ParseError> {
         match self.next(name)? {
             Some(t) => Ok(t),
-            None => Err(ParseError::new(
-                ErrorKind::TooFewFields {
-                    required,
-                    found: self.count,
-                },
-                "",
-                self.s,
-            )),
+            None => Err(self.too_few(required)),
         }
+    }
+
+    /// The error of a line that ended before its `required` columns.
+    #[cold]
+    fn too_few(&self, required: usize) -> ParseError {
+        ParseError::new(
+            ErrorKind::TooFewFields {
+                required,
+                found: self.count,
+            },
+            "",
+            self.s,
+        )
     }
     /// The next field, read as `[...]` when it starts with `[`: the brackets are dropped and the text
     /// between them may contain spaces (S3's `[06/Feb/2019:00:00:38 +0000]`). A field that does not start
