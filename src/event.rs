@@ -104,11 +104,10 @@ impl Timestamp {
     /// The fraction `frac` (nanoseconds, at most 999,999,999) in `digits` digits, and the `Z`.
     fn push_fraction(self, frac: u32, out: &mut Vec<u8>) {
         match self.digits {
-            3 => push_padded(out, frac / 1_000_000, 3),
-            6 => push_padded(out, frac / 1_000, 6),
-            _ => push_padded(out, frac, 9),
+            3 => push_fixed::<4>(out, frac / 1_000_000),
+            6 => push_fixed::<7>(out, frac / 1_000),
+            _ => push_fixed::<10>(out, frac),
         }
-        out.push(b'Z');
     }
 
     /// [`Timestamp::write_rfc3339`] for years outside 0..=9999, through chrono.
@@ -183,6 +182,18 @@ fn write_date_time(d: &NaiveDateTime, out: &mut Vec<u8>) {
     push_padded(out, d.minute(), 2);
     out.push(b':');
     push_padded(out, d.second(), 2);
+}
+
+/// Appends the last `N - 1` decimal digits of `v`, zero-padded, and a `Z`: the fraction of a time, in
+/// one copy of a fixed size (the digit loop of [`push_padded`] was a third of writing a timestamp).
+#[inline(always)]
+fn push_fixed<const N: usize>(out: &mut Vec<u8>, mut v: u32) {
+    let mut buf = [b'Z'; N];
+    for d in buf[..N - 1].iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&buf);
 }
 
 /// Appends `v` as decimal, left-padded with zeros to `width` digits.
