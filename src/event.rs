@@ -104,10 +104,11 @@ impl Timestamp {
     /// The fraction `frac` (nanoseconds, at most 999,999,999) in `digits` digits, and the `Z`.
     fn push_fraction(self, frac: u32, out: &mut Vec<u8>) {
         match self.digits {
-            3 => push_fixed::<4>(out, frac / 1_000_000),
-            6 => push_fixed::<7>(out, frac / 1_000),
-            _ => push_fixed::<10>(out, frac),
+            3 => push_digits::<3>(out, frac / 1_000_000),
+            6 => push_digits::<6>(out, frac / 1_000),
+            _ => push_digits::<9>(out, frac),
         }
+        out.push(b'Z');
     }
 
     /// [`Timestamp::write_rfc3339`] for years outside 0..=9999, through chrono.
@@ -167,51 +168,33 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 fn write_date_time(d: &NaiveDateTime, out: &mut Vec<u8>) {
     let year = d.year();
     if (0..=9999).contains(&year) {
-        push_padded(out, year as u32, 4);
+        push_digits::<4>(out, year as u32);
     } else {
         // RFC 3339 has no room for these; write them the way chrono does so that nothing panics.
         out.extend_from_slice(format!("{year:+05}").as_bytes());
     }
     out.push(b'-');
-    push_padded(out, d.month(), 2);
+    push_digits::<2>(out, d.month());
     out.push(b'-');
-    push_padded(out, d.day(), 2);
+    push_digits::<2>(out, d.day());
     out.push(b'T');
-    push_padded(out, d.hour(), 2);
+    push_digits::<2>(out, d.hour());
     out.push(b':');
-    push_padded(out, d.minute(), 2);
+    push_digits::<2>(out, d.minute());
     out.push(b':');
-    push_padded(out, d.second(), 2);
+    push_digits::<2>(out, d.second());
 }
 
-/// Appends the last `N - 1` decimal digits of `v`, zero-padded, and a `Z`: the fraction of a time, in
-/// one copy of a fixed size (the digit loop of [`push_padded`] was a third of writing a timestamp).
+/// Appends the last `N` decimal digits of `v`, zero-padded, as one copy of a fixed size (a loop that
+/// stopped at the last non-zero digit was a third of writing a timestamp's fraction).
 #[inline(always)]
-fn push_fixed<const N: usize>(out: &mut Vec<u8>, mut v: u32) {
-    let mut buf = [b'Z'; N];
-    for d in buf[..N - 1].iter_mut().rev() {
+fn push_digits<const N: usize>(out: &mut Vec<u8>, mut v: u32) {
+    let mut buf = [b'0'; N];
+    for d in buf.iter_mut().rev() {
         *d = b'0' + (v % 10) as u8;
         v /= 10;
     }
     out.extend_from_slice(&buf);
-}
-
-/// Appends `v` as decimal, left-padded with zeros to `width` digits.
-fn push_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let mut i = buf.len();
-    while v > 0 && i > 0 {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    let digits = buf.len() - i;
-    let start = if digits >= width {
-        i
-    } else {
-        buf.len() - width
-    };
-    out.extend_from_slice(&buf[start..]);
 }
 
 /// Builds a UTC timestamp from calendar parts; `None` if the date or time does not exist.
