@@ -304,7 +304,7 @@ pub fn apply(format: LogFormat, e: &mut Event) {
             }
         }
     }
-    e.doc = Value::Object(doc).to_string();
+    e.doc = Value::Object(doc).to_string().into();
 }
 
 /// ECS leaves `-` placeholders absent and writes `http.version` without `HTTP/`.
@@ -401,7 +401,7 @@ mod tests {
             id: EventId([0; 16]),
             timestamp: Timestamp::from_millis(0),
             format: "alb",
-            doc: doc.to_string(),
+            doc: doc.into(),
             parse_failure: false,
         }
     }

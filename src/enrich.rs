@@ -24,6 +24,7 @@
 use std::borrow::Cow;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
+use crate::doc::DocBuf;
 use crate::event::{copy_short, push_bytes, write_json_str, Event, EventId, Name, Timestamp};
 use crate::formats::{LineOut, LogFormat, Record};
 
@@ -217,7 +218,12 @@ impl ObjectContext {
         self.event_with_id(out, rec, line, offset, truncated, id)
     }
 
-    /// [`ObjectContext::event`] with the id already computed, or to be set later (by [`crate::ids`]).
+    /// The input's `log_format`, the events' `@metadata.format`.
+    pub fn format(&self) -> &'static str {
+        self.format
+    }
+
+    /// [`ObjectContext::event`] with the id already computed: the document in a buffer of its own.
     pub fn event_with_id(
         &self,
         out: &LineOut<'_>,
@@ -227,8 +233,38 @@ impl ObjectContext {
         truncated: bool,
         id: EventId,
     ) -> Option<Event> {
-        // Room for the line's values plus field names and metadata, so the buffer is allocated once.
-        let mut doc = Vec::with_capacity(
+        let mut docs = DocBuf::default();
+        let (timestamp, parse_failure) =
+            self.write_document(&mut docs, out, rec, line, offset, truncated)?;
+        let doc = docs.freeze().next()?;
+        Some(Event {
+            id,
+            timestamp,
+            format: self.format,
+            doc,
+            parse_failure,
+        })
+    }
+
+    /// Writes the document of one record as the next one of `docs` (the object's), and returns the
+    /// event's time and whether it is a parse failure; `None`, with nothing written, for a failed record
+    /// under `parse_errors: drop`. What is written is UTF-8: it is built only from `&str` values, static
+    /// ASCII and ASCII escapes. (Checking it again cost about 5% of the ALB hot path; debug builds check
+    /// it when the document is closed.)
+    pub fn write_document(
+        &self,
+        docs: &mut DocBuf,
+        out: &LineOut<'_>,
+        rec: &Record,
+        line: &str,
+        offset: u64,
+        truncated: bool,
+    ) -> Option<(Timestamp, bool)> {
+        if rec.result.is_err() && self.parse_errors == ParseErrorPolicy::Drop {
+            return None;
+        }
+        // Room for the line's values plus field names and metadata, so the document rarely outgrows it.
+        let doc = docs.begin(
             2 * rec.span.len().min(line.len())
                 + self.log_prefix.len()
                 + self.tail_failed.len()
@@ -237,7 +273,7 @@ impl ObjectContext {
         let (timestamp, failed) = match &rec.result {
             Ok(ts) => {
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
-                ts.write_rfc3339(&mut doc);
+                ts.write_rfc3339(doc);
                 doc.push(b'"');
                 for (name, value) in out.fields_of(rec) {
                     if !self.skip.is_empty() && self.skip.iter().any(|s| s == name) {
@@ -249,36 +285,30 @@ impl ObjectContext {
                         while out.fields_of(rec).iter().any(|(f, _)| f.as_ref() == n) {
                             n.insert(0, '_');
                         }
-                        write_key(&mut doc, &Cow::Owned(n));
+                        write_key(doc, &Cow::Owned(n));
                     } else {
-                        write_key(&mut doc, name);
+                        write_key(doc, name);
                     }
-                    value.write_json(&mut doc);
+                    value.write_json(doc);
                 }
                 (*ts, false)
             }
             Err(e) => {
-                if self.parse_errors == ParseErrorPolicy::Drop {
-                    return None;
-                }
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
-                self.fallback_time.write_rfc3339(&mut doc);
+                self.fallback_time.write_rfc3339(doc);
                 doc.extend_from_slice(b"\",\"message\":");
                 // Only the record's own part of the line: a line of many failing JSON values must not
                 // make each failure carry the rest of the line (quadratic in the line's length).
                 let end = rec.span.end.min(line.len());
-                write_json_str(
-                    &mut doc,
-                    line.get(rec.span.start.min(end)..end).unwrap_or(""),
-                );
+                write_json_str(doc, line.get(rec.span.start.min(end)..end).unwrap_or(""));
                 doc.extend_from_slice(b",\"error\":{\"message\":");
-                write_json_str(&mut doc, &e.to_string());
+                write_json_str(doc, &e.to_string());
                 doc.push(b'}');
                 (self.fallback_time, true)
             }
         };
         doc.extend_from_slice(&self.log_prefix);
-        push_bytes(&mut doc, itoa::Buffer::new().format(offset).as_bytes());
+        push_bytes(doc, itoa::Buffer::new().format(offset).as_bytes());
         if truncated {
             doc.extend_from_slice(b",\"flags\":[\"truncated\"]");
         }
@@ -287,17 +317,8 @@ impl ObjectContext {
         } else {
             &self.tail_ok
         });
-        // SAFETY: `doc` is built only from `&str` values, static ASCII and ASCII escapes, so it is UTF-8.
-        // (Checking it again cost about 5% of the ALB hot path.) Debug builds verify it.
-        debug_assert!(std::str::from_utf8(&doc).is_ok());
-        let doc = unsafe { String::from_utf8_unchecked(doc) };
-        Some(Event {
-            id,
-            timestamp,
-            format: self.format,
-            doc,
-            parse_failure: failed,
-        })
+        docs.close();
+        Some((timestamp, failed))
     }
 }
 

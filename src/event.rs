@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::doc::Doc;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 /// A point in time, UTC, with the number of fraction digits the log wrote.
@@ -519,8 +520,9 @@ pub struct Event {
     pub timestamp: Timestamp,
     /// The input's `log_format`, sent as `@metadata.format`.
     pub format: &'static str,
-    /// The document: one JSON object, without `@metadata`.
-    pub doc: String,
+    /// The document: one JSON object, without `@metadata`, usually sharing its buffer with the other
+    /// events of its chunk (see [`crate::doc`]).
+    pub doc: Doc,
     /// True when the line did not parse and this event carries the raw line in `message`.
     pub parse_failure: bool,
 }

@@ -15,7 +15,7 @@
 //! - [`enrich`]: fields in, [`event::Event`] out: `@timestamp`, `log.*`, `beat.*`, `key_regex_fields`,
 //!   global `fields`/`tags`, the deterministic `_id`, and failure events for lines that did not parse;
 //!   [`ids`] computes the `_id`s several lines at a time.
-//! - [`event`]: the event model and its JSON.
+//! - [`event`]: the event model and its JSON; [`doc`]: the documents, one buffer per chunk of events.
 //! - [`queue`]: the bounded publish queue and the batcher: where backpressure stops polling.
 //! - [`outputs`]: Elasticsearch bulk, console, file; each reports delivery.
 //! - [`reader`]: the object stage shared by the daemon and `s3import`: a pool of readers per input.
@@ -34,6 +34,7 @@ pub mod ack;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod doc;
 pub mod ecs;
 pub mod enrich;
 pub mod error;

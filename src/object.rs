@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::doc::DocBuf;
 use crate::enrich::{EnrichSettings, ObjectContext};
 use crate::event::{Event, EventId, Timestamp};
 use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
@@ -152,12 +153,24 @@ struct LineHandler<'s> {
     parser: LineParser<'s>,
     ctx: ObjectContext,
     scratch: LineOut<'static>,
-    events: Vec<Event>,
+    /// Events produced and not yet drained, without their documents: those are in `docs`, in the same
+    /// order.
+    events: Vec<Pending>,
+    /// The documents of `events`, written back to back into one buffer per drain (see [`crate::doc`]).
+    docs: DocBuf,
     /// Ids of events in `events` still being computed (set before the events are drained).
     ids: IdBatch,
     stats: ObjectStats,
     /// A second gzip layer inside the text (`cloudwatch` only).
     inner: Inner,
+}
+
+/// An event before it is drained: its document is the next one in [`LineHandler::docs`].
+#[derive(Debug)]
+struct Pending {
+    id: EventId,
+    timestamp: Timestamp,
+    parse_failure: bool,
 }
 
 /// A second gzip layer: Firehose writes CloudWatch Logs payloads as gzip members, and compresses the
@@ -200,9 +213,17 @@ impl LineHandler<'_> {
         self.stats.parse_failures += 1;
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
         out.finish(0, 0..text.len(), Err(ParseError::new(kind, "", "")));
-        if let Some(e) = self.ctx.event(&out, &out.records[0], text, b"", 0, false) {
+        let id = self.ctx.event_id(0, b"");
+        let rec = &out.records[0];
+        if let Some((timestamp, parse_failure)) =
+            (self.ctx).write_document(&mut self.docs, &out, rec, text, 0, false)
+        {
             self.stats.events += 1;
-            self.events.push(e);
+            self.events.push(Pending {
+                id,
+                timestamp,
+                parse_failure,
+            });
         }
         self.scratch = out.recycle();
     }
@@ -259,16 +280,21 @@ impl LineHandler<'_> {
                 };
                 let offset = line.offset + start as u64;
                 // The id is set when its batch is hashed: at the latest in `ObjectParser::drain`.
-                if let Some(e) = self.ctx.event_with_id(
+                let written = (self.ctx).write_document(
+                    &mut self.docs,
                     &out,
                     rec,
                     &text,
                     offset,
                     line.truncated,
-                    EventId([0; 16]),
-                ) {
+                );
+                if let Some((timestamp, parse_failure)) = written {
                     self.stats.events += 1;
-                    self.events.push(e);
+                    self.events.push(Pending {
+                        id: EventId([0; 16]),
+                        timestamp,
+                        parse_failure,
+                    });
                     let events = &mut self.events;
                     let at = events.len() - 1;
                     if let Some(id) = self.ids.add(offset, id_bytes, at, |at, id| {
@@ -432,6 +458,7 @@ impl<'s> ObjectParser<'s> {
                 ctx,
                 scratch: LineOut::new(),
                 events: Vec::new(),
+                docs: DocBuf::default(),
                 ids,
                 stats: ObjectStats {
                     skipped,
@@ -478,11 +505,24 @@ impl<'s> ObjectParser<'s> {
         }
     }
 
-    /// Takes the events produced so far.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
-        let events = &mut self.handler.events;
-        self.handler.ids.finish(|at, id| events[at].id = id);
-        self.handler.events.drain(..)
+    /// Takes the events produced so far. Their documents share one buffer (see [`crate::doc`]).
+    pub fn drain(&mut self) -> std::vec::IntoIter<Event> {
+        let h = &mut self.handler;
+        let events = &mut h.events;
+        h.ids.finish(|at, id| events[at].id = id);
+        debug_assert_eq!(h.events.len(), h.docs.len());
+        let format = h.ctx.format();
+        let drained: Vec<Event> = (h.events.drain(..))
+            .zip(h.docs.freeze())
+            .map(|(p, doc)| Event {
+                id: p.id,
+                timestamp: p.timestamp,
+                format,
+                doc,
+                parse_failure: p.parse_failure,
+            })
+            .collect();
+        drained.into_iter()
     }
 
     /// Events waiting to be drained.

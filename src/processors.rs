@@ -30,7 +30,7 @@ pub fn apply(processors: &Processors, e: &mut Event) -> bool {
             return false;
         }
     }
-    e.doc = J::Object(doc).to_string();
+    e.doc = J::Object(doc).to_string().into();
     true
 }
 

@@ -125,7 +125,8 @@ async fn batch(n: usize, tag: &str) -> Batch {
                 format: "alb",
                 doc: format!(
                     "{{\"@timestamp\":\"2019-03-23T17:04:53.208Z\",\"n\":{i},\"tag\":\"{tag}\"}}"
-                ),
+                )
+                .into(),
                 parse_failure: false,
             }
         })

@@ -21,7 +21,7 @@ fn parse(spec: &FormatSpec, data: &[u8], chunk: usize) -> (Vec<(String, String)>
     let events = p
         .events
         .into_iter()
-        .map(|e| (e.id.to_string(), e.doc))
+        .map(|e| (e.id.to_string(), e.doc.to_string()))
         .collect();
     (events, p.result.unwrap())
 }

@@ -183,7 +183,8 @@ mod tests {
                 doc: format!(
                     "{{\"@timestamp\":\"x\",\"n\":{i},\"pad\":\"{}\"}}",
                     "y".repeat(400)
-                ),
+                )
+                .into(),
                 parse_failure: false,
             })
             .collect();
@@ -228,7 +229,7 @@ mod tests {
                 id: EventId([i; 16]),
                 timestamp: Timestamp::from_millis(0),
                 format: "json",
-                doc: format!("{{\"@timestamp\":\"x\",\"pad\":\"{}\"}}", "y".repeat(300)),
+                doc: format!("{{\"@timestamp\":\"x\",\"pad\":\"{}\"}}", "y".repeat(300)).into(),
                 parse_failure: false,
             };
             q.send(vec![e], &ack).await.unwrap();
