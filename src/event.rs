@@ -361,11 +361,30 @@ unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
 }
 
 /// Appends `s` as a JSON string literal, quotes included.
+///
+/// The common case, a string of at most 32 bytes with nothing to escape (14 of an ALB line's values),
+/// is one capacity check and three stores: the quotes and the bytes written in place, not pushed piece
+/// by piece (callgrind: 132 instructions a call on the ALB path before, with a check per piece).
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len();
     // One capacity check for the common case (nothing to escape) instead of one per piece.
-    out.reserve(s.len() + 2);
+    out.reserve(n + 2);
+    if n <= 32 && find_escape(b, 0).is_none() {
+        let len = out.len();
+        // SAFETY: `reserve` made room for `n + 2` bytes after `len`, all written before `set_len`
+        // exposes them; `b` is readable for `n <= 32` bytes and does not overlap `out`'s spare room.
+        unsafe {
+            let p = out.as_mut_ptr().add(len);
+            *p = b'"';
+            copy_short(b.as_ptr(), p.add(1), n);
+            *p.add(n + 1) = b'"';
+            out.set_len(len + n + 2);
+        }
+        return;
+    }
     out.push(b'"');
-    write_json_str_body(out, s.as_bytes());
+    write_json_str_body(out, b);
     out.push(b'"');
 }
 
@@ -782,6 +801,32 @@ mod tests {
         assert_eq!(std::str::from_utf8(&v).unwrap(), r#""a\"b\\c\nd\u0001é<""#);
         let back: String = serde_json::from_slice(&v).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}é<");
+    }
+
+    #[test]
+    fn json_strings_of_every_length_around_the_short_path_match_serde() {
+        // Lengths 0-40 cross the 32-byte in-place path; each with nothing to escape, or one byte that
+        // needs an escape at each position; appended after earlier content.
+        for n in 0..=40usize {
+            let clean: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let mut cases = vec![clean.clone()];
+            for at in 0..n {
+                for c in ['"', '\\', '\n', '\u{1f}', 'é'] {
+                    let mut t: Vec<char> = clean.chars().collect();
+                    t[at] = c;
+                    cases.push(t.into_iter().collect());
+                }
+            }
+            for t in cases {
+                let mut v = b"[1,".to_vec();
+                write_json_str(&mut v, &t);
+                assert_eq!(
+                    std::str::from_utf8(&v[3..]).unwrap(),
+                    serde_json::to_string(&t).unwrap(),
+                    "{t:?}"
+                );
+            }
+        }
     }
 
     #[test]
