@@ -509,10 +509,13 @@ impl EventId {
     /// Appends the 32 hex digits.
     pub fn write_hex(&self, out: &mut Vec<u8>) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for b in self.0 {
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
+        // Into an array first, then one copy: 32 pushes each checked the capacity.
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX[(b >> 4) as usize];
+            pair[1] = HEX[(b & 0xf) as usize];
         }
+        out.extend_from_slice(&hex);
     }
 }
 
@@ -560,6 +563,8 @@ impl Event {
     /// [`Event::write_with_metadata`] with another `@metadata.beat` (Logstash's `index` setting, which
     /// Logstash pipelines use to name indices).
     pub fn write_with_metadata_as(&self, out: &mut Vec<u8>, beat: &str) {
+        // The whole event's room at once: the metadata's fixed text is under 128 bytes.
+        out.reserve(self.doc.len() + beat.len() + self.format.len() + crate::VERSION.len() + 128);
         out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
         write_json_str(out, beat);
         out.extend_from_slice(b",\"type\":\"");
