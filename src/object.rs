@@ -156,7 +156,7 @@ struct LineHandler<'s> {
     /// Events produced and not yet drained, without their documents: those are in `docs`, in the same
     /// order.
     events: Vec<Pending>,
-    /// The documents of `events`, written back to back into one buffer per drain (see [`crate::doc`]).
+    /// The documents of `events`, written back to back into 64 KiB blocks (see [`crate::doc`]).
     docs: DocBuf,
     /// Ids of events in `events` still being computed (set before the events are drained).
     ids: IdBatch,
@@ -216,7 +216,8 @@ impl LineHandler<'_> {
         let id = self.ctx.event_id(0, b"");
         let rec = &out.records[0];
         if let Some((timestamp, parse_failure)) =
-            (self.ctx).write_document(&mut self.docs, &out, rec, text, 0, false)
+            self.ctx
+                .write_document(&mut self.docs, &out, rec, text, 0, false)
         {
             self.stats.events += 1;
             self.events.push(Pending {
@@ -280,7 +281,7 @@ impl LineHandler<'_> {
                 };
                 let offset = line.offset + start as u64;
                 // The id is set when its batch is hashed: at the latest in `ObjectParser::drain`.
-                let written = (self.ctx).write_document(
+                let written = self.ctx.write_document(
                     &mut self.docs,
                     &out,
                     rec,
