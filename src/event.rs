@@ -10,8 +10,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::doc::Doc;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+
+use crate::doc::Doc;
 
 /// A point in time, UTC, with the number of fraction digits the log wrote.
 ///
@@ -368,7 +369,6 @@ unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len();
-    // One capacity check for the common case (nothing to escape) instead of one per piece.
     out.reserve(n + 2);
     if n <= 32 && find_escape(b, 0).is_none() {
         let len = out.len();
@@ -387,6 +387,9 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     write_json_str_body(out, b);
     out.push(b'"');
 }
+
+/// Lowercase hex digits, for `\u00XX` escapes and event ids.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Escapes for bytes that JSON does not allow raw in a string: 0 = copy, 1 = short escape, 2 = `\u00XX`.
 static ESCAPE: [u8; 256] = {
@@ -432,7 +435,6 @@ fn push_escape(out: &mut Vec<u8>, c: u8) {
             other => other,
         });
     } else {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         out.extend_from_slice(b"\\u00");
         out.push(HEX[(c >> 4) as usize]);
         out.push(HEX[(c & 0xf) as usize]);
@@ -508,7 +510,6 @@ pub struct EventId(pub [u8; 16]);
 impl EventId {
     /// Appends the 32 hex digits.
     pub fn write_hex(&self, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         // Into an array first, then one copy: 32 pushes each checked the capacity.
         let mut hex = [0u8; 32];
         for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
