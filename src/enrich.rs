@@ -275,6 +275,7 @@ impl ObjectContext {
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
                 ts.write_rfc3339(doc);
                 doc.push(b'"');
+                let clean = out.strings_are_clean();
                 for (name, value) in out.fields_of(rec) {
                     if !self.skip.is_empty() && self.skip.iter().any(|s| s == name) {
                         continue;
@@ -289,7 +290,11 @@ impl ObjectContext {
                     } else {
                         write_key(doc, name);
                     }
-                    value.write_json(doc);
+                    if clean {
+                        value.write_json_clean(doc);
+                    } else {
+                        value.write_json(doc);
+                    }
                 }
                 (*ts, false)
             }

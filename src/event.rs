@@ -269,8 +269,9 @@ impl Split {
 
     /// Writes the items of `text` as a JSON array of strings. The same as collecting
     /// [`Split::items`], without `str::split`'s searcher: a third of the ALB document's cost was its
-    /// three list columns (callgrind).
-    fn write_json(self, text: &str, out: &mut Vec<u8>) {
+    /// three list columns (callgrind). `clean`: the items need no escaping (see [`write_clean_str`]).
+    #[inline]
+    fn write_json(self, text: &str, out: &mut Vec<u8>, clean: bool) {
         out.push(b'[');
         let mut first = true;
         let mut start = 0;
@@ -283,7 +284,11 @@ impl Split {
                     out.push(b',');
                 }
                 first = false;
-                write_json_str(out, item);
+                if clean {
+                    write_clean_str(out, item);
+                } else {
+                    write_json_str(out, item);
+                }
             }
             if end == text.len() {
                 break;
@@ -364,28 +369,43 @@ unsafe fn copy_ends<T: Copy>(src: *const u8, dst: *mut u8, n: usize) {
 /// Appends `s` as a JSON string literal, quotes included.
 ///
 /// The common case, a string of at most 32 bytes with nothing to escape (14 of an ALB line's values),
-/// is one capacity check and three stores: the quotes and the bytes written in place, not pushed piece
-/// by piece (callgrind: 132 instructions a call on the ALB path before, with a check per piece).
+/// is one scan and [`write_clean_str`] (callgrind: 132 instructions a call on the ALB path when the
+/// quotes and the bytes were pushed piece by piece, each with a capacity check).
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
-    let n = b.len();
-    out.reserve(n + 2);
-    if n <= 32 && find_escape(b, 0).is_none() {
-        let len = out.len();
-        // SAFETY: `reserve` made room for `n + 2` bytes after `len`, all written before `set_len`
-        // exposes them; `b` is readable for `n <= 32` bytes and does not overlap `out`'s spare room.
-        unsafe {
-            let p = out.as_mut_ptr().add(len);
-            *p = b'"';
-            copy_short(b.as_ptr(), p.add(1), n);
-            *p.add(n + 1) = b'"';
-            out.set_len(len + n + 2);
-        }
+    if b.len() <= 32 && find_escape(b, 0).is_none() {
+        write_clean_str(out, s);
         return;
     }
+    out.reserve(b.len() + 2);
     out.push(b'"');
     write_json_str_body(out, b);
     out.push(b'"');
+}
+
+/// Appends `s` between quotes as it stands: a string its caller knows holds nothing that JSON escapes
+/// (`"`, `\`, bytes below 0x20), such as a quote-free slice of a plain ASCII line
+/// ([`crate::formats::LineOut::strings_are_clean`]). One capacity check and three stores, no scan.
+#[inline]
+pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len();
+    debug_assert!(find_escape(b, 0).is_none(), "{s:?} needs escaping");
+    out.reserve(n + 2);
+    let len = out.len();
+    // SAFETY: `reserve` made room for `n + 2` bytes after `len`, all written before `set_len` exposes
+    // them; `b` is readable for `n` bytes and does not overlap `out`'s spare room.
+    unsafe {
+        let p = out.as_mut_ptr().add(len);
+        *p = b'"';
+        if n <= 32 {
+            copy_short(b.as_ptr(), p.add(1), n);
+        } else {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), p.add(1), n);
+        }
+        *p.add(n + 1) = b'"';
+        out.set_len(len + n + 2);
+    }
 }
 
 /// Lowercase hex digits, for `\u00XX` escapes and event ids.
@@ -468,13 +488,26 @@ impl Value<'_> {
             Value::Str(s) => write_json_str(out, s),
             Value::Int(i) => push_bytes(out, itoa::Buffer::new().format(*i).as_bytes()),
             Value::Num(n) => push_bytes(out, n.as_bytes()),
-            _ => self.write_json_rare(out),
+            _ => self.write_json_rare(out, false),
         }
     }
 
-    /// [`Value::write_json`] of floats, lists and JSON values.
+    /// [`Value::write_json`] for a value of a line whose strings need no escaping
+    /// ([`crate::formats::LineOut::strings_are_clean`]): its strings are copied without a scan.
+    #[inline]
+    pub fn write_json_clean(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Str(s) => write_clean_str(out, s),
+            Value::Int(i) => push_bytes(out, itoa::Buffer::new().format(*i).as_bytes()),
+            Value::Num(n) => push_bytes(out, n.as_bytes()),
+            _ => self.write_json_rare(out, true),
+        }
+    }
+
+    /// [`Value::write_json`] of floats, lists and JSON values; `clean` as in [`Value::write_json_clean`],
+    /// for the lists written from a line's text.
     #[inline(never)]
-    fn write_json_rare(&self, out: &mut Vec<u8>) {
+    fn write_json_rare(&self, out: &mut Vec<u8>, clean: bool) {
         match self {
             Value::Str(_) | Value::Int(_) | Value::Num(_) => self.write_json(out),
             Value::Float(f) => {
@@ -494,7 +527,7 @@ impl Value<'_> {
                 }
                 out.push(b']');
             }
-            Value::List(text, split) => split.write_json(text, out),
+            Value::List(text, split) => split.write_json(text, out, clean),
             Value::Json(v) => {
                 // Writing into a Vec cannot fail, and a serde_json::Value always serializes.
                 let _ = serde_json::to_writer(&mut *out, v);

@@ -25,6 +25,7 @@ use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, Parse
 use crate::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
 use crate::gunzip::GzipStream;
 use crate::ids::IdBatch;
+use crate::scan::is_plain_ascii;
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
@@ -242,15 +243,27 @@ impl LineHandler<'_> {
         if line.truncated {
             self.stats.truncated_lines += 1;
         }
-        let text: Cow<'_, str> = match std::str::from_utf8(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(_) => {
-                self.stats.invalid_utf8_lines += 1;
-                String::from_utf8_lossy(raw)
+        // One scan of the line: printable ASCII without `\` (nearly every AWS log line) is valid UTF-8,
+        // and its quote-free slices need no JSON escaping, so neither the UTF-8 check nor each value's
+        // escape scan is needed.
+        let plain = is_plain_ascii(raw);
+        let text: Cow<'_, str> = if plain {
+            // SAFETY: printable ASCII bytes are valid UTF-8.
+            Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
+        } else {
+            match std::str::from_utf8(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => {
+                    self.stats.invalid_utf8_lines += 1;
+                    String::from_utf8_lossy(raw)
+                }
             }
         };
         let lossy = matches!(text, Cow::Owned(_));
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
+        if plain {
+            out.set_plain_line();
+        }
         let kind = self.parser.parse_line(&text, &mut out);
         if kind == LineKind::Header {
             self.stats.header_lines += 1;
@@ -1010,6 +1023,41 @@ mod tests {
             assert_eq!(st.compression, Compression::None);
             assert_eq!(st.bytes, TEXT.len() as u64);
         }
+    }
+
+    /// Lines that are not plain ASCII, or whose fields hold a quote, go the checked way: each document
+    /// is valid JSON with the same values as the format's own output (written with every escape scan),
+    /// and the plain line's values, copied without a scan, are the same too. Debug builds also check
+    /// each value copied without a scan (`write_clean_str`).
+    #[test]
+    fn alb_values_are_written_escaped_exactly_when_they_need_it() {
+        let head = "http 2024-07-02T22:23:00.186641Z";
+        let mid = r#"10.0.0.1:80 0.1 0.2 0.3 200 200 1 2"#;
+        let lines = [
+            format!(r#"{head} app/lb/1 1.2.3.4:5 {mid} "GET http://x/a HTTP/1.1" "curl/8" c TLSv1.2 arn "Root=1""#),
+            // A quote inside an unquoted field, and a quote in a column the format does not read.
+            format!(r#"{head} app/l"b/1 1.2.3.4:5 {mid} "GET http://x/a HTTP/1.1" "curl/8" c TLSv1.2 arn "Root=1" - - 1 - "a,b" - - "x" "y" z"q z z z z z"#),
+            // An escaped quote and a backslash in quoted fields.
+            format!(r#"{head} app/lb/1 1.2.3.4:5 {mid} "GET http://x/\"a\\ HTTP/1.1" "say \"hi\"" c TLSv1.2 arn "Root=1""#),
+            // Not ASCII; a tab and a DEL inside quoted fields.
+            format!("{head} app/lb/1 1.2.3.4:5 {mid} \"GET http://x/caf\u{e9} HTTP/1.1\" \"a\tb\x7f\" c TLSv1.2 arn \"Root=1\""),
+            format!("{head} app/lb/1 1.2.3.4:5 {mid} \"GET http://x/a\tb HTTP/1.1\" \"a\x7fb\" c TLSv1.2 arn \"Root=1\""),
+        ];
+        let data = lines.join("\n");
+        let (events, st) = run(&FormatSpec::Alb, data.as_bytes(), 4096, 1 << 20);
+        assert_eq!(st.unwrap().parse_failures, 0);
+        assert_eq!(events.len(), lines.len());
+        for (line, doc) in lines.iter().zip(&events) {
+            let want = crate::formats::test_util::parse_one(&FormatSpec::Alb, line).unwrap();
+            for (k, v) in want.as_object().unwrap() {
+                assert_eq!(&doc[k], v, "{k} of {line:?}");
+            }
+        }
+        assert_eq!(events[1]["elb"], "app/l\"b/1");
+        assert_eq!(events[2]["user_agent"], "say \"hi\"");
+        assert_eq!(events[2]["request_url"], "http://x/\"a\\");
+        assert_eq!(events[3]["user_agent"], "a\tb\u{7f}");
+        assert_eq!(events[4]["request_url"], "http://x/a\tb");
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {

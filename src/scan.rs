@@ -26,6 +26,22 @@ pub fn find_json_escape(b: &[u8], from: usize) -> Option<usize> {
     imp::find(b, from, Set::JsonEscape)
 }
 
+/// True if every byte of `b` is printable ASCII (0x20 to 0x7f) and none is `\`.
+///
+/// Such a line is valid UTF-8 without a further check, and any slice of it that holds no `"` is a JSON
+/// string body as it stands: the one test of a line that spares the UTF-8 validation of the whole line
+/// and the escape scan of each of its values (see `LineOut::strings_are_clean`).
+#[inline]
+pub fn is_plain_ascii(b: &[u8]) -> bool {
+    imp::plain(b)
+}
+
+/// The byte-by-byte test of [`is_plain_ascii`].
+#[inline(always)]
+fn plain_byte(c: u8) -> bool {
+    (0x20..0x80).contains(&c) && c != b'\\'
+}
+
 /// What a scan looks for.
 #[derive(Clone, Copy)]
 enum Set {
@@ -50,8 +66,8 @@ impl Set {
 mod imp {
     use super::Set;
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_setzero_si128,
     };
 
     /// One bit per byte of `v` that is in `set`.
@@ -157,6 +173,36 @@ mod imp {
         let m = mask(load(block(base)), set) >> (i - base);
         (m != 0).then(|| i + m.trailing_zeros() as usize)
     }
+
+    /// [`super::is_plain_ascii`]: sixteen bytes a step, the bad bytes of every step gathered in one
+    /// register and looked at once at the end (a line is nearly always plain, so an early exit would
+    /// only add a branch to every step).
+    #[inline]
+    pub(super) fn plain(b: &[u8]) -> bool {
+        if b.len() < 16 {
+            return b.iter().all(|&c| super::plain_byte(c));
+        }
+        let block = |at: usize| -> &[u8; 16] { b[at..at + 16].try_into().expect("16 bytes") };
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these instructions exist on every x86_64 CPU.
+        unsafe {
+            // A signed compare: bytes below 0x20 and bytes from 0x80 up (negative) are both below 0x20.
+            let low = _mm_set1_epi8(0x20);
+            let backslash = _mm_set1_epi8(b'\\' as i8);
+            let bad =
+                |v: __m128i| _mm_or_si128(_mm_cmplt_epi8(v, low), _mm_cmpeq_epi8(v, backslash));
+            let mut acc = _mm_setzero_si128();
+            let mut i = 0;
+            while i + 16 <= b.len() {
+                acc = _mm_or_si128(acc, bad(load(block(i))));
+                i += 16;
+            }
+            if i < b.len() {
+                // The last sixteen bytes, some looked at already: looking again changes nothing.
+                acc = _mm_or_si128(acc, bad(load(block(b.len() - 16))));
+            }
+            _mm_movemask_epi8(acc) == 0
+        }
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -169,6 +215,11 @@ mod imp {
             .iter()
             .position(|&c| set.has(c))
             .map(|k| from + k)
+    }
+
+    #[inline]
+    pub(super) fn plain(b: &[u8]) -> bool {
+        b.iter().all(|&c| super::plain_byte(c))
     }
 }
 
@@ -206,5 +257,39 @@ mod tests {
         assert_eq!(find_byte2(b"ab\\\"", 0, b'"', b'\\'), Some(2));
         assert_eq!(find_json_escape(b"abc\n", 0), Some(3));
         assert_eq!(find_byte(b"abc", 3, b' '), None);
+    }
+
+    /// Every byte value at every position of every length around the sixteen-byte steps, alone and
+    /// with a second one further on, equals the byte-by-byte answer.
+    #[test]
+    fn plain_ascii_equals_the_byte_by_byte_answer() {
+        for len in 0..=48usize {
+            assert!(is_plain_ascii(&vec![b'a'; len]), "len {len}");
+            for pos in 0..len {
+                for c in 0u8..=255 {
+                    let mut b = vec![b'~'; len];
+                    b[pos] = c;
+                    assert_eq!(
+                        is_plain_ascii(&b),
+                        plain_byte(c),
+                        "len {len}, {c:#x} at {pos}"
+                    );
+                    if pos + 17 < len {
+                        b[pos] = b' ';
+                        b[pos + 17] = c;
+                        assert_eq!(
+                            is_plain_ascii(&b),
+                            plain_byte(c),
+                            "len {len}, {c:#x} at {}",
+                            pos + 17
+                        );
+                    }
+                }
+            }
+        }
+        assert!(is_plain_ascii(b"GET \"x\" 0x7f:\x7f"));
+        assert!(!is_plain_ascii(b"a\\b"));
+        assert!(!is_plain_ascii("caf\u{e9}".as_bytes()));
+        assert!(!is_plain_ascii(b"tab\there"));
     }
 }

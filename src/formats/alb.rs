@@ -17,6 +17,16 @@ const REQUIRED: usize = 13;
 /// Parses one ALB line into `out`.
 pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
     let mut f = SpaceFields::new(line);
+    let r = columns(&mut f, out);
+    // Every string value is a slice of a field (or the unescaped value of one, which the tokenizer
+    // notes), so the tokenizer's word covers them all.
+    out.set_quote_free(f.quote_free());
+    r
+}
+
+/// The columns of [`parse`], read from `f` into `out`.
+#[inline(always)]
+fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
     let typ = f.required("type", REQUIRED)?;
     out.push("type", Value::Str(typ.value()));
     let time = f.required("time", REQUIRED)?;
@@ -24,7 +34,7 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
     push_lb_columns(
-        &mut f,
+        f,
         out,
         REQUIRED,
         ["target:port", "target_ip", "target_port"],

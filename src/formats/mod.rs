@@ -178,6 +178,12 @@ pub struct LineOut<'a> {
     /// false, [`LineOut::recycle`] forgets the fields instead of dropping them one by one: that drop
     /// was 6% of the ALB path in `perf`, for lines whose fields all borrow from the line.
     owns: bool,
+    /// The line is printable ASCII without `\\` ([`crate::scan::is_plain_ascii`]), set by the reader of
+    /// the line before it is parsed.
+    plain_line: bool,
+    /// Every string value of the line (`Str`, `List`) is a slice of the line with no `"` in it, set by
+    /// a format whose tokenizer looked (ALB, ELB). False unless a format says so.
+    quote_free: bool,
     /// The records.
     pub records: Vec<Record>,
 }
@@ -188,6 +194,8 @@ impl<'a> LineOut<'a> {
         LineOut {
             fields: Vec::with_capacity(48),
             owns: false,
+            plain_line: false,
+            quote_free: false,
             records: Vec::with_capacity(2),
         }
     }
@@ -204,8 +212,29 @@ impl<'a> LineOut<'a> {
         LineOut {
             fields: recycle_vec(self.fields),
             owns: false,
+            plain_line: false,
+            quote_free: false,
             records: self.records.into_iter().filter(|_| false).collect(),
         }
+    }
+
+    /// Marks the line about to be parsed as printable ASCII without `\\` (the caller checked it with
+    /// [`crate::scan::is_plain_ascii`]).
+    pub fn set_plain_line(&mut self) {
+        self.plain_line = true;
+    }
+
+    /// Records the format's word that every string value of this line is a slice of the line without
+    /// a `"` (see [`SpaceFields::quote_free`](tokens::SpaceFields::quote_free)).
+    pub fn set_quote_free(&mut self, quote_free: bool) {
+        self.quote_free = quote_free;
+    }
+
+    /// True if no string value of the line needs JSON escaping: slices without `"` of a line of
+    /// printable ASCII without `\\`. The writer then copies them between quotes without looking.
+    #[inline]
+    pub fn strings_are_clean(&self) -> bool {
+        self.plain_line && self.quote_free
     }
 
     /// Adds a field to the record being built.
