@@ -273,7 +273,10 @@ impl ObjectContext {
         let (timestamp, failed) = match &rec.result {
             Ok(ts) => {
                 doc.extend_from_slice(b"{\"@timestamp\":\"");
-                ts.write_rfc3339(doc);
+                match out.time_text() {
+                    Some(text) => push_bytes(doc, text.as_bytes()),
+                    None => ts.write_rfc3339(doc),
+                }
                 doc.push(b'"');
                 let clean = out.strings_are_clean();
                 for (name, value) in out.fields_of(rec) {

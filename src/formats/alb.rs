@@ -7,7 +7,9 @@
 
 use std::borrow::Cow;
 
-use super::tokens::{parse_rfc3339, push_int, push_lb_columns, push_str_unless_dash, SpaceFields};
+use super::tokens::{
+    parse_rfc3339_text, push_int, push_lb_columns, push_str_unless_dash, SpaceFields,
+};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{Split, Timestamp, Value};
 
@@ -30,8 +32,11 @@ fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timesta
     let typ = f.required("type", REQUIRED)?;
     out.push("type", Value::Str(typ.value()));
     let time = f.required("time", REQUIRED)?;
-    let ts = parse_rfc3339(time.text)
+    let (ts, as_written) = parse_rfc3339_text(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
+    if as_written {
+        out.set_time_text(time.text);
+    }
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
     push_lb_columns(
         f,

@@ -4,7 +4,7 @@
 //! SSL listeners write `"- - - "` as the request and `-` for both status codes. Reference:
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
 
-use super::tokens::{parse_rfc3339, push_lb_columns, push_str_unless_dash, SpaceFields};
+use super::tokens::{parse_rfc3339_text, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::event::{Timestamp, Value};
 
@@ -25,8 +25,11 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 #[inline(always)]
 fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
     let time = f.required("time", REQUIRED)?;
-    let ts = parse_rfc3339(time.text)
+    let (ts, as_written) = parse_rfc3339_text(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
+    if as_written {
+        out.set_time_text(time.text);
+    }
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
     push_lb_columns(
         f,

@@ -184,6 +184,9 @@ pub struct LineOut<'a> {
     /// Every string value of the line (`Str`, `List`) is a slice of the line with no `"` in it, set by
     /// a format whose tokenizer looked (ALB, ELB). False unless a format says so.
     quote_free: bool,
+    /// The text of the line's one record's `@timestamp` exactly as [`Timestamp::write_rfc3339`] writes
+    /// it, when the format found the line's time written that way: copied instead of printed again.
+    time_text: Option<&'a str>,
     /// The records.
     pub records: Vec<Record>,
 }
@@ -196,6 +199,7 @@ impl<'a> LineOut<'a> {
             owns: false,
             plain_line: false,
             quote_free: false,
+            time_text: None,
             records: Vec::with_capacity(2),
         }
     }
@@ -214,6 +218,7 @@ impl<'a> LineOut<'a> {
             owns: false,
             plain_line: false,
             quote_free: false,
+            time_text: None,
             records: {
                 // Records borrow nothing: emptied in place, they need no new lifetime.
                 self.records.clear();
@@ -232,6 +237,18 @@ impl<'a> LineOut<'a> {
     /// a `"` (see [`SpaceFields::quote_free`](tokens::SpaceFields::quote_free)).
     pub fn set_quote_free(&mut self, quote_free: bool) {
         self.quote_free = quote_free;
+    }
+
+    /// Records that `text`, a slice of the line, is the line's one record's time exactly as
+    /// [`Timestamp::write_rfc3339`] writes it ([`tokens::parse_rfc3339_text`] says when).
+    pub fn set_time_text(&mut self, text: &'a str) {
+        self.time_text = Some(text);
+    }
+
+    /// The `@timestamp` text of the line's one record, if a format set it and the line has one record.
+    #[inline]
+    pub fn time_text(&self) -> Option<&'a str> {
+        self.time_text.filter(|_| self.records.len() == 1)
     }
 
     /// True if no string value of the line needs JSON escaping: slices without `"` of a line of

@@ -514,6 +514,14 @@ fn date_time_parts(b: &[u8], t: usize) -> Option<(i32, u32, u32, u32, u32, u32)>
 /// are converted to UTC. The fraction digits are kept.
 #[inline]
 pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    parse_rfc3339_text(s).map(|(t, _)| t)
+}
+
+/// [`parse_rfc3339`], and whether `s` is already the text that [`Timestamp::write_rfc3339`] writes for
+/// the time (`Z` and 3, 6 or 9 fraction digits, as AWS writes it): then the writer copies `s` instead
+/// of printing the time again (see [`LineOut::set_time_text`]).
+#[inline]
+pub fn parse_rfc3339_text(s: &str) -> Option<(Timestamp, bool)> {
     let b = s.as_bytes();
     if b.len() >= 20 && b[10] == b'T' && b[b.len() - 1] == b'Z' {
         let (y, mo, d, h, mi, sec) = date_time_parts(b, 11)?;
@@ -523,7 +531,10 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         } else {
             parse_fraction(rest)?
         };
-        return timestamp_from_parts(y, mo, d, h, mi, sec, nanos, digits);
+        let t = timestamp_from_parts(y, mo, d, h, mi, sec, nanos, digits)?;
+        // The date and time were read from their fixed places as digits, so they print back the same;
+        // the fraction does when it has the digits the writer prints.
+        return Some((t, digits == t.digits));
     }
     let dt = chrono::DateTime::parse_from_rfc3339(s).ok()?;
     let digits = s
@@ -535,10 +546,8 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
                 .count()
         })
         .unwrap_or(0);
-    Some(Timestamp::from_datetime(
-        dt.with_timezone(&chrono::Utc),
-        digits.min(9) as u8,
-    ))
+    let t = Timestamp::from_datetime(dt.with_timezone(&chrono::Utc), digits.min(9) as u8);
+    Some((t, false))
 }
 
 /// Parses `.ddd…` (1 to 9 digits) into nanoseconds and the digit count.
@@ -779,6 +788,23 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2019-03-23T17:04:53.000Z");
         let t = parse_rfc3339("2019-03-23T19:04:53.1234567+02:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2019-03-23T17:04:53.123456700Z");
+        // The text is reported as the writer's own exactly when it prints back the same.
+        for text in [
+            "2018-07-02T22:23:00.186641Z",
+            "2018-07-02T22:23:00.186Z",
+            "2018-07-02T22:23:00.186641123Z",
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2018-07-02T22:23:00Z",
+            "2018-07-02T22:23:00.1Z",
+            "2018-07-02T22:23:00.1866Z",
+            "2018-07-02T22:23:00.186+00:00",
+            "2018-07-02t22:23:00.186Z",
+        ] {
+            let (t, same) = parse_rfc3339_text(text).unwrap();
+            assert_eq!(same, t.to_rfc3339() == text, "{text}");
+        }
+        assert!(parse_rfc3339_text("2018-07-02T22:23:00.186641Z").unwrap().1);
         for bad in [
             "2015-05-13",
             "2015-13-13T23:39:43Z",
