@@ -87,7 +87,9 @@ impl<'a> SpaceFields<'a> {
     /// quote.
     ///
     /// Inlined into every column of a format's parser: as a call, its prologue and epilogue cost as
-    /// much as finding the field (callgrind). The quoted case, a loop, stays out of line.
+    /// much as finding the field (callgrind). The quoted case is inlined too: out of line it was a
+    /// call for half of an ALB line's fields (308.4M instructions against 316.1M for 20,000 lines, and
+    /// 0.41-0.45 s against 0.46-0.51 s of user time for 200,000 plain lines).
     #[inline(always)]
     pub fn next(&mut self, name: &'static str) -> Result<Option<Tok<'a>>, ParseError> {
         let b = self.s.as_bytes();
@@ -136,7 +138,7 @@ impl<'a> SpaceFields<'a> {
     }
 
     /// The quoted field whose opening quote is at `i`: it runs to the next `"` not escaped by `\`.
-    #[inline(never)]
+    #[inline(always)]
     fn quoted(&mut self, i: usize, name: &'static str) -> Result<Tok<'a>, ParseError> {
         let b = self.s.as_bytes();
         let start = i + 1;
