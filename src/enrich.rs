@@ -293,11 +293,7 @@ impl ObjectContext {
                     } else {
                         write_key(doc, name);
                     }
-                    if clean {
-                        value.write_json_clean(doc);
-                    } else {
-                        value.write_json(doc);
-                    }
+                    value.write_json_as(doc, clean);
                 }
                 (*ts, false)
             }

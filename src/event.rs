@@ -534,37 +534,33 @@ impl Value<'_> {
     }
 
     /// Appends the value as JSON.
+    #[inline(always)]
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_as(out, false);
+    }
+
+    /// [`Value::write_json`], where `clean` says that the value's strings need no escaping (a value of a
+    /// line whose [`crate::formats::LineOut::strings_are_clean`]): they are then copied without a scan.
     ///
     /// Inlined into the document loop for the three kinds of nearly every field (string, integer,
     /// number); the others are written out of line.
     #[inline(always)]
-    pub fn write_json(&self, out: &mut Vec<u8>) {
+    pub fn write_json_as(&self, out: &mut Vec<u8>, clean: bool) {
         match self {
+            Value::Str(s) if clean => write_clean_str(out, s),
             Value::Str(s) => write_json_str(out, s),
             Value::Int(i) => push_bytes(out, itoa::Buffer::new().format(*i).as_bytes()),
             Value::Num(n) => push_bytes(out, n.as_bytes()),
-            _ => self.write_json_rare(out, false),
+            _ => self.write_json_rare(out, clean),
         }
     }
 
-    /// [`Value::write_json`] for a value of a line whose strings need no escaping
-    /// ([`crate::formats::LineOut::strings_are_clean`]): its strings are copied without a scan.
-    #[inline]
-    pub fn write_json_clean(&self, out: &mut Vec<u8>) {
-        match self {
-            Value::Str(s) => write_clean_str(out, s),
-            Value::Int(i) => push_bytes(out, itoa::Buffer::new().format(*i).as_bytes()),
-            Value::Num(n) => push_bytes(out, n.as_bytes()),
-            _ => self.write_json_rare(out, true),
-        }
-    }
-
-    /// [`Value::write_json`] of floats, lists and JSON values; `clean` as in [`Value::write_json_clean`],
-    /// for the lists written from a line's text.
+    /// [`Value::write_json_as`] of floats, lists and JSON values; `clean` counts for the lists written
+    /// from a line's text.
     #[inline(never)]
     fn write_json_rare(&self, out: &mut Vec<u8>, clean: bool) {
         match self {
-            Value::Str(_) | Value::Int(_) | Value::Num(_) => self.write_json(out),
+            Value::Str(_) | Value::Int(_) | Value::Num(_) => self.write_json_as(out, clean),
             Value::Float(f) => {
                 if f.is_finite() {
                     out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes())

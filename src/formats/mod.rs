@@ -178,7 +178,7 @@ pub struct LineOut<'a> {
     /// false, [`LineOut::recycle`] forgets the fields instead of dropping them one by one: that drop
     /// was 6% of the ALB path in `perf`, for lines whose fields all borrow from the line.
     owns: bool,
-    /// The line is printable ASCII without `\\` ([`crate::scan::is_plain_ascii`]), set by the reader of
+    /// The line is printable ASCII without `\` ([`crate::scan::is_plain_ascii`]), set by the reader of
     /// the line before it is parsed.
     plain_line: bool,
     /// Every string value of the line (`Str`, `List`) is a slice of the line with no `"` in it, set by
@@ -227,7 +227,7 @@ impl<'a> LineOut<'a> {
         }
     }
 
-    /// Marks the line about to be parsed as printable ASCII without `\\` (the caller checked it with
+    /// Marks the line about to be parsed as printable ASCII without `\` (the caller checked it with
     /// [`crate::scan::is_plain_ascii`]).
     pub fn set_plain_line(&mut self) {
         self.plain_line = true;
@@ -252,7 +252,7 @@ impl<'a> LineOut<'a> {
     }
 
     /// True if no string value of the line needs JSON escaping: slices without `"` of a line of
-    /// printable ASCII without `\\`. The writer then copies them between quotes without looking.
+    /// printable ASCII without `\`. The writer then copies them between quotes without looking.
     #[inline]
     pub fn strings_are_clean(&self) -> bool {
         self.plain_line && self.quote_free
