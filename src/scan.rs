@@ -1,5 +1,7 @@
 //! Byte scans of the hot path: a slice and a start position in, the position of the first byte of a
-//! small set out (`None` if there is none).
+//! small set out (`None` if there is none); and one whole-line test, whether a line is plain printable
+//! ASCII without `\` ([`is_plain_ascii`]), which lets the reader skip its UTF-8 check and the writer its
+//! escape scans.
 //!
 //! A log line is cut at dozens of places, most of them a few bytes apart: the next space of a field, the
 //! closing quote of a quoted one, the next byte a JSON string must escape. `memchr` is built for long
