@@ -328,11 +328,7 @@ impl Split {
                     out.push(b',');
                 }
                 first = false;
-                if clean {
-                    write_clean_str(out, item);
-                } else {
-                    write_json_str(out, item);
-                }
+                write_str_as(out, item, clean);
             }
             if end == text.len() {
                 break;
@@ -452,6 +448,17 @@ pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// [`write_clean_str`] if the caller knows `s` needs no escaping (`clean`), else [`write_json_str`]: the
+/// one choice of a value's string and a list's items.
+#[inline(always)]
+fn write_str_as(out: &mut Vec<u8>, s: &str, clean: bool) {
+    if clean {
+        write_clean_str(out, s);
+    } else {
+        write_json_str(out, s);
+    }
+}
+
 /// Lowercase hex digits, for `\u00XX` escapes and event ids.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -547,8 +554,7 @@ impl Value<'_> {
     #[inline(always)]
     pub fn write_json_as(&self, out: &mut Vec<u8>, clean: bool) {
         match self {
-            Value::Str(s) if clean => write_clean_str(out, s),
-            Value::Str(s) => write_json_str(out, s),
+            Value::Str(s) => write_str_as(out, s, clean),
             Value::Int(i) => push_bytes(out, itoa::Buffer::new().format(*i).as_bytes()),
             Value::Num(n) => push_bytes(out, n.as_bytes()),
             _ => self.write_json_rare(out, clean),
@@ -747,7 +753,6 @@ mod tests {
     /// part at and past its limits (leap-second nanos included).
     #[test]
     fn timestamp_from_parts_equals_chrono() {
-        #[allow(clippy::too_many_arguments)]
         fn chrono_way(
             y: i32,
             mo: u32,
