@@ -22,11 +22,14 @@
 //! versioned by the context string and must not change within a major version.
 
 use std::borrow::Cow;
+use std::mem::ManuallyDrop;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
 use crate::doc::DocBuf;
-use crate::event::{copy_short, push_bytes, write_json_str, Event, EventId, Name, Timestamp};
-use crate::formats::{LineOut, LogFormat, Record};
+use crate::event::{
+    copy_quoted, copy_short, push_bytes, write_json_str, Event, EventId, Name, Timestamp, Value,
+};
+use crate::formats::{FieldSink, LineOut, LogFormat, ParseError, Record};
 
 /// The tag on events of lines that did not parse; filter on it in dashboards.
 pub const PARSE_FAILURE_TAG: &str = "_s3logsbeat_parse_failure";
@@ -263,21 +266,10 @@ impl ObjectContext {
         if rec.result.is_err() && self.parse_errors == ParseErrorPolicy::Drop {
             return None;
         }
-        // Room for the line's values plus field names and metadata, so the document rarely outgrows it.
-        let doc = docs.begin(
-            2 * rec.span.len().min(line.len())
-                + self.log_prefix.len()
-                + self.tail_failed.len()
-                + 64,
-        );
+        let doc = docs.begin(self.room(rec.span.len().min(line.len())));
         let (timestamp, failed) = match &rec.result {
             Ok(ts) => {
-                doc.extend_from_slice(b"{\"@timestamp\":\"");
-                match out.time_text() {
-                    Some(text) => push_bytes(doc, text.as_bytes()),
-                    None => ts.write_rfc3339(doc),
-                }
-                doc.push(b'"');
+                write_time(doc, *ts, out.time_text());
                 let clean = out.strings_are_clean();
                 for (name, value) in out.fields_of(rec) {
                     if !self.skip.is_empty() && self.skip.iter().any(|s| s == name) {
@@ -298,19 +290,99 @@ impl ObjectContext {
                 (*ts, false)
             }
             Err(e) => {
-                doc.extend_from_slice(b"{\"@timestamp\":\"");
-                self.fallback_time.write_rfc3339(doc);
-                doc.extend_from_slice(b"\",\"message\":");
                 // Only the record's own part of the line: a line of many failing JSON values must not
                 // make each failure carry the rest of the line (quadratic in the line's length).
                 let end = rec.span.end.min(line.len());
-                write_json_str(doc, line.get(rec.span.start.min(end)..end).unwrap_or(""));
-                doc.extend_from_slice(b",\"error\":{\"message\":");
-                write_json_str(doc, &e.to_string());
-                doc.push(b'}');
+                self.write_failure(doc, line.get(rec.span.start.min(end)..end).unwrap_or(""), e);
                 (self.fallback_time, true)
             }
         };
+        self.write_tail(doc, offset, truncated, failed);
+        docs.close();
+        Some((timestamp, failed))
+    }
+
+    /// True if no field called one of `names` is skipped (a key capture or a root-level global field
+    /// replaces it) or renamed (it would collide with the global `tags` or `fields`): a format whose
+    /// fields are all among `names` may then write them as they are parsed
+    /// ([`ObjectContext::write_direct`]).
+    pub fn keeps_all<'n>(&self, mut names: impl Iterator<Item = &'n str>) -> bool {
+        names.all(|n| !self.skip.iter().any(|s| s == n) && !self.rename.contains(&n))
+    }
+
+    /// Writes the document of a line of one record whose fields `parse` puts into a [`JsonFields`], as
+    /// they are parsed: what [`ObjectContext::write_document`] writes for the same fields in a
+    /// [`LineOut`], without building that list. Only when [`ObjectContext::keeps_all`] of the format's
+    /// field names.
+    ///
+    /// `plain` is [`crate::scan::is_plain_ascii`] of the line. Its strings are then written without an
+    /// escape scan, on the bet that no field holds a `"`; the rare line where the parser reports one is
+    /// written again, escaped. Returns whether the line failed to parse, and the event's time and
+    /// failure flag when its document was written (`None` for a failure under `parse_errors: drop`).
+    #[inline]
+    pub fn write_direct(
+        &self,
+        docs: &mut DocBuf,
+        line: &str,
+        plain: bool,
+        offset: u64,
+        truncated: bool,
+        mut parse: impl FnMut(&mut JsonFields<'_>) -> Result<Timestamp, ParseError>,
+    ) -> (bool, Option<(Timestamp, bool)>) {
+        let doc = docs.begin(self.room(line.len()));
+        let start = doc.len();
+        let mut fields = JsonFields::new(doc, plain);
+        let mut result = parse(&mut fields);
+        if result.is_ok() && fields.clean && !fields.quote_free {
+            doc.truncate(start);
+            let mut fields = JsonFields::new(doc, false);
+            result = parse(&mut fields);
+        }
+        let (timestamp, failed) = match result {
+            Ok(ts) => (ts, false),
+            Err(e) => {
+                doc.truncate(start);
+                if self.parse_errors == ParseErrorPolicy::Drop {
+                    return (true, None);
+                }
+                self.write_failure(doc, line, &e);
+                (self.fallback_time, true)
+            }
+        };
+        self.write_tail(doc, offset, truncated, failed);
+        // The bet on a plain line's strings is checked by the parser's report, not per value: debug
+        // builds check the document it leaves.
+        debug_assert!(
+            serde_json::from_slice::<serde::de::IgnoredAny>(&doc[start..]).is_ok(),
+            "not JSON: {}",
+            String::from_utf8_lossy(&doc[start..])
+        );
+        docs.close();
+        (failed, Some((timestamp, failed)))
+    }
+
+    /// Room for a record of `len` bytes' values plus field names and metadata, so that its document
+    /// rarely outgrows it.
+    #[inline(always)]
+    fn room(&self, len: usize) -> usize {
+        2 * len + self.log_prefix.len() + self.tail_failed.len() + 64
+    }
+
+    /// The start of a failure event's document: the fallback time, the record's text and the error.
+    #[cold]
+    fn write_failure(&self, doc: &mut Vec<u8>, text: &str, e: &ParseError) {
+        doc.extend_from_slice(b"{\"@timestamp\":\"");
+        self.fallback_time.write_rfc3339(doc);
+        doc.extend_from_slice(b"\",\"message\":");
+        write_json_str(doc, text);
+        doc.extend_from_slice(b",\"error\":{\"message\":");
+        write_json_str(doc, &e.to_string());
+        doc.push(b'}');
+    }
+
+    /// The end of every document: `log` (path, offset, flags), then `beat`, `fields`, `tags`.
+    #[inline(always)]
+    fn write_tail(&self, doc: &mut Vec<u8>, offset: u64, truncated: bool, failed: bool) {
         doc.extend_from_slice(&self.log_prefix);
         push_bytes(doc, itoa::Buffer::new().format(offset).as_bytes());
         if truncated {
@@ -321,8 +393,75 @@ impl ObjectContext {
         } else {
             &self.tail_ok
         });
-        docs.close();
-        Some((timestamp, failed))
+    }
+}
+
+/// `{"@timestamp":"…"`, the start of a parsed record's document: `as_written` when the format found the
+/// time written as [`Timestamp::write_rfc3339`] would, else `ts` printed.
+#[inline(always)]
+fn write_time(doc: &mut Vec<u8>, ts: Timestamp, as_written: Option<&str>) {
+    doc.extend_from_slice(b"{\"@timestamp\":\"");
+    match as_written {
+        Some(text) => push_bytes(doc, text.as_bytes()),
+        None => ts.write_rfc3339(doc),
+    }
+    doc.push(b'"');
+}
+
+/// A [`FieldSink`] that writes each field into the document as the format reads it
+/// ([`ObjectContext::write_direct`]).
+pub struct JsonFields<'d> {
+    doc: &'d mut Vec<u8>,
+    /// Strings are copied without an escape scan: the line is plain (see `write_direct`).
+    clean: bool,
+    /// What the parser reported through [`FieldSink::set_quote_free`].
+    quote_free: bool,
+}
+
+impl<'d> JsonFields<'d> {
+    fn new(doc: &'d mut Vec<u8>, clean: bool) -> JsonFields<'d> {
+        JsonFields {
+            doc,
+            clean,
+            quote_free: false,
+        }
+    }
+}
+
+impl<'a> FieldSink<'a> for JsonFields<'_> {
+    #[inline(always)]
+    fn time(&mut self, ts: Timestamp, as_written: Option<&'a str>) {
+        write_time(self.doc, ts, as_written);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, name: &'static str, value: Value<'a>) {
+        push_key(self.doc, name.as_bytes());
+        // The kinds that own nothing, which a fixed-column format gives nearly every field, are written
+        // here and not dropped: the drop of a `Value` is a call that looks at its kind again, once per
+        // field, 4.7% of the ALB path in callgrind. The others (an unescaped string) are dropped.
+        let value = ManuallyDrop::new(value);
+        let doc = &mut *self.doc;
+        match &*value {
+            Value::Str(Cow::Borrowed(s)) if self.clean => copy_quoted(doc, s),
+            Value::Str(Cow::Borrowed(s)) => write_json_str(doc, s),
+            Value::Num(n) => push_bytes(doc, n.as_bytes()),
+            Value::Int(i) => push_bytes(doc, itoa::Buffer::new().format(*i).as_bytes()),
+            Value::List(Cow::Borrowed(text), split) if self.clean => {
+                split.write_json_with(text, doc, copy_quoted)
+            }
+            Value::List(Cow::Borrowed(text), split) => {
+                split.write_json_with(text, doc, write_json_str)
+            }
+            // Owned (unescaped) strings and anything else: always escaped, so that a clean line's bet
+            // is only ever on slices of the line.
+            _ => ManuallyDrop::into_inner(value).write_json_as(doc, false),
+        }
+    }
+
+    #[inline(always)]
+    fn set_quote_free(&mut self, quote_free: bool) {
+        self.quote_free = quote_free;
     }
 }
 

@@ -315,7 +315,18 @@ impl Split {
     /// [`Split::items`], without `str::split`'s searcher: a third of the ALB document's cost was its
     /// three list columns (callgrind). `clean`: the items need no escaping (see [`write_clean_str`]).
     #[inline]
-    fn write_json(self, text: &str, out: &mut Vec<u8>, clean: bool) {
+    pub fn write_json(self, text: &str, out: &mut Vec<u8>, clean: bool) {
+        self.write_json_with(text, out, |out, item| write_str_as(out, item, clean));
+    }
+
+    /// [`Split::write_json`], each item written by `write_item`.
+    #[inline(always)]
+    pub fn write_json_with(
+        self,
+        text: &str,
+        out: &mut Vec<u8>,
+        mut write_item: impl FnMut(&mut Vec<u8>, &str),
+    ) {
         out.push(b'[');
         let mut first = true;
         let mut start = 0;
@@ -328,7 +339,7 @@ impl Split {
                     out.push(b',');
                 }
                 first = false;
-                write_str_as(out, item, clean);
+                write_item(out, item);
             }
             if end == text.len() {
                 break;
@@ -426,11 +437,22 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
 /// Appends `s` between quotes as it stands: a string its caller knows holds nothing that JSON escapes
 /// (`"`, `\`, bytes below 0x20), such as a quote-free slice of a plain ASCII line
 /// ([`crate::formats::LineOut::strings_are_clean`]). One capacity check and three stores, no scan.
+/// Debug builds check that `s` needs no escaping.
 #[inline]
 pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(
+        find_escape(s.as_bytes(), 0).is_none(),
+        "{s:?} needs escaping"
+    );
+    copy_quoted(out, s);
+}
+
+/// [`write_clean_str`] without the debug check, for a writer that bets `s` needs no escaping and checks
+/// the bet itself, after the fact (`crate::enrich::JsonFields`: a lost bet's document is written again).
+#[inline]
+pub fn copy_quoted(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len();
-    debug_assert!(find_escape(b, 0).is_none(), "{s:?} needs escaping");
     out.reserve(n + 2);
     let len = out.len();
     // SAFETY: `reserve` made room for `n + 2` bytes after `len`, all written before `set_len` exposes
@@ -451,7 +473,7 @@ pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
 /// [`write_clean_str`] if the caller knows `s` needs no escaping (`clean`), else [`write_json_str`]: the
 /// one choice of a value's string and a list's items.
 #[inline(always)]
-fn write_str_as(out: &mut Vec<u8>, s: &str, clean: bool) {
+pub fn write_str_as(out: &mut Vec<u8>, s: &str, clean: bool) {
     if clean {
         write_clean_str(out, s);
     } else {

@@ -153,6 +153,10 @@ struct LineHandler<'s> {
     head: Option<Vec<u8>>,
     parser: LineParser<'s>,
     ctx: ObjectContext,
+    /// Lines are parsed straight into their documents ([`ObjectContext::write_direct`]): the format
+    /// can ([`LineParser::has_direct`]) and the settings keep its fields as they are. Its field names
+    /// are those of its index template, which `tests/template.rs` checks against what it writes.
+    direct: bool,
     scratch: LineOut<'static>,
     /// Events produced and not yet drained, without their documents: those are in `docs`, in the same
     /// order.
@@ -259,6 +263,10 @@ impl LineHandler<'_> {
                 }
             }
         };
+        if self.direct {
+            self.direct_line(raw, &text, plain, line.offset, line.truncated);
+            return;
+        }
         let lossy = matches!(text, Cow::Owned(_));
         let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
         if plain {
@@ -320,6 +328,39 @@ impl LineHandler<'_> {
             }
         }
         self.scratch = out.recycle();
+    }
+}
+
+impl LineHandler<'_> {
+    /// [`LineHandler::on_line`] for a format parsed straight into the document: one record, the whole
+    /// line, hashed whole for its id.
+    #[inline(always)]
+    fn direct_line(&mut self, raw: &[u8], text: &str, plain: bool, offset: u64, truncated: bool) {
+        let parser = &self.parser;
+        let (failed, written) =
+            self.ctx
+                .write_direct(&mut self.docs, text, plain, offset, truncated, |fields| {
+                    parser
+                        .parse_direct(text, fields)
+                        .expect("direct is set only for a format that has it")
+                });
+        if failed {
+            self.stats.parse_failures += 1;
+        }
+        let Some((timestamp, parse_failure)) = written else {
+            return;
+        };
+        self.stats.events += 1;
+        self.events.push(Pending {
+            id: EventId([0; 16]),
+            timestamp,
+            parse_failure,
+        });
+        let events = &mut self.events;
+        let at = events.len() - 1;
+        if let Some(id) = self.ids.add(offset, raw, at, |at, id| events[at].id = id) {
+            events[at].id = id;
+        }
     }
 }
 
@@ -457,6 +498,8 @@ impl<'s> ObjectParser<'s> {
             Inner::Off
         };
         let ids = IdBatch::new(ctx.id_key());
+        let mut parser = LineParser::new(spec);
+        parser.set_object_time(object.last_modified);
         ObjectParser {
             backlog: Vec::new(),
             decoded_elsewhere: false,
@@ -464,11 +507,9 @@ impl<'s> ObjectParser<'s> {
             splitter,
             handler: LineHandler {
                 head: Some(Vec::new()),
-                parser: {
-                    let mut p = LineParser::new(spec);
-                    p.set_object_time(object.last_modified);
-                    p
-                },
+                direct: parser.has_direct()
+                    && ctx.keeps_all(crate::template::fields(spec.format()).iter().map(|f| f.0)),
+                parser,
                 ctx,
                 scratch: LineOut::new(),
                 events: Vec::new(),
@@ -972,6 +1013,7 @@ pub fn parse_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::ParseErrorPolicy;
     use crate::formats::json::JsonOptions;
     use crate::formats::time::TimeFormat;
     use std::io::Write;
@@ -1058,6 +1100,130 @@ mod tests {
         assert_eq!(events[2]["request_url"], "http://x/\"a\\");
         assert_eq!(events[3]["user_agent"], "a\tb\u{7f}");
         assert_eq!(events[4]["request_url"], "http://x/a\tb");
+    }
+
+    /// ALB and classic ELB lines are written straight into their documents (`write_direct`): every kind
+    /// of line gives, byte for byte, the document of the general writer over a `LineOut`, with the same
+    /// id and stats, under both `parse_errors` policies.
+    #[test]
+    fn direct_documents_equal_the_general_writer_byte_for_byte() {
+        let head = "http 2024-07-02T22:23:00.186641Z app/lb/1 1.2.3.4:5";
+        let mid = "10.0.0.1:80 0.1 0.2 0.3 200 200 1 2";
+        let alb: Vec<Vec<u8>> = [
+            format!(r#"{head} {mid} "GET http://x/a HTTP/1.1" "curl/8" c TLSv1.2 arn "Root=1" "d" "-" 1 2024-07-02T22:22:48.364000Z "waf,forward" "-" "-" "10.0.0.1:80 10.0.0.2:80" "200 201" "-" "-" T "h" "/u" "S" extra"#),
+            format!(r#"{head} - -1 -1 -1 - - 211 288 "- - - " "-" - - - "-""#),
+            format!(r#"{head} {mid} "GET http://x/a HTTP/1.1""#),
+            format!(r#"http 2024-07-02T22:23:00Z app/l"b/1 1.2.3.4:5 {mid} "GET / HTTP/1.1" "ua" c p arn "R" - - 1 - "a,b""#),
+            format!(r#"{head} {mid} "GET http://x/\"a\\ HTTP/1.1" "say \"hi\"" c TLSv1.2 arn "Root=1""#),
+            format!("{head} {mid} \"GET http://x/caf\u{e9} HTTP/1.1\" \"a\tb\x7f\" c TLSv1.2 arn \"Root=1\""),
+            format!("http 2024-07-02T22:23:00.1+02:00 app/lb/1 1.2.3.4:5 {mid} \"GET / HTTP/1.1\""),
+            format!("{head} {mid} \"GET / HTTP/1.1\" \"ua\" c p arn \"R\" - - x1"),
+            format!("http yesterday app/lb/1 1.2.3.4:5 {mid} \"GET / HTTP/1.1\""),
+            format!("{head} 10.0.0.1 0.1 0.2 0.3 200 200 1 2 \"GET / HTTP/1.1\""),
+            format!("{head} {mid} \"GET / HTTP/1.1"),
+            head.to_string(),
+            format!("{head} {mid} \"GET /{} HTTP/1.1\"", "a".repeat(400)),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .chain([
+            [format!("{head} {mid} \"GET /\u{e9} HTTP/1.1\" \"").as_bytes(), b"\xff\""].concat(),
+            [head.as_bytes(), b" 10.0.0.1:80 0.1 0.2 0.3 200 200 1 2 \"GET /\xff HTTP/1.1\""].concat(),
+        ])
+        .collect();
+        let elb_head = "2015-05-13T23:39:43.945958Z my-lb 192.168.131.39:2817";
+        let elb: Vec<Vec<u8>> = [
+            format!(r#"{elb_head} 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.38.0" - -"#),
+            format!(r#"{elb_head} 10.0.0.1:80 0.001069 0.000028 0.000041 - - 82 305 "- - - " "-" - -"#),
+            format!(r#"{elb_head} - -1 -1 -1 504 0 0 0 "GET http://x:80/ HTTP/1.1" "a \"q\"" c p"#),
+            format!(r#"{elb_head} 10.0.0.1:80 0.1 0.1 0.1 2o0 200 0 29 "GET / HTTP/1.1""#),
+            elb_head.to_string(),
+        ]
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+        // Each format's lines, with how many fail and how many are cut at 300 bytes.
+        for (spec, lines, failures, truncated) in
+            [(FormatSpec::Alb, &alb, 6, 1), (FormatSpec::Elb, &elb, 2, 0)]
+        {
+            let data = lines.join(&b'\n');
+            for policy in [ParseErrorPolicy::Ship, ParseErrorPolicy::Drop] {
+                let mut settings = EnrichSettings::new("n", "h");
+                settings.parse_errors = policy;
+                settings.tags = vec!["t".into()];
+                let [direct, general] = [true, false].map(|direct| {
+                    let id = ObjectId {
+                        path: "s3://b/k",
+                        key: "k",
+                        last_modified: Some(Timestamp::from_millis(5_000)),
+                    };
+                    let mut p = ObjectParser::new(&spec, &settings, id, 300);
+                    assert!(p.handler.direct, "{spec:?} is written directly");
+                    p.handler.direct = direct;
+                    let mut events = Vec::new();
+                    for c in data.chunks(97) {
+                        p.feed_all(c, |p| events.extend(p.drain())).unwrap();
+                    }
+                    let stats = p.finish().unwrap();
+                    events.extend(p.drain());
+                    let docs: Vec<(String, String)> = events
+                        .iter()
+                        .map(|e| (e.id.to_string(), e.doc.as_str().to_string()))
+                        .collect();
+                    (docs, stats)
+                });
+                assert_eq!(direct.1, general.1, "{spec:?} {policy:?}");
+                // The direct writer is chosen by the template's names: every field is among them.
+                let declared = crate::template::fields(spec.format());
+                for (_, doc) in &direct.0 {
+                    let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+                    for k in v.as_object().unwrap().keys() {
+                        assert!(
+                            ["@timestamp", "message", "error", "log", "beat", "tags"]
+                                .contains(&k.as_str())
+                                || declared.iter().any(|f| f.0 == k),
+                            "{spec:?}: {k} is not in the template"
+                        );
+                    }
+                }
+                assert_eq!(direct.0.len(), general.0.len(), "{spec:?} {policy:?}");
+                for (d, g) in direct.0.iter().zip(&general.0) {
+                    assert_eq!(d, g, "{spec:?} {policy:?}");
+                }
+                assert_eq!(
+                    direct.1.parse_failures, failures,
+                    "{spec:?}: {:?}",
+                    direct.0
+                );
+                assert_eq!(direct.1.truncated_lines, truncated);
+                let shipped =
+                    lines.len() as u64 - (policy == ParseErrorPolicy::Drop) as u64 * failures;
+                assert_eq!(direct.0.len() as u64, shipped, "{spec:?} {policy:?}");
+            }
+        }
+    }
+
+    /// A key capture that replaces a parsed field turns the direct writer off: the field is written
+    /// once, from the key.
+    #[test]
+    fn a_key_capture_of_a_parsed_field_is_written_once() {
+        let mut settings = EnrichSettings::new("n", "h");
+        settings.key_regex = Some(regex::Regex::new(r"^(?P<elb>[^/]+)/").unwrap());
+        let id = ObjectId {
+            path: "s3://b/from-key/x.log",
+            key: "from-key/x.log",
+            last_modified: None,
+        };
+        let line = "http 2024-07-02T22:23:00.186641Z app/lb/1 1.2.3.4:5 10.0.0.1:80 0.1 0.2 0.3 200 200 1 2 \"GET / HTTP/1.1\"";
+        let mut p = ObjectParser::new(&FormatSpec::Alb, &settings, id, 1 << 20);
+        assert!(!p.handler.direct);
+        p.feed(line.as_bytes()).unwrap();
+        p.finish().unwrap();
+        let events: Vec<Event> = p.drain().collect();
+        assert_eq!(events.len(), 1);
+        let doc = events[0].doc.as_str();
+        assert_eq!(doc.matches("\"elb\":").count(), 1, "{doc}");
+        assert_eq!(events[0].doc_json()["elb"], "from-key");
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {

@@ -10,14 +10,15 @@ use std::borrow::Cow;
 use super::tokens::{
     parse_rfc3339_text, push_int, push_lb_columns, push_str_unless_dash, SpaceFields,
 };
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FieldSink, ParseError};
 use crate::event::{Split, Timestamp, Value};
 
 /// Columns up to and including the request line must be there; the rest are optional.
 const REQUIRED: usize = 13;
 
 /// Parses one ALB line into `out`.
-pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+#[inline]
+pub fn parse<'a, S: FieldSink<'a>>(line: &'a str, out: &mut S) -> Result<Timestamp, ParseError> {
     let mut f = SpaceFields::new(line);
     let r = columns(&mut f, out);
     // Every string value is a slice of a field (or the unescaped value of one, which the tokenizer
@@ -28,15 +29,18 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 
 /// The columns of [`parse`], read from `f` into `out`.
 #[inline(always)]
-fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+fn columns<'a, S: FieldSink<'a>>(
+    f: &mut SpaceFields<'a>,
+    out: &mut S,
+) -> Result<Timestamp, ParseError> {
     let typ = f.required("type", REQUIRED)?;
-    out.push("type", Value::Str(typ.value()));
     let time = f.required("time", REQUIRED)?;
     let (ts, as_written) = parse_rfc3339_text(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
-    if as_written {
-        out.set_time_text(time.text);
-    }
+    // The time goes before the first field (a document starts with `@timestamp`), so `type` is put
+    // after it, though it comes first in the line.
+    out.time(ts, as_written.then_some(time.text));
+    out.push("type", Value::Str(typ.value()));
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
     push_lb_columns(
         f,
@@ -122,7 +126,7 @@ fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timesta
 
 /// A list column (`"forward,redirect"`, `"10.0.0.1:80 10.0.0.2:80"`) as an array of its items; `-` leaves
 /// it out.
-fn push_list<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>, sep: u8) {
+fn push_list<'a, S: FieldSink<'a>>(out: &mut S, name: &'static str, v: Cow<'a, str>, sep: u8) {
     if v == "-" || v.is_empty() {
         return;
     }

@@ -5,14 +5,15 @@
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
 
 use super::tokens::{parse_rfc3339_text, push_lb_columns, push_str_unless_dash, SpaceFields};
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FieldSink, ParseError};
 use crate::event::{Timestamp, Value};
 
 /// Columns up to and including the request line must be there.
 const REQUIRED: usize = 12;
 
 /// Parses one classic ELB line into `out`.
-pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+#[inline]
+pub fn parse<'a, S: FieldSink<'a>>(line: &'a str, out: &mut S) -> Result<Timestamp, ParseError> {
     let mut f = SpaceFields::new(line);
     let r = columns(&mut f, out);
     // Every string value is a slice of a field (or the unescaped value of one, which the tokenizer
@@ -23,13 +24,14 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
 
 /// The columns of [`parse`], read from `f` into `out`.
 #[inline(always)]
-fn columns<'a>(f: &mut SpaceFields<'a>, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+fn columns<'a, S: FieldSink<'a>>(
+    f: &mut SpaceFields<'a>,
+    out: &mut S,
+) -> Result<Timestamp, ParseError> {
     let time = f.required("time", REQUIRED)?;
     let (ts, as_written) = parse_rfc3339_text(time.text)
         .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, "time", time.text))?;
-    if as_written {
-        out.set_time_text(time.text);
-    }
+    out.time(ts, as_written.then_some(time.text));
     out.push("elb", Value::Str(f.required("elb", REQUIRED)?.value()));
     push_lb_columns(
         f,

@@ -330,6 +330,43 @@ fn recycle_vec<'b>(mut v: Vec<(Name<'_>, Value<'_>)>) -> Vec<(Name<'b>, Value<'b
     v.into_iter().map(|_| unreachable!()).collect()
 }
 
+/// Where a fixed-column format (ALB, classic ELB) puts a line's fields, in order: a [`LineOut`], which
+/// keeps them as values for the general document writer, or a writer of the document's JSON itself
+/// (`crate::enrich`), which spares the ALB hot path the list of values and a second walk over it.
+///
+/// The parser calls [`FieldSink::time`] once, before the first field, and [`FieldSink::set_quote_free`]
+/// last, once every field is read, whatever the result. A sink that wrote fields as they came may have
+/// written part of a line that then failed: the caller discards it.
+pub trait FieldSink<'a> {
+    /// The line's time; `as_written` is its text when [`tokens::parse_rfc3339_text`] found it written
+    /// exactly as [`Timestamp::write_rfc3339`] writes it.
+    fn time(&mut self, ts: Timestamp, as_written: Option<&'a str>);
+    /// The next field.
+    fn push(&mut self, name: &'static str, value: Value<'a>);
+    /// Every string value of the line is a slice of it without a `"` ([`LineOut::set_quote_free`]).
+    fn set_quote_free(&mut self, quote_free: bool);
+}
+
+impl<'a> FieldSink<'a> for LineOut<'a> {
+    #[inline(always)]
+    fn time(&mut self, _ts: Timestamp, as_written: Option<&'a str>) {
+        // The time itself is the record's result, set by `finish`.
+        if let Some(text) = as_written {
+            self.set_time_text(text);
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, name: &'static str, value: Value<'a>) {
+        LineOut::push(self, name, value);
+    }
+
+    #[inline(always)]
+    fn set_quote_free(&mut self, quote_free: bool) {
+        LineOut::set_quote_free(self, quote_free);
+    }
+}
+
 /// What a line turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineKind {
@@ -371,6 +408,29 @@ impl<'s> LineParser<'s> {
     /// The format it parses.
     pub fn spec(&self) -> &'s FormatSpec {
         self.spec
+    }
+
+    /// True if the format writes its fields through a [`FieldSink`] of the caller's choice
+    /// ([`LineParser::parse_direct`]): ALB and classic ELB, whose lines are one record each and need no
+    /// state from earlier lines.
+    pub fn has_direct(&self) -> bool {
+        matches!(self.spec, FormatSpec::Alb | FormatSpec::Elb)
+    }
+
+    /// Parses one line of a format for which [`LineParser::has_direct`] is true into `sink`: one record,
+    /// the whole line, whose fields are exactly those [`LineParser::parse_line`] gives. `None` for any
+    /// other format.
+    #[inline]
+    pub fn parse_direct<'a, S: FieldSink<'a>>(
+        &self,
+        line: &'a str,
+        sink: &mut S,
+    ) -> Option<Result<Timestamp, ParseError>> {
+        match self.spec {
+            FormatSpec::Alb => Some(alb::parse(line, sink)),
+            FormatSpec::Elb => Some(elb::parse(line, sink)),
+            _ => None,
+        }
     }
 
     /// Parses one line (without its line terminator, not blank).

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FieldSink, ParseError};
 use crate::event::{timestamp_from_parts, Timestamp, Value};
 use crate::scan::{find_byte, find_byte2};
 
@@ -78,7 +78,7 @@ impl<'a> SpaceFields<'a> {
     }
 
     /// True if every field returned so far, and so every slice of one, is a slice of the line without a
-    /// `"`: what [`LineOut::set_quote_free`] asks of a format.
+    /// `"`: what [`LineOut::set_quote_free`](super::LineOut::set_quote_free) asks of a format.
     pub fn quote_free(&self) -> bool {
         !self.quote_in_value
     }
@@ -316,8 +316,8 @@ pub fn is_json_number(s: &str) -> bool {
 
 /// An integer field: `-` (or empty) leaves it out, anything else must be an integer.
 #[inline]
-pub fn push_int<'a>(
-    out: &mut LineOut<'a>,
+pub fn push_int<'a, S: FieldSink<'a>>(
+    out: &mut S,
     name: &'static str,
     s: &'a str,
 ) -> Result<(), ParseError> {
@@ -347,8 +347,8 @@ fn int_value(s: &str, v: i64) -> Value<'_> {
 /// A float field: `-`, empty, and (when `minus_one_absent`) `-1` leave it out. A literal that is valid
 /// JSON is kept verbatim.
 #[inline]
-pub fn push_num<'a>(
-    out: &mut LineOut<'a>,
+pub fn push_num<'a, S: FieldSink<'a>>(
+    out: &mut S,
     name: &'static str,
     s: &'a str,
     minus_one_absent: bool,
@@ -371,7 +371,11 @@ pub fn push_num<'a>(
 
 /// A string field that the original left out when it was `-`.
 #[inline]
-pub fn push_str_unless_dash<'a>(out: &mut LineOut<'a>, name: &'static str, v: Cow<'a, str>) {
+pub fn push_str_unless_dash<'a, S: FieldSink<'a>>(
+    out: &mut S,
+    name: &'static str,
+    v: Cow<'a, str>,
+) {
     if v != "-" && !v.is_empty() {
         out.push(name, Value::Str(v));
     }
@@ -380,8 +384,8 @@ pub fn push_str_unless_dash<'a>(out: &mut LineOut<'a>, name: &'static str, v: Co
 /// Splits `address:port` on the last `:` (so unbracketed IPv6 works), strips `[...]` around the address,
 /// and pushes both fields. A lone `-` pushes nothing.
 #[inline]
-pub fn push_addr_port<'a>(
-    out: &mut LineOut<'a>,
+pub fn push_addr_port<'a, S: FieldSink<'a>>(
+    out: &mut S,
     ip_name: &'static str,
     port_name: &'static str,
     s: &'a str,
@@ -419,7 +423,7 @@ pub fn push_addr_port<'a>(
 /// everything between is the URL, kept exactly as logged (it may contain raw spaces). Trailing spaces
 /// (`"- - - "`, written by TCP listeners) are not part of the protocol.
 #[inline]
-pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
+pub fn push_request<'a, S: FieldSink<'a>>(out: &mut S, req: Cow<'a, str>) {
     fn split(r: &str) -> (&str, Option<&str>, Option<&str>) {
         let r = r.trim_end_matches(' ');
         match memchr::memchr(b' ', r.as_bytes()) {
@@ -461,9 +465,9 @@ pub fn push_request<'a>(out: &mut LineOut<'a>, req: Cow<'a, str>) {
 /// The columns ALB and classic ELB share, from `client:port` to the request line: the address pair of the
 /// target (`backend` for ELB), the three timings (`-1` absent), the two status codes and the byte counts.
 #[inline]
-pub fn push_lb_columns<'a>(
+pub fn push_lb_columns<'a, S: FieldSink<'a>>(
     f: &mut SpaceFields<'a>,
-    out: &mut LineOut<'a>,
+    out: &mut S,
     required: usize,
     target: [&'static str; 3],
     timings: [&'static str; 3],
@@ -521,7 +525,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
 
 /// [`parse_rfc3339`], and whether `s` is already the text that [`Timestamp::write_rfc3339`] writes for
 /// the time (`Z` and 3, 6 or 9 fraction digits, as AWS writes it): then the writer copies `s` instead
-/// of printing the time again (see [`LineOut::set_time_text`]).
+/// of printing the time again (see [`LineOut::set_time_text`](super::LineOut::set_time_text)).
 #[inline]
 pub fn parse_rfc3339_text(s: &str) -> Option<(Timestamp, bool)> {
     let b = s.as_bytes();
@@ -663,6 +667,7 @@ pub fn parse_clf_time(s: &str) -> Option<Timestamp> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::LineOut;
     use super::*;
 
     fn toks(s: &str) -> Vec<String> {
