@@ -1203,6 +1203,89 @@ mod tests {
         }
     }
 
+    /// The direct writer against the general one on thousands of lines made by mutating valid ALB and
+    /// ELB lines with the bytes that matter to the tokenizer and the escaper (quotes, backslashes,
+    /// spaces, dashes, control bytes, non-ASCII, digits, colons): byte-identical documents and stats.
+    #[test]
+    fn direct_documents_equal_the_general_writer_on_mutated_lines() {
+        let bases = [
+            (FormatSpec::Alb, "https 2024-07-02T22:23:00.186641Z app/my-lb/50dc 192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 201 0 57 \"GET https://www.example.com:443/a?x=1 HTTP/1.1\" \"curl/7.46.0\" ECDHE TLSv1.2 arn:tg \"Root=1-58337281\" \"www.example.com\" \"arn:cert\" 1 2024-07-02T22:22:48.364000Z \"waf,forward\" \"-\" \"-\" \"10.0.0.1:80 10.0.0.2:80\" \"200 201\" \"Ambiguous\" \"SpaceInUri\" TID_1234 \"h\" \"/u\" \"S\""),
+            (FormatSpec::Elb, "2015-05-13T23:39:43.945958Z my-lb 192.168.131.39:2817 10.0.0.1:80 0.000073 0.001048 0.000057 200 200 0 29 \"GET http://www.example.com:80/ HTTP/1.1\" \"curl/7.38.0\" DHE-RSA-AES128-SHA TLSv1.2"),
+        ];
+        let bytes: [&[u8]; 12] = [
+            b"\"",
+            b"\\",
+            b" ",
+            b"  ",
+            b"-",
+            b"\t",
+            "\u{e9}".as_bytes(),
+            b"0",
+            b":",
+            b"\x01",
+            b"\xff",
+            b"\"\"",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let settings = EnrichSettings::new("n", "h");
+        for (spec, base) in &bases {
+            let mut lines = Vec::new();
+            for _ in 0..1500 {
+                let mut line = base.as_bytes().to_vec();
+                for _ in 0..1 + rand(3) {
+                    let at = rand(line.len() + 1);
+                    match rand(3) {
+                        0 if at < line.len() => {
+                            line.remove(at);
+                        }
+                        _ => {
+                            let b = bytes[rand(bytes.len())];
+                            line.splice(at..at, b.iter().copied());
+                        }
+                    }
+                }
+                lines.push(line);
+            }
+            let data = lines.join(&b'\n');
+            let [direct, general] = [true, false].map(|direct| {
+                let id = ObjectId {
+                    path: "s3://b/k",
+                    key: "k",
+                    last_modified: Some(Timestamp::from_millis(5_000)),
+                };
+                let mut p = ObjectParser::new(spec, &settings, id, 1 << 20);
+                p.handler.direct = direct;
+                let mut docs = Vec::new();
+                p.feed_all(&data, |p| {
+                    docs.extend(p.drain().map(|e| (e.id, e.doc.as_str().to_string())))
+                })
+                .unwrap();
+                let stats = p.finish().unwrap();
+                docs.extend(p.drain().map(|e| (e.id, e.doc.as_str().to_string())));
+                (docs, stats)
+            });
+            assert_eq!(direct.1, general.1, "{spec:?}");
+            assert_eq!(direct.0.len(), lines.len(), "{spec:?}");
+            for ((d, g), line) in direct.0.iter().zip(&general.0).zip(&lines) {
+                assert_eq!(d, g, "{spec:?}: {:?}", String::from_utf8_lossy(line));
+                serde_json::from_str::<serde_json::Value>(&d.1).expect("a JSON document");
+            }
+            // The mutations reach both outcomes and the escaped path.
+            assert!(direct.1.parse_failures > 100, "{spec:?}: {:?}", direct.1);
+            assert!(direct.1.parse_failures < 1400, "{spec:?}: {:?}", direct.1);
+            assert!(direct
+                .0
+                .iter()
+                .any(|(_, d)| d.contains("\\\"") && !d.contains("\"error\"")));
+        }
+    }
+
     /// A key capture that replaces a parsed field turns the direct writer off: the field is written
     /// once, from the key.
     #[test]
