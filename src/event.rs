@@ -667,6 +667,14 @@ pub const METADATA_BEAT: &str = "s3logsbeat";
 /// `@metadata.type`: libbeat 6's document type, kept for Logstash pipelines that test it.
 pub const METADATA_TYPE: &str = "doc";
 
+/// What [`Event::write_with_metadata`] writes before the id, as one piece (the literals are those of
+/// [`METADATA_BEAT`], [`METADATA_TYPE`] and [`crate::VERSION`]; a test holds them equal).
+const METADATA_PREFIX: &str = concat!(
+    "{\"@metadata\":{\"beat\":\"s3logsbeat\",\"type\":\"doc\",\"version\":\"",
+    env!("CARGO_PKG_VERSION"),
+    "\",\"_id\":\""
+);
+
 impl Event {
     /// Appends the document with `@metadata` (`beat`, `type`, `version`, `_id`, `format`) as its first key.
     pub fn write_with_metadata(&self, out: &mut Vec<u8>) {
@@ -678,19 +686,29 @@ impl Event {
     pub fn write_with_metadata_as(&self, out: &mut Vec<u8>, beat: &str) {
         // The whole event's room at once: the metadata's fixed text is under 128 bytes.
         out.reserve(self.doc.len() + beat.len() + self.format.len() + crate::VERSION.len() + 128);
-        out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
-        write_json_str(out, beat);
-        out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(METADATA_TYPE.as_bytes());
-        out.extend_from_slice(b"\",\"version\":\"");
-        out.extend_from_slice(crate::VERSION.as_bytes());
-        out.extend_from_slice(b"\",\"_id\":\"");
+        if beat == METADATA_BEAT {
+            // Nearly every event: the text before the id is one constant.
+            out.extend_from_slice(METADATA_PREFIX.as_bytes());
+        } else {
+            out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
+            write_json_str(out, beat);
+            out.extend_from_slice(b",\"type\":\"");
+            out.extend_from_slice(METADATA_TYPE.as_bytes());
+            out.extend_from_slice(b"\",\"version\":\"");
+            out.extend_from_slice(crate::VERSION.as_bytes());
+            out.extend_from_slice(b"\",\"_id\":\"");
+        }
         self.id.write_hex(out);
-        out.extend_from_slice(b"\",\"format\":");
-        write_json_str(out, self.format);
-        out.push(b'}');
-        // doc is a JSON object that is never empty (it always has @timestamp), so it starts with `{"`.
-        out.push(b',');
+        out.extend_from_slice(b"\",\"format\":\"");
+        // A format's name is a plain lowercase word (`alb`, `alb_connection`): nothing to escape.
+        debug_assert!(self
+            .format
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c == b'_'));
+        push_bytes(out, self.format.as_bytes());
+        // doc is a JSON object that is never empty (it always has @timestamp), so it starts with `{"`:
+        // the metadata object's close and a comma take the place of its `{`.
+        out.extend_from_slice(b"\"},");
         out.extend_from_slice(&self.doc.as_bytes()[1..]);
     }
 
@@ -1023,6 +1041,18 @@ mod tests {
         assert_eq!(v["@metadata"]["format"], "alb");
         assert_eq!(v["@metadata"]["type"], "doc");
         assert_eq!(v["a"], 1);
+        // The constant prefix of the default beat is what the general path writes.
+        let mut general = Vec::new();
+        e.write_with_metadata_as(&mut general, "s3logsbeat ");
+        let general = String::from_utf8(general)
+            .unwrap()
+            .replacen("s3logsbeat ", METADATA_BEAT, 1);
+        assert_eq!(String::from_utf8(out).unwrap(), general);
+        let mut other = Vec::new();
+        e.write_with_metadata_as(&mut other, "logs-\"x\"");
+        let v: serde_json::Value = serde_json::from_slice(&other).unwrap();
+        assert_eq!(v["@metadata"]["beat"], "logs-\"x\"");
+        assert_eq!(v["@metadata"]["version"], crate::VERSION);
     }
 
     #[test]
