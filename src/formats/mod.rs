@@ -4,6 +4,8 @@
 //! A [`LineParser`] is made per S3 object (CloudFront and VPC flow logs learn their columns from the
 //! object's header lines) and called for every non-blank unit. It appends the record's fields to a reusable
 //! [`LineOut`], borrowing from the line; [`crate::enrich`] turns each record into an [`crate::event::Event`].
+//! ALB and classic ELB put their fields through a [`FieldSink`] instead, which is a [`LineOut`] or a writer
+//! of the document itself ([`LineParser::parse_direct`]); the formats still know nothing of documents.
 //!
 //! What must stay true here:
 //! - A line never panics a parser and never disappears: it yields a record or a [`ParseError`] that says
