@@ -301,7 +301,6 @@ impl LineHandler<'_> {
                     raw
                 };
                 let offset = line.offset + start as u64;
-                // The id is set when its batch is hashed: at the latest in `ObjectParser::drain`.
                 let written = self.ctx.write_document(
                     &mut self.docs,
                     &out,
@@ -311,19 +310,7 @@ impl LineHandler<'_> {
                     line.truncated,
                 );
                 if let Some((timestamp, parse_failure)) = written {
-                    self.stats.events += 1;
-                    self.events.push(Pending {
-                        id: EventId([0; 16]),
-                        timestamp,
-                        parse_failure,
-                    });
-                    let events = &mut self.events;
-                    let at = events.len() - 1;
-                    if let Some(id) = self.ids.add(offset, id_bytes, at, |at, id| {
-                        events[at].id = id;
-                    }) {
-                        events[at].id = id;
-                    }
+                    self.add_event(timestamp, parse_failure, offset, id_bytes);
                 }
             }
         }
@@ -332,6 +319,32 @@ impl LineHandler<'_> {
 }
 
 impl LineHandler<'_> {
+    /// Counts an event whose document was just written into `docs` and queues its id, over `id_bytes`
+    /// at `offset`: the id is set when its batch is hashed, at the latest in `ObjectParser::drain`.
+    #[inline(always)]
+    fn add_event(
+        &mut self,
+        timestamp: Timestamp,
+        parse_failure: bool,
+        offset: u64,
+        id_bytes: &[u8],
+    ) {
+        self.stats.events += 1;
+        self.events.push(Pending {
+            id: EventId([0; 16]),
+            timestamp,
+            parse_failure,
+        });
+        let events = &mut self.events;
+        let at = events.len() - 1;
+        if let Some(id) = self
+            .ids
+            .add(offset, id_bytes, at, |at, id| events[at].id = id)
+        {
+            events[at].id = id;
+        }
+    }
+
     /// [`LineHandler::on_line`] for a format parsed straight into the document: one record, the whole
     /// line, hashed whole for its id.
     #[inline(always)]
@@ -347,19 +360,8 @@ impl LineHandler<'_> {
         if failed {
             self.stats.parse_failures += 1;
         }
-        let Some((timestamp, parse_failure)) = written else {
-            return;
-        };
-        self.stats.events += 1;
-        self.events.push(Pending {
-            id: EventId([0; 16]),
-            timestamp,
-            parse_failure,
-        });
-        let events = &mut self.events;
-        let at = events.len() - 1;
-        if let Some(id) = self.ids.add(offset, raw, at, |at, id| events[at].id = id) {
-            events[at].id = id;
+        if let Some((timestamp, parse_failure)) = written {
+            self.add_event(timestamp, parse_failure, offset, raw);
         }
     }
 }
