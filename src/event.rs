@@ -700,11 +700,14 @@ impl Event {
         }
         self.id.write_hex(out);
         out.extend_from_slice(b"\",\"format\":\"");
-        // A format's name is a plain lowercase word (`alb`, `alb_connection`): nothing to escape.
-        debug_assert!(self
-            .format
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c == b'_'));
+        // A format's name is a plain word (`alb`, `s3access`, `alb_connection`): nothing to escape.
+        debug_assert!(
+            self.format
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_'),
+            "format name {:?}",
+            self.format
+        );
         push_bytes(out, self.format.as_bytes());
         // doc is a JSON object that is never empty (it always has @timestamp), so it starts with `{"`:
         // the metadata object's close and a comma take the place of its `{`.
@@ -1053,6 +1056,17 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&other).unwrap();
         assert_eq!(v["@metadata"]["beat"], "logs-\"x\"");
         assert_eq!(v["@metadata"]["version"], crate::VERSION);
+        // The format's name is written without escaping: every name is a plain word, and written so.
+        for f in crate::config::LogFormat::ALL {
+            let e = Event {
+                format: f.name(),
+                ..e.clone()
+            };
+            let mut out = Vec::new();
+            e.write_with_metadata(&mut out);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["@metadata"]["format"], f.name());
+        }
     }
 
     #[test]
