@@ -323,8 +323,9 @@ impl ObjectContext {
     ///
     /// `plain` is [`crate::scan::is_plain_ascii`] of the line. Its strings are then written without an
     /// escape scan, on the bet that no field holds a `"`; the rare line where the parser reports one is
-    /// written again, escaped. Returns whether the line failed to parse, and the event's time and
-    /// failure flag when its document was written (`None` for a failure under `parse_errors: drop`).
+    /// written again, escaped. Returns what [`ObjectContext::write_document`] does: the event's time and
+    /// whether the line failed to parse, or `None`, with nothing written, for a failure under
+    /// `parse_errors: drop`.
     #[inline]
     pub fn write_direct(
         &self,
@@ -334,7 +335,7 @@ impl ObjectContext {
         offset: u64,
         truncated: bool,
         mut parse: impl FnMut(&mut JsonFields<'_>) -> Result<Timestamp, ParseError>,
-    ) -> (bool, Option<(Timestamp, bool)>) {
+    ) -> Option<(Timestamp, bool)> {
         let doc = docs.begin(self.room(line.len()));
         let start = doc.len();
         let mut fields = JsonFields::new(doc, plain);
@@ -349,7 +350,7 @@ impl ObjectContext {
             Err(e) => {
                 doc.truncate(start);
                 if self.parse_errors == ParseErrorPolicy::Drop {
-                    return (true, None);
+                    return None;
                 }
                 self.write_failure(doc, line, &e);
                 (self.fallback_time, true)
@@ -364,7 +365,7 @@ impl ObjectContext {
             String::from_utf8_lossy(&doc[start..])
         );
         docs.close();
-        (failed, Some((timestamp, failed)))
+        Some((timestamp, failed))
     }
 
     /// Room for a record of `len` bytes' values plus field names and metadata, so that its document

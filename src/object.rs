@@ -316,9 +316,7 @@ impl LineHandler<'_> {
         }
         self.scratch = out.recycle();
     }
-}
 
-impl LineHandler<'_> {
     /// Counts an event whose document was just written into `docs` and queues its id, over `id_bytes`
     /// at `offset`: the id is set when its batch is hashed, at the latest in `ObjectParser::drain`.
     #[inline(always)]
@@ -350,18 +348,22 @@ impl LineHandler<'_> {
     #[inline(always)]
     fn direct_line(&mut self, raw: &[u8], text: &str, plain: bool, offset: u64, truncated: bool) {
         let parser = &self.parser;
-        let (failed, written) =
+        let written =
             self.ctx
                 .write_direct(&mut self.docs, text, plain, offset, truncated, |fields| {
                     parser
                         .parse_direct(text, fields)
                         .expect("direct is set only for a format that has it")
                 });
-        if failed {
-            self.stats.parse_failures += 1;
-        }
-        if let Some((timestamp, parse_failure)) = written {
-            self.add_event(timestamp, parse_failure, offset, raw);
+        // Only a line that failed is written as no event (under `parse_errors: drop`).
+        match written {
+            None => self.stats.parse_failures += 1,
+            Some((timestamp, parse_failure)) => {
+                if parse_failure {
+                    self.stats.parse_failures += 1;
+                }
+                self.add_event(timestamp, parse_failure, offset, raw);
+            }
         }
     }
 }
