@@ -37,8 +37,9 @@ enum State {
 /// One gzip stream being decoded.
 pub struct GzipStream {
     state: State,
-    /// The deflate decoder (raw deflate: the gzip framing is read here).
-    inflate: Decompress,
+    /// The deflate decoder (raw deflate: the gzip framing is read here); boxed, as it is about 200
+    /// bytes.
+    inflate: Box<Decompress>,
     crc: crc32fast::Hasher,
     /// Decompressed bytes of the current member, modulo 2^32 (the trailer's ISIZE).
     size: u32,
@@ -104,7 +105,7 @@ impl GzipStream {
     pub fn new() -> GzipStream {
         GzipStream {
             state: State::Header(Vec::new()),
-            inflate: Decompress::new(false),
+            inflate: Box::new(Decompress::new(false)),
             crc: crc32fast::Hasher::new(),
             size: 0,
             out: vec![0u8; OUT_BYTES].into_boxed_slice(),

@@ -17,7 +17,6 @@
 //! - With `ssl`, connections are TLS (see `outputs::tls`); the host name in `hosts` is what is verified.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +26,7 @@ use tokio::net::TcpStream;
 
 use crate::config::LogstashSettings;
 use crate::metrics::Metrics;
+use crate::outputs::compress::{Compressors, Framing};
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
@@ -61,7 +61,8 @@ impl std::fmt::Debug for Conn {
 pub struct Logstash {
     hosts: Vec<String>,
     loadbalance: bool,
-    compression: u32,
+    /// zlib for the windows when `compression_level` is above 0.
+    zlib: Option<Arc<Compressors>>,
     bulk_max_size: usize,
     timeout: Duration,
     pipelining: usize,
@@ -82,7 +83,8 @@ impl Logstash {
     pub fn new(s: &LogstashSettings, metrics: Arc<Metrics>) -> Logstash {
         Logstash {
             loadbalance: s.loadbalance,
-            compression: s.compression_level,
+            zlib: (s.compression_level > 0)
+                .then(|| Arc::new(Compressors::new(Framing::Zlib, s.compression_level))),
             bulk_max_size: s.bulk_max_size,
             timeout: s.timeout,
             pipelining: s.pipelining,
@@ -268,14 +270,16 @@ impl Logstash {
                 let first = conn.seq + 1;
                 // zlib over a window of a few MB is too long to run on an async worker.
                 let events = windows[sent].clone();
-                let level = self.compression;
-                let bytes =
-                    match tokio::task::spawn_blocking(move || encode_window(first, &events, level))
-                        .await
-                    {
-                        Ok(b) => b,
-                        Err(e) => return Err((done, format!("encoding the window: {e}"))),
-                    };
+                let zlib = self.zlib.clone();
+                let bytes = match tokio::task::spawn_blocking(move || {
+                    encode_window(first, &events, zlib.as_deref())
+                })
+                .await
+                {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => return Err((done, format!("compressing the window: {e}"))),
+                    Err(e) => return Err((done, format!("encoding the window: {e}"))),
+                };
                 conn.seq += windows[sent].len() as u32;
                 Metrics::add(&self.metrics.output_requests, 1);
                 match tokio::time::timeout(self.timeout, conn.stream.write_all(&bytes)).await {
@@ -343,8 +347,12 @@ impl Logstash {
     }
 }
 
-/// `2W` + count, then the events as `2J` frames, zlib-compressed in one `2C` frame unless `level` is 0.
-pub fn encode_window(first_seq: u32, events: &[Vec<u8>], level: u32) -> Vec<u8> {
+/// `2W` + count, then the events as `2J` frames, zlib-compressed in one `2C` frame when `zlib` is given.
+pub fn encode_window(
+    first_seq: u32,
+    events: &[Vec<u8>],
+    zlib: Option<&Compressors>,
+) -> std::io::Result<Vec<u8>> {
     let mut frames = Vec::with_capacity(events.iter().map(|e| e.len() + 10).sum());
     for (i, e) in events.iter().enumerate() {
         frames.extend_from_slice(b"2J");
@@ -352,19 +360,20 @@ pub fn encode_window(first_seq: u32, events: &[Vec<u8>], level: u32) -> Vec<u8> 
         frames.extend_from_slice(&(e.len() as u32).to_be_bytes());
         frames.extend_from_slice(e);
     }
-    let mut out = Vec::with_capacity(frames.len() / 2 + 16);
+    let Some(zlib) = zlib else {
+        let mut out = Vec::with_capacity(frames.len() + 6);
+        out.extend_from_slice(b"2W");
+        out.extend_from_slice(&(events.len() as u32).to_be_bytes());
+        out.extend_from_slice(&frames);
+        return Ok(out);
+    };
+    // The compressed frame is written in place after its header; its length is filled in after.
+    let mut out = Vec::with_capacity(frames.len() / 4 + 16);
     out.extend_from_slice(b"2W");
     out.extend_from_slice(&(events.len() as u32).to_be_bytes());
-    if level == 0 {
-        out.extend_from_slice(&frames);
-    } else {
-        let mut z =
-            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level.min(9)));
-        let _ = z.write_all(&frames);
-        let compressed = z.finish().expect("writing to a Vec cannot fail");
-        out.extend_from_slice(b"2C");
-        out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
-        out.extend_from_slice(&compressed);
-    }
-    out
+    out.extend_from_slice(b"2C\0\0\0\0");
+    zlib.compress_into(&frames, &mut out)?;
+    let len = (out.len() - 12) as u32;
+    out[8..12].copy_from_slice(&len.to_be_bytes());
+    Ok(out)
 }

@@ -10,6 +10,7 @@
 //! logged with what it held and dropped); an output that panics on [`PANICS_IN_A_ROW`] batches in a row is
 //! broken, and the pipeline stops with that reason rather than poll and give back messages for ever.
 
+pub mod compress;
 pub mod console;
 pub mod elasticsearch;
 pub mod file;

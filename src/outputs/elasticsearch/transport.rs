@@ -3,7 +3,6 @@
 //! host in backoff) and the limit of requests in flight ([`Limiter`]). The body is gzip'ed off the async
 //! workers (`spawn_blocking`), since compressing a few MB is too long to block a runtime thread.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use super::hosts::{Host, Hosts, PROBE_EVERY};
 use crate::config::{ElasticsearchSettings, Secret};
 use crate::error::chain;
 use crate::metrics::Metrics;
+use crate::outputs::compress::{Compressors, Framing};
 use crate::outputs::SetupError;
 use crate::shutdown::Shutdown;
 
@@ -27,7 +27,8 @@ pub struct Transport {
     authorization: Option<Secret>,
     pipeline: Option<String>,
     parameters: Vec<(String, String)>,
-    compression: u32,
+    /// gzip for the bodies when `compression_level` is above 0.
+    gzip: Option<Arc<Compressors>>,
     metrics: Arc<Metrics>,
     /// Probes of hosts in backoff; stopped with the transport.
     probes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -90,7 +91,8 @@ impl Transport {
             authorization: s.authorization.clone(),
             pipeline: s.pipeline.clone(),
             parameters: s.parameters.clone(),
-            compression: s.compression_level,
+            gzip: (s.compression_level > 0)
+                .then(|| Arc::new(Compressors::new(Framing::Gzip, s.compression_level))),
             metrics,
             probes: Mutex::new(Vec::new()),
         })
@@ -174,16 +176,9 @@ impl Transport {
             req = req.header("Authorization", a.0.as_str());
         }
         let sent = body.len();
-        req = if self.compression > 0 {
-            let level = self.compression;
-            let gz = tokio::task::spawn_blocking(move || {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(body.len() / 4),
-                    flate2::Compression::new(level),
-                );
-                enc.write_all(&body).and_then(|_| enc.finish())
-            })
-            .await;
+        req = if let Some(gzip) = &self.gzip {
+            let gzip = gzip.clone();
+            let gz = tokio::task::spawn_blocking(move || gzip.compress(&body)).await;
             match gz {
                 Ok(Ok(gz)) => req.header("Content-Encoding", "gzip").body(gz),
                 Ok(Err(e)) => return Response::Retry(format!("gzip: {e}")),
