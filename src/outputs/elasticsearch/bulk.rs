@@ -8,8 +8,6 @@
 //!   match the request, or that cannot be read, is a whole-request failure (the outcome is unknown: send
 //!   again, the ids make that harmless).
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 
 use crate::event::write_json_str;
@@ -91,7 +89,16 @@ pub enum Response {
 #[derive(Deserialize)]
 struct Body {
     #[serde(default)]
-    items: Vec<HashMap<String, ItemStatus>>,
+    items: Vec<Item>,
+}
+
+/// One item of a response: `{"create": {...}}`. A struct, not a map: read without allocating per item
+/// (the map's key and table were 3% of the Elasticsearch drain's CPU in `perf`). Other keys are
+/// skipped, so an item without `create` reads as one.
+#[derive(Deserialize)]
+struct Item {
+    #[serde(default)]
+    create: Option<ItemStatus>,
 }
 
 /// Reads a response with `status` and `body` to a request of `sent` documents.
@@ -119,8 +126,8 @@ pub fn decode(status: u16, body: &[u8], sent: usize) -> Response {
         parsed
             .items
             .into_iter()
-            .map(|mut m| {
-                m.remove("create").unwrap_or(ItemStatus {
+            .map(|m| {
+                m.create.unwrap_or(ItemStatus {
                     status: 500,
                     error: Some(serde_json::json!({"type": "s3logsbeat", "reason": "item has no create result"})),
                 })
@@ -153,6 +160,26 @@ mod tests {
             String::from_utf8(body).unwrap(),
             "{\"create\":{\"_index\":\"i\",\"_id\":\"a\\\"b\"}}\n{\"x\":1}\n"
         );
+    }
+
+    /// Items are read in order; an item with another action than `create` fails as a 500 of ours,
+    /// and keys we do not ask for are skipped.
+    #[test]
+    fn items_without_a_create_result_fail_alone() {
+        let body = br#"{"errors":true,"took":3,"items":[{"create":{"status":201,"_id":"a"}},{"index":{"status":200}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}}]}"#;
+        let Response::Items(items) = decode(200, body, 3) else {
+            panic!("not items")
+        };
+        let got: Vec<(u16, &str)> = items.iter().map(|i| (i.status, i.error_type())).collect();
+        assert_eq!(
+            got,
+            [
+                (201, ""),
+                (500, "s3logsbeat"),
+                (409, "version_conflict_engine_exception")
+            ]
+        );
+        assert_eq!(items[1].reason(), "item has no create result");
     }
 
     #[test]
