@@ -5,7 +5,8 @@
 //! symbols), allocated zeroed. Made and dropped for every body, it cost a page-zeroing allocation per
 //! bulk, and glibc, raising its mmap threshold after each such free, left holes that grew the
 //! Elasticsearch drain's peak RSS from 31 to 41 MB (measured, `scripts/bench_e2e.py es`). Kept and reset
-//! between bodies, one state serves every body a worker sends.
+//! between bodies, one state serves every body a worker sends. A body may also be compressed as it is
+//! written ([`Compressors::stream`]), so that the whole uncompressed body is never held.
 //!
 //! What must stay true: a compressor is reset before each body, so bodies never share history; at most
 //! [`IDLE_MAX`] idle compressors are kept (one more per body compressed at the same time lives only while
@@ -56,35 +57,42 @@ impl Compressors {
     /// `input` compressed whole (the framing's header, the deflate data and its trailer), appended to
     /// `out`. An error is the compressor's own (it should not happen with a valid state).
     pub fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+        // About 4 to 8 times smaller for logs; grown as needed if not.
+        out.reserve(input.len() / 4 + 64);
+        let mut c = self.take();
+        run(&mut c, input, out, FlushCompress::Finish)?;
+        self.put_back(c);
+        Ok(())
+    }
+
+    /// A body compressed as it is written, in pieces: the whole uncompressed body never exists.
+    /// `expected` is about the uncompressed size, for the first allocation.
+    pub fn stream(&self, expected: usize) -> Stream<'_> {
+        Stream {
+            pool: self,
+            c: Some(self.take()),
+            out: Vec::with_capacity(expected / 4 + 64),
+        }
+    }
+
+    /// An idle compressor, reset, or a new one.
+    fn take(&self) -> Compress {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut c = match taken {
+        match taken {
             Some(mut c) => {
                 c.reset();
                 c
             }
             None => self.make(),
-        };
-        // About 4 to 8 times smaller for logs; grown below if not.
-        out.reserve(input.len() / 4 + 64);
-        let mut rest = input;
-        loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity().max(4096));
-            }
-            let used = c.total_in();
-            let status = c
-                .compress_vec(rest, out, FlushCompress::Finish)
-                .map_err(std::io::Error::other)?;
-            rest = &rest[(c.total_in() - used) as usize..];
-            if status == Status::StreamEnd {
-                break;
-            }
         }
+    }
+
+    /// Keeps `c` for the next body, unless [`IDLE_MAX`] are kept already.
+    fn put_back(&self, c: Compress) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_MAX {
             idle.push(c);
         }
-        Ok(())
     }
 
     /// `input` compressed whole, in a new buffer.
@@ -97,6 +105,68 @@ impl Compressors {
     /// Idle compressors kept now (for tests).
     pub fn idle(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Compresses all of `input` into `out`, growing it; with `Finish`, until the stream's end is written.
+fn run(
+    c: &mut Compress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    flush: FlushCompress,
+) -> std::io::Result<()> {
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve(out.capacity().max(4096));
+        }
+        let used = c.total_in();
+        let status = c
+            .compress_vec(input, out, flush)
+            .map_err(std::io::Error::other)?;
+        input = &input[(c.total_in() - used) as usize..];
+        let done = match flush {
+            FlushCompress::Finish => status == Status::StreamEnd,
+            // Without a flush, all input taken and room left means nothing is pending output.
+            _ => input.is_empty() && out.len() < out.capacity(),
+        };
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// One body being compressed (see [`Compressors::stream`]).
+pub struct Stream<'a> {
+    pool: &'a Compressors,
+    /// `None` once finished or failed.
+    c: Option<Compress>,
+    out: Vec<u8>,
+}
+
+impl Stream<'_> {
+    /// Compresses `piece` (its compressed bytes may come out later).
+    pub fn write(&mut self, piece: &[u8]) -> std::io::Result<()> {
+        let c = self
+            .c
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the compressor failed before"))?;
+        let r = run(c, piece, &mut self.out, FlushCompress::None);
+        if r.is_err() {
+            // A compressor in an unknown state is not put back.
+            self.c = None;
+        }
+        r
+    }
+
+    /// The whole compressed body; the compressor goes back to the pool.
+    pub fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        let mut c = self
+            .c
+            .take()
+            .ok_or_else(|| std::io::Error::other("the compressor failed before"))?;
+        run(&mut c, &[], &mut self.out, FlushCompress::Finish)?;
+        self.pool.put_back(c);
+        Ok(std::mem::take(&mut self.out))
     }
 }
 
@@ -142,6 +212,40 @@ mod tests {
                 assert_eq!(pool.idle(), 1, "the one compressor was put back");
             }
         }
+    }
+
+    /// A body written in pieces of any size decodes to the pieces joined, about as small as the body
+    /// compressed whole.
+    #[test]
+    fn a_stream_in_pieces_is_the_body_compressed_whole() {
+        let pool = Compressors::new(Framing::Gzip, 1);
+        let body = text(30_000, 9);
+        let whole = pool.compress(&body).unwrap();
+        for piece in [1, 1000, 65_536, body.len()] {
+            let mut st = pool.stream(body.len());
+            for p in body.chunks(piece) {
+                st.write(p).unwrap();
+            }
+            let z = st.finish().unwrap();
+            let mut back = Vec::new();
+            flate2::read::GzDecoder::new(&z[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(back == body, "pieces of {piece}");
+            assert!(
+                z.len() < whole.len() * 2,
+                "pieces of {piece}: {} bytes",
+                z.len()
+            );
+        }
+        assert_eq!(pool.idle(), 1);
+        // An empty stream is a valid empty member.
+        let z = pool.stream(0).finish().unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back.is_empty());
     }
 
     /// Incompressible input larger than the first guess of the output's size still comes out whole.

@@ -30,15 +30,20 @@ pub struct Action<'a> {
 pub fn encode<'a>(actions: impl Iterator<Item = Action<'a>>, size_hint: usize) -> Vec<u8> {
     let mut body = Vec::with_capacity(size_hint);
     for a in actions {
-        body.extend_from_slice(b"{\"create\":{\"_index\":");
-        write_json_str(&mut body, a.index);
-        body.extend_from_slice(b",\"_id\":");
-        write_json_str(&mut body, a.id);
-        body.extend_from_slice(b"}}\n");
-        body.extend_from_slice(a.doc.as_bytes());
-        body.push(b'\n');
+        encode_one(&mut body, a);
     }
     body
+}
+
+/// Appends one action and its document to `body`.
+pub fn encode_one(body: &mut Vec<u8>, a: Action<'_>) {
+    body.extend_from_slice(b"{\"create\":{\"_index\":");
+    write_json_str(body, a.index);
+    body.extend_from_slice(b",\"_id\":");
+    write_json_str(body, a.id);
+    body.extend_from_slice(b"}}\n");
+    body.extend_from_slice(a.doc.as_bytes());
+    body.push(b'\n');
 }
 
 /// What happened to one document.

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::bulk::{self, Action, Response};
+use super::bulk::{Action, Response};
 use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
 use crate::metrics::Metrics;
@@ -74,15 +74,16 @@ impl Elasticsearch {
                     }
                 };
                 let size: usize = pending.iter().map(|i| i.doc.len() + 100).sum();
-                let body = bulk::encode(
-                    pending.iter().map(|i| Action {
-                        index: &i.index,
-                        id: &i.id,
-                        doc: &i.doc,
-                    }),
-                    size,
-                );
+                let actions = pending.iter().map(|i| Action {
+                    index: &i.index,
+                    id: &i.id,
+                    doc: &i.doc,
+                });
                 let request = async {
+                    let body = match t.encode(actions, size).await {
+                        Ok(b) => b,
+                        Err(e) => return Response::Retry(format!("gzip: {e}")),
+                    };
                     let _permit = t.limiter.acquire().await;
                     t.bulk(&host, body, pending.len()).await
                 };

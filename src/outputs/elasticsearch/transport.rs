@@ -1,12 +1,13 @@
 //! HTTP to Elasticsearch: an encoded bulk body and a host in, a decoded [`Response`] out. The transport
 //! also holds what every request shares: the hosts and their health ([`Hosts`], with a probe for each
-//! host in backoff) and the limit of requests in flight ([`Limiter`]). The body is gzip'ed off the async
-//! workers (`spawn_blocking`), since compressing a few MB is too long to block a runtime thread.
+//! host in backoff) and the limit of requests in flight ([`Limiter`]). The body is gzip'ed as it is
+//! encoded, a slice at a time with a yield between slices ([`Transport::encode`]), since compressing a
+//! few MB at once is too long to block a runtime thread.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::bulk::{self, Response};
+use super::bulk::{self, Action, Response};
 use super::concurrency::Limiter;
 use super::hosts::{Host, Hosts, PROBE_EVERY};
 use crate::config::{ElasticsearchSettings, Secret};
@@ -15,6 +16,20 @@ use crate::metrics::Metrics;
 use crate::outputs::compress::{Compressors, Framing};
 use crate::outputs::SetupError;
 use crate::shutdown::Shutdown;
+
+/// Uncompressed bytes encoded and compressed between two yields of the async worker.
+pub const SLICE_BYTES: usize = 64 * 1024;
+
+/// A bulk request's body, ready to send.
+#[derive(Debug)]
+pub struct Body {
+    /// What goes on the wire.
+    pub bytes: Vec<u8>,
+    /// Whether `bytes` is gzip'ed.
+    pub gzip: bool,
+    /// The NDJSON's size before compression.
+    pub raw_bytes: usize,
+}
 
 /// The HTTP side of the Elasticsearch output.
 #[derive(Debug)]
@@ -28,7 +43,7 @@ pub struct Transport {
     pipeline: Option<String>,
     parameters: Vec<(String, String)>,
     /// gzip for the bodies when `compression_level` is above 0.
-    gzip: Option<Arc<Compressors>>,
+    gzip: Option<Compressors>,
     metrics: Arc<Metrics>,
     /// Probes of hosts in backoff; stopped with the transport.
     probes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -92,7 +107,7 @@ impl Transport {
             pipeline: s.pipeline.clone(),
             parameters: s.parameters.clone(),
             gzip: (s.compression_level > 0)
-                .then(|| Arc::new(Compressors::new(Framing::Gzip, s.compression_level))),
+                .then(|| Compressors::new(Framing::Gzip, s.compression_level)),
             metrics,
             probes: Mutex::new(Vec::new()),
         })
@@ -154,8 +169,48 @@ impl Transport {
         Ok((status, text))
     }
 
+    /// The body of a bulk request of `actions`, gzip'ed when `compression_level` is above 0.
+    ///
+    /// Compressed as it is encoded, in slices of [`SLICE_BYTES`], on this async worker: each slice is
+    /// about 70 µs of deflate at level 1, after which the worker is yielded. Neither the whole
+    /// uncompressed body (2.5 MB for 2,048 ALB events) nor a copy of it into a blocking thread exists.
+    /// `size_hint` is about the uncompressed size. An error is the compressor's.
+    pub async fn encode<'a>(
+        &self,
+        actions: impl Iterator<Item = Action<'a>>,
+        size_hint: usize,
+    ) -> std::io::Result<Body> {
+        let Some(gzip) = &self.gzip else {
+            let bytes = bulk::encode(actions, size_hint);
+            return Ok(Body {
+                raw_bytes: bytes.len(),
+                bytes,
+                gzip: false,
+            });
+        };
+        let mut stream = gzip.stream(size_hint);
+        let mut slice = Vec::with_capacity(SLICE_BYTES + SLICE_BYTES / 4);
+        let mut raw_bytes = 0;
+        for a in actions {
+            bulk::encode_one(&mut slice, a);
+            if slice.len() >= SLICE_BYTES {
+                stream.write(&slice)?;
+                raw_bytes += slice.len();
+                slice.clear();
+                tokio::task::yield_now().await;
+            }
+        }
+        stream.write(&slice)?;
+        raw_bytes += slice.len();
+        Ok(Body {
+            bytes: stream.finish()?,
+            gzip: true,
+            raw_bytes,
+        })
+    }
+
     /// Sends one bulk body of `actions` documents to `host`.
-    pub async fn bulk(&self, host: &Host, body: Vec<u8>, actions: usize) -> Response {
+    pub async fn bulk(&self, host: &Host, body: Body, actions: usize) -> Response {
         let mut url = format!("{}/_bulk?filter_path={}", host.url, bulk::FILTER_PATH);
         if let Some(p) = &self.pipeline {
             url.push_str("&pipeline=");
@@ -175,17 +230,11 @@ impl Transport {
         if let Some(a) = &self.authorization {
             req = req.header("Authorization", a.0.as_str());
         }
-        let sent = body.len();
-        req = if let Some(gzip) = &self.gzip {
-            let gzip = gzip.clone();
-            let gz = tokio::task::spawn_blocking(move || gzip.compress(&body)).await;
-            match gz {
-                Ok(Ok(gz)) => req.header("Content-Encoding", "gzip").body(gz),
-                Ok(Err(e)) => return Response::Retry(format!("gzip: {e}")),
-                Err(e) => return Response::Retry(format!("gzip task: {e}")),
-            }
+        let sent = body.raw_bytes;
+        req = if body.gzip {
+            req.header("Content-Encoding", "gzip").body(body.bytes)
         } else {
-            req.body(body)
+            req.body(body.bytes)
         };
         Metrics::add(&self.metrics.output_requests, 1);
         tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host.url, items = actions, bytes = sent, "bulk request");
