@@ -348,32 +348,47 @@ impl Logstash {
 }
 
 /// `2W` + count, then the events as `2J` frames, zlib-compressed in one `2C` frame when `zlib` is given.
+///
+/// Compressed, the frames are written to the compressor in slices of about 64 KiB as they are made: the
+/// whole uncompressed window (2.5 MB for 2,048 ALB events) is never held.
 pub fn encode_window(
     first_seq: u32,
     events: &[Vec<u8>],
     zlib: Option<&Compressors>,
 ) -> std::io::Result<Vec<u8>> {
-    let mut frames = Vec::with_capacity(events.iter().map(|e| e.len() + 10).sum());
-    for (i, e) in events.iter().enumerate() {
-        frames.extend_from_slice(b"2J");
-        frames.extend_from_slice(&(first_seq + i as u32).to_be_bytes());
-        frames.extend_from_slice(&(e.len() as u32).to_be_bytes());
-        frames.extend_from_slice(e);
+    const SLICE_BYTES: usize = 64 * 1024;
+    fn frame(out: &mut Vec<u8>, seq: u32, e: &[u8]) {
+        out.extend_from_slice(b"2J");
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
     }
     let Some(zlib) = zlib else {
-        let mut out = Vec::with_capacity(frames.len() + 6);
+        let mut out = Vec::with_capacity(events.iter().map(|e| e.len() + 10).sum::<usize>() + 6);
         out.extend_from_slice(b"2W");
         out.extend_from_slice(&(events.len() as u32).to_be_bytes());
-        out.extend_from_slice(&frames);
+        for (i, e) in events.iter().enumerate() {
+            frame(&mut out, first_seq + i as u32, e);
+        }
         return Ok(out);
     };
-    // The compressed frame is written in place after its header; its length is filled in after.
-    let mut out = Vec::with_capacity(frames.len() / 4 + 16);
+    let raw: usize = events.iter().map(|e| e.len() + 10).sum();
+    let mut stream = zlib.stream(raw);
+    let mut slice = Vec::with_capacity(SLICE_BYTES + SLICE_BYTES / 4);
+    for (i, e) in events.iter().enumerate() {
+        frame(&mut slice, first_seq + i as u32, e);
+        if slice.len() >= SLICE_BYTES {
+            stream.write(&slice)?;
+            slice.clear();
+        }
+    }
+    stream.write(&slice)?;
+    let compressed = stream.finish()?;
+    let mut out = Vec::with_capacity(compressed.len() + 12);
     out.extend_from_slice(b"2W");
     out.extend_from_slice(&(events.len() as u32).to_be_bytes());
-    out.extend_from_slice(b"2C\0\0\0\0");
-    zlib.compress_into(&frames, &mut out)?;
-    let len = (out.len() - 12) as u32;
-    out[8..12].copy_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(b"2C");
+    out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+    out.extend_from_slice(&compressed);
     Ok(out)
 }
