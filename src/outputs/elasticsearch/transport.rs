@@ -17,8 +17,9 @@ use crate::outputs::compress::{Compressors, Framing};
 use crate::outputs::SetupError;
 use crate::shutdown::Shutdown;
 
-/// Uncompressed bytes encoded and compressed between two yields of the async worker.
-pub const SLICE_BYTES: usize = 64 * 1024;
+/// Uncompressed bytes encoded and compressed between two yields of the async worker: about 35 µs of
+/// deflate at level 1, 1 ms at level 9.
+pub const SLICE_BYTES: usize = 32 * 1024;
 
 /// A bulk request's body, ready to send.
 #[derive(Debug)]
@@ -171,8 +172,8 @@ impl Transport {
 
     /// The body of a bulk request of `actions`, gzip'ed when `compression_level` is above 0.
     ///
-    /// Compressed as it is encoded, in slices of [`SLICE_BYTES`], on this async worker: each slice is
-    /// about 70 µs of deflate at level 1, after which the worker is yielded. Neither the whole
+    /// Compressed as it is encoded, in slices of [`SLICE_BYTES`], on this async worker, which is yielded
+    /// after each slice. Neither the whole
     /// uncompressed body (2.5 MB for 2,048 ALB events) nor a copy of it into a blocking thread exists.
     /// `size_hint` is about the uncompressed size. An error is the compressor's.
     pub async fn encode<'a>(
