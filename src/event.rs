@@ -686,6 +686,12 @@ impl Event {
     pub fn write_with_metadata_as(&self, out: &mut Vec<u8>, beat: &str) {
         // The whole event's room at once: the metadata's fixed text is under 128 bytes.
         out.reserve(self.doc.len() + beat.len() + self.format.len() + crate::VERSION.len() + 128);
+        self.write_metadata_head(out, beat);
+        out.extend_from_slice(self.doc_tail());
+    }
+
+    /// What [`Event::write_with_metadata_as`] writes before [`Event::doc_tail`]: `{"@metadata":{...},`.
+    pub fn write_metadata_head(&self, out: &mut Vec<u8>, beat: &str) {
         if beat == METADATA_BEAT {
             // Nearly every event: the text before the id is one constant.
             out.extend_from_slice(METADATA_PREFIX.as_bytes());
@@ -709,10 +715,14 @@ impl Event {
             self.format
         );
         push_bytes(out, self.format.as_bytes());
-        // doc is a JSON object that is never empty (it always has @timestamp), so it starts with `{"`:
-        // the metadata object's close and a comma take the place of its `{`.
         out.extend_from_slice(b"\"},");
-        out.extend_from_slice(&self.doc.as_bytes()[1..]);
+    }
+
+    /// The document without its opening `{`: what follows [`Event::write_metadata_head`]. The document
+    /// is a JSON object that is never empty (it always has `@timestamp`), so it starts with `{"`; the
+    /// metadata object's close and a comma take the place of its `{`.
+    pub fn doc_tail(&self) -> &[u8] {
+        &self.doc.as_bytes()[1..]
     }
 
     /// The document parsed back into JSON (tests and slow paths such as `%{[field]}` index names).

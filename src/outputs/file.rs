@@ -3,7 +3,7 @@
 //! once written and flushed.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::path::PathBuf;
 
 use std::sync::{Arc, Mutex};
@@ -68,22 +68,32 @@ impl FileOutput {
     /// Writes the batch, about [`WRITE_BYTES`] at a time: the rendered text of a whole batch (2.5 MB for
     /// 2,048 ALB events) was the largest buffer of the file drain's heap. A failed write is retried
     /// alone, so the events of the writes before it are not written twice.
+    ///
+    /// Only the `@metadata` heads are rendered; the documents are written from where they are (a
+    /// vectored write of head, document, head, document...), not copied into a buffer first: that copy
+    /// was 5% of the file drain's CPU in `perf`.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         let mut events = batch.events().peekable();
         while events.peek().is_some() {
-            let mut buf = Vec::with_capacity(WRITE_BYTES + WRITE_BYTES / 8);
-            while buf.len() < WRITE_BYTES {
+            let mut piece = Piece::default();
+            while piece.bytes < WRITE_BYTES && piece.docs.len() < WRITE_EVENTS {
                 let Some(e) = events.next() else { break };
-                e.write_with_metadata(&mut buf);
-                buf.push(b'\n');
+                if !piece.docs.is_empty() {
+                    // The previous event's line ends where this one's head starts.
+                    piece.heads.push(b'\n');
+                }
+                e.write_metadata_head(&mut piece.heads, crate::event::METADATA_BEAT);
+                piece.ends.push(piece.heads.len());
+                piece.bytes += e.doc.len();
+                piece.docs.push(e.doc.clone());
             }
-            self.write(Arc::new(buf), shutdown).await?;
+            self.write(Arc::new(piece), shutdown).await?;
         }
         Ok(())
     }
 
     /// Writes `buf` on a blocking thread, retrying with backoff until it is written or shutdown aborts.
-    async fn write(&self, buf: Arc<Vec<u8>>, shutdown: &Shutdown) -> Result<(), Aborted> {
+    async fn write(&self, buf: Arc<Piece>, shutdown: &Shutdown) -> Result<(), Aborted> {
         let mut backoff = std::time::Duration::from_millis(100);
         loop {
             let (files, b) = (self.files.clone(), buf.clone());
@@ -111,8 +121,56 @@ impl FileOutput {
     }
 }
 
-/// Bytes rendered per write (a write ends after the event that crosses it).
+/// Document bytes per write (a write ends after the event that crosses it).
 const WRITE_BYTES: usize = 256 * 1024;
+
+/// Events per write at most: two slices each, under the kernel's 1,024 per `writev`.
+const WRITE_EVENTS: usize = 500;
+
+/// One write's events: their rendered `@metadata` heads, one after another, and their documents.
+#[derive(Default)]
+struct Piece {
+    /// Each event's head (after the first, led by the previous line's newline).
+    heads: Vec<u8>,
+    /// Where each event's head ends in `heads`.
+    ends: Vec<usize>,
+    /// The documents (shared with the batch, not copied).
+    docs: Vec<crate::doc::Doc>,
+    /// The documents' bytes.
+    bytes: usize,
+}
+
+impl Piece {
+    /// The slices to write, in order: head, document without its `{`, ..., and the last newline.
+    fn slices(&self) -> Vec<IoSlice<'_>> {
+        let mut v = Vec::with_capacity(self.docs.len() * 2 + 1);
+        let mut start = 0;
+        for (end, doc) in self.ends.iter().zip(&self.docs) {
+            v.push(IoSlice::new(&self.heads[start..*end]));
+            v.push(IoSlice::new(&doc.as_bytes()[1..]));
+            start = *end;
+        }
+        v.push(IoSlice::new(b"\n"));
+        v
+    }
+
+    fn len(&self) -> usize {
+        self.heads.len() + self.bytes - self.docs.len() + 1
+    }
+}
+
+/// Writes every slice, whatever the kernel takes per call.
+fn write_all_vectored(f: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match f.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 impl Files {
     fn path(&self, n: u32) -> PathBuf {
@@ -133,7 +191,7 @@ impl Files {
         Ok(())
     }
 
-    fn write(&self, state: &mut Option<(File, u64)>, buf: &[u8]) -> std::io::Result<()> {
+    fn write(&self, state: &mut Option<(File, u64)>, buf: &Piece) -> std::io::Result<()> {
         if state.is_none() {
             let f = OpenOptions::new()
                 .create(true)
@@ -143,14 +201,15 @@ impl Files {
             *state = Some((f, len));
         }
         let (f, len) = state.as_mut().expect("opened");
-        if *len > 0 && *len + buf.len() as u64 > self.rotate_bytes {
+        let bytes = buf.len() as u64;
+        if *len > 0 && *len + bytes > self.rotate_bytes {
             *state = None;
             self.rotate()?;
             return self.write(state, buf);
         }
-        f.write_all(buf)?;
+        write_all_vectored(f, &mut buf.slices())?;
         f.flush()?;
-        *len += buf.len() as u64;
+        *len += bytes;
         Ok(())
     }
 }
@@ -161,7 +220,8 @@ mod tests {
     use crate::ack::AckGroup;
     use crate::event::{Event, EventId, Timestamp};
 
-    /// A batch of several writes' worth arrives whole and in order, in one file when it fits.
+    /// A batch of several writes' worth arrives whole and in order, in one
+    /// file when it fits, exactly as the events render.
     #[tokio::test]
     async fn a_large_batch_is_written_in_pieces_in_order() {
         let dir = std::env::temp_dir().join(format!("s3lb-file-big-{}", std::process::id()));
@@ -193,8 +253,18 @@ mod tests {
             chunks: vec![rx.recv().await.unwrap()],
         };
         out.publish(&batch, &Shutdown::never()).await.unwrap();
+        // Byte for byte what every event renders whole, a line each.
+        let mut want = Vec::new();
+        for e in batch.events() {
+            e.write_with_metadata(&mut want);
+            want.push(b'\n');
+        }
         batch.delivered();
         let text = fs::read_to_string(dir.join("ev")).unwrap();
+        assert!(
+            text.as_bytes() == want,
+            "the file is the events rendered whole"
+        );
         assert!(
             text.len() > 3 * WRITE_BYTES,
             "more than three writes' worth"
