@@ -54,17 +54,6 @@ impl Compressors {
         }
     }
 
-    /// `input` compressed whole (the framing's header, the deflate data and its trailer), appended to
-    /// `out`. An error is the compressor's own (it should not happen with a valid state).
-    pub fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-        // About 4 to 8 times smaller for logs; grown as needed if not.
-        out.reserve(input.len() / 4 + 64);
-        let mut c = self.take();
-        run(&mut c, input, out, FlushCompress::Finish)?;
-        self.put_back(c);
-        Ok(())
-    }
-
     /// A body compressed as it is written, in pieces: the whole uncompressed body never exists.
     /// `expected` is about the uncompressed size, for the first allocation.
     pub fn stream(&self, expected: usize) -> Stream<'_> {
@@ -95,11 +84,12 @@ impl Compressors {
         }
     }
 
-    /// `input` compressed whole, in a new buffer.
+    /// `input` compressed whole (the framing's header, the deflate data and its trailer). An error is
+    /// the compressor's own (it should not happen with a valid state).
     pub fn compress(&self, input: &[u8]) -> std::io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.compress_into(input, &mut out)?;
-        Ok(out)
+        let mut stream = self.stream(input.len());
+        stream.write(input)?;
+        stream.finish()
     }
 
     /// Idle compressors kept now (for tests).
