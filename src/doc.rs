@@ -36,6 +36,14 @@ impl Doc {
         // is immutable behind the `Arc`.
         unsafe { std::str::from_utf8_unchecked(self.buf.get_unchecked(self.start..self.end)) }
     }
+
+    /// The document without its opening `{`, for writers that put `{"@metadata":{...},` before it. A
+    /// document is a JSON object that is never empty (it always has `@timestamp`), so it starts with
+    /// `{"`: the metadata object's close and a comma take the place of its `{`.
+    #[inline]
+    pub fn tail(&self) -> &[u8] {
+        &self.as_bytes()[1..]
+    }
 }
 
 impl Deref for Doc {

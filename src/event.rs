@@ -687,10 +687,10 @@ impl Event {
         // The whole event's room at once: the metadata's fixed text is under 128 bytes.
         out.reserve(self.doc.len() + beat.len() + self.format.len() + crate::VERSION.len() + 128);
         self.write_metadata_head(out, beat);
-        out.extend_from_slice(self.doc_tail());
+        out.extend_from_slice(self.doc.tail());
     }
 
-    /// What [`Event::write_with_metadata_as`] writes before [`Event::doc_tail`]: `{"@metadata":{...},`.
+    /// What [`Event::write_with_metadata_as`] writes before [`Doc::tail`]: `{"@metadata":{...},`.
     pub fn write_metadata_head(&self, out: &mut Vec<u8>, beat: &str) {
         if beat == METADATA_BEAT {
             // Nearly every event: the text before the id is one constant.
@@ -716,13 +716,6 @@ impl Event {
         );
         push_bytes(out, self.format.as_bytes());
         out.extend_from_slice(b"\"},");
-    }
-
-    /// The document without its opening `{`: what follows [`Event::write_metadata_head`]. The document
-    /// is a JSON object that is never empty (it always has `@timestamp`), so it starts with `{"`; the
-    /// metadata object's close and a comma take the place of its `{`.
-    pub fn doc_tail(&self) -> &[u8] {
-        &self.doc.as_bytes()[1..]
     }
 
     /// The document parsed back into JSON (tests and slow paths such as `%{[field]}` index names).

@@ -147,7 +147,7 @@ impl Piece {
         let mut start = 0;
         for (end, doc) in self.ends.iter().zip(&self.docs) {
             v.push(IoSlice::new(&self.heads[start..*end]));
-            v.push(IoSlice::new(&doc.as_bytes()[1..]));
+            v.push(IoSlice::new(doc.tail()));
             start = *end;
         }
         v.push(IoSlice::new(b"\n"));
@@ -220,8 +220,8 @@ mod tests {
     use crate::ack::AckGroup;
     use crate::event::{Event, EventId, Timestamp};
 
-    /// A batch of several writes' worth arrives whole and in order, in one
-    /// file when it fits, exactly as the events render.
+    /// A batch of several writes' worth arrives whole and in order, in one file when it fits, exactly
+    /// as the events render.
     #[tokio::test]
     async fn a_large_batch_is_written_in_pieces_in_order() {
         let dir = std::env::temp_dir().join(format!("s3lb-file-big-{}", std::process::id()));
