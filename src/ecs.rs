@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::LogFormat;
-use crate::event::Event;
+use crate::event::{cap_json_depth, Event, MAX_DOC_DEPTH};
 
 /// The ECS version the names follow.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -224,13 +224,16 @@ fn dataset(format: LogFormat) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// Renames `e`'s fields to ECS (nothing for `json`).
-pub fn apply(format: LogFormat, e: &mut Event) {
+/// Renames `e`'s fields to ECS (nothing for `json`). The renamed document stays within
+/// [`MAX_DOC_DEPTH`] levels (deeper objects and arrays kept as their JSON text, counted in `capped`).
+/// `Err` names the event whose document cannot be read: it is never passed on with its old names.
+pub fn apply(format: LogFormat, e: &mut Event, capped: &mut u64) -> Result<(), String> {
     let Some((module, dataset)) = dataset(format) else {
-        return;
+        return Ok(());
     };
-    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(&e.doc) else {
-        return;
+    let mut doc = match e.read_doc()? {
+        Value::Object(doc) => doc,
+        _ => return Err(format!("the document of event {} is not an object", e.id)),
     };
     let mut out = Map::new();
     for (from, to) in table(format) {
@@ -304,7 +307,10 @@ pub fn apply(format: LogFormat, e: &mut Event) {
             }
         }
     }
-    e.doc = Value::Object(doc).to_string().into();
+    let mut doc = Value::Object(doc);
+    cap_json_depth(&mut doc, MAX_DOC_DEPTH, capped);
+    e.doc = doc.to_string().into();
+    Ok(())
 }
 
 /// ECS leaves `-` placeholders absent and writes `http.version` without `HTTP/`.
@@ -411,7 +417,7 @@ mod tests {
         let mut e = event(
             r#"{"@timestamp":"2018-07-02T22:23:00.186641Z","type":"http","elb":"app/lb/1","client_ip":"192.168.131.39","client_port":2817,"target_ip":"10.0.0.1","target_port":80,"request_processing_time":0.001,"target_processing_time":0.002,"response_processing_time":0.0,"elb_status_code":502,"sent_bytes":366,"request_verb":"GET","request_url":"http://x/","request_proto":"HTTP/1.1","user_agent":"curl","trace_id":"-","log":{"offset":0},"tags":["a"]}"#,
         );
-        apply(LogFormat::Alb, &mut e);
+        apply(LogFormat::Alb, &mut e, &mut 0).unwrap();
         let v: Value = serde_json::from_str(&e.doc).unwrap();
         assert_eq!(v["source"]["ip"], "192.168.131.39");
         assert_eq!(v["source"]["port"], 2817);
@@ -439,7 +445,7 @@ mod tests {
         let mut e = event(
             r#"{"@timestamp":"t","action":"BLOCK","terminatingRuleId":"r1","httpRequest":{"clientIp":"1.1.1.1","country":"AU","headers":[{"name":"Host","value":"h"}],"uri":"/u"},"captchaResponse":{"responseCode":405}}"#,
         );
-        apply(LogFormat::Waf, &mut e);
+        apply(LogFormat::Waf, &mut e, &mut 0).unwrap();
         let v: Value = serde_json::from_str(&e.doc).unwrap();
         assert_eq!(v["event"]["action"], "BLOCK");
         assert_eq!(v["source"]["ip"], "1.1.1.1");
@@ -461,7 +467,7 @@ mod tests {
     #[test]
     fn json_events_keep_their_names() {
         let mut e = event(r#"{"client_ip":"1.2.3.4"}"#);
-        apply(LogFormat::Json, &mut e);
+        apply(LogFormat::Json, &mut e, &mut 0).unwrap();
         assert_eq!(e.doc, r#"{"client_ip":"1.2.3.4"}"#);
     }
 }

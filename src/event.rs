@@ -39,7 +39,33 @@ impl Timestamp {
         }
     }
 
-    /// From whole milliseconds since the epoch (negative values are before 1970).
+    /// The first second a document may carry: 0000-01-01T00:00:00Z.
+    pub const MIN_SECS: i64 = -62_167_219_200;
+    /// The last second a document may carry: 9999-12-31T23:59:59Z.
+    pub const MAX_SECS: i64 = 253_402_300_799;
+
+    /// True for a time of the years 0000 to 9999: the only ones RFC 3339's four-digit year can write and
+    /// Elasticsearch's `strict_date_optional_time` reads. A time outside is a parse failure of the record
+    /// that holds it, checked where the time is made ([`Timestamp::from_epoch_millis`],
+    /// [`timestamp_from_parts`], the `json` time formats), never written as `+10000-…` or 1970.
+    #[inline]
+    pub fn in_range(self) -> bool {
+        (Self::MIN_SECS..=Self::MAX_SECS).contains(&self.secs)
+    }
+
+    /// `self` if it is [`Timestamp::in_range`].
+    #[inline]
+    pub fn checked(self) -> Option<Timestamp> {
+        self.in_range().then_some(self)
+    }
+
+    /// From milliseconds since the epoch as a log writes them; `None` outside the years 0000 to 9999.
+    pub fn from_epoch_millis(ms: i64) -> Option<Timestamp> {
+        Timestamp::from_millis(ms).checked()
+    }
+
+    /// From whole milliseconds since the epoch (negative values are before 1970), unchecked: for times
+    /// the program makes itself; a time read from a log goes through [`Timestamp::from_epoch_millis`].
     pub fn from_millis(ms: i64) -> Timestamp {
         Timestamp {
             secs: ms.div_euclid(1000),
@@ -199,7 +225,8 @@ fn push_digits<const N: usize>(out: &mut Vec<u8>, mut v: u32) {
     out.extend_from_slice(&buf);
 }
 
-/// Builds a UTC timestamp from calendar parts; `None` if the date or time does not exist.
+/// Builds a UTC timestamp from calendar parts; `None` if the date or time does not exist, or its year is
+/// outside 0000 to 9999 ([`Timestamp::in_range`]).
 ///
 /// Accepts exactly what chrono's `NaiveDate::from_ymd_opt(..).and_hms_nano_opt(..)` accepts (a leap
 /// second is 59 seconds with `nanos` from 1,000,000,000), by arithmetic ([`days_from_civil`]): once per
@@ -216,8 +243,8 @@ pub fn timestamp_from_parts(
     nanos: u32,
     digits: u8,
 ) -> Option<Timestamp> {
-    // chrono's year range.
-    const YEARS: std::ops::RangeInclusive<i32> = -262_143..=262_142;
+    // The years a document can carry (see `Timestamp::in_range`).
+    const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
     let time_ok =
         h < 24 && mi < 60 && s < 60 && (nanos < 1_000_000_000 || s == 59 && nanos < 2_000_000_000);
     if !time_ok
@@ -615,6 +642,74 @@ impl Value<'_> {
     }
 }
 
+/// The deepest a document may nest, the document itself being level 1. Elasticsearch refuses a document
+/// whose objects go deeper than `index.mapping.depth.limit` (20 by default), and a `flattened` field
+/// deeper than its `depth_limit` (also 20); and a document within it always reads back (serde_json stops
+/// at 128 levels), so rendering an index or running processors never meets one it cannot read.
+pub const MAX_DOC_DEPTH: usize = 20;
+
+/// The deepest a JSON value decoded from a log may nest where a format builds it, the value itself being
+/// level 1: the document's root and the levels ECS names add above a value (`aws.waf.*`, two) stay
+/// inside [`MAX_DOC_DEPTH`].
+pub const MAX_VALUE_DEPTH: usize = 16;
+
+/// Holds `v` to `levels` levels (`v` itself is level 1): an object or array whose members would be deeper
+/// is replaced by its JSON text, a string, so nothing is lost and Elasticsearch can map the rest. Adds one
+/// to `capped` per value so replaced. Recurses at most `levels` deep; the text of a replaced value is
+/// written by serde_json, so `v` must be a value serde_json could have read (at most 128 levels).
+pub fn cap_json_depth(v: &mut serde_json::Value, levels: usize, capped: &mut u64) {
+    use serde_json::Value as J;
+    let has_members = match v {
+        J::Object(m) => !m.is_empty(),
+        J::Array(a) => !a.is_empty(),
+        _ => false,
+    };
+    if !has_members {
+        return;
+    }
+    if levels <= 1 {
+        *v = J::String(v.to_string());
+        *capped += 1;
+        return;
+    }
+    match v {
+        J::Object(m) => m
+            .values_mut()
+            .for_each(|x| cap_json_depth(x, levels - 1, capped)),
+        J::Array(a) => a
+            .iter_mut()
+            .for_each(|x| cap_json_depth(x, levels - 1, capped)),
+        _ => {}
+    }
+}
+
+/// The nesting of a JSON text: its deepest level of objects and arrays (a scalar is 0, `{}` is 1), read
+/// without parsing it (strings skipped), so it answers for text of any depth. For tests and fuzzing.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for c in text.bytes() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// A 128-bit event id, printed as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub [u8; 16]);
@@ -718,9 +813,18 @@ impl Event {
         out.extend_from_slice(b"\"},");
     }
 
-    /// The document parsed back into JSON (tests and slow paths such as `%{[field]}` index names).
+    /// The document parsed back into JSON, for the slow paths that read fields (`%{[field]}` index
+    /// names, processors, ECS names). It fails only for a document that is not JSON or nests deeper than
+    /// serde_json reads (128 levels): the builders keep documents within [`MAX_DOC_DEPTH`], and a
+    /// caller that meets one anyway reports it for the event instead of passing the event on unread.
+    pub fn read_doc(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.doc)
+            .map_err(|e| format!("the document of event {} cannot be read: {e}", self.id))
+    }
+
+    /// [`Event::read_doc`] for tests, which may panic.
     pub fn doc_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.doc).expect("event documents are valid JSON")
+        self.read_doc().expect("event documents are valid JSON")
     }
 }
 
@@ -811,6 +915,8 @@ mod tests {
             let dt = NaiveDate::from_ymd_opt(y, mo, d)?
                 .and_hms_nano_opt(h, mi, s, n)?
                 .and_utc();
+            // Only the years a document can carry (see `Timestamp::in_range`).
+            (0..=9999).contains(&y).then_some(())?;
             Some((dt.timestamp(), dt.timestamp_subsec_nanos()))
         }
         let years = [

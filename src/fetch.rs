@@ -8,7 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::{FieldNames, InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::config::{InputSettings, PUBLISH_CHUNK_EVENTS};
 use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inflate::{self, Piece};
@@ -178,6 +178,12 @@ pub async fn read_object(
     let stats = finished.map_err(|e| failed(e.kind.to_string()))?;
     Metrics::add(&metrics.lines, stats.lines);
     Metrics::add(&metrics.parse_failures, stats.parse_failures);
+    Metrics::add(&metrics.json_values_capped, stats.json_capped);
+    if stats.json_capped > 0 {
+        tracing::warn!(object = %path, values = stats.json_capped,
+            "JSON nested deeper than {} levels: the deepest objects and arrays are kept as their JSON text",
+            crate::event::MAX_VALUE_DEPTH);
+    }
     if stats.parse_failures > 0 {
         tracing::warn!(object = %path, failures = stats.parse_failures, lines = stats.lines,
             "lines did not parse; shipped as events tagged _s3logsbeat_parse_failure (or dropped under parse_errors: drop)");
@@ -292,23 +298,21 @@ impl Publisher<'_> {
             return Ok(());
         }
         let mut events: Vec<_> = parser.drain().collect();
-        if self.input.field_names == FieldNames::Ecs {
-            let format = parser.format();
-            for e in &mut events {
-                crate::ecs::apply(format, e);
-            }
-        }
-        let processors = &self.input.processors;
-        if !processors.is_empty() {
-            let before = events.len();
-            events.retain_mut(|e| crate::processors::apply(processors, e));
-            Metrics::add(
-                &self.metrics.events_filtered,
-                (before - events.len()) as u64,
-            );
-            if events.is_empty() {
-                return Ok(());
-            }
+        let input = self.input;
+        let done = crate::processors::finish(
+            parser.format(),
+            input.field_names,
+            &input.processors,
+            &mut events,
+        )
+        .map_err(|reason| FetchError::Failed {
+            path: parser.context().path.clone(),
+            reason,
+        })?;
+        Metrics::add(&self.metrics.events_filtered, done.filtered);
+        Metrics::add(&self.metrics.json_values_capped, done.capped);
+        if events.is_empty() {
+            return Ok(());
         }
         let n = events.len() as u64;
         // Waiting for queue space at abort: give up reading.

@@ -95,6 +95,9 @@ counters! {
     lines,
     /// Lines that did not parse.
     parse_failures,
+    /// JSON objects and arrays from a log (or a `decode_json_fields`) that nest deeper than a document
+    /// may (20 levels, Elasticsearch's mapping depth limit), kept as their JSON text.
+    json_values_capped,
     /// Events a `drop_event` processor removed (counted as done: their message can be deleted).
     events_filtered,
     /// Events published to the queue.
@@ -105,6 +108,9 @@ counters! {
     events_dead_lettered,
     /// Events Elasticsearch rejected for good, dropped (`non_indexable_policy.drop`).
     events_dropped,
+    /// Events whose dead-letter document Elasticsearch refused too: not delivered, their message is kept
+    /// (it returns after its visibility timeout, and the queue's redrive policy ends in its DLQ).
+    events_dead_letter_refused,
     /// Bulk (or window) requests sent.
     output_requests,
     /// Retried requests or items.

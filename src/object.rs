@@ -124,6 +124,9 @@ pub struct ObjectStats {
     pub invalid_utf8_lines: u64,
     /// Units that are not data by design (CloudWatch Logs `CONTROL_MESSAGE`s), skipped.
     pub skipped_records: u64,
+    /// JSON objects and arrays decoded from the log that nest deeper than a document may, kept as
+    /// their JSON text ([`crate::formats::LineOut::push_json`]).
+    pub json_capped: u64,
     /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`, a CloudTrail digest).
     pub skipped: bool,
     /// The object is binary (a NUL byte in its first 4 KiB of text): one failure event, its text ignored.
@@ -143,6 +146,7 @@ impl ObjectStats {
         self.truncated_lines += o.truncated_lines;
         self.invalid_utf8_lines += o.invalid_utf8_lines;
         self.skipped_records += o.skipped_records;
+        self.json_capped += o.json_capped;
     }
 }
 
@@ -273,6 +277,7 @@ impl LineHandler<'_> {
             out.set_plain_line();
         }
         let kind = self.parser.parse_line(&text, &mut out);
+        self.stats.json_capped += out.json_capped();
         if kind == LineKind::Header {
             self.stats.header_lines += 1;
         } else if kind == LineKind::Skipped {

@@ -12,14 +12,18 @@ use crate::config::{
     self, AwsSettings, EnrichSettings, FieldNames, FormatOptions, FormatSpec, Formats, LogFormat,
     Mode, Settings,
 };
+use crate::event::Event;
 use crate::object::DEFAULT_MAX_LINE_BYTES;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
+use crate::processors::Finished;
 
 /// What `parse` did.
 #[derive(Debug, Clone)]
 pub struct Summary {
     /// The counts.
     pub stats: ObjectStats,
+    /// What the step after parsing (ECS names, processors) did.
+    pub finished: Finished,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -29,10 +33,12 @@ impl std::fmt::Display for Summary {
         let s = &self.stats;
         write!(
             f,
-            "lines={} events={} parse_failures={} truncated_lines={} blank_lines={} header_lines={} records_skipped={} object_skipped={} bytes={} compressed_bytes={} compression={} seconds={:.3}",
+            "lines={} events={} parse_failures={} events_filtered={} json_values_capped={} truncated_lines={} blank_lines={} header_lines={} records_skipped={} object_skipped={} bytes={} compressed_bytes={} compression={} seconds={:.3}",
             s.lines,
             s.events,
             s.parse_failures,
+            self.finished.filtered,
+            s.json_capped + self.finished.capped,
             s.truncated_lines,
             s.blank_lines,
             s.header_lines,
@@ -94,6 +100,14 @@ pub fn format_spec(args: &ParseArgs) -> Result<Formats, String> {
 }
 
 /// How to parse: from the flags, or from an input of the config (`-c`).
+/// Why writing events stopped.
+enum Stop {
+    /// Writing failed (a closed pipe ends the command quietly).
+    Write(io::Error),
+    /// A document could not be read back for the step after parsing: the object's error.
+    Unreadable(String),
+}
+
 struct Recipe {
     formats: Formats,
     aws: AwsSettings,
@@ -246,30 +260,33 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     );
     let mut chunk = vec![0u8; 256 * 1024];
     let mut buf: Vec<u8> = Vec::with_capacity(512 * 1024);
-    let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> io::Result<()> {
-        for mut e in parser.drain() {
-            if field_names == FieldNames::Ecs {
-                crate::ecs::apply(spec.format(), &mut e);
-            }
-            if !crate::processors::apply(&processors, &mut e) {
-                continue;
-            }
-            if !args.quiet {
+    // Read at the end and at an early stop, while the closure still holds it.
+    let post = std::cell::Cell::new(Finished::default());
+    let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> Result<(), Stop> {
+        let mut events: Vec<Event> = parser.drain().collect();
+        let done = crate::processors::finish(spec.format(), field_names, &processors, &mut events)
+            .map_err(|why| Stop::Unreadable(format!("{path}: {why}")))?;
+        let mut sum = post.get();
+        sum.filtered += done.filtered;
+        sum.capped += done.capped;
+        post.set(sum);
+        if !args.quiet {
+            for e in &events {
                 e.write_with_metadata(buf);
                 buf.push(b'\n');
             }
         }
         if buf.len() > 256 * 1024 {
-            out.write_all(buf)?;
+            out.write_all(buf).map_err(Stop::Write)?;
             buf.clear();
         }
         Ok(())
     };
-    let stopped = |e: io::Error| -> Result<(), String> {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Ok(())
-        } else {
-            Err(format!("writing events: {e}"))
+    let stopped = |e: Stop| -> Result<(), String> {
+        match e {
+            Stop::Write(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            Stop::Write(e) => Err(format!("writing events: {e}")),
+            Stop::Unreadable(why) => Err(why),
         }
     };
     loop {
@@ -293,6 +310,7 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
                 stopped(e)?;
                 return Ok(Summary {
                     stats: parser.stats(),
+                    finished: post.get(),
                     elapsed: start.elapsed(),
                 });
             }
@@ -300,14 +318,15 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     }
     let finished = parser.finish();
     let r = write_events(&mut parser, &mut buf)
-        .and_then(|_| out.write_all(&buf))
-        .and_then(|_| out.flush());
+        .and_then(|_| out.write_all(&buf).map_err(Stop::Write))
+        .and_then(|_| out.flush().map_err(Stop::Write));
     if let Err(e) = r {
         stopped(e)?;
     }
     let stats = finished.map_err(|e| e.to_string())?;
     Ok(Summary {
         stats,
+        finished: post.get(),
         elapsed: start.elapsed(),
     })
 }

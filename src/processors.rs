@@ -4,38 +4,93 @@
 //! removed or renamed: an event always keeps its time and its `_id`.
 //!
 //! An event is parsed and written again only when a processor is configured; without one this costs
-//! nothing.
+//! nothing. What processors build stays within [`MAX_DOC_DEPTH`] levels (deeper objects and arrays are
+//! kept as their JSON text, counted), and a document that cannot be read is an error for its object,
+//! never an event passed on without its processors.
 
 use serde_json::{Map, Value as J};
 
 use crate::config::processors::{Action, Bounds, Condition, Processor, Processors};
-use crate::event::Event;
+use crate::config::{FieldNames, LogFormat};
+use crate::event::{cap_json_depth, Event, MAX_DOC_DEPTH};
 
 /// Fields a processor may not remove or rename.
 const KEPT: [&str; 2] = ["@timestamp", "@metadata"];
 
-/// Applies the processors to `e`; false if the event is dropped.
-pub fn apply(processors: &Processors, e: &mut Event) -> bool {
-    if processors.is_empty() {
-        return true;
+/// What [`finish`] did to a chunk of events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Finished {
+    /// Events a `drop_event` removed.
+    pub filtered: u64,
+    /// Objects and arrays kept as their JSON text because they nested deeper than [`MAX_DOC_DEPTH`].
+    pub capped: u64,
+}
+
+/// The step after parsing, the same for the daemon and `s3logsbeat parse`: ECS names (under
+/// `field_names: ecs`), then the processors; dropped events leave `events`. `Err` names the event whose
+/// document could not be read, and the chunk is then not to be published: the object fails instead.
+pub fn finish(
+    format: LogFormat,
+    names: FieldNames,
+    processors: &Processors,
+    events: &mut Vec<Event>,
+) -> Result<Finished, String> {
+    let mut done = Finished::default();
+    if names == FieldNames::Ecs {
+        for e in events.iter_mut() {
+            crate::ecs::apply(format, e, &mut done.capped)?;
+        }
     }
-    let Ok(J::Object(mut doc)) = serde_json::from_str::<J>(&e.doc) else {
-        return true;
+    if !processors.is_empty() {
+        let before = events.len();
+        let mut failed = None;
+        events.retain_mut(|e| {
+            failed.is_none()
+                && match apply(processors, e, &mut done.capped) {
+                    Ok(keep) => keep,
+                    Err(why) => {
+                        failed = Some(why);
+                        false
+                    }
+                }
+        });
+        if let Some(why) = failed {
+            return Err(why);
+        }
+        done.filtered = (before - events.len()) as u64;
+    }
+    Ok(done)
+}
+
+/// Applies the processors to `e`: `Ok(false)` if the event is dropped. Objects and arrays that would
+/// nest deeper than [`MAX_DOC_DEPTH`] (a `decode_json_fields` into a deep `target`, a deep `add_fields`)
+/// are kept as their JSON text and counted in `capped`. `Err` names the event whose document cannot be
+/// read: it is never passed on untouched, since a `drop_fields` or `drop_event` meant for it would not
+/// have run.
+pub fn apply(processors: &Processors, e: &mut Event, capped: &mut u64) -> Result<bool, String> {
+    if processors.is_empty() {
+        return Ok(true);
+    }
+    let mut doc = match e.read_doc()? {
+        J::Object(doc) => doc,
+        _ => return Err(format!("the document of event {} is not an object", e.id)),
     };
     for p in &processors.0 {
         if !p.when.as_ref().is_none_or(|c| holds(c, &doc)) {
             continue;
         }
-        if !run(p, &mut doc) {
-            return false;
+        if !run(p, &mut doc, capped) {
+            return Ok(false);
         }
     }
-    e.doc = J::Object(doc).to_string().into();
-    true
+    let mut doc = J::Object(doc);
+    cap_json_depth(&mut doc, MAX_DOC_DEPTH, capped);
+    e.doc = doc.to_string().into();
+    Ok(true)
 }
 
 /// One processor on a document; false to drop it.
-fn run(p: &Processor, doc: &mut Map<String, J>) -> bool {
+fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
     match &p.action {
         Action::DropEvent => return false,
         Action::AddFields { target, fields } => {
@@ -105,8 +160,21 @@ fn run(p: &Processor, doc: &mut Map<String, J>) -> bool {
                 let Some(J::String(text)) = get(doc, f) else {
                     continue;
                 };
+                // The levels the decoded value may take where it goes: the document's root is level 1,
+                // each segment of the path one more, and a merge into the root (`target: ""`) puts
+                // its members beside the root's.
+                let place = target.as_deref().unwrap_or(f);
+                let room = if place.is_empty() {
+                    MAX_DOC_DEPTH
+                } else {
+                    MAX_DOC_DEPTH
+                        .saturating_sub(place.split('.').count())
+                        .max(1)
+                };
                 let decoded = match serde_json::from_str::<J>(text) {
-                    Ok(v) => deep_decode(v, max_depth.saturating_sub(1), *process_array),
+                    Ok(v) => {
+                        deep_decode(v, max_depth.saturating_sub(1), *process_array, room, capped)
+                    }
                     Err(e) => {
                         if *add_error_key {
                             let err = entry(doc, "error");
@@ -143,27 +211,32 @@ fn run(p: &Processor, doc: &mut Map<String, J>) -> bool {
     true
 }
 
-/// Decodes JSON strings nested in `v`, `depth` levels more.
-fn deep_decode(v: J, depth: usize, arrays: bool) -> J {
-    if depth == 0 {
-        return v;
-    }
+/// Decodes JSON strings nested in `v`, `depth` levels more, holding the result to `room` levels
+/// (`v` is level 1) as [`cap_json_depth`] does: a decoded string is held before the next one inside it
+/// is decoded, so what is built never nests deeper than `room`, whatever the strings hold.
+fn deep_decode(v: J, depth: usize, arrays: bool, room: usize, capped: &mut u64) -> J {
     match v {
-        J::String(s) => match serde_json::from_str::<J>(&s) {
-            Ok(inner @ (J::Object(_) | J::Array(_))) => deep_decode(inner, depth - 1, arrays),
+        J::String(s) if depth > 0 => match serde_json::from_str::<J>(&s) {
+            Ok(inner @ (J::Object(_) | J::Array(_))) => {
+                deep_decode(inner, depth - 1, arrays, room, capped)
+            }
             _ => J::String(s),
         },
-        J::Object(m) => J::Object(
+        J::Object(m) if room > 1 => J::Object(
             m.into_iter()
-                .map(|(k, v)| (k, deep_decode(v, depth, arrays)))
+                .map(|(k, v)| (k, deep_decode(v, depth, arrays, room - 1, capped)))
                 .collect(),
         ),
-        J::Array(a) if arrays => J::Array(
+        J::Array(a) if arrays && room > 1 => J::Array(
             a.into_iter()
-                .map(|v| deep_decode(v, depth, arrays))
+                .map(|v| deep_decode(v, depth, arrays, room - 1, capped))
                 .collect(),
         ),
-        other => other,
+        // Nothing more to decode here (or no room left): only held to its room.
+        mut other => {
+            cap_json_depth(&mut other, room, capped);
+            other
+        }
     }
 }
 
@@ -278,7 +351,9 @@ mod tests {
 
     fn run_on(p: &Processors, doc: &str) -> Option<J> {
         let mut e = event(doc);
-        apply(p, &mut e).then(|| serde_json::from_str(&e.doc).unwrap())
+        apply(p, &mut e, &mut 0)
+            .unwrap()
+            .then(|| serde_json::from_str(&e.doc).unwrap())
     }
 
     #[test]
@@ -349,7 +424,64 @@ mod tests {
     fn without_processors_the_event_is_not_touched() {
         let p = Processors::default();
         let mut e = event(r#"{"@timestamp":"t", "spaced": 1}"#);
-        assert!(apply(&p, &mut e));
+        assert!(apply(&p, &mut e, &mut 0).unwrap());
         assert_eq!(e.doc, r#"{"@timestamp":"t", "spaced": 1}"#);
+    }
+
+    /// `{"a":` `n` times, `1`, then the closing braces.
+    fn nested(n: usize) -> String {
+        format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n))
+    }
+
+    /// G2 (fuzz findings of 2026-12-07): a document too deep to read back was passed on untouched, so
+    /// an unconditional `drop_event` or `drop_fields` did not run and the fields were shipped.
+    #[test]
+    fn g2_a_document_that_cannot_be_read_is_an_error_never_passed_on_untouched() {
+        let deep = format!(
+            r#"{{"@timestamp":"t","secret":"s","deep":{}}}"#,
+            nested(200)
+        );
+        for yaml in ["- drop_event: {}\n", "- drop_fields: {fields: [secret]}\n"] {
+            let p = processors(yaml);
+            let mut e = event(&deep);
+            let err = apply(&p, &mut e, &mut 0).unwrap_err();
+            assert!(err.contains("cannot be read"), "{yaml}: {err}");
+            assert!(err.contains(&e.id.to_string()), "names the event: {err}");
+        }
+    }
+
+    /// G2: `decode_json_fields` decoding strings inside strings, into a deep target, never builds a
+    /// document deeper than MAX_DOC_DEPTH: the deepest parts are kept as text, counted.
+    #[test]
+    fn g2_decoded_json_is_held_to_the_document_depth() {
+        // A string holding JSON whose innermost value is again a string of JSON, three times over.
+        let mut text = nested(60);
+        for _ in 0..3 {
+            text = nested(60).replace('1', &serde_json::to_string(&text).unwrap());
+        }
+        let doc = serde_json::json!({"@timestamp": "t", "message": text}).to_string();
+        let p = processors(
+            "- decode_json_fields: {fields: [message], target: a.b.c, max_depth: 10}\n\
+             - add_fields: {target: x.y, fields: {k: v}}\n",
+        );
+        let mut e = event(&doc);
+        let mut capped = 0;
+        assert!(apply(&p, &mut e, &mut capped).unwrap());
+        let depth = crate::event::json_depth(&e.doc);
+        assert!(depth <= MAX_DOC_DEPTH, "{depth}");
+        assert!(capped >= 1, "{capped}");
+        let out = e.doc_json();
+        assert_eq!(out["x"]["y"]["k"], "v");
+        assert!(out["a"]["b"]["c"]["a"].is_object(), "{out}");
+        // What was cut is there, as text.
+        let mut v = &out["a"]["b"]["c"];
+        while let Some(next) = v.get("a") {
+            v = next;
+        }
+        let rest: J = serde_json::from_str(v.as_str().expect("a string")).unwrap();
+        assert!(rest.is_object());
+        // The same document under drop_event is dropped, whatever its depth.
+        let p = processors("- drop_event: {}\n");
+        assert!(!apply(&p, &mut event(&doc), &mut 0).unwrap());
     }
 }

@@ -319,3 +319,21 @@ logging.level: verbose
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// G2 (fuzz findings of 2026-12-07): `parse` with processors printed the event its processors could
+/// not read (a message of JSON nested 127 deep) instead of dropping it as `drop_event` says.
+#[test]
+fn g2_parse_runs_the_processors_on_every_event() {
+    let out = bin()
+        .args(["parse", "-c"])
+        .arg(repo("tests/data/fuzz-findings/G2_processors_drop.yml"))
+        .args(["--format", "cloudwatch"])
+        .arg(repo(
+            "tests/data/fuzz-findings/G1_cloudwatch_deep_json.cloudwatch.json",
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{stderr}");
+}

@@ -775,3 +775,95 @@ fn ids_of(events: &[s3logsbeat::event::Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// G1 (fuzz findings of 2026-12-07, main at 46c0a7c): one 1.3 KB CloudWatch object whose message is
+/// JSON nested 127 deep made the Elasticsearch output panic rendering a `%{[field]}` index; after three
+/// panics the daemon exited, and every redelivery did it again. Now both events are indexed, the deep
+/// one within Elasticsearch's mapping depth, nothing panics, and the queue drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g1_one_deeply_nested_object_is_indexed_and_the_queue_drains() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("g1");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    let g1 = std::fs::read(
+        repo().join("tests/data/fuzz-findings/G1_cloudwatch_deep_json.cloudwatch.json"),
+    )
+    .unwrap();
+    // Sent three times, as three objects: three batches, where three panics stopped the daemon.
+    for k in ["a", "b", "c"] {
+        moto.put("bkt", &format!("cw/{k}.json"), g1.clone()).await;
+    }
+    let input = sqs_input(
+        &q,
+        "cloudwatch",
+        "      log_format_options: {decode_json: true}\n",
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"logs-%{{[fields][format]}}-%{{[@metadata][format]}}-%{{+yyyy.MM.dd}}\"\n  bulk_max_size: 2\n",
+        es.url
+    );
+    let cfg = write_config(&dir, &config(&moto, &[input], &output, ""));
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(counter(&run.stderr, "task_panics"), 0, "{}", run.stderr);
+    assert_eq!(counter(&run.stderr, "json_values_capped"), 3);
+    let docs = es.docs("logs-cloudwatch-cloudwatch-2024.01.02").await;
+    assert_eq!(docs.len(), 6, "{docs:?}");
+    for d in &docs {
+        let text = d["_source"].to_string();
+        let depth = s3logsbeat::event::json_depth(&text);
+        assert!(depth <= s3logsbeat::event::MAX_DOC_DEPTH, "{depth}: {text}");
+    }
+    assert!(es.docs("s3logsbeat-deadletter").await.is_empty());
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}
+
+/// A document refused for good goes to the dead-letter index; when that index refuses it too (here the
+/// user may not write it), the event is not delivered and never dropped silently: counted, logged with
+/// its message, and its message kept, to return after its visibility timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_dead_letter_write_keeps_the_message() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("dl-refused");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    // `n` is a number in the first document and an object in the second: a mapping conflict (400).
+    let body = "{\"ts\":1553360693208,\"n\":1}\n{\"ts\":1553360693209,\"n\":{\"a\":1}}\n";
+    moto.put("bkt", "app.log", body.as_bytes().to_vec()).await;
+    es.faults(json!({"auth": {"basic": ["u", "p"], "write_indices": ["test-*"]}}))
+        .await;
+    let input = sqs_input(
+        &q,
+        "json",
+        "      visibility_timeout: 2s\n      log_format_options: {timestamp_field: ts, timestamp_format: timeUnixMilliseconds}\n",
+    );
+    let output = es_output(&es) + "  username: u\n  password: p\n";
+    let cfg = write_config(&dir, &config(&moto, &[input], &output, ""));
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "--once reports what was not delivered: {}",
+        run.stderr
+    );
+    assert_eq!(es.docs("test-json").await.len(), 1);
+    assert_eq!(
+        counter(&run.stderr, "events_dead_letter_refused"),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(counter(&run.stderr, "events_dropped"), 0);
+    assert_eq!(counter(&run.stderr, "sqs_messages_kept"), 1);
+    assert!(
+        run.stderr
+            .contains("dead-letter index s3logsbeat-deadletter refused"),
+        "{}",
+        run.stderr
+    );
+    eventually(
+        Duration::from_secs(10),
+        "kept message visible again",
+        || async { moto.queue_counts(&q).await.0 == 1 },
+    )
+    .await;
+}

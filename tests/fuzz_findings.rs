@@ -216,3 +216,119 @@ fn f9_where_the_chunks_fall_never_changes_whether_an_object_is_binary() {
         assert!(p.result.unwrap().binary);
     }
 }
+
+/// The CloudWatch format decoding each message's JSON (`decode_json: true`), as the G findings used it.
+fn cloudwatch_decoding_json() -> FormatSpec {
+    let opts = s3logsbeat::config::FormatOptions {
+        decode_json: Some(true),
+        ..Default::default()
+    };
+    FormatSpec::build(
+        s3logsbeat::config::LogFormat::Cloudwatch,
+        &opts,
+        str::to_string,
+    )
+    .unwrap()
+}
+
+/// G1 (fuzz findings of 2026-12-07, main at 46c0a7c): a message of JSON nested 127 deep made a
+/// document 129 deep; rendering a `%{[field]}` index panicked reading it back, three batches in a row
+/// stopped the daemon. The decoded JSON is now held to MAX_VALUE_DEPTH levels (the rest kept as its
+/// text), the document stays within Elasticsearch's mapping depth, and the index renders.
+#[test]
+fn g1_json_nested_127_deep_is_held_to_the_document_depth_and_names_its_index() {
+    use s3logsbeat::event::{json_depth, MAX_DOC_DEPTH, MAX_VALUE_DEPTH};
+    let (events, stats) = parse(
+        &cloudwatch_decoding_json(),
+        "G1_cloudwatch_deep_json.cloudwatch.json",
+    );
+    assert_eq!(events.len(), 2);
+    assert_eq!(stats.json_capped, 1, "{stats:?}");
+    for e in &events {
+        let depth = json_depth(&e.doc);
+        assert!(depth <= MAX_DOC_DEPTH, "{depth}: {}", e.doc);
+    }
+    let deep = events[0].doc_json();
+    let (mut v, mut levels) = (&deep["json"], 1);
+    while let Some(next) = v.get("a") {
+        v = next;
+        levels += 1;
+    }
+    assert_eq!(levels, MAX_VALUE_DEPTH);
+    let rest: serde_json::Value = serde_json::from_str(v.as_str().expect("kept as text")).unwrap();
+    assert_eq!(json_depth(&rest.to_string()), 127 - MAX_VALUE_DEPTH + 1);
+    assert_eq!(
+        deep["message"].as_str().unwrap().len(),
+        763,
+        "the message as it was"
+    );
+    assert_eq!(events[1].doc_json()["json"]["shallow"], 1);
+    for pattern in [
+        "logs-%{[@metadata][format]}-%{+yyyy.MM.dd}",
+        "logs-%{[log_group]}-%{+yyyy.MM.dd}",
+    ] {
+        let p = s3logsbeat::config::IndexPattern::parse(pattern).unwrap();
+        let name = s3logsbeat::outputs::elasticsearch::index::render(&p, &events[0]);
+        assert!(name.unwrap().ends_with("-2024.01.02"), "{pattern}");
+    }
+}
+
+/// G2: processors (and ECS names) kept a document they could not read untouched, so an unconditional
+/// `drop_event` or `drop_fields` did not run. With the G2 config both events are dropped.
+#[test]
+fn g2_processors_drop_the_deep_event_too() {
+    let text = String::from_utf8(finding("G2_processors_drop.yml")).unwrap();
+    let settings = common::settings(&text, &[]).unwrap();
+    let input = &settings.inputs[0];
+    let (mut events, _) = parse(
+        &cloudwatch_decoding_json(),
+        "G1_cloudwatch_deep_json.cloudwatch.json",
+    );
+    let done = s3logsbeat::processors::finish(
+        s3logsbeat::config::LogFormat::Cloudwatch,
+        input.field_names,
+        &input.processors,
+        &mut events,
+    )
+    .unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(done.filtered, 2);
+}
+
+/// G4: an epoch out of range gave `@timestamp` 1970-01-01 (no parse failure) and an index without its
+/// date, or a year 10000 that Elasticsearch refuses. Each is now a parse failure saying why.
+#[test]
+fn g4_an_epoch_out_of_range_is_a_parse_failure() {
+    let (events, stats) = parse(&spec("waf"), "G4_epoch_out_of_range.waf.log");
+    assert_eq!(events.len(), 3);
+    assert_eq!(stats.parse_failures, 3);
+    for e in &events {
+        assert!(e.parse_failure);
+        let doc = e.doc_json();
+        let why = doc["error"]["message"].as_str().unwrap();
+        assert!(why.contains("outside the years 0000 to 9999"), "{why}");
+        assert!(e.timestamp.in_range(), "{}", e.timestamp.secs);
+    }
+    // The last second of 9999 is a time; the next millisecond is not.
+    let edge = b"{\"timestamp\":253402300799999,\"action\":\"ALLOW\"}\n{\"timestamp\":-62167219200000,\"action\":\"ALLOW\"}\n";
+    let (waf, settings) = (spec("waf"), EnrichSettings::new("n", "h"));
+    let mut p = s3logsbeat::object::ObjectParser::new(
+        &waf,
+        &settings,
+        s3logsbeat::object::ObjectId {
+            path: "s3://b/k",
+            key: "k",
+            last_modified: None,
+        },
+        1 << 20,
+    );
+    let mut got = Vec::new();
+    p.feed_all(edge, |p| got.extend(p.drain())).unwrap();
+    p.finish().unwrap();
+    got.extend(p.drain());
+    let times: Vec<String> = got.iter().map(|e| e.timestamp.to_rfc3339()).collect();
+    assert_eq!(
+        times,
+        ["9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00.000Z"]
+    );
+}

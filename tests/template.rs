@@ -62,7 +62,7 @@ fn check_named(format: LogFormat, names: FieldNames, name: &str, data: &[u8]) ->
     for e in &parsed.events {
         let mut e = e.clone();
         if names == FieldNames::Ecs {
-            s3logsbeat::ecs::apply(format, &mut e);
+            s3logsbeat::ecs::apply(format, &mut e, &mut 0).unwrap();
         }
         let doc: Value = serde_json::from_str(&e.doc).unwrap();
         let mut fields = Vec::new();
@@ -210,7 +210,7 @@ fn ecs_names_per_format_as_filebeats_aws_module() {
             1 << 20,
         );
         let mut e = parsed.events[0].clone();
-        s3logsbeat::ecs::apply(format, &mut e);
+        s3logsbeat::ecs::apply(format, &mut e, &mut 0).unwrap();
         serde_json::from_str(&e.doc).unwrap()
     };
     let alb = first(LogFormat::Alb, "alb-aws-docs.log");

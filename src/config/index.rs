@@ -20,11 +20,12 @@ pub struct IndexPattern {
     pub parts: Vec<IndexPart>,
 }
 
-/// Characters Elasticsearch refuses in an index name (and the space).
-const INVALID_CHARS: [char; 10] = ['\\', '/', '*', '?', '"', '<', '>', '|', ',', '#'];
+/// Characters Elasticsearch refuses in an index name (and the space). `:` has been refused since 7.0
+/// (it separates a remote cluster from an index).
+const INVALID_CHARS: [char; 11] = ['\\', '/', '*', '?', '"', '<', '>', '|', ',', '#', ':'];
 
 /// Checks a (lower-cased) index name as Elasticsearch does: not empty, not `.` or `..`, no space and
-/// none of `\ / * ? " < > | , #`, not starting with `-`, `_` or `+`, at most 255 bytes. The error says
+/// none of `\ / * ? " < > | , # :`, not starting with `-`, `_` or `+`, at most 255 bytes. The error says
 /// what is wrong.
 pub fn check_name(name: &str) -> Result<(), String> {
     let why = if name.is_empty() {
@@ -36,7 +37,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     } else if name.starts_with(['-', '_', '+']) {
         "starts with -, _ or +"
     } else if name.chars().any(|c| c == ' ' || INVALID_CHARS.contains(&c)) {
-        "contains a space or one of \\ / * ? \" < > | , #"
+        "contains a space or one of \\ / * ? \" < > | , # :"
     } else {
         return Ok(());
     };
@@ -64,7 +65,9 @@ impl IndexPattern {
                 if fmt.is_empty() {
                     return Err(format!("{s:?}: empty date format in %{{+}}"));
                 }
-                parts.push(IndexPart::Date(joda_to_chrono(fmt)));
+                parts.push(IndexPart::Date(
+                    joda_to_chrono(fmt).map_err(|m| format!("{s:?}: %{{+{fmt}}} {m}"))?,
+                ));
             } else if inner.starts_with('[') && inner.ends_with(']') {
                 let path: Vec<String> = inner[1..inner.len() - 1]
                     .split("][")
@@ -89,7 +92,24 @@ impl IndexPattern {
         }
         let p = IndexPattern { parts };
         p.check_literals().map_err(|m| format!("{s:?} {m}"))?;
+        // The whole name, rendered once as an event would render it (a date, each field `x`): a date
+        // part that writes a `/` or a space, or a name too long, is refused here and not per event.
+        let sample = p.sample().to_lowercase();
+        check_name(&sample).map_err(|m| format!("{s:?} renders as {sample:?}, which {m}"))?;
         Ok(p)
+    }
+
+    /// The name this pattern gives an event of 2024-01-02T03:04:05Z whose every field is `x`.
+    pub fn sample(&self) -> String {
+        let when = chrono::DateTime::from_timestamp(1_704_164_645, 0).expect("a valid time");
+        self.parts
+            .iter()
+            .map(|p| match p {
+                IndexPart::Literal(l) => l.clone(),
+                IndexPart::Date(f) => when.format(f).to_string(),
+                IndexPart::Field(_) => "x".to_string(),
+            })
+            .collect()
     }
 
     /// Refuses a pattern whose own text makes every name invalid (a space, `/`, `*`...), so that such an
@@ -111,19 +131,32 @@ impl IndexPattern {
         Ok(())
     }
 
-    /// True if the pattern reads fields of the event (so rendering needs the document).
+    /// True if the pattern reads fields of the event's document (so rendering needs to read it);
+    /// `%{[@metadata][format]}` is not one of them.
     pub fn has_fields(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, IndexPart::Field(_)))
+        self.parts
+            .iter()
+            .any(|p| matches!(p, IndexPart::Field(path) if !is_metadata_format(path)))
     }
 }
 
-/// Joda date tokens (libbeat's `%{+yyyy.MM.dd}`) as chrono's.
-fn joda_to_chrono(f: &str) -> String {
+/// True for `%{[@metadata][format]}`, the format an object was read as (routing by key), which the
+/// event carries beside its document.
+pub fn is_metadata_format(path: &[String]) -> bool {
+    path.len() == 2 && path[0] == "@metadata" && path[1] == "format"
+}
+
+/// Joda date tokens (libbeat's `%{+yyyy.MM.dd}`) as chrono's. A letter that is not one of them is refused
+/// rather than written as itself (`DD`, day of the year in Joda, would otherwise name every index `dd`):
+/// no part of a date is silently dropped or misread.
+fn joda_to_chrono(f: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = f;
+    // Longest first: `yyyy` before `yy`, `MM` before `M`.
     let table = [
         ("yyyy", "%Y"),
         ("YYYY", "%Y"),
+        ("xxxx", "%G"),
         ("yy", "%y"),
         ("MM", "%m"),
         ("dd", "%d"),
@@ -131,6 +164,9 @@ fn joda_to_chrono(f: &str) -> String {
         ("mm", "%M"),
         ("ss", "%S"),
         ("ww", "%V"),
+        ("M", "%-m"),
+        ("d", "%-d"),
+        ("H", "%-H"),
     ];
     'outer: while !rest.is_empty() {
         for (j, c) in table {
@@ -141,6 +177,11 @@ fn joda_to_chrono(f: &str) -> String {
             }
         }
         let ch = rest.chars().next().expect("not empty");
+        if ch.is_ascii_alphabetic() {
+            return Err(format!(
+                "has the date letter {ch:?}, which is not one of yyyy, YYYY, xxxx, yy, MM, M, dd, d, HH, H, mm, ss, ww"
+            ));
+        }
         if ch == '%' {
             out.push_str("%%");
         } else {
@@ -148,7 +189,7 @@ fn joda_to_chrono(f: &str) -> String {
         }
         rest = &rest[ch.len_utf8()..];
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -175,6 +216,7 @@ mod tests {
 
     #[test]
     fn mistakes_are_refused_with_a_reason() {
+        let long = "x".repeat(256);
         for (bad, why) in [
             ("x-%{foo}", "neither a date"),
             ("alb-%{+yyyy.MM.dd", "unclosed"),
@@ -184,6 +226,14 @@ mod tests {
             ("my logs-%{+yyyy}", "contains ' '"),
             ("_internal", "starts with"),
             ("a/b", "contains '/'"),
+            // G5 (fuzz findings of 2026-12-07): accepted, and no event could be indexed under them.
+            ("logs-%{+yyyy/MM/dd}", "renders as \"logs-2024/01/02\""),
+            ("logs-%{+HH mm}", "renders as \"logs-03 04\""),
+            ("%{+-yyyy}", "starts with -"),
+            ("logs-%{+yyyy.MM.DD}", "date letter 'D'"),
+            ("logs:%{+yyyy}", "contains ':'"),
+            ("logs-%{+yyyy:MM}", "contains a space or one of"),
+            (long.as_str(), "longer than 255"),
         ] {
             let e = IndexPattern::parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");

@@ -407,12 +407,28 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
             None
         }
         Some(n) if n.drop.is_some() => None,
-        Some(n) => Some(
-            n.dead_letter_index
+        Some(n) => {
+            let name = n
+                .dead_letter_index
                 .as_ref()
                 .and_then(|d| d.index.clone())
-                .unwrap_or_else(|| DEFAULT_DEAD_LETTER_INDEX.to_string()),
-        ),
+                .unwrap_or_else(|| DEFAULT_DEAD_LETTER_INDEX.to_string());
+            // Checked as the name it is (no pattern, no lower-casing): a dead-letter index Elasticsearch
+            // refuses would turn every rejection into a second one.
+            let key = format!("{K}.non_indexable_policy.dead_letter_index.index");
+            let why = if name.chars().any(|c| c.is_uppercase()) {
+                Some("is not valid: it has upper-case letters".to_string())
+            } else {
+                crate::config::index::check_name(&name).err()
+            };
+            match why {
+                Some(why) => {
+                    p.push(key.clone(), format!("{key} {name:?} {why}"));
+                    None
+                }
+                None => Some(name),
+            }
+        }
     };
     // Every check runs before anything is given up, so all problems are reported at once.
     let workers =
@@ -632,6 +648,23 @@ mod tests {
         let e =
             es("hosts: [es]\nnon_indexable_policy: {dead_letter_index: {index: dlq}}\n").unwrap();
         assert_eq!(e.dead_letter_index.as_deref(), Some("dlq"));
+        // G5 (fuzz findings of 2026-12-07): accepted, and every dead-letter write then refused.
+        for (bad, why) in [
+            ("Bad Index/x", "upper-case"),
+            ("bad index", "contains a space"),
+            ("_dl", "starts with -, _ or +"),
+            ("dl:x", "contains a space or one of"),
+        ] {
+            let errs = es(&format!(
+                "hosts: [es]\nnon_indexable_policy: {{dead_letter_index: {{index: {bad:?}}}}}\n"
+            ))
+            .unwrap_err();
+            assert!(
+                errs.iter()
+                    .any(|(k, m)| k.ends_with("dead_letter_index.index") && m.contains(why)),
+                "{bad}: {errs:?}"
+            );
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //!
 //! Each entry of a payload is its own record whose span is the entry's bytes, so its `_id` hashes the
 //! entry (two entries never share an id) and a failure ships that entry alone. With `decode_json`, a
-//! `message` that is a JSON object is also decoded into `json` (nulls removed); one that is not is left
-//! as it is, without a failure.
+//! `message` that is a JSON object is also decoded into `json` (nulls removed, its deepest levels kept as
+//! text past [`crate::event::MAX_VALUE_DEPTH`]); one that is not is left as it is, without a failure.
 
 use std::borrow::Cow;
 
@@ -133,7 +133,9 @@ fn entry<'a>(
             Value::StrList(p.subscription_filters.clone()),
         );
     }
-    Ok(Timestamp::from_millis(ms))
+    Timestamp::from_epoch_millis(ms).ok_or_else(|| {
+        ParseError::new(ErrorKind::TimestampOutOfRange, "timestamp", &ms.to_string())
+    })
 }
 
 fn export_line<'a>(
@@ -161,7 +163,7 @@ fn push_message<'a>(opts: &CloudwatchOptions, message: Cow<'a, str>, out: &mut L
             m.retain(|_, v| !v.is_null());
             let mut v = J::Object(m);
             super::json::remove_nulls(&mut v);
-            out.push("json", Value::Json(v));
+            out.push_json("json", v);
         }
     }
     out.push("message", Value::Str(message));

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use super::time::TimeError;
 use super::tokens::{is_json_number, parse_i64};
 use super::{ErrorKind, LineOut, ParseError};
 use crate::config::{CustomSpec, FieldType};
@@ -41,12 +42,14 @@ pub fn parse<'a>(
     let ts = spec
         .timestamp_format
         .parse(&serde_json::Value::String(time.to_string()))
-        .ok_or_else(|| {
-            ParseError::new(
-                ErrorKind::TimestampType(spec.timestamp_format.expected()),
-                spec.timestamp_field.clone(),
-                time,
-            )
+        .map_err(|why| {
+            let kind = match why {
+                TimeError::NotThisFormat => {
+                    ErrorKind::TimestampType(spec.timestamp_format.expected())
+                }
+                TimeError::OutOfRange => ErrorKind::TimestampOutOfRange,
+            };
+            ParseError::new(kind, spec.timestamp_field.clone(), time)
         })?;
     for (group, name, kind) in &spec.fields {
         let Some(m) = caps.get(*group) else { continue };

@@ -2,7 +2,9 @@
 //!
 //! The timestamp field becomes `@timestamp` and is removed; every other top-level key becomes a field,
 //! with nulls removed at every depth (as libbeat did, so WAF's `requestId: null` disappears). `waf` is
-//! `json` with `timestamp` in epoch milliseconds.
+//! `json` with `timestamp` in epoch milliseconds. A value nested deeper than a document may keeps its
+//! deepest objects and arrays as their JSON text ([`LineOut::push_json`]), and a time outside the years
+//! 0000 to 9999 is a parse failure.
 //!
 //! Differences from the original, each deliberate: several JSON values on one line (Firehose
 //! concatenates records) each become an event instead of all but the first being dropped silently; a
@@ -12,9 +14,10 @@
 
 use serde_json::{Map, Value as J};
 
+use super::time::TimeError;
 use super::{ErrorKind, LineOut, ParseError};
 pub use crate::config::JsonOptions;
-use crate::event::{Name, Timestamp, Value};
+use crate::event::{Name, Timestamp};
 
 /// Top-level keys that s3logsbeat writes itself.
 const RESERVED: [&str; 4] = ["@timestamp", "@metadata", "log", "beat"];
@@ -78,16 +81,16 @@ fn record<'a>(
         }
         Some(r) => r,
     };
-    let ts = opts.timestamp_format.parse(&raw).ok_or_else(|| {
+    let ts = opts.timestamp_format.parse(&raw).map_err(|why| {
         let shown = match &raw {
             J::String(s) => s.clone(),
             other => other.to_string(),
         };
-        ParseError::new(
-            ErrorKind::TimestampType(opts.timestamp_format.expected()),
-            field.to_string(),
-            &shown,
-        )
+        let kind = match why {
+            TimeError::NotThisFormat => ErrorKind::TimestampType(opts.timestamp_format.expected()),
+            TimeError::OutOfRange => ErrorKind::TimestampOutOfRange,
+        };
+        ParseError::new(kind, field.to_string(), &shown)
     })?;
     push_object(map, out);
     Ok(ts)
@@ -118,7 +121,7 @@ pub(super) fn push_object<'a>(map: Map<String, J>, out: &mut LineOut<'a>) {
         } else {
             Name::Owned(k)
         };
-        out.push_named(name, Value::Json(v));
+        out.push_json(name, v);
     }
 }
 

@@ -32,7 +32,7 @@ use std::fmt;
 use std::ops::Range;
 
 pub use crate::config::{FormatSpec, JsonOptions, LogFormat};
-use crate::event::{Name, Timestamp, Value};
+use crate::event::{Name, Timestamp, Value, MAX_VALUE_DEPTH};
 
 /// Why a line did not parse. Built only on the failure path; the message names the field and value.
 /// Boxed, so that the `Result`s of the hot path stay two words wide.
@@ -80,6 +80,8 @@ pub enum ErrorKind {
     MissingTimestamp,
     /// The timestamp field has a type the timestamp format cannot read.
     TimestampType(&'static str),
+    /// A time that reads, but outside the years 0000 to 9999 (`Timestamp::in_range`).
+    TimestampOutOfRange,
     /// The object is not text: a NUL byte at this offset of its (decompressed) start.
     BinaryObject(u64),
     /// The line is not of this format (what was expected).
@@ -144,6 +146,11 @@ impl fmt::Display for ParseError {
                 "timestamp field {}: {:?} is not {expected}",
                 self.field, self.value
             ),
+            ErrorKind::TimestampOutOfRange => write!(
+                f,
+                "field {}: time {:?} is outside the years 0000 to 9999",
+                self.field, self.value
+            ),
             ErrorKind::NotThisFormat(what) => write!(f, "not {what}: {:?}", self.value),
             ErrorKind::BinaryObject(at) => write!(
                 f,
@@ -189,6 +196,9 @@ pub struct LineOut<'a> {
     /// The text of the line's one record's `@timestamp` exactly as [`Timestamp::write_rfc3339`] writes
     /// it, when the format found the line's time written that way: copied instead of printed again.
     time_text: Option<&'a str>,
+    /// JSON objects and arrays of this line kept as their text because they nest deeper than
+    /// [`MAX_VALUE_DEPTH`] ([`LineOut::push_json`]).
+    json_capped: u64,
     /// The records.
     pub records: Vec<Record>,
 }
@@ -202,6 +212,7 @@ impl<'a> LineOut<'a> {
             plain_line: false,
             quote_free: false,
             time_text: None,
+            json_capped: 0,
             records: Vec::with_capacity(2),
         }
     }
@@ -221,12 +232,26 @@ impl<'a> LineOut<'a> {
             plain_line: false,
             quote_free: false,
             time_text: None,
+            json_capped: 0,
             records: {
                 // Records borrow nothing: emptied in place, they need no new lifetime.
                 self.records.clear();
                 self.records
             },
         }
+    }
+
+    /// Adds a field holding a JSON value decoded from the log, held to [`MAX_VALUE_DEPTH`] levels: deeper
+    /// objects and arrays are kept as their JSON text ([`crate::event::cap_json_depth`]), so that the
+    /// document stays one Elasticsearch maps and every later step can read back.
+    pub fn push_json(&mut self, name: impl Into<Name<'a>>, mut v: serde_json::Value) {
+        crate::event::cap_json_depth(&mut v, MAX_VALUE_DEPTH, &mut self.json_capped);
+        self.push_named(name.into(), Value::Json(v));
+    }
+
+    /// How many JSON values of this line [`LineOut::push_json`] kept as text.
+    pub fn json_capped(&self) -> u64 {
+        self.json_capped
     }
 
     /// Marks the line about to be parsed as printable ASCII without `\` (the caller checked it with

@@ -10,29 +10,37 @@ use super::tokens::{parse_i64, parse_rfc3339};
 pub use crate::config::TimeFormat;
 use crate::event::Timestamp;
 
+/// Why a JSON value is not a time of a [`TimeFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeError {
+    /// It is not written in this format.
+    NotThisFormat,
+    /// It reads, but as a time outside the years 0000 to 9999 ([`Timestamp::in_range`]).
+    OutOfRange,
+}
+
 impl TimeFormat {
-    /// Converts a JSON value; `None` if it is not a time in this format.
-    pub fn parse(&self, v: &serde_json::Value) -> Option<Timestamp> {
+    /// Converts a JSON value: a time of the years 0000 to 9999, or why not.
+    pub fn parse(&self, v: &serde_json::Value) -> Result<Timestamp, TimeError> {
+        let t = self.read(v).ok_or(TimeError::NotThisFormat)?;
+        t.checked().ok_or(TimeError::OutOfRange)
+    }
+
+    /// The time `v` stands for in this format, in any year chrono can hold.
+    fn read(&self, v: &serde_json::Value) -> Option<Timestamp> {
         use serde_json::Value as J;
+        let ms = |i: i64, unit: i64| i.checked_mul(unit).map(Timestamp::from_millis);
         match (self, v) {
-            (TimeFormat::UnixMillis, J::Number(n)) => {
-                if let Some(i) = n.as_i64() {
-                    Some(Timestamp::from_millis(i))
-                } else {
-                    from_epoch_float(n.as_f64()?, 1)
-                }
-            }
+            (TimeFormat::UnixMillis, J::Number(n)) => match n.as_i64() {
+                Some(i) => Some(Timestamp::from_millis(i)),
+                None => from_epoch_float(n.as_f64()?, 1),
+            },
             (TimeFormat::UnixMillis, J::String(s)) => parse_i64(s).map(Timestamp::from_millis),
-            (TimeFormat::UnixSeconds, J::Number(n)) => {
-                if let Some(i) = n.as_i64() {
-                    Some(Timestamp::from_millis(i.checked_mul(1000)?))
-                } else {
-                    from_epoch_float(n.as_f64()?, 1000)
-                }
-            }
-            (TimeFormat::UnixSeconds, J::String(s)) => parse_i64(s)
-                .and_then(|i| i.checked_mul(1000))
-                .map(Timestamp::from_millis),
+            (TimeFormat::UnixSeconds, J::Number(n)) => match n.as_i64() {
+                Some(i) => ms(i, 1000),
+                None => from_epoch_float(n.as_f64()?, 1000),
+            },
+            (TimeFormat::UnixSeconds, J::String(s)) => parse_i64(s).and_then(|i| ms(i, 1000)),
             (TimeFormat::Iso8601, J::String(s)) => parse_rfc3339(s),
             (TimeFormat::Layout { items, .. }, J::String(s)) => parse_layout(items, s),
             _ => None,
@@ -97,7 +105,48 @@ mod tests {
         TimeFormat::from_config(fmt)
             .unwrap()
             .parse(&v)
+            .ok()
             .map(|t| t.to_rfc3339())
+    }
+
+    /// G4 (fuzz findings of 2026-12-07): epochs past the year 9999 (or before 0000) gave 1970 or
+    /// `+10000-…`; they read, and are out of range.
+    #[test]
+    fn times_outside_the_years_0000_to_9999_are_out_of_range() {
+        let f = |fmt: &str, v| TimeFormat::from_config(fmt).unwrap().parse(&v);
+        for (fmt, v) in [
+            ("timeUnixMilliseconds", json!(i64::MAX)),
+            ("timeUnixMilliseconds", json!(8_300_000_000_000_000i64)),
+            ("timeUnixMilliseconds", json!(253_402_300_800_000i64)),
+            ("timeUnixMilliseconds", json!("-62167219200001")),
+            ("timeUnixSeconds", json!(253_402_300_800i64)),
+            ("timeUnixSeconds", json!(2.6e11)),
+            ("timeISO8601", json!("0000-01-01T00:30:00+01:00")),
+            ("time:2006-01-02 15:04:05", json!("99999-01-01 00:00:00")),
+        ] {
+            let got = f(fmt, v.clone());
+            assert!(
+                got == Err(TimeError::OutOfRange) || got == Err(TimeError::NotThisFormat),
+                "{fmt} {v}: {got:?}"
+            );
+            assert!(got.is_err());
+        }
+        assert_eq!(
+            f("timeUnixMilliseconds", json!(8_300_000_000_000_000i64)),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(
+            f("timeUnixMilliseconds", json!(253_402_300_799_999i64))
+                .unwrap()
+                .to_rfc3339(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            f("timeISO8601", json!("0000-01-01T00:00:00Z"))
+                .unwrap()
+                .to_rfc3339(),
+            "0000-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]

@@ -553,7 +553,8 @@ pub fn parse_rfc3339_text(s: &str) -> Option<(Timestamp, bool)> {
         })
         .unwrap_or(0);
     let t = Timestamp::from_datetime(dt.with_timezone(&chrono::Utc), digits.min(9) as u8);
-    Some((t, false))
+    // An offset can carry 0000-01-01T00:30+01:00 into the year -1.
+    Some((t.checked()?, false))
 }
 
 /// Parses `.ddd…` (1 to 9 digits) into nanoseconds and the digit count.
@@ -659,10 +660,12 @@ pub fn parse_clf_time(s: &str) -> Option<Timestamp> {
         _ => return None,
     };
     let offset = sign * (digits2(b, 22)? as i64 * 3600 + digits2(b, 24)? as i64 * 60);
-    Some(Timestamp {
+    // The offset can carry the first or last hours of the calendar out of it.
+    Timestamp {
         secs: t.secs - offset,
         ..t
-    })
+    }
+    .checked()
 }
 
 #[cfg(test)]

@@ -286,12 +286,11 @@ pub fn parse<'a>(
             ))
         }
     };
-    // The integer itself was checked above; this checks that it is a time chrono can represent.
+    // The integer itself was checked above; this checks that it is a time a document can carry.
     parse_i64(secs)
         .and_then(|s| s.checked_mul(1000))
-        .map(Timestamp::from_millis)
-        .filter(|t| t.to_datetime().is_some())
-        .ok_or_else(|| ParseError::new(ErrorKind::BadTimestamp, name, secs))
+        .and_then(Timestamp::from_epoch_millis)
+        .ok_or_else(|| ParseError::new(ErrorKind::TimestampOutOfRange, name, secs))
 }
 
 #[cfg(test)]
@@ -464,7 +463,7 @@ mod tests {
         );
         assert_eq!(
             err(&["end action", "99999999999999999 ACCEPT"]),
-            "field end: cannot parse time \"99999999999999999\""
+            "field end: time \"99999999999999999\" is outside the years 0000 to 9999"
         );
         // Without `start`, `end` dates the line.
         let v = one(&["end action", "1418530070 ACCEPT"]);

@@ -3,7 +3,10 @@
 //!
 //! A dead-letter document keeps the original as a string in `message`, with the error and the index it
 //! was meant for, so nothing is lost and it can be fixed and re-indexed. A dead-letter document that is
-//! itself refused is logged and dropped (counted): there is nowhere further to put it.
+//! itself refused (the index closed or read-only, a mapping of its own) is not delivered: it is logged
+//! and counted, and the event's group keeps the work, so its SQS message returns after its visibility
+//! timeout and, refused again, ends in the queue's dead-letter queue through the redrive policy. Nothing
+//! is dropped that the user did not ask to drop (`non_indexable_policy.drop`).
 
 use std::borrow::Cow;
 
@@ -61,14 +64,26 @@ impl Elasticsearch {
                         doc: Cow::Owned(document(&r)),
                         id: r.item.id,
                         dead_letter: true,
+                        group: r.item.group,
                     });
                 }
-                (None, _) | (_, true) => {
+                (Some(dl), true) => {
+                    Metrics::add(&self.metrics.events_dead_letter_refused, 1);
+                    tracing::error!(
+                        id = %r.item.id, from = %r.item.group.label(), status = r.status, error_type = %r.error_type, reason = %r.reason,
+                        "elasticsearch: the dead-letter index {dl} refused the document too; not delivered: \
+                         its message is kept and returns after its visibility timeout"
+                    );
+                    r.item.group.keep(format!(
+                        "the dead-letter index {dl} refused event {}: {} {}",
+                        r.item.id, r.error_type, r.reason
+                    ));
+                }
+                (None, _) => {
                     Metrics::add(&self.metrics.events_dropped, 1);
                     tracing::error!(
                         id = %r.item.id, index = %r.item.index, status = r.status, error_type = %r.error_type, reason = %r.reason,
-                        dead_letter = r.item.dead_letter,
-                        "elasticsearch: document rejected; dropped (non_indexable_policy.drop, or the dead-letter index refused it)"
+                        "elasticsearch: document rejected; dropped (non_indexable_policy.drop)"
                     );
                 }
             }

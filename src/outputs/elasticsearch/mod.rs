@@ -12,7 +12,8 @@
 //! What must stay true: an item is done when its status is 2xx, or 409 (`create` of an `_id` that exists:
 //! delivered before, e.g. by a redelivered SQS message); 429 and 5xx items are retried until they succeed;
 //! any other 4xx is permanent and goes to the dead-letter index as a string with the error, or is dropped
-//! only under `non_indexable_policy.drop`. Nothing is decided from `"errors":true` alone, and nothing is
+//! only under `non_indexable_policy.drop`; a dead-letter document refused too is not delivered: its
+//! group keeps the work (the SQS message returns after its visibility timeout). Nothing is decided from `"errors":true` alone, and nothing is
 //! dropped on a whole-request failure.
 
 pub mod bulk;
@@ -71,13 +72,17 @@ impl Elasticsearch {
     /// Delivers a batch: every event is indexed (or was already), dead-lettered or dropped by policy;
     /// `Err` only at abort.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let events: Vec<_> = batch.events().collect();
+        let events: Vec<_> = batch
+            .chunks
+            .iter()
+            .flat_map(|c| c.events.iter().map(|e| (e, c.ack.group())))
+            .collect();
         for part in events.chunks(self.bulk_max_size.max(1)) {
             let mut items = Vec::with_capacity(part.len());
             // An event without a usable index never goes out under a wrong one: it is rejected here,
             // and dead-lettered (or dropped by policy) like a document Elasticsearch refused.
             let mut unindexable = Vec::new();
-            for e in part {
+            for &(e, group) in part {
                 let mut id = Vec::with_capacity(32);
                 e.id.write_hex(&mut id);
                 let id = String::from_utf8(id).expect("hex is ASCII");
@@ -88,6 +93,7 @@ impl Elasticsearch {
                         id,
                         doc,
                         dead_letter: false,
+                        group,
                     }),
                     Err(reason) => unindexable.push(Rejected {
                         item: Item {
@@ -95,6 +101,7 @@ impl Elasticsearch {
                             id,
                             doc,
                             dead_letter: false,
+                            group,
                         },
                         status: 400,
                         error_type: "s3logsbeat_index_pattern".into(),

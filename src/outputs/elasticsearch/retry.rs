@@ -10,6 +10,7 @@ use std::pin::Pin;
 use super::bulk::{Action, Response};
 use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
+use crate::ack::AckGroup;
 use crate::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
@@ -23,8 +24,11 @@ pub struct Item<'a> {
     pub id: String,
     /// The document.
     pub doc: Cow<'a, str>,
-    /// This is already a dead-letter document: a permanent rejection of it is logged and dropped.
+    /// This is already a dead-letter document: a permanent rejection of it is not dead-lettered again;
+    /// its group keeps the work.
     pub dead_letter: bool,
+    /// The unit of work the event belongs to (its SQS message, its imported object).
+    pub group: &'a AckGroup,
 }
 
 /// A permanent rejection.
