@@ -1,13 +1,26 @@
-//! The monitoring endpoint (`http.enabled`): HTTP GET requests in, the pipeline's counters, gauges,
-//! histograms and health out. `/` says who is running, `/stats` gives JSON totals, `/metrics` the
+//! The monitoring endpoint (`http.enabled`): HTTP GET (and HEAD) requests in, the pipeline's counters,
+//! gauges, histograms and health out. `/` says who is running, `/stats` gives JSON totals, `/metrics` the
 //! Prometheus (OpenMetrics) text, `/health` 200 `ok` or 503 with the reasons.
 //!
-//! It only reads [`Metrics`]: nothing here can slow or stop delivery. Connections are few and short
-//! (one request, then `Connection: close`), at most [`MAX_CONNECTIONS`] at once, each bounded in size and
-//! time, each task joined; the server ends with the daemon.
+//! It only reads [`Metrics`]: nothing here can slow or stop delivery. Connections are short: one request,
+//! then `Connection: close`; a HEAD gets the GET's headers (its `Content-Length` too) and no body.
+//!
+//! A liveness probe must be answered however many clients hold connections open, so no client can make
+//! a newcomer wait. The accept loop never waits on the connection count: every connection is accepted at
+//! once and gets a task of its own. A connection has [`HEAD_TIMEOUT`] to send its request head and then
+//! [`WRITE_TIMEOUT`] to take the answer, two budgets so that a slow sender cannot eat into the answer's
+//! time nor a slow reader into the head's. At most [`MAX_CONNECTIONS`] are open: when full, the oldest
+//! connection still reading its head is closed to make room (an idle socket or a slowloris writer, never
+//! the newcomer, which has just arrived); when every open connection is being answered, the oldest of
+//! them is. There is no bound per client address: probes and the clients that crowd them often share
+//! one (127.0.0.1, a node's address). Every connection task is joined and its end looked at: one closed
+//! to make room or at the end is expected, a panic is logged. When the daemon stops, connections still
+//! reading their head are closed and the answers being written are finished.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,16 +33,18 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinError, JoinSet};
 
 use crate::metrics::{HealthLimits, Metrics};
 
-/// Connections served at once; more wait in the listen backlog.
-pub const MAX_CONNECTIONS: usize = 16;
+/// Connections open at once; a new one beyond closes the oldest still reading its request head.
+pub const MAX_CONNECTIONS: usize = 256;
 /// Longest request head read.
 const MAX_REQUEST_BYTES: usize = 8192;
-/// Time a client has to send its request and read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client has, from its accept, to send its request head: a probe sends it at once.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time a client has to take the answer once its request is read.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who is running, for `/`.
 #[derive(Clone, Debug)]
@@ -58,55 +73,127 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
         .map_err(|e| format!("http: cannot listen on {addr} (http.host, http.port): {e}"))
 }
 
+// Where a connection is, shared by its task and the accept loop. Both move it only by a compare-and-swap
+// from READING, so a connection is either closed while reading its head or answered, never cut in the
+// middle of its answer to make room while another is still reading.
+/// Reading the request head: may be closed to make room.
+const READING: u8 = 0;
+/// The head is read: answered, closed to make room only when every open connection is answering.
+const ANSWERING: u8 = 1;
+/// Closed to make room or at the end, while reading.
+const EVICTED: u8 = 2;
+
+/// An open connection, in the order of its accept.
+struct Open {
+    id: tokio::task::Id,
+    abort: AbortHandle,
+    phase: Arc<AtomicU8>,
+}
+
 /// Serves until `stop` turns true (the end of the run: the endpoint still answers while the daemon
-/// drains), then waits for the requests being answered.
+/// drains), then waits for the answers being written.
 pub async fn serve(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
     if let Ok(a) = listener.local_addr() {
         tracing::info!("monitoring endpoint on http://{a} (/, /stats, /metrics, /health)");
     }
     let mut conns = JoinSet::new();
+    let mut open = VecDeque::with_capacity(MAX_CONNECTIONS);
     loop {
-        // Reap finished connections; a panic in one is reported, never lost.
-        while let Some(r) = conns.try_join_next() {
-            if let Some(why) = crate::supervise::join_error(r) {
-                tracing::error!("monitoring request {why}");
-            }
-        }
-        if conns.len() >= MAX_CONNECTIONS {
-            if let Some(r) = conns.join_next().await {
-                if let Some(why) = crate::supervise::join_error(r) {
-                    tracing::error!("monitoring request {why}");
-                }
-            }
-            continue;
-        }
-        let (stream, _) = tokio::select! {
+        tokio::select! {
             r = listener.accept() => match r {
-                Ok(c) => c,
+                Ok((stream, _)) => {
+                    if open.len() >= MAX_CONNECTIONS {
+                        make_room(&mut open);
+                    }
+                    let phase = Arc::new(AtomicU8::new(READING));
+                    let abort = conns.spawn(connection(stream, state.clone(), phase.clone()));
+                    open.push_back(Open { id: abort.id(), abort, phase });
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!(error = %e, "monitoring endpoint: accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
                 }
             },
+            // Reaped as they end, so `open` counts only live connections and a panic is seen at once.
+            Some(r) = conns.join_next_with_id(), if !conns.is_empty() => ended(r, &mut open),
             // Told to stop, or the run is gone.
             _ = stop.changed() => break,
-        };
-        let state = state.clone();
-        conns.spawn(async move {
-            let _ = tokio::time::timeout(IO_TIMEOUT, answer(stream, &state)).await;
-        });
+        }
     }
-    while let Some(r) = conns.join_next().await {
-        if let Some(why) = crate::supervise::join_error(r) {
-            tracing::error!("monitoring request {why}");
+    // A connection still reading its head has asked nothing yet: closed, so that an idle client cannot
+    // hold up the end of the run.
+    for c in &open {
+        if c.phase
+            .compare_exchange(READING, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            c.abort.abort();
+        }
+    }
+    while let Some(r) = conns.join_next_with_id().await {
+        ended(r, &mut open);
+    }
+}
+
+/// Closes one connection for a newcomer: the oldest still reading its head, else the oldest.
+fn make_room(open: &mut VecDeque<Open>) {
+    let reading = open.iter().position(|c| {
+        c.phase
+            .compare_exchange(READING, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    if let Some(c) = open.remove(reading.unwrap_or(0)) {
+        c.abort.abort();
+    }
+}
+
+/// A connection task's end: forgotten from `open`; a panic is logged, a close by [`make_room`] or at the
+/// end (a cancelled task) is expected.
+fn ended(r: Result<(tokio::task::Id, ()), JoinError>, open: &mut VecDeque<Open>) {
+    let id = match &r {
+        Ok((id, ())) => *id,
+        Err(e) => e.id(),
+    };
+    if let Some(i) = open.iter().position(|c| c.id == id) {
+        open.remove(i);
+    }
+    if let Err(e) = r {
+        if !e.is_cancelled() {
+            if let Some(why) = crate::supervise::join_error(Err(e)) {
+                tracing::error!("monitoring request {why}");
+            }
         }
     }
 }
 
-/// Reads one request and writes its answer.
-async fn answer(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
+/// One connection: its request head within [`HEAD_TIMEOUT`], then its answer within [`WRITE_TIMEOUT`].
+async fn connection(mut stream: TcpStream, state: Arc<State>, phase: Arc<AtomicU8>) {
+    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Ok(head)) => head,
+        // Too slow, gone, or a read error: nothing to answer.
+        _ => return,
+    };
+    if phase
+        .compare_exchange(READING, ANSWERING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // Closed to make room a moment ago; its abort is on the way.
+        return;
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, respond(&mut stream, head, &state)).await;
+}
+
+/// What the client asked.
+enum Head {
+    /// The request line's method and target.
+    Request(String, String),
+    /// More than [`MAX_REQUEST_BYTES`] without the head's end.
+    TooLarge,
+}
+
+/// Reads up to the blank line that ends the request head (or the end of the stream).
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Head> {
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
@@ -116,22 +203,41 @@ async fn answer(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_REQUEST_BYTES {
-            return write(&mut stream, 431, "text/plain", "request header too large\n").await;
+            return Ok(Head::TooLarge);
         }
     }
     let head = String::from_utf8_lossy(&buf);
     let mut parts = head.lines().next().unwrap_or("").split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, kind, body) = route(method, target, state);
-    write(&mut stream, status, kind, &body).await
+    Ok(Head::Request(method.to_string(), target.to_string()))
 }
 
-/// The answer to `method target`: status, content type, body.
+/// Writes the answer to `head`.
+async fn respond(stream: &mut TcpStream, head: Head, state: &State) -> std::io::Result<()> {
+    match head {
+        Head::TooLarge => {
+            write(
+                stream,
+                431,
+                "text/plain",
+                "request header too large\n",
+                false,
+            )
+            .await
+        }
+        Head::Request(method, target) => {
+            let (status, kind, body) = route(&method, &target, state);
+            write(stream, status, kind, &body, method == "HEAD").await
+        }
+    }
+}
+
+/// The answer to `method target`: status, content type, body (a HEAD's is counted, not sent).
 pub fn route(method: &str, target: &str, state: &State) -> (u16, &'static str, String) {
     const JSON: &str = "application/json";
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
-        return (405, TEXT, "only GET is served\n".into());
+        return (405, TEXT, "only GET and HEAD are served\n".into());
     }
     let path = target.split('?').next().unwrap_or("");
     match path {
@@ -162,7 +268,14 @@ pub fn route(method: &str, target: &str, state: &State) -> (u16, &'static str, S
     }
 }
 
-async fn write(stream: &mut TcpStream, status: u16, kind: &str, body: &str) -> std::io::Result<()> {
+/// The status line and headers, then the body unless `head_only` (a HEAD: same headers, no body).
+async fn write(
+    stream: &mut TcpStream,
+    status: u16,
+    kind: &str,
+    body: &str,
+    head_only: bool,
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
@@ -176,7 +289,9 @@ async fn write(stream: &mut TcpStream, status: u16, kind: &str, body: &str) -> s
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
+    if !head_only {
+        stream.write_all(body.as_bytes()).await?;
+    }
     stream.shutdown().await
 }
 
@@ -267,6 +382,39 @@ mod tests {
                 hostname: "h".into(),
             },
         }
+    }
+
+    #[tokio::test]
+    async fn room_is_made_by_closing_the_oldest_still_reading() {
+        let mut set = JoinSet::new();
+        let mut open = VecDeque::new();
+        for phase in [ANSWERING, READING, READING] {
+            let abort = set.spawn(std::future::pending::<()>());
+            let phase = Arc::new(AtomicU8::new(phase));
+            open.push_back(Open {
+                id: abort.id(),
+                abort,
+                phase,
+            });
+        }
+        let ids: Vec<_> = open.iter().map(|c| c.id).collect();
+        let left = |open: &VecDeque<Open>| open.iter().map(|c| c.id).collect::<Vec<_>>();
+
+        // The one being answered stays; the oldest still reading goes, and its end is a cancel.
+        make_room(&mut open);
+        assert_eq!(left(&open), [ids[0], ids[2]]);
+        let e = set.join_next_with_id().await.unwrap().unwrap_err();
+        assert!(e.is_cancelled() && e.id() == ids[1], "{e}");
+
+        // A connection that read its head meanwhile is not cut to make room while another still reads.
+        open[0].phase.store(ANSWERING, Ordering::Release);
+        open[1].phase.store(ANSWERING, Ordering::Release);
+        make_room(&mut open);
+        // Every one answering: the oldest goes.
+        assert_eq!(left(&open), [ids[2]]);
+        let e = set.join_next_with_id().await.unwrap().unwrap_err();
+        assert!(e.is_cancelled() && e.id() == ids[0], "{e}");
+        set.abort_all();
     }
 
     #[test]
