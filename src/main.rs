@@ -100,21 +100,12 @@ fn main() -> ExitCode {
 
 /// What the template covers: `--format` (original names), else each input's format and field names.
 fn template_formats(settings: &Settings, asked: &[LogFormat]) -> Vec<(LogFormat, FieldNames)> {
-    let mut formats: Vec<(LogFormat, FieldNames)> = if asked.is_empty() {
-        settings
-            .inputs
-            .iter()
-            .flat_map(|i| {
-                i.formats
-                    .all()
-                    .into_iter()
-                    .map(|f| (f.format(), i.field_names))
-            })
-            .collect()
-    } else {
-        asked.iter().map(|f| (*f, FieldNames::Original)).collect()
-    };
-    formats.sort_by_key(|(f, n)| (f.name(), *n == FieldNames::Ecs));
+    if asked.is_empty() {
+        return template::formats_in_use(&settings.inputs);
+    }
+    let mut formats: Vec<(LogFormat, FieldNames)> =
+        asked.iter().map(|f| (*f, FieldNames::Original)).collect();
+    formats.sort_by_key(|(f, _)| f.name());
     formats.dedup();
     formats
 }

@@ -226,14 +226,10 @@ pub async fn run(
     })
 }
 
-/// The publish queue's far side: batcher and output workers (and the index template's installer).
+/// The publish queue's far side: batcher and output workers.
 pub struct Delivery {
     batcher: tokio::task::JoinHandle<()>,
     workers: tokio::task::JoinHandle<()>,
-    template: Option<(
-        tokio::task::JoinHandle<()>,
-        tokio::sync::watch::Sender<bool>,
-    )>,
 }
 
 impl Delivery {
@@ -242,56 +238,6 @@ impl Delivery {
     pub async fn finish(self, metrics: &Metrics, shutdown: &Shutdown) {
         supervise::expect_clean_end(self.batcher, "the batcher", metrics, shutdown).await;
         supervise::expect_clean_end(self.workers, "the output workers", metrics, shutdown).await;
-        if let Some((task, stop)) = self.template {
-            let _ = stop.send(true);
-            supervise::expect_clean_end(task, "the index template installer", metrics, shutdown)
-                .await;
-        }
-    }
-}
-
-/// Installs the index template (`setup.template.*`) beside delivery: it never holds events back.
-/// Retried with backoff while Elasticsearch cannot be reached; a refusal is logged once and final.
-async fn install_template(
-    es: crate::outputs::elasticsearch::Elasticsearch,
-    settings: crate::config::TemplateSettings,
-    body: serde_json::Value,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    use crate::outputs::elasticsearch::setup;
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let attempt =
-            setup::install_template(es.transport(), &settings.name, &body, settings.overwrite);
-        let r = tokio::select! {
-            r = attempt => r,
-            _ = stop.changed() => return,
-        };
-        match r {
-            Ok(what) => {
-                tracing::info!("{what}");
-                return;
-            }
-            Err(why) if why.contains(": HTTP ") => {
-                tracing::warn!(
-                    "index template {} not installed: {why}; delivery goes on (see `s3logsbeat setup`)",
-                    settings.name
-                );
-                return;
-            }
-            Err(why) => {
-                tracing::warn!(
-                    "index template {} not installed yet: {why}; retrying in {}s",
-                    settings.name,
-                    backoff.as_secs()
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(300));
-            }
-        }
     }
 }
 
@@ -301,7 +247,16 @@ pub fn start_delivery(
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) -> Result<(QueueSender, Delivery), SetupError> {
-    let output = Arc::new(Output::new(&settings.output, metrics.clone())?);
+    let mut output = Output::new(&settings.output, metrics.clone())?;
+    // Elasticsearch: the index template (`setup.template.*`) before the first bulk request.
+    if let Output::Elasticsearch(es) = &mut output {
+        let t = &settings.template;
+        if t.enabled {
+            let formats = crate::template::formats_in_use(&settings.inputs);
+            es.install_template_first(&t.name, crate::template::template(&formats, t), t.overwrite);
+        }
+    }
+    let output = Arc::new(output);
     let workers = settings.output.workers();
     let QueueSettings {
         events,
@@ -319,47 +274,10 @@ pub fn start_delivery(
             timeout: flush_timeout,
         },
     ));
-    let template = match &settings.output {
-        crate::config::OutputSettings::Elasticsearch(es) if settings.template.enabled => {
-            let formats = {
-                let mut f: Vec<_> = settings
-                    .inputs
-                    .iter()
-                    .flat_map(|i| {
-                        i.formats
-                            .all()
-                            .into_iter()
-                            .map(|f| (f.format(), i.field_names))
-                    })
-                    .collect();
-                f.sort_by_key(|(f, n)| (f.name(), *n == crate::config::FieldNames::Ecs));
-                f.dedup();
-                f
-            };
-            let body = crate::template::template(&formats, &settings.template);
-            let client = crate::outputs::elasticsearch::Elasticsearch::new(es, metrics.clone())?;
-            let (stop, stop_rx) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(install_template(
-                client,
-                settings.template.clone(),
-                body,
-                stop_rx,
-            ));
-            Some((task, stop))
-        }
-        _ => None,
-    };
     let workers = tokio::spawn(outputs::run_workers(
         output, workers, batch_rx, metrics, shutdown,
     ));
-    Ok((
-        queue_tx,
-        Delivery {
-            batcher,
-            workers,
-            template,
-        },
-    ))
+    Ok((queue_tx, Delivery { batcher, workers }))
 }
 
 /// Every `period` (`logging.metrics.period`, 30 s by default; `None`: never), logs what changed and the

@@ -441,6 +441,23 @@ pub fn type_of(format: LogFormat, names: FieldNames, path: &str) -> Option<Field
         .map(|(_, t)| *t)
 }
 
+/// The formats the inputs read and the names they write them with, each pair once: what the template
+/// covers.
+pub fn formats_in_use(inputs: &[crate::config::InputSettings]) -> Vec<(LogFormat, FieldNames)> {
+    let mut formats: Vec<(LogFormat, FieldNames)> = inputs
+        .iter()
+        .flat_map(|i| {
+            i.formats
+                .all()
+                .into_iter()
+                .map(|f| (f.format(), i.field_names))
+        })
+        .collect();
+    formats.sort_by_key(|(f, n)| (f.name(), *n == FieldNames::Ecs));
+    formats.dedup();
+    formats
+}
+
 /// The `_index_template` body for `inputs` (format and field names of each; a field in several has one
 /// type in all).
 pub fn template(inputs: &[(LogFormat, FieldNames)], t: &TemplateSettings) -> Value {

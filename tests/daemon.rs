@@ -334,6 +334,14 @@ async fn elasticsearch_down_then_up_loses_nothing_and_duplicates_nothing() {
         stats["dropped_connections"].as_u64().unwrap() >= 1,
         "{stats}"
     );
+    // Issue 23: events were indexed before the template (its retry had backed off further than the
+    // bulk requests'), so that day's indices kept dynamic mappings. The template goes first.
+    assert_eq!(stats["bulk_requests_before_template"], 0, "{stats}");
+    assert_eq!(
+        es.templates().await["s3logsbeat"]["index_patterns"],
+        json!(["test-*"]),
+        "the template follows the index"
+    );
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
 

@@ -104,7 +104,7 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     })
     .await;
 
-    // setup.template.enabled (the default): installed at start-up, beside delivery.
+    // setup.template.enabled (the default): installed before the first bulk request.
     eventually(Duration::from_secs(30), "the index template", || async {
         es.templates().await.get("s3logsbeat").is_some()
     })

@@ -99,6 +99,17 @@ impl IndexPattern {
         Ok(p)
     }
 
+    /// The index template pattern that covers every name this pattern gives: its text before the first
+    /// `%{`, lower-cased, then `*`; `None` when the name starts with a date or a field (a template for
+    /// `*` would catch every index of the cluster).
+    pub fn template_pattern(&self) -> Option<String> {
+        match &self.parts[..] {
+            [IndexPart::Literal(l)] => Some(l.to_lowercase()),
+            [IndexPart::Literal(l), ..] => Some(format!("{}*", l.to_lowercase())),
+            _ => None,
+        }
+    }
+
     /// The name this pattern gives an event of 2024-01-02T03:04:05Z whose every field is `x`.
     pub fn sample(&self) -> String {
         let when = chrono::DateTime::from_timestamp(1_704_164_645, 0).expect("a valid time");

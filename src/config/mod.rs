@@ -315,7 +315,11 @@ impl Settings {
             s.processors.0.extend(processors.0.iter().cloned());
         }
         let http = http(&raw.http, &mut p);
-        let template = template(&raw.setup.template, &mut p);
+        let index = match &output {
+            Some(OutputSettings::Elasticsearch(es)) => Some(&es.index),
+            _ => None,
+        };
+        let template = template(&raw.setup.template, index, &mut p);
         if raw.max_procs == Some(0) {
             p.push("max_procs", "max_procs must be at least 1");
         }
@@ -393,7 +397,14 @@ fn http(h: &raw::Http, p: &mut Problems) -> Option<HttpSettings> {
     })
 }
 
-fn template(t: &raw::Template, p: &mut Problems) -> TemplateSettings {
+/// Elasticsearch 8's built-in index templates that make matching names data streams (priority 100).
+const BUILT_IN_TEMPLATES: [&str; 4] = ["logs-*-*", "metrics-*-*", "traces-*-*", "synthetics-*-*"];
+
+/// `setup.template.*` against the index the output writes (`index`, for Elasticsearch): the pattern
+/// defaults to the index setting's text before its first `%{`, then `*`, so that the template covers
+/// the indices it is for; a pattern set by hand that does not cover them, and indices that Elasticsearch's
+/// built-in data stream templates also match, are warnings.
+fn template(t: &raw::Template, index: Option<&IndexPattern>, p: &mut Problems) -> TemplateSettings {
     let settings = match &t.settings {
         None | Some(serde_yaml::Value::Null) => serde_json::json!({}),
         Some(v) => match serde_json::to_value(v) {
@@ -425,11 +436,35 @@ fn template(t: &raw::Template, p: &mut Problems) -> TemplateSettings {
         t.name.clone().unwrap_or_else(|| "s3logsbeat".into()),
         p,
     );
-    let pattern = expand(
-        "setup.template.pattern",
-        t.pattern.clone().unwrap_or_else(|| "s3logsbeat-*".into()),
-        p,
-    );
+    let derived = index.and_then(IndexPattern::template_pattern);
+    let pattern = match (&t.pattern, &derived) {
+        (Some(set), _) => expand("setup.template.pattern", set.clone(), p),
+        (None, Some(d)) => d.clone(),
+        (None, None) => "s3logsbeat-*".into(),
+    };
+    if let Some(index) = index {
+        let sample = index.sample().to_lowercase();
+        if t.enabled && !glob_match(&pattern, &sample) {
+            let how = match &derived {
+                Some(d) => format!("set it to {d:?}, or leave it out to have it follow the index"),
+                None => "set it to cover them".to_string(),
+            };
+            p.warn(
+                "setup.template.pattern",
+                format!(
+                    "setup.template.pattern {pattern:?} does not match the indices output.elasticsearch.index                      writes (such as {sample:?}): they would get dynamic mappings (addresses and numbers as                      strings); {how}"
+                ),
+            );
+        }
+        if let Some(b) = BUILT_IN_TEMPLATES.iter().find(|b| glob_match(b, &sample)) {
+            p.warn(
+                "output.elasticsearch.index",
+                format!(
+                    "output.elasticsearch.index writes indices such as {sample:?}, which Elasticsearch 8's                      built-in template {b:?} also matches (it makes them data streams wherever our template                      is not installed): prefer names outside it, such as                      \"s3logsbeat-%{{[@metadata][format]}}-%{{+yyyy.MM.dd}}\""
+                ),
+            );
+        }
+    }
     TemplateSettings {
         enabled: t.enabled,
         pattern,
@@ -437,6 +472,26 @@ fn template(t: &raw::Template, p: &mut Problems) -> TemplateSettings {
         overwrite: t.overwrite,
         settings,
     }
+}
+
+/// True if `name` matches `pattern`, whose only wildcard is `*` (any text), as index patterns are read.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || name.len() < first.len() + last.len() || !name.ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The source of a validated config's errors (for callers that check more, such as the CLI).
@@ -702,5 +757,73 @@ output.console: {}
         assert_eq!(e.fields["team"], "b");
         assert_eq!(e.tags, vec!["g", "i"]);
         assert_eq!(e.beat_name, "shipper");
+    }
+
+    /// Issue 23: the template stayed `s3logsbeat-*` whatever the index, so the recommended
+    /// `logs-%{[@metadata][format]}-...` indices got dynamic mappings (no `ip`), without a word.
+    #[test]
+    fn the_template_pattern_follows_the_index() {
+        let with = |index: &str, extra: &str| {
+            let text = BASE.replace(
+                "output.console:\n  pretty: false\n",
+                &format!("output.elasticsearch:\n  hosts: [es]\n  index: {index:?}\n{extra}"),
+            );
+            settings(&text, &[], Mode::All).unwrap()
+        };
+        let warned =
+            |s: &Settings, what: &str| s.warnings.iter().any(|w| w.to_string().contains(what));
+        let s = with("s3logsbeat-%{+yyyy.MM.dd}", "");
+        assert_eq!(s.template.pattern, "s3logsbeat-*");
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let s = with("s3logsbeat-%{[@metadata][format]}-%{+yyyy.MM.dd}", "");
+        assert_eq!(s.template.pattern, "s3logsbeat-*");
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let s = with("Web-%{[fields][env]}", "");
+        assert_eq!(s.template.pattern, "web-*");
+        // The recommended names of before: covered now, and the built-in data stream template named.
+        let s = with("logs-%{[@metadata][format]}-%{+yyyy.MM.dd}", "");
+        assert_eq!(s.template.pattern, "logs-*");
+        assert!(
+            warned(&s, "built-in template \"logs-*-*\""),
+            "{:?}",
+            s.warnings
+        );
+        // A pattern set by hand that misses the indices.
+        let s = with(
+            "alb-%{+yyyy.MM.dd}",
+            "setup.template.pattern: s3logsbeat-*\n",
+        );
+        assert_eq!(s.template.pattern, "s3logsbeat-*");
+        assert!(
+            warned(&s, "does not match the indices") && warned(&s, "\"alb-*\""),
+            "{:?}",
+            s.warnings
+        );
+        // A name that starts with a field: no pattern to derive, and the default misses it.
+        let s = with("%{[fields][env]}-alb", "");
+        assert_eq!(s.template.pattern, "s3logsbeat-*");
+        assert!(warned(&s, "set it to cover them"), "{:?}", s.warnings);
+        // No warning when the template is not installed at all.
+        let s = with(
+            "alb-%{+yyyy.MM.dd}",
+            "setup.template.enabled: false\nsetup.template.pattern: x-*\n",
+        );
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn index_patterns_match_as_elasticsearch_reads_them() {
+        for (p, n, m) in [
+            ("logs-*-*", "logs-alb-2024", true),
+            ("logs-*-*", "logs-alb", false),
+            ("s3logsbeat-*", "s3logsbeat-x", true),
+            ("s3logsbeat-*", "s3logsbeat", false),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "acb", false),
+            ("exact", "exact", true),
+            ("*", "", true),
+        ] {
+            assert_eq!(glob_match(p, n), m, "{p} {n}");
+        }
     }
 }

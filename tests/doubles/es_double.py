@@ -238,7 +238,9 @@ Control API (no authentication, JSON bodies), under ``/_double/``
                             answers (as Elasticsearch stores it, not byte for byte as
                             sent); ``{}`` when there are none.  PUTs are counted in
                             the stats ``index_template_puts`` and
-                            ``index_template_puts_acknowledged``.
+                            ``index_template_puts_acknowledged``; bulk requests that
+                            arrive before the first acknowledged PUT are counted in
+                            ``bulk_requests_before_template``.
 ``GET /_double/requests``   the last 100 bulk requests:
                             ``[{"path", "query" (dict; a repeated parameter keeps its last
                             value), "headers" (lower-cased names), "actions", "status" (null
@@ -1863,7 +1865,8 @@ def new_counters():
             "requests_413": 0, "requests_rejected": 0, "dropped_connections": 0,
             "truncated_responses": 0, "requests_401": 0, "down_closed": 0,
             "resets_before_index": 0, "restart_closed": 0, "tls_handshake_failures": 0,
-            "index_template_puts": 0, "index_template_puts_acknowledged": 0}
+            "index_template_puts": 0, "index_template_puts_acknowledged": 0,
+            "bulk_requests_before_template": 0}
 
 
 def _int_value(body, key, minimum=0):
@@ -2323,6 +2326,8 @@ class State:
     def record_bulk(self, entry, raw_len, gzip):
         with self.lock:
             self.counters["bulk_requests"] += 1
+            if self.counters["index_template_puts_acknowledged"] == 0:
+                self.counters["bulk_requests_before_template"] += 1
             self.counters["bulk_bytes"] += raw_len
             if gzip:
                 self.counters["gzip_requests"] += 1
@@ -2358,6 +2363,9 @@ class State:
                              reached the double while it was not down or restarting, whatever
                              the answer (401, 413, 400 ... included);
         index_template_puts_acknowledged  those of them answered 200 {"acknowledged": true}.
+        bulk_requests_before_template  bulk requests counted in bulk_requests while no index
+                             template PUT had been acknowledged yet (since the last reset): what
+                             a real cluster would index with dynamic mappings only.
         """
         with self.lock:
             out = json.loads(json.dumps(self.counters))

@@ -1269,6 +1269,16 @@ class ControlTest(DoubleTestCase):
                     "index_template_puts_acknowledged"):
             self.assertEqual(s[key], 0, key)
 
+    def test_bulk_requests_before_the_first_acknowledged_template_are_counted(self):
+        self.bulk({"index": {"_index": "c"}}, {"a": 1})
+        self.assertEqual(self.req("PUT", "/_index_template/t", {"nope": 1}).status, 400)
+        self.bulk({"index": {"_index": "c"}}, {"a": 2})
+        self.assertEqual(self.stats()["bulk_requests_before_template"], 2)
+        self.assertEqual(self.req("PUT", "/_index_template/t", {"index_patterns": ["c*"]}).status, 200)
+        self.bulk({"index": {"_index": "c"}}, {"a": 3})
+        s = self.stats()
+        self.assertEqual((s["bulk_requests"], s["bulk_requests_before_template"]), (3, 2))
+
     def test_bulk_requests_counts_every_bulk_answer(self):
         self.bulk({"index": {"_index": "c"}}, {"a": 1})
         self.req("POST", "/_bulk", b"", NDJSON)

@@ -7,7 +7,8 @@
 //! - [`retry`]: sending until every item is done: 429/5xx items again after a backoff that holds no
 //!   request slot, whole-request failures on the next host, 413 split in halves.
 //! - [`dead_letter`]: documents Elasticsearch refuses for good.
-//! - [`setup`]: `test output` (who answers) and the index template.
+//! - [`setup`]: `test output` (who answers) and the index template, installed before the first bulk
+//!   request.
 //!
 //! What must stay true: an item is done when its status is 2xx, or 409 (`create` of an `_id` that exists:
 //! delivered before, e.g. by a redelivered SQS message); 429 and 5xx items are retried until they succeed;
@@ -35,7 +36,19 @@ use crate::shutdown::Shutdown;
 
 use super::{Aborted, SetupError};
 use retry::{Item, Rejected};
+use setup::TemplateError;
 use transport::Transport;
+
+/// The index template the output installs before its first bulk request.
+#[derive(Debug)]
+struct Template {
+    name: String,
+    body: serde_json::Value,
+    overwrite: bool,
+    /// Installed, kept, or refused for good: bulk requests may go. Held while an install is tried, so
+    /// that the other workers wait for it rather than index into indices without the template.
+    settled: tokio::sync::Mutex<bool>,
+}
 
 /// The Elasticsearch output.
 #[derive(Debug)]
@@ -45,6 +58,7 @@ pub struct Elasticsearch {
     bulk_max_size: usize,
     backoff: BackoffSettings,
     dead_letter_index: Option<String>,
+    template: Option<Template>,
     metrics: Arc<Metrics>,
 }
 
@@ -60,8 +74,61 @@ impl Elasticsearch {
             bulk_max_size: s.bulk_max_size,
             backoff: s.backoff,
             dead_letter_index: s.dead_letter_index.clone(),
+            template: None,
             metrics,
         })
+    }
+
+    /// Installs the index template `name` (`body`) before the first bulk request, as Filebeat does: an
+    /// index created by a first event before its template would keep dynamic mappings for that day.
+    pub fn install_template_first(&mut self, name: &str, body: serde_json::Value, overwrite: bool) {
+        self.template = Some(Template {
+            name: name.to_string(),
+            body,
+            overwrite,
+            settled: tokio::sync::Mutex::new(false),
+        });
+    }
+
+    /// Waits until the index template is settled: installed (or kept), or refused by a host that answers
+    /// (logged; delivery goes on without it). While no host can be reached it is tried again with the
+    /// output's backoff, and the batches wait, as they would for the bulk request itself. `Err` at abort.
+    async fn template_settled(&self, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let Some(t) = &self.template else {
+            return Ok(());
+        };
+        let mut settled = t.settled.lock().await;
+        let mut backoff = self.backoff.init;
+        while !*settled {
+            if shutdown.is_aborted() {
+                return Err(Aborted);
+            }
+            match setup::install_template(&self.transport, &t.name, &t.body, t.overwrite).await {
+                Ok(what) => {
+                    tracing::info!("{what}");
+                    *settled = true;
+                }
+                Err(TemplateError::Refused(why)) => {
+                    tracing::warn!(
+                        "index template {} not installed: {why}; delivery goes on without it (see `s3logsbeat setup`)",
+                        t.name
+                    );
+                    *settled = true;
+                }
+                Err(TemplateError::Unreachable(why)) => {
+                    tracing::warn!(
+                        "index template {} not installed yet: {why}; events wait for it, retrying in {}",
+                        t.name,
+                        crate::config::values::format_duration(backoff)
+                    );
+                    if !shutdown.sleep(backoff).await {
+                        return Err(Aborted);
+                    }
+                    backoff = (backoff * 2).min(self.backoff.max);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The HTTP side, for [`setup`].
@@ -72,6 +139,7 @@ impl Elasticsearch {
     /// Delivers a batch: every event is indexed (or was already), dead-lettered or dropped by policy;
     /// `Err` only at abort.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
+        self.template_settled(shutdown).await?;
         let events: Vec<_> = batch
             .chunks
             .iter()

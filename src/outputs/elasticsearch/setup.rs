@@ -39,6 +39,24 @@ pub async fn check(t: &Transport) -> Vec<(String, Result<String, String>)> {
     out
 }
 
+/// Why the index template was not installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// A host answered and refused it (no privilege, a template Elasticsearch will not take): final,
+    /// another host would refuse it too.
+    Refused(String),
+    /// No host could be reached: worth trying again.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Refused(why) | TemplateError::Unreachable(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Installs `body` as the index template `name` on the first host that answers. Kept (and said so) when
 /// one exists and `overwrite` is false.
 pub async fn install_template(
@@ -46,12 +64,13 @@ pub async fn install_template(
     name: &str,
     body: &Value,
     overwrite: bool,
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let path = format!(
         "/_index_template/{}",
         crate::percent::encode(name, crate::percent::Set::QueryValue)
     );
     let mut last = String::from("no host");
+    let mut refused = None;
     for url in t.hosts.urls() {
         if !overwrite {
             match t.request(Method::HEAD, &url, &path, None).await {
@@ -61,8 +80,15 @@ pub async fn install_template(
                 ))
                 }
                 Ok((404, _)) => {}
+                // Another 4xx (401, 403): try the next host, and if none does better, that answer is
+                // the refusal; a 5xx is a cluster not ready yet.
                 Ok((s, b)) => {
-                    last = format!("{url}: HEAD {path}: HTTP {s}: {}", snippet(&b));
+                    let why = format!("{url}: HEAD {path}: HTTP {s}: {}", snippet(&b));
+                    if s < 500 {
+                        refused = Some(why);
+                    } else {
+                        last = why;
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -73,14 +99,22 @@ pub async fn install_template(
         }
         match t.request(Method::PUT, &url, &path, Some(body)).await {
             Ok((200, _)) => return Ok(format!("index template {name} installed on {url}")),
-            Ok((s, b)) => {
+            Ok((s, b)) if s < 500 => {
                 // A refusal from a host that answers is final: another host would refuse it too.
-                return Err(format!("{url}: PUT {path}: HTTP {s}: {}", snippet(&b)));
+                return Err(TemplateError::Refused(format!(
+                    "{url}: PUT {path}: HTTP {s}: {}",
+                    snippet(&b)
+                )));
             }
+            // A cluster that is not ready (503 while it starts) answers again later.
+            Ok((s, b)) => last = format!("{url}: PUT {path}: HTTP {s}: {}", snippet(&b)),
             Err(e) => last = format!("{url}: {e}"),
         }
     }
-    Err(last)
+    Err(match refused {
+        Some(why) => TemplateError::Refused(why),
+        None => TemplateError::Unreachable(last),
+    })
 }
 
 fn snippet(body: &str) -> String {
