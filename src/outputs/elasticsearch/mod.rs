@@ -58,7 +58,7 @@ pub struct Elasticsearch {
     bulk_max_size: usize,
     backoff: BackoffSettings,
     dead_letter_index: Option<String>,
-    template: Option<Template>,
+    template: Option<Box<Template>>,
     metrics: Arc<Metrics>,
 }
 
@@ -82,12 +82,12 @@ impl Elasticsearch {
     /// Installs the index template `name` (`body`) before the first bulk request, as Filebeat does: an
     /// index created by a first event before its template would keep dynamic mappings for that day.
     pub fn install_template_first(&mut self, name: &str, body: serde_json::Value, overwrite: bool) {
-        self.template = Some(Template {
+        self.template = Some(Box::new(Template {
             name: name.to_string(),
             body,
             overwrite,
             settled: tokio::sync::Mutex::new(false),
-        });
+        }));
     }
 
     /// Waits until the index template is settled: installed (or kept), or refused by a host that answers
