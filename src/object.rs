@@ -508,7 +508,9 @@ impl<'s> ObjectParser<'s> {
         };
         let ids = IdBatch::new(ctx.id_key());
         let mut parser = LineParser::new(spec);
-        parser.set_object_time(object.last_modified);
+        // Records that carry no time of their own (a VPC flow log layout without `start` or `end`) take
+        // the one AWS wrote into the file name, else the object's LastModified.
+        parser.set_object_time(crate::route::time_in_key(object.key).or(object.last_modified));
         ObjectParser {
             backlog: Vec::new(),
             decoded_elsewhere: false,

@@ -25,6 +25,35 @@ use regex::Regex;
 
 use crate::config::{Fallback, FormatSpec, Formats, LogFormat};
 
+/// The time AWS wrote into an object's file name: `YYYYMMDDTHHMMZ` between `_`s, as VPC flow logs, load
+/// balancers and CloudTrail name their files (`..._vpcflowlogs_us-east-1_fl-1234_20180620T1620Z_fe123456.log.gz`:
+/// the end of the aggregation interval). `None` when the file name has none, or it is not a time.
+pub fn time_in_key(key: &str) -> Option<crate::event::Timestamp> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.split(['_', '.']).find_map(|part| {
+        let b = part.as_bytes();
+        if b.len() != 14 || b[8] != b'T' || b[13] != b'Z' {
+            return None;
+        }
+        let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+            let t = part.get(r)?;
+            t.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| t.parse().ok())?
+        };
+        crate::event::timestamp_from_parts(
+            digits(0..4)? as i32,
+            digits(4..6)?,
+            digits(6..8)?,
+            digits(9..11)?,
+            digits(11..13)?,
+            0,
+            0,
+            0,
+        )
+    })
+}
+
 /// The format of `key` in `bucket` (a key with `file_selectors`, `log_format`, or `auto`), or `None`
 /// when no format was chosen.
 pub fn choose<'s>(formats: &'s Formats, bucket: &str, key: &str) -> Option<&'s FormatSpec> {
@@ -167,5 +196,26 @@ mod tests {
         assert_eq!(f(&formats, "other"), Some(LogFormat::Alb));
         formats.fallback = Fallback::None;
         assert_eq!(f(&formats, "other"), None);
+    }
+
+    #[test]
+    fn the_time_in_an_aws_file_name() {
+        let t = |k: &str| time_in_key(k).map(|t| t.to_rfc3339());
+        assert_eq!(
+            t("AWSLogs/123456789012/vpcflowlogs/us-east-1/2018/06/20/123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log.gz"),
+            Some("2018-06-20T16:20:00.000Z".into())
+        );
+        assert_eq!(
+            t("AWSLogs/1/elasticloadbalancing/us-east-2/2016/05/01/1_elasticloadbalancing_us-east-2_app.my-lb.1234_20140215T2340Z_172.160.001.192_20sg8hgm.log.gz"),
+            Some("2014-02-15T23:40:00.000Z".into())
+        );
+        for none in [
+            "a/b.log",
+            "x_20181340T1620Z_y.log",
+            "x_2018062OT1620Z_y",
+            "20180620T1620Z/x.log",
+        ] {
+            assert_eq!(t(none), None, "{none}");
+        }
     }
 }

@@ -199,6 +199,32 @@ fn a_vpcflow_layout_without_start_or_end_takes_the_objects_time_or_fails_saying_
             let v = e.doc_json();
             assert_eq!(v["@timestamp"], "2014-12-14T04:07:50.000Z", "{file}");
         }
+        // Issue 23: the time AWS wrote into the file name comes first (the end of the aggregation
+        // interval), with or without LastModified; it dates every line and none fails.
+        let key = "AWSLogs/123456789012/vpcflowlogs/us-east-1/2018/06/20/123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20180620T1620Z_fe123456.log";
+        for last_modified in [
+            None,
+            Some(s3logsbeat::event::Timestamp::from_millis(1_418_530_070_000)),
+        ] {
+            let path = format!("s3://b/{key}");
+            let id = s3logsbeat::object::ObjectId {
+                path: &path,
+                key,
+                last_modified,
+            };
+            let (events, r) =
+                s3logsbeat::object::parse_all(&spec, &settings, id, &data, 100, 1 << 20);
+            assert_eq!(r.unwrap().parse_failures, 0, "{file}");
+            assert_eq!(events.len() as u64, lines);
+            for e in events {
+                let v = e.doc_json();
+                assert_eq!(v["@timestamp"], "2018-06-20T16:20:00.000Z", "{file}");
+                assert!(
+                    v.get("srcaddr").is_some() || v.get("instance_id").is_some(),
+                    "{v}"
+                );
+            }
+        }
     }
 }
 

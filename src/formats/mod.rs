@@ -427,7 +427,7 @@ impl<'s> LineParser<'s> {
     }
 
     /// Sets the time of records that carry none (a VPC flow log layout without `start` or `end`): the
-    /// object's LastModified.
+    /// time in the object's file name, else its LastModified.
     pub fn set_object_time(&mut self, t: Option<Timestamp>) {
         self.vpcflow.undated = t;
     }

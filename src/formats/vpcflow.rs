@@ -16,8 +16,9 @@
 //! documented numeric columns (`version`, ports, `protocol`, `packets`, `bytes`, `start`, `end`,
 //! `tcp-flags`, `traffic-path`, TGW's `packets-lost-*`) as integers, every other column as a string,
 //! including columns AWS adds later (named from the header, snake_case). `@timestamp` is `start` (epoch
-//! seconds), or `end` when the layout has no `start`; a layout with neither cannot date its lines, which
-//! then fail. A `-` leaves its field out, so NODATA and SKIPDATA rows carry only what they have. A line
+//! seconds), or `end` when the layout has no `start`; a layout with neither (AWS lets a custom format
+//! leave both out) dates its lines by the object's time, given by the reader: the time in its file name,
+//! else its LastModified; without either, its lines fail saying why. A `-` leaves its field out, so NODATA and SKIPDATA rows carry only what they have. A line
 //! with fewer columns than its header is not a flow log record and fails; columns beyond the header's
 //! are ignored.
 
@@ -145,7 +146,7 @@ pub struct Columns {
     /// Index of `end`, which dates a line whose layout has no `start`.
     end: Option<usize>,
     /// The time of lines whose layout has neither `start` nor `end` (AWS lets a custom format leave
-    /// both out): the object's LastModified, when it is known.
+    /// both out): the object's time, when it is known (see the module doc).
     pub undated: Option<Timestamp>,
 }
 
