@@ -337,3 +337,68 @@ fn g2_parse_runs_the_processors_on_every_event() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{stderr}");
 }
+
+#[test]
+fn test_config_holds_dotted_keys_and_overrides_to_the_bounds_of_the_file() {
+    let dir = std::env::temp_dir().join(format!("s3lb-cli-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reference = std::fs::read_to_string(repo("s3logsbeat.reference.yml")).unwrap();
+    let lines = reference.lines().count();
+    let test_config = |f: &std::path::Path, overrides: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["test", "config", "-c"]).arg(f);
+        for o in overrides {
+            cmd.args(["-E", o]);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Fuzz finding G6 (2026-12-07): a key of 30,000 dots aborted on a stack overflow (exit 134).
+    let f = dir.join("dots.yml");
+    std::fs::write(
+        &f,
+        format!("{reference}\n? \"{}\"\n: 1\n", ".".repeat(30_000)),
+    )
+    .unwrap();
+    let (code, err) = test_config(&f, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!("{}:{}: key \"", f.display(), lines + 2))
+            && err.contains("…\" has 30000 dots; at most 64 levels of nesting are allowed"),
+        "{err}"
+    );
+
+    // Fuzz finding G7 (2026-12-07): this -E value expanded its aliases to gigabytes.
+    let bomb =
+        std::fs::read_to_string(repo("tests/data/fuzz-findings/G7_E_alias_value.txt")).unwrap();
+    let reference = repo("s3logsbeat.reference.yml");
+    let (code, err) = test_config(std::path::Path::new(&reference), &[bomb.trim_end()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!("{reference}: -E fields={{a: &a [x,x,x"))
+            && err.contains("…: the YAML aliases (*name) expand to more than 100000 values"),
+        "{err}"
+    );
+
+    // Fuzz finding G8 (2026-12-07): errors that named neither their -E nor a line, or the wrong line.
+    let (_, err) = test_config(
+        std::path::Path::new(&reference),
+        &["outptu.elasticsearch.index=x"],
+    );
+    assert!(
+        err.starts_with(&format!(
+            "{reference}: -E outptu.elasticsearch.index=x: unknown key outptu"
+        )),
+        "{err}"
+    );
+    let (_, err) = test_config(std::path::Path::new(&reference), &[".name=${NOPE"]);
+    assert_eq!(
+        err.trim_end(),
+        format!("{reference}: -E .name=${{NOPE: key \".name\" has an empty part: a dotted key is written a.b.c")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

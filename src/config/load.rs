@@ -5,14 +5,43 @@
 //! the first: the offending value is taken out of the tree, the tree read again, and so on, so `test
 //! config` lists every problem at once. Semantic checks then run on what is left and skip the keys that
 //! were taken out (their problem is already reported).
+//!
+//! Every YAML text read here (the file, each `-E` value, a `${VAR}` that is a whole value) is held to
+//! the same bounds before anything walks it: its aliases are counted before they expand
+//! ([`super::positions::MAX_EXPANDED_NODES`]), and no value sits more than [`MAX_DEPTH`] levels deep,
+//! dotted keys included, so the recursive walks over the tree (here, in serde and in the validators)
+//! stay shallow.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
-use super::positions::Positions;
+use super::positions::{check_aliases, Positions, Refused};
 use super::raw::RawConfig;
 use super::ConfigError;
+
+/// Most levels a value may sit below the top of the config, counting each part of a dotted key and each
+/// list entry (`s3logsbeat.inputs.0.log_format` is 4 levels). The deepest settings are about ten levels
+/// down (a condition inside a processor of a file selector); beats configs never come near this. The
+/// YAML reader stops at 128 nested collections, but a dotted key adds levels without nesting, so the
+/// loader checks the depth itself before anything walks the tree recursively.
+pub const MAX_DEPTH: usize = 64;
+
+/// Longest `-E key=value`, in bytes. A setting written on a command line is a word or a short list;
+/// the file is where long values belong. The value is also held to the file's alias budget and depth.
+pub const MAX_OVERRIDE_BYTES: usize = 64 * 1024;
+
+/// How much of a key or an `-E` an error message quotes: enough to recognise it.
+const QUOTED_CHARS: usize = 60;
+
+/// `s` cut to `max` characters, with `…` when cut.
+fn shorten(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => Cow::Owned(format!("{}…", &s[..at])),
+        None => Cow::Borrowed(s),
+    }
+}
 
 /// Where the values of a config came from: the file's lines and the `-E` overrides.
 #[derive(Clone, Debug, Default)]
@@ -29,13 +58,19 @@ pub struct Source {
 }
 
 impl Source {
-    /// A problem with `key`, placed at the `-E` that set it, else at its line in the file.
+    /// A problem with `key`, placed at the `-E` that set it (or that made it, when the file does not
+    /// write it: `-E outptu.elasticsearch.index=x` makes `outptu`), else at its line in the file.
     pub fn error(&self, key: Option<&str>, message: impl Into<String>) -> ConfigError {
         let over = key.and_then(|k| {
             self.overrides
                 .iter()
                 .rev()
                 .find(|(o, _)| under(k, o))
+                .or_else(|| {
+                    (!self.positions.has(k))
+                        .then(|| self.overrides.iter().rev().find(|(o, _)| under(o, k)))
+                        .flatten()
+                })
                 .map(|(_, text)| text.clone())
         });
         ConfigError {
@@ -97,26 +132,28 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
         positions: Positions::of(text),
         ..Source::default()
     };
-    super::positions::check_aliases(text).map_err(|m| vec![ConfigError::in_file(file, m)])?;
+    check_aliases(text).map_err(|r: Refused| {
+        let mut err = ConfigError::in_file(file, r.message);
+        err.line = Some(r.line);
+        vec![err]
+    })?;
     let mut tree: Value = if text.trim().is_empty() {
         Value::Mapping(Mapping::new())
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let mut err = ConfigError::in_file(file, format!("not valid YAML: {e}"));
-            err.line = e.location().map(|l| l.line());
-            vec![err]
-        })?
+        serde_yaml::from_str(text).map_err(|e| vec![yaml_error(&e, file, &source.positions)])?
     };
     if !tree.is_mapping() {
         return Err(vec![
             source.error(None, "the top level must be a mapping of keys")
         ]);
     }
-    tree = expand_dotted(tree).map_err(|(k, m)| vec![source.error(Some(&k), m)])?;
+    tree = expand_dotted(tree, 0).map_err(|(k, m)| vec![source.error(Some(&k), m)])?;
     let mut errors = Vec::new();
     for o in overrides {
         let key = o.split('=').next().unwrap_or(o).trim().to_string();
-        source.overrides.push((key.clone(), format!("-E {o}")));
+        source
+            .overrides
+            .push((key.clone(), format!("-E {}", shorten(o, 2 * QUOTED_CHARS))));
         if let Err(m) = apply_override(&mut tree, o) {
             errors.push(source.error(Some(&key), m));
         }
@@ -126,6 +163,10 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
         Err(list) => {
             for (k, m) in list {
                 errors.push(source.error(Some(&k), m));
+                // Its reference is its problem: the text left in its place would only add a type error.
+                if remove_path(&mut tree, &k) {
+                    source.removed.push(k);
+                }
             }
         }
     }
@@ -155,6 +196,53 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
         }
     }
     Err(errors)
+}
+
+/// The YAML reader's error as a config error at its line (of the second writing, for a key written
+/// twice), saying what was exceeded when the text is YAML the reader cannot hold.
+fn yaml_error(e: &serde_yaml::Error, file: &str, positions: &Positions) -> ConfigError {
+    let text = e.to_string();
+    let mut err = ConfigError::in_file(file, format!("not valid YAML: {text}"));
+    err.line = e.location().map(|l| l.line());
+    // serde_yaml places the message after the path of the value concerned, and ends it with the
+    // place it also gives as a location.
+    let (path, what) = match text.find(": ") {
+        Some(i) if !text[..i].contains(' ') => (&text[..i], &text[i + 2..]),
+        _ => ("", text.as_str()),
+    };
+    let what = what.split(" at line ").next().unwrap_or(what);
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    if let Some(n) = what
+        .strip_prefix("invalid type: integer `")
+        .and_then(|r| r.split_once('`'))
+        .filter(|(_, r)| r.starts_with(" as u128") || r.starts_with(" as i128"))
+        .map(|(n, _)| n)
+    {
+        // Valid YAML: the number is more than a config value can hold.
+        err.message = format!(
+            "{at}{n} is out of range: integers go from {} to {}; quote it if it is meant as text",
+            i64::MIN,
+            u64::MAX
+        );
+    } else if what.starts_with("recursion limit exceeded") {
+        err.message = format!(
+            "{at}the YAML is nested too deeply to be read (more than 128 collections); at most \
+             {MAX_DEPTH} levels of nesting are allowed"
+        );
+    } else if let Some(key) = what.strip_prefix("duplicate entry with key ") {
+        // serde_yaml places it at the mapping's start; the walker saw the second writing.
+        if let Some((k, line)) = positions.duplicate() {
+            if key.trim_matches('"') == k {
+                err.line = Some(line);
+            }
+        }
+        err.message = format!("{at}key {key} is written twice in one mapping");
+    }
+    err
 }
 
 /// A serde error at `path` as (the key concerned, the message, the value to take out to go on).
@@ -229,31 +317,86 @@ fn remove_path(tree: &mut Value, path: &str) -> bool {
     }
 }
 
+/// A mapping key as text: numbers or booleans as keys are kept as their text.
+fn key_text(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// Refuses a key (of the file, an `-E` or a value) that would put a value past [`MAX_DEPTH`] levels
+/// when `depth` levels are above it, or that has an empty part (`.name`, `a..b`): such a key names no
+/// setting, and its error would name an empty key.
+fn check_key(key: &str, parts: &[&str], depth: usize) -> Result<(), String> {
+    if parts.len() > MAX_DEPTH {
+        return Err(format!(
+            "key {:?} has {} dots; at most {MAX_DEPTH} levels of nesting are allowed",
+            shorten(key, QUOTED_CHARS),
+            parts.len() - 1
+        ));
+    }
+    if depth + parts.len() > MAX_DEPTH {
+        return Err(format!(
+            "key {:?} is nested {} levels deep; at most {MAX_DEPTH} levels of nesting are allowed",
+            shorten(key, QUOTED_CHARS),
+            depth + parts.len()
+        ));
+    }
+    if parts.len() > 1 && parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+            "key {:?} has an empty part: a dotted key is written a.b.c",
+            shorten(key, QUOTED_CHARS)
+        ));
+    }
+    Ok(())
+}
+
 /// Turns `a.b: 1` into `a: {b: 1}` at every level, merging with keys already there, as libbeat does.
-fn expand_dotted(v: Value) -> Result<Value, (String, String)> {
+/// `depth` is the number of levels above `v`: a key that would take a value past [`MAX_DEPTH`] is
+/// refused before its value is walked, so the recursion is never deeper than that (and the YAML reader
+/// already stops at 128 nested collections). Errors are (the dotted key under `v`, the message).
+fn expand_dotted(v: Value, depth: usize) -> Result<Value, (String, String)> {
     match v {
         Value::Mapping(m) => {
             let mut out = Mapping::new();
             for (k, v) in m {
-                let v = expand_dotted(v)?;
-                let key = match &k {
-                    Value::String(s) => s.clone(),
-                    other => {
-                        // Numbers or booleans as keys: keep them as their text.
-                        serde_yaml::to_string(other)
-                            .unwrap_or_default()
-                            .trim()
-                            .to_string()
-                    }
-                };
+                let key = key_text(&k);
                 let parts: Vec<&str> = key.split('.').collect();
+                check_key(&key, &parts, depth).map_err(|m| (key.clone(), m))?;
+                // The path of a deeper problem is only spelt out when there is one.
+                let v = expand_dotted(v, depth + parts.len())
+                    .map_err(|(inner, m)| (format!("{key}.{inner}"), m))?;
                 insert_path(&mut out, &parts, v).map_err(|m| (key.clone(), m))?;
             }
             Ok(Value::Mapping(out))
         }
-        Value::Sequence(s) => Ok(Value::Sequence(
-            s.into_iter().map(expand_dotted).collect::<Result<_, _>>()?,
-        )),
+        Value::Sequence(s) => {
+            if depth >= MAX_DEPTH && !s.is_empty() {
+                return Err((
+                    "0".into(),
+                    format!(
+                        "a list entry is nested {} levels deep; at most {MAX_DEPTH} levels of nesting are allowed",
+                        depth + 1
+                    ),
+                ));
+            }
+            let mut out = Vec::with_capacity(s.len());
+            for (i, v) in s.into_iter().enumerate() {
+                out.push(
+                    expand_dotted(v, depth + 1)
+                        .map_err(|(inner, m)| (format!("{i}.{inner}"), m))?,
+                );
+            }
+            Ok(Value::Sequence(out))
+        }
+        Value::Tagged(mut t) => {
+            t.value = expand_dotted(t.value, depth)?;
+            Ok(Value::Tagged(t))
+        }
         other => Ok(other),
     }
 }
@@ -286,8 +429,15 @@ fn insert_path(m: &mut Mapping, parts: &[&str], v: Value) -> Result<(), String> 
 }
 
 /// Applies `key=value`: the key is dotted (a number indexes a list), the value is YAML
-/// (`-E output.elasticsearch.hosts=["es:9200"]`).
+/// (`-E output.elasticsearch.hosts=["es:9200"]`), held to the file's bounds: at most
+/// [`MAX_OVERRIDE_BYTES`], its aliases counted before they expand, no value past [`MAX_DEPTH`] levels.
 pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
+    if o.len() > MAX_OVERRIDE_BYTES {
+        return Err(format!(
+            "this -E is {} bytes; at most {MAX_OVERRIDE_BYTES} bytes are allowed (put long values in the file)",
+            o.len()
+        ));
+    }
     let (key, value) = o
         .split_once('=')
         .ok_or_else(|| "expected key=value".to_string())?;
@@ -295,13 +445,13 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("the key is empty".into());
     }
+    let parts: Vec<&str> = key.split('.').collect();
+    check_key(key, &parts, 0)?;
     let value: Value = if value.trim().is_empty() {
         Value::String(String::new())
     } else {
-        serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+        read_value(value, parts.len())?
     };
-    let value = expand_dotted(value).map_err(|(_, m)| m)?;
-    let parts: Vec<&str> = key.split('.').collect();
     let mut cur = tree;
     for (i, p) in parts.iter().enumerate() {
         let last = i == parts.len() - 1;
@@ -336,6 +486,20 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// YAML text given as one value (an `-E` value, a `${VAR}` that is a whole value) at `depth` levels:
+/// read as YAML when it is (`[a, b]`, `5`, `{a.b: 1}`), else kept as the string it is; held to the
+/// bounds of the file. Text the alias check's parser refuses is kept as a string without handing it to
+/// the YAML reader, which may read further and expand what was not counted.
+fn read_value(text: &str, depth: usize) -> Result<Value, String> {
+    let value = match check_aliases(text) {
+        Err(r) if r.not_yaml => return Ok(Value::String(text.to_string())),
+        Err(r) => return Err(r.message),
+        Ok(()) => serde_yaml::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
+    };
+    // The error is placed at the -E or the key of the reference, which is where to look.
+    expand_dotted(value, depth).map_err(|(_, m)| m)
+}
+
 /// Replaces `${NAME}` and `${NAME:default}` in string values, as libbeat does: a dotted name that is a
 /// key of the config (`${path.home}`) takes that key's value, `path.*` their defaults, anything else the
 /// environment. Every unresolved name is reported. Returns the keys whose values came from the
@@ -362,7 +526,19 @@ fn expand_env(v: &mut Value, key: &str) -> Result<Vec<String>, Vec<(String, Stri
     };
     let mut errors = Vec::new();
     let mut from_env = Vec::new();
-    expand_env_into(v, key, &lookup, &mut errors, &mut from_env);
+    let depth = if key.is_empty() {
+        0
+    } else {
+        key.split('.').count()
+    };
+    expand_env_into(
+        v,
+        &mut key.to_string(),
+        depth,
+        &lookup,
+        &mut errors,
+        &mut from_env,
+    );
     if errors.is_empty() {
         Ok(from_env)
     } else {
@@ -372,45 +548,59 @@ fn expand_env(v: &mut Value, key: &str) -> Result<Vec<String>, Vec<(String, Stri
 
 type Lookup<'a> = dyn Fn(&str) -> Option<(String, bool)> + 'a;
 
+/// Resolves the references under `v`, whose dotted key is `path` (`depth` parts). The path is one
+/// buffer, grown and cut back as the walk goes, so the work is linear in the tree however long its keys.
 fn expand_env_into(
     v: &mut Value,
-    key: &str,
+    path: &mut String,
+    depth: usize,
     lookup: &Lookup<'_>,
     errors: &mut Vec<(String, String)>,
     from_env: &mut Vec<String>,
 ) {
     match v {
-        Value::String(s) if s.contains("${") => match expand_str(s, key, lookup) {
+        Value::String(s) if s.contains("${") => match expand_str(s, path, lookup) {
             Ok((out, env)) => {
                 if env {
-                    from_env.push(key.to_string());
+                    from_env.push(path.clone());
                 }
-                // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number.
-                *v = if s.trim().starts_with("${")
+                // A value that was only a reference is re-read as YAML, so `${PORT}` can be a number;
+                // it is held to the bounds of the file like any other YAML text.
+                if s.trim().starts_with("${")
                     && s.trim().ends_with('}')
                     && s.matches("${").count() == 1
                 {
-                    serde_yaml::from_str(&out).unwrap_or(Value::String(out))
+                    match read_value(&out, depth) {
+                        Ok(value) => *v = value,
+                        Err(m) => errors.push((
+                            path.clone(),
+                            format!("{path}: the value of {}: {m}", s.trim()),
+                        )),
+                    }
                 } else {
-                    Value::String(out)
-                };
+                    *v = Value::String(out);
+                }
             }
-            Err(m) => errors.push((key.to_string(), m)),
+            Err(m) => errors.push((path.clone(), m)),
         },
         Value::Mapping(m) => {
             for (k, v) in m.iter_mut() {
-                let name = k.as_str().unwrap_or_default();
-                let child = if key.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{key}.{name}")
-                };
-                expand_env_into(v, &child, lookup, errors, from_env);
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k.as_str().unwrap_or_default());
+                expand_env_into(v, path, depth + 1, lookup, errors, from_env);
+                path.truncate(len);
             }
         }
         Value::Sequence(s) => {
             for (i, v) in s.iter_mut().enumerate() {
-                expand_env_into(v, &format!("{key}.{i}"), lookup, errors, from_env);
+                let len = path.len();
+                path.push('.');
+                path.push_str(&i.to_string());
+                expand_env_into(v, path, depth + 1, lookup, errors, from_env);
+                path.truncate(len);
             }
         }
         _ => {}
@@ -460,12 +650,12 @@ mod tests {
         let v: Value =
             serde_yaml::from_str("output.elasticsearch.hosts: [a]\noutput:\n  elasticsearch:\n    index: x\nqueue.mem.flush.min_events: 5\n")
                 .unwrap();
-        let e = expand_dotted(v).unwrap();
+        let e = expand_dotted(v, 0).unwrap();
         assert_eq!(e["output"]["elasticsearch"]["hosts"][0].as_str(), Some("a"));
         assert_eq!(e["output"]["elasticsearch"]["index"].as_str(), Some("x"));
         assert_eq!(e["queue"]["mem"]["flush"]["min_events"].as_u64(), Some(5));
         let v: Value = serde_yaml::from_str("a.b: 1\na: {b: 2}\n").unwrap();
-        assert!(expand_dotted(v).unwrap_err().1.contains("set twice"));
+        assert!(expand_dotted(v, 0).unwrap_err().1.contains("set twice"));
     }
 
     #[test]
@@ -553,6 +743,170 @@ logging.levle: debug
                 .iter()
                 .any(|e| e.starts_with("f.yml: -E queue.mem.events=many: queue.mem.events")),
             "{shown:#?}"
+        );
+    }
+
+    /// The one error of a config, as `test config` prints it.
+    fn only_error(text: &str, overrides: &[&str]) -> String {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let errs = match load_str(text, "f.yml", &o) {
+            Ok(l) => l.errors,
+            Err(e) => e,
+        };
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(shown.len(), 1, "{shown:#?}");
+        shown[0].clone()
+    }
+
+    #[test]
+    fn a_key_of_many_dots_is_refused_at_its_line_not_expanded() {
+        // Fuzz finding G6 (2026-12-07): a key of 30,000 dots was expanded level by level, recursively,
+        // until the stack overflowed; under a processor's `when` it nested conditions as deep.
+        let dots = ".".repeat(30_000);
+        let e = only_error(&format!("s3logsbeat: {{}}\n? \"{dots}\"\n: 1\n"), &[]);
+        assert!(
+            e.starts_with("f.yml:2: key \"....")
+                && e.ends_with("…\" has 30000 dots; at most 64 levels of nesting are allowed"),
+            "{e}"
+        );
+        let nots = "not.".repeat(30_000);
+        let text = format!("s3logsbeat: {{}}\nprocessors:\n  - drop_event:\n      when:\n        ? {nots}equals\n        : {{a: 1}}\n");
+        let e = only_error(&text, &[]);
+        assert!(
+            e.starts_with("f.yml:5: key \"not.not.not.")
+                && e.ends_with("has 30000 dots; at most 64 levels of nesting are allowed"),
+            "{e}"
+        );
+        // The same from -E, in its key or in its value.
+        let nots = "not.".repeat(10_000);
+        let e = only_error(
+            "s3logsbeat: {}\n",
+            &[&format!("processors.0.drop_event.when.{nots}equals.a=1")],
+        );
+        assert!(
+            e.starts_with("f.yml: -E processors.0.drop_event.when.not.not.")
+                && e.ends_with("has 10005 dots; at most 64 levels of nesting are allowed"),
+            "{e}"
+        );
+        let e = only_error(
+            "s3logsbeat: {}\n",
+            &[&format!(
+                "processors=[{{drop_event: {{when: {{? {nots}equals : {{a: 1}}}}}}}}]"
+            )],
+        );
+        assert!(
+            e.starts_with("f.yml: -E processors=[{drop_event: {when: {? not.not.")
+                && e.ends_with("has 10000 dots; at most 64 levels of nesting are allowed"),
+            "{e}"
+        );
+        // Levels add up: nesting and dots together.
+        let deep = format!("{}k: 1", "k.".repeat(61));
+        let e = only_error(
+            &format!("s3logsbeat: {{}}\nfields:\n  a:\n    b:\n      {deep}\n"),
+            &[],
+        );
+        assert!(e.starts_with("f.yml:5: key \"k.k."), "{e}");
+        assert!(
+            e.ends_with("is nested 65 levels deep; at most 64 levels of nesting are allowed"),
+            "{e}"
+        );
+        // What a config does write is well inside.
+        let ok = format!(
+            "s3logsbeat: {{}}\nfields:\n  {}: 1\n",
+            "k.".repeat(MAX_DEPTH - 2) + "k"
+        );
+        assert!(load_str(&ok, "f.yml", &[]).is_ok());
+    }
+
+    #[test]
+    fn overrides_are_held_to_the_bounds_of_the_file() {
+        // Fuzz finding G7 (2026-12-07): -E values skipped the alias check, and this 3.2 KB one
+        // expanded to gigabytes.
+        let bomb = include_str!("../../tests/data/fuzz-findings/G7_E_alias_value.txt").trim_end();
+        let e = only_error("s3logsbeat: {}\n", &[bomb]);
+        assert!(
+            e.starts_with("f.yml: -E fields={a: &a [x,x,")
+                && e.contains("…: the YAML aliases (*name) expand to more than 100000 values"),
+            "{e}"
+        );
+        let long = format!("name={}", "x".repeat(MAX_OVERRIDE_BYTES));
+        let e = only_error("s3logsbeat: {}\n", &[&long]);
+        assert!(
+            e.starts_with("f.yml: -E name=xxx")
+                && e.ends_with(&format!(
+                    ": this -E is {} bytes; at most 65536 bytes are allowed (put long values in the file)",
+                    MAX_OVERRIDE_BYTES + 5
+                )),
+            "{e}"
+        );
+        // A value the alias check cannot read is a string, as any value that is not YAML.
+        let mut tree = Value::Mapping(Mapping::new());
+        apply_override(&mut tree, "output.elasticsearch.password=a*[b").unwrap();
+        assert_eq!(
+            tree["output"]["elasticsearch"]["password"].as_str(),
+            Some("a*[b")
+        );
+        // A ${VAR} that is a whole value is read as YAML too, within the same bounds.
+        std::env::set_var("S3LB_TEST_ALIAS_BOMB", &bomb["fields=".len()..]);
+        let e = only_error("s3logsbeat: {}\nfields: ${S3LB_TEST_ALIAS_BOMB}\n", &[]);
+        assert!(
+            e.starts_with(
+                "f.yml:2: fields: the value of ${S3LB_TEST_ALIAS_BOMB}: the YAML aliases"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_override_is_named_by_the_errors_it_causes() {
+        // Fuzz finding G8 (2026-12-07): an unknown key made by a dotted -E named neither the -E nor a
+        // line, and a key with an empty part was blamed on a line of the file as an empty key.
+        let e = only_error("s3logsbeat: {}\n", &["outptu.elasticsearch.index=x"]);
+        assert!(
+            e.starts_with("f.yml: -E outptu.elasticsearch.index=x: unknown key outptu"),
+            "{e}"
+        );
+        let e = only_error("s3logsbeat: {}\n", &[".name=${NOPE"]);
+        assert_eq!(
+            e,
+            "f.yml: -E .name=${NOPE: key \".name\" has an empty part: a dotted key is written a.b.c"
+        );
+        // A key the file writes keeps its line although an -E sets something under it.
+        let e = only_error(
+            "s3logsbeat: {}\noutptu:\n  x: 1\n",
+            &["outptu.elasticsearch.index=x"],
+        );
+        assert!(e.starts_with("f.yml:2: unknown key outptu"), "{e}");
+    }
+
+    #[test]
+    fn yaml_errors_are_placed_at_their_line_and_say_what_is_wrong() {
+        // Fuzz finding G10 (2026-12-07): the line of some YAML errors was only in the message, a number
+        // too large was "not valid YAML", and a key written twice was placed at its mapping.
+        let e = only_error("s3logsbeat: &x {}\nb: [*x, \n", &[]);
+        assert!(e.starts_with("f.yml:3: not valid YAML: "), "{e}");
+        let e = only_error(
+            "s3logsbeat: {}\nqueue.mem.events: 99999999999999999999999\n",
+            &[],
+        );
+        assert_eq!(
+            e,
+            "f.yml:2: queue.mem.events: 99999999999999999999999 is out of range: integers go from \
+             -9223372036854775808 to 18446744073709551615; quote it if it is meant as text"
+        );
+        let e = only_error("s3logsbeat: {}\nname: x\nname: y\n", &[]);
+        assert_eq!(e, "f.yml:3: key \"name\" is written twice in one mapping");
+        let e = only_error(
+            &format!(
+                "s3logsbeat: {{}}\na: {}{}\n",
+                "[".repeat(200),
+                "]".repeat(200)
+            ),
+            &[],
+        );
+        assert!(
+            e.starts_with("f.yml:2: the YAML is nested too deeply to be read (more than 128 collections); at most 64 levels"),
+            "{e}"
         );
     }
 }

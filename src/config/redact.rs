@@ -4,6 +4,8 @@
 //! URL (`https://user:pass@host`), or any value that came from an environment variable (`${VAR}`): such
 //! values are how secrets are meant to reach a config, so none of them is printed.
 
+use std::collections::HashSet;
+
 use serde_yaml::Value;
 
 /// What a secret is replaced by.
@@ -25,7 +27,8 @@ const SECRET_KEYS: [&str; 9] = [
 /// `tree` with its secrets redacted; `from_env` are the dotted keys whose values came from `${VAR}`.
 pub fn redact(tree: &Value, from_env: &[String]) -> Value {
     let mut t = tree.clone();
-    walk(&mut t, "", from_env);
+    let from_env: HashSet<&str> = from_env.iter().map(String::as_str).collect();
+    walk(&mut t, &mut String::new(), &from_env);
     t
 }
 
@@ -34,33 +37,36 @@ fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.contains(&last.as_str()) || last.contains("token") || last.contains("secret")
 }
 
-fn walk(v: &mut Value, key: &str, from_env: &[String]) {
+/// Redacts under `v`, whose dotted key is `key`: one buffer, grown and cut back as the walk goes, so
+/// the work is linear in the tree however long its keys (the loader bounds how deep it is).
+fn walk(v: &mut Value, key: &mut String, from_env: &HashSet<&str>) {
     match v {
         Value::Mapping(m) => {
             for (k, child) in m.iter_mut() {
-                let name = match k {
-                    Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                let path = if key.is_empty() {
-                    name
-                } else {
-                    format!("{key}.{name}")
-                };
-                walk(child, &path, from_env);
+                let len = key.len();
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                match k {
+                    Value::String(s) => key.push_str(s),
+                    other => key.push_str(serde_yaml::to_string(other).unwrap_or_default().trim()),
+                }
+                walk(child, key, from_env);
+                key.truncate(len);
             }
         }
         Value::Sequence(items) => {
             for (i, child) in items.iter_mut().enumerate() {
-                walk(child, &format!("{key}.{i}"), from_env);
+                let len = key.len();
+                key.push('.');
+                key.push_str(&i.to_string());
+                walk(child, key, from_env);
+                key.truncate(len);
             }
         }
         Value::Null => {}
         _ => {
-            if is_secret_key(key) || from_env.iter().any(|k| k == key) {
+            if is_secret_key(key) || from_env.contains(key.as_str()) {
                 *v = Value::String(REDACTED.into());
             } else if let Value::String(s) = v {
                 if let Some(clean) = without_userinfo(s) {
