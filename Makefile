@@ -5,6 +5,8 @@ SAMPLES := tests/data/samples
 # moto's server stands in for S3 and SQS in the tests and the demo.
 VENV := .venv
 MOTO_VERSION := 5.2.5
+# cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/commands.rs).
+CFN_LINT_VERSION := 1.58.0
 
 .PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
 
@@ -28,11 +30,11 @@ lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
-venv: $(VENV)/.installed ## Python virtualenv with moto's server (S3 and SQS stand-in for tests and demo).
+venv: $(VENV)/.installed ## Python virtualenv with moto's server (S3, SQS, CloudFormation stand-in for tests and demo) and cfn-lint.
 
 $(VENV)/.installed:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)"
+	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)"
 	touch $@
 
 test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon against moto and an ES double).

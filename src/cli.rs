@@ -175,9 +175,13 @@ pub enum TestCommand {
     /// Connect to the configured output and say what answered (Elasticsearch version and cluster,
     /// Logstash reachable, a writable file directory) or why not; non-zero exit on failure.
     Output(OutputTestArgs),
+    /// Check each input's AWS side from the account: the queue (readable, who may send to it, its
+    /// dead-letter queue, its encryption), the bucket's notifications, and reading an object; nothing
+    /// is changed and no message is received. Non-zero exit on an error.
+    Input(OutputTestArgs),
 }
 
-/// `test output`.
+/// `test output` and `test input`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct OutputTestArgs {
     /// The config.
@@ -253,7 +257,7 @@ impl Cli {
                 a.config.inherit(&outer.config);
                 a.log.inherit(&outer.log);
             }
-            Command::Test(TestCommand::Output(a)) => {
+            Command::Test(TestCommand::Output(a)) | Command::Test(TestCommand::Input(a)) => {
                 a.config.inherit(&outer.config);
                 a.log.inherit(&outer.log);
             }
@@ -294,6 +298,7 @@ impl Command {
             Command::Parse(_) => "parse",
             Command::Test(TestCommand::Config(_)) => "test config",
             Command::Test(TestCommand::Output(_)) => "test output",
+            Command::Test(TestCommand::Input(_)) => "test input",
             Command::Export(ExportCommand::Config(_)) => "export config",
             Command::Export(ExportCommand::Template(_)) => "export template",
             Command::Setup(_) => "setup",

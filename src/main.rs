@@ -60,6 +60,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Test(TestCommand::Output(a)) => test_output(&a),
+        Command::Test(TestCommand::Input(a)) => test_input(&a),
         Command::Export(ExportCommand::Config(c)) => {
             match load::load_file(&c.file(), &c.overrides()) {
                 Ok(loaded) if loaded.errors.is_empty() => {
@@ -152,6 +153,57 @@ fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
             say!("cannot start the runtime: {e}");
             ExitCode::FAILURE
         })
+}
+
+fn test_input(a: &OutputTestArgs) -> ExitCode {
+    use s3logsbeat::inputs::check::{self, Level};
+    let settings = match load_settings(&a.config, Mode::All) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if !a.log.debug.is_empty() {
+        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+    }
+    let runtime = match small_runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let mut ok = true;
+        for input in &settings.inputs {
+            let (kind, first_queue) = match &input.source {
+                s3logsbeat::config::InputSource::Sqs(q) => {
+                    ("sqs", q.queues.first().map(String::as_str))
+                }
+                s3logsbeat::config::InputSource::S3(_) => ("s3", None),
+            };
+            out!("s3logsbeat.inputs.{} (type: {kind}):", input.index);
+            let clients = match s3logsbeat::aws::clients(&input.aws, first_queue).await {
+                Ok(c) => c,
+                Err(e) => {
+                    ok = false;
+                    out!("  AWS... ERROR: {e}");
+                    continue;
+                }
+            };
+            for f in check::input(input, &clients).await {
+                let level = match f.level {
+                    Level::Ok => "OK",
+                    Level::Warning => "WARNING",
+                    Level::Error => {
+                        ok = false;
+                        "ERROR"
+                    }
+                };
+                out!("  {}... {level}: {}", f.target, f.message);
+            }
+        }
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
 }
 
 fn test_output(a: &OutputTestArgs) -> ExitCode {

@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
@@ -390,4 +391,142 @@ async fn setup_installs_the_index_template_once_unless_told_to_overwrite() {
         "{}",
         text(&out).1
     );
+}
+
+/// Issue 23: from zero to an account. `deploy/aws/s3logsbeat.cfn.yml` passes cfn-lint, deploys on moto's
+/// CloudFormation, `test input` finds what is missing (the bucket's notification) and then nothing, and
+/// the daemon ships from what the stack made: the notification reaches the queue, the events reach
+/// Elasticsearch, the queue drains. moto 5.2 applies neither the template's queue policy nor the bucket's
+/// notification: `tests/aws/deploy_stack.py` applies both through the API, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloudformation_stack_deploys_test_input_checks_it_and_the_daemon_ships_from_it() {
+    let template = repo().join("deploy/aws/s3logsbeat.cfn.yml");
+    let lint = Command::new(repo().join(".venv/bin/cfn-lint"))
+        .arg(&template)
+        .output()
+        .expect("cfn-lint is installed by `make venv`");
+    let (stdout, stderr) = text(&lint);
+    assert!(lint.status.success(), "cfn-lint: {stdout}{stderr}");
+    let body = std::fs::read_to_string(&template).unwrap();
+    for part in [
+        "Service: s3.amazonaws.com",
+        "Action: sqs:SendMessage",
+        "aws:SourceArn: !Sub \"arn:${AWS::Partition}:s3:::${BucketName}\"",
+        "aws:SourceAccount: !Ref AWS::AccountId",
+    ] {
+        assert!(
+            body.contains(part),
+            "the queue policy deploy_stack.py applies says {part}"
+        );
+    }
+
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let deploy = |notify: bool| {
+        let mut c = Command::new(repo().join(".venv/bin/python"));
+        c.arg(repo().join("tests/aws/deploy_stack.py"))
+            .args([
+                moto.endpoint.as_str(),
+                template.to_str().unwrap(),
+                "app-logs",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", REGION);
+        if notify {
+            c.arg("--notify");
+        }
+        let out = c.output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let outputs = deploy(false);
+    assert_eq!(outputs["StackStatus"], "CREATE_COMPLETE", "{outputs}");
+    let queue = outputs["QueueUrl"].as_str().unwrap().to_string();
+    assert!(outputs["RoleArn"].as_str().unwrap().contains(":role/"));
+
+    let dir = TempDir::new("cfn");
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            Some(&moto.endpoint),
+            &[format!(
+                "    - type: sqs\n      queues_url: [\"{queue}\"]\n      log_format: auto\n      wait_time: 1s\n"
+            )],
+            &format!("output.elasticsearch:\n  hosts: [\"{}\"]\n", es.url),
+            "",
+        ),
+    );
+    let test_input = || async {
+        let out = daemon(&cfg, &["test", "input"]).output().await.unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // The bucket's notification already taken by another consumer (moto answers a bucket without any
+    // notification in a shape the SDK cannot read, which `test input` reports as not checked).
+    {
+        use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+        moto.create_queue("other-consumer").await;
+        moto.s3()
+            .put_bucket_notification_configuration()
+            .bucket("app-logs")
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(
+                        QueueConfiguration::builder()
+                            .queue_arn(format!("arn:aws:sqs:{REGION}:123456789012:other-consumer"))
+                            .events(Event::from("s3:ObjectCreated:*"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    // The queue is fine, the bucket sends nothing to it.
+    let (code, said) = test_input().await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("OK: dead-letter queue arn:aws:sqs:"),
+        "{said}"
+    );
+    assert!(
+        said.contains("s3.amazonaws.com (arn:aws:s3:::app-logs) may send to it"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ERROR: its notifications do not go to"),
+        "{said}"
+    );
+
+    deploy(true);
+    let (code, said) = test_input().await;
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("OK: its created objects are notified to"),
+        "{said}"
+    );
+    assert!(!said.contains("ERROR"), "{said}");
+
+    let key = "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2018/07/02/123456789012_elasticloadbalancing_us-east-1_app.shop.1234_20180702T2305Z_10.0.0.1_abc.log.gz";
+    moto.put("app-logs", key, gzip(&sample("alb-aws-docs.log")))
+        .await;
+    let run = run_to_end(daemon(&cfg, &["--once"]), Duration::from_secs(120)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let docs = es.docs(&format!("s3logsbeat-{}", "2018.07.02")).await;
+    let all: usize = {
+        let stats = es.stats().await;
+        stats["indices"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v["docs"].as_u64().unwrap() as usize)
+            .sum()
+    };
+    assert_eq!(all, 4, "every line of the object: {docs:?}");
+    assert_eq!(moto.queue_counts(&queue).await, (0, 0));
 }
