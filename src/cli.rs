@@ -10,7 +10,9 @@ use crate::config::FieldNames;
 use crate::enrich::ParseErrorPolicy;
 use crate::formats::LogFormat;
 
-/// Ships AWS logs from S3 (ALB, ELB, CloudFront, WAF, JSON) to Elasticsearch or Logstash.
+/// Ships the logs AWS writes to S3 (ALB, NLB, ELB, ALB connection logs, CloudFront, WAF, CloudTrail,
+/// VPC flow logs, S3 access logs, CloudWatch Logs via Firehose, JSON, custom lines) to Elasticsearch or
+/// Logstash.
 ///
 /// Without a subcommand it runs the daemon (`run`); the flags before a subcommand are `run`'s, and the
 /// config flags given there also apply to the subcommand (`s3logsbeat -c f.yml test config`).
@@ -111,7 +113,8 @@ pub struct LogArgs {
     /// Log to stderr (the default here unless `logging.to_files`; accepted for beats habits).
     #[arg(short = 'e')]
     pub log_to_stderr: bool,
-    /// Debug logging for these selectors (comma-separated: sqs, s3, elasticsearch, publish, or `*`).
+    /// Debug logging for these selectors (comma-separated: sqs, s3, elasticsearch, logstash, publish,
+    /// aws for the AWS SDK's own lines, or `*` for all of s3logsbeat's).
     #[arg(short = 'd', value_name = "SELECTORS")]
     pub debug: Vec<String>,
 }

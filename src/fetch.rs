@@ -8,7 +8,7 @@
 use aws_sdk_s3::error::SdkError;
 
 use crate::ack::AckGroup;
-use crate::config::{InputSettings, PUBLISH_CHUNK_EVENTS};
+use crate::config::InputSettings;
 use crate::error::chain;
 use crate::event::Timestamp;
 use crate::inflate::{self, Piece};
@@ -260,11 +260,11 @@ impl Publisher<'_> {
             // What one call decodes is bounded too (zstd has no expansion limit): publish, then go on
             // with the backlog, until the piece is used up.
             while fed.is_ok() && parser.has_backlog() {
-                self.publish(parser, PUBLISH_CHUNK_EVENTS).await?;
+                self.publish(parser, self.queue.chunk_events()).await?;
                 self.reserve().await?;
                 fed = parser.resume();
             }
-            self.publish(parser, PUBLISH_CHUNK_EVENTS).await?;
+            self.publish(parser, self.queue.chunk_events()).await?;
             if fed.is_err() {
                 return Ok(fed);
             }
@@ -272,15 +272,17 @@ impl Publisher<'_> {
         Ok(Ok(()))
     }
 
-    /// Holds [`PUBLISH_CHUNK_EVENTS`] queue slots before a parse (waits while the queue is full).
+    /// Holds a chunk's queue slots ([`QueueSender::chunk_events`]) before a parse (waits while the queue
+    /// is full).
     async fn reserve(&mut self) -> Result<(), FetchError> {
-        if self.slots.len() >= PUBLISH_CHUNK_EVENTS {
+        let chunk = self.queue.chunk_events();
+        if self.slots.len() >= chunk {
             return Ok(());
         }
         // Waiting for queue space at abort: give up reading.
         match self
             .shutdown
-            .unless_aborted(self.queue.top_up(&mut self.slots, PUBLISH_CHUNK_EVENTS))
+            .unless_aborted(self.queue.top_up(&mut self.slots, chunk))
             .await
         {
             Some(Ok(())) => Ok(()),

@@ -77,13 +77,17 @@ impl ImportSummary {
     pub fn line(&self) -> String {
         let r = Ordering::Relaxed;
         let m = &self.metrics;
+        // Notifications are spoken of only where some were sent (`--to-queue`).
+        let sent = match m.sqs_notifications_sent.load(r) {
+            0 => String::new(),
+            n => format!(" notifications_sent={n}"),
+        };
         format!(
-            "objects_listed={} bytes_listed={} objects_outside_window={} list_errors={} notifications_sent={} seconds={:.1} {}",
+            "objects_listed={} bytes_listed={} objects_outside_window={} list_errors={}{sent} seconds={:.1} {}",
             m.s3_objects_listed.load(r),
             m.s3_bytes_listed.load(r),
             m.s3_objects_outside_window.load(r),
             m.s3_list_errors.load(r),
-            m.sqs_notifications_sent.load(r),
             self.elapsed.as_secs_f64(),
             m.summary()
         )
@@ -144,7 +148,7 @@ pub async fn run(
         drop(obj_tx);
         match &mode {
             ImportMode::DryRun => {
-                tasks.spawn(print_listing(obj_rx));
+                tasks.spawn(print_listing(obj_rx, input.formats.clone()));
             }
             ImportMode::ToQueue(url) => {
                 tasks.spawn(send_notifications(
@@ -235,11 +239,23 @@ async fn feed_readers(
     }
 }
 
-async fn print_listing(mut rx: mpsc::Receiver<Listed>) {
+/// `--dry-run`: each listed object, its size, and what a real run would do with it: the format it would
+/// be read as, or why not (no format for its key, not a log).
+async fn print_listing(mut rx: mpsc::Receiver<Listed>, formats: crate::config::Formats) {
     use std::io::Write;
     while let Some(l) = rx.recv().await {
+        let o = &l.object;
+        let what = match crate::route::choose(&formats, &o.bucket, &o.key) {
+            None => {
+                "unmatched: no format for this key (file_selectors, log_format), not read".into()
+            }
+            Some(spec) => match crate::object::not_a_log(spec, &o.key) {
+                Some(why) => format!("skipped: {why}"),
+                None => spec.format().name().to_string(),
+            },
+        };
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}\t{}", l.object.path(), l.size);
+        let _ = writeln!(out, "{}\t{}\t{what}", o.path(), l.size);
     }
 }
 

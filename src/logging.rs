@@ -17,6 +17,57 @@ use tracing_subscriber::prelude::*;
 
 use crate::config::{Level, LogFileSettings, LoggingSettings};
 
+/// The AWS SDK's crates: their warnings (a credential provider that found nothing, tried before the one
+/// that did) are noise before s3logsbeat's own one clear line, so they show only with the `aws` selector.
+const AWS_SDK: [&str; 8] = [
+    "aws_sdk_sqs",
+    "aws_sdk_s3",
+    "aws_config",
+    "aws_smithy",
+    "aws_runtime",
+    "aws_credential_types",
+    "aws_sigv4",
+    "aws_types",
+];
+
+/// What is logged, by target, at `level` with the debug `selectors`.
+fn targets(level: LevelFilter, selectors: &[&str]) -> Targets {
+    // As in beats: `debug` with selectors is debug for those only; the libraries (hyper...) stay at
+    // info, and the AWS SDK at error, unless the `aws` selector asks for them, or their lines would
+    // drown ours.
+    let ours = if level == LevelFilter::DEBUG && !selectors.is_empty() {
+        LevelFilter::INFO
+    } else {
+        level
+    };
+    let libraries = level.min(LevelFilter::INFO);
+    let aws = selectors.contains(&"aws");
+    let mut targets = Targets::new()
+        .with_default(libraries)
+        .with_target("s3logsbeat", ours);
+    for lib in AWS_SDK {
+        let l = if aws {
+            LevelFilter::DEBUG
+        } else {
+            level.min(LevelFilter::ERROR)
+        };
+        targets = targets.with_target(lib, l);
+    }
+    for sel in selectors {
+        let t = match *sel {
+            "*" => "s3logsbeat".to_string(),
+            "es" => "s3logsbeat::elasticsearch".to_string(),
+            "aws" => continue,
+            other => format!("s3logsbeat::{other}"),
+        };
+        targets = targets.with_target(t, LevelFilter::DEBUG);
+        if *sel == "elasticsearch" || *sel == "es" {
+            targets = targets.with_target("s3logsbeat::outputs::elasticsearch", LevelFilter::DEBUG);
+        }
+    }
+    targets
+}
+
 /// Installs the process's subscriber. `extra_selectors` come from `-d`; `force_stderr` from `-e`.
 pub fn init(
     settings: &LoggingSettings,
@@ -36,39 +87,7 @@ pub fn init(
         .chain(settings.selectors.iter().map(String::as_str))
         .filter(|s| !s.is_empty())
         .collect();
-    // As in beats: `debug` with selectors is debug for those only; the libraries (the AWS SDK, hyper)
-    // stay at info unless the `aws` selector asks for them, or their lines would drown ours.
-    let ours = if level == LevelFilter::DEBUG && !selectors.is_empty() {
-        LevelFilter::INFO
-    } else {
-        level
-    };
-    let libraries = level.min(LevelFilter::INFO);
-    let mut targets = Targets::new()
-        .with_default(libraries)
-        .with_target("s3logsbeat", ours);
-    for sel in selectors {
-        let t = match sel {
-            "*" => "s3logsbeat".to_string(),
-            "es" => "s3logsbeat::elasticsearch".to_string(),
-            "aws" => {
-                for lib in [
-                    "aws_sdk_sqs",
-                    "aws_sdk_s3",
-                    "aws_config",
-                    "aws_smithy_runtime",
-                ] {
-                    targets = targets.with_target(lib, LevelFilter::DEBUG);
-                }
-                continue;
-            }
-            other => format!("s3logsbeat::{other}"),
-        };
-        targets = targets.with_target(t, LevelFilter::DEBUG);
-        if sel == "elasticsearch" || sel == "es" {
-            targets = targets.with_target("s3logsbeat::outputs::elasticsearch", LevelFilter::DEBUG);
-        }
-    }
+    let targets = targets(level, &selectors);
     let files = match &settings.files {
         Some(f) => Some(RotatingFile::open(f)?),
         None => None,
@@ -204,6 +223,26 @@ impl RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 23: an 859-character AWS SDK credential dump came before s3logsbeat's one clear line.
+    #[test]
+    fn the_aws_sdk_speaks_only_when_asked() {
+        use tracing::Level as L;
+        let t = targets(LevelFilter::INFO, &[]);
+        assert!(!t.would_enable("aws_config::imds::credentials", &L::WARN));
+        assert!(!t.would_enable("aws_smithy_runtime::client", &L::WARN));
+        assert!(t.would_enable("aws_config::imds::credentials", &L::ERROR));
+        assert!(t.would_enable("s3logsbeat::inputs::sqs", &L::INFO));
+        assert!(t.would_enable("hyper::client", &L::INFO));
+        let t = targets(LevelFilter::INFO, &["aws"]);
+        assert!(t.would_enable("aws_config::imds::credentials", &L::DEBUG));
+        let t = targets(LevelFilter::DEBUG, &["sqs"]);
+        assert!(t.would_enable("s3logsbeat::sqs", &L::DEBUG));
+        assert!(!t.would_enable("s3logsbeat::s3", &L::DEBUG));
+        assert!(!t.would_enable("aws_config", &L::INFO));
+        let t = targets(LevelFilter::ERROR, &[]);
+        assert!(!t.would_enable("s3logsbeat", &L::WARN));
+    }
 
     #[test]
     fn log_files_rotate_by_size_and_keep_their_number() {

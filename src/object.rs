@@ -45,6 +45,19 @@ const BYTE_BUDGET: u64 = 1 << 20;
 /// logs, at most about 1 MiB; 64 KiB of zstd or plain text).
 const EVENT_BUDGET: usize = crate::config::PUBLISH_CHUNK_EVENTS;
 
+/// What an object that AWS writes beside the logs is, when it is not a log and is skipped unread: ELB's
+/// test file, a CloudTrail digest (recognised by key; a digest under another key is recognised at its
+/// end by its fields). `None` for a log.
+pub fn not_a_log(spec: &FormatSpec, key: &str) -> Option<&'static str> {
+    if matches!(spec, FormatSpec::Alb | FormatSpec::Elb) && key.ends_with("ELBAccessLogTestFile") {
+        Some("the load balancer's test file")
+    } else if matches!(spec, FormatSpec::Cloudtrail) && key.contains("CloudTrail-Digest") {
+        Some("a CloudTrail digest")
+    } else {
+        None
+    }
+}
+
 /// The compression of an object, as sniffed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
@@ -486,11 +499,7 @@ impl<'s> ObjectParser<'s> {
             object.key,
             object.last_modified,
         );
-        // Objects that AWS writes beside the logs and that are not logs: ELB's test file, CloudTrail's
-        // digests (recognised here by key, or at the end by their keys).
-        let skipped = (matches!(spec, FormatSpec::Alb | FormatSpec::Elb)
-            && object.key.ends_with("ELBAccessLogTestFile"))
-            || (matches!(spec, FormatSpec::Cloudtrail) && object.key.contains("CloudTrail-Digest"));
+        let skipped = not_a_log(spec, object.key).is_some();
         let splitter = match spec {
             FormatSpec::Cloudtrail => {
                 Framer::Json(JsonSplitter::new(JsonUnits::Records, max_line_bytes))

@@ -189,6 +189,11 @@ impl QueueSender {
         self.send(events, ack).await
     }
 
+    /// The chunk a reader reserves and publishes in for this queue ([`crate::config::chunk_events`]).
+    pub fn chunk_events(&self) -> usize {
+        crate::config::chunk_events(self.capacity)
+    }
+
     /// Events that can still be published before `send` waits.
     pub fn available(&self) -> usize {
         self.permits.available_permits()

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::ack::AckGroup;
-use crate::config::{InputSettings, Unmatched};
+use crate::config::{InputSettings, InputSource, Unmatched};
 use crate::fetch::{read_object, FetchError};
 use crate::inputs::notification::ObjectRef;
 use crate::metrics::Metrics;
@@ -158,7 +158,20 @@ fn report(ctx: &ReadContext, r: Result<(), tokio::task::JoinError>) {
     // Reader panics are caught per object in `run_job`; a task ending any other way is a bug worth a line.
     if let Some(why) = supervise::join_error(r) {
         Metrics::add(&ctx.metrics.task_panics, 1);
-        tracing::error!("a reader task {why}; its group failed and its message returns");
+        tracing::error!(
+            "a reader task {why}; its work failed and comes back ({})",
+            ctx.returns()
+        );
+    }
+}
+
+impl ReadContext {
+    /// Where failed work goes, in the source's words.
+    fn returns(&self) -> &'static str {
+        match self.input.source {
+            InputSource::Sqs(_) => "its message returns to the queue",
+            InputSource::S3(_) => "the import counts the object as failed",
+        }
     }
 }
 
@@ -186,7 +199,7 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
                 Metrics::add(&m.s3_objects_read, 1);
                 if stats.skipped {
                     Metrics::add(&m.s3_objects_skipped, 1);
-                    tracing::info!(object = %path, "not a log (a test file or a digest): skipped");
+                    tracing::info!(object = %path, "not a log (the load balancer's test file, a CloudTrail digest): skipped");
                 }
                 Metrics::add(&m.records_skipped, stats.skipped_records);
                 m.live.object_seconds.observe(began.elapsed().as_secs_f64());
@@ -200,14 +213,25 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
             }
             Ok(Err(FetchError::Unmatched(_))) => {
                 Metrics::add(&m.s3_objects_unmatched, 1);
+                let sqs = matches!(ctx.input.source, InputSource::Sqs(_));
                 match ctx.input.formats.unmatched {
                     Unmatched::Delete => {
+                        let then = if sqs {
+                            "its notification is deleted (unmatched: keep keeps it)"
+                        } else {
+                            "counted as done (unmatched: keep counts it as failed)"
+                        };
                         tracing::warn!(object = %path, from = %ack.label(),
-                            "no format for this key (file_selectors, log_format): not read, its notification is deleted (unmatched: keep keeps it)");
+                            "no format for this key (file_selectors, log_format): not read, {then}");
                     }
                     Unmatched::Keep => {
+                        let then = if sqs {
+                            "its notification is kept (unmatched: keep)"
+                        } else {
+                            "counted as failed (unmatched: keep)"
+                        };
                         tracing::warn!(object = %path, from = %ack.label(),
-                            "no format for this key (file_selectors, log_format): not read, its notification is kept (unmatched: keep)");
+                            "no format for this key (file_selectors, log_format): not read, {then}");
                         ack.keep(format!("{path}: no format for this key"));
                     }
                 }

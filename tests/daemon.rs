@@ -875,3 +875,29 @@ async fn a_refused_dead_letter_write_keeps_the_message() {
     )
     .await;
 }
+
+/// Issue 23: a publish queue under 513 events was refused at start-up; libbeat accepts small queues.
+/// A queue of 4 events still delivers three objects of four events each, batch after batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_publish_queue_delivers_everything() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("small-queue");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    for i in 0..3 {
+        moto.put("bkt", &format!("k{i}.log"), sample("alb-aws-docs.log"))
+            .await;
+    }
+    let cfg = write_config(
+        &dir,
+        &config(
+            &moto,
+            &[sqs_input(&q, "alb", "")],
+            &es_output(&es),
+            "queue.mem.events: 4\n",
+        ),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(es.docs("test-alb").await.len(), 12);
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}

@@ -92,12 +92,18 @@ async fn imports_the_window_once_and_reruns_add_nothing() {
     );
     let run = run_to_end(daemon(&cfg, &["s3import", "--dry-run"]), LONG).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Issue 23: each object with the format a real run reads it as (or why it would not be read).
     assert_eq!(
         run.stdout.trim(),
         format!(
-            "s3://imp-bkt/logs/old.log\t{}",
+            "s3://imp-bkt/logs/old.log\t{}\telb",
             sample("elb-logstash-patterns.log").len()
         )
+    );
+    assert!(
+        !run.stderr.contains("notification"),
+        "an import without --to-queue speaks of no notification: {}",
+        run.stderr
     );
     assert_eq!(
         es.stats().await["bulk_requests"],

@@ -264,7 +264,66 @@ fn describe(path: &str, inner: &str) -> (String, String, Option<String>) {
         return (key.clone(), format!("missing required key {key}"), None);
     }
     let remove = (!path.is_empty() && path != ".").then(|| path.to_string());
-    (path.to_string(), format!("{path}: {inner}"), remove)
+    (
+        path.to_string(),
+        format!("{path}: {}", plain_words(inner)),
+        remove,
+    )
+}
+
+/// A serde message in a config user's words: `invalid type: string "lots", expected usize` becomes
+/// `expected a whole number (0 or more), got the text "lots"`, `unknown variant `x`, expected one of
+/// `a`, `b`` becomes `unknown value "x": expected one of a, b`. Messages it does not know are kept.
+fn plain_words(inner: &str) -> String {
+    fn expected(e: &str) -> String {
+        let e = e.trim();
+        let words = match e {
+            "usize" | "u8" | "u16" | "u32" | "u64" | "u128" => "a whole number (0 or more)",
+            "isize" | "i8" | "i16" | "i32" | "i64" | "i128" => "a whole number",
+            "f32" | "f64" => "a number",
+            "a sequence" => "a list",
+            "a map" => "a mapping (key: value)",
+            "a string" | "a borrowed string" | "a string or a map" => "a text",
+            "a boolean" => "true or false",
+            _ if e.starts_with("struct ") => "a mapping (key: value)",
+            _ => return e.replace('`', ""),
+        };
+        words.to_string()
+    }
+    fn got(g: &str) -> String {
+        let g = g.trim();
+        if let Some(t) = g.strip_prefix("string ") {
+            return format!("the text {t}");
+        }
+        for (serde, ours) in [
+            ("integer `", "the number "),
+            ("floating point `", "the number "),
+            ("boolean `", ""),
+        ] {
+            if let Some(v) = g.strip_prefix(serde) {
+                return format!("{ours}{}", v.trim_end_matches('`'));
+            }
+        }
+        match g {
+            "sequence" => "a list".into(),
+            "map" => "a mapping".into(),
+            "unit value" => "nothing (an empty value)".into(),
+            other => other.replace('`', ""),
+        }
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = inner.strip_prefix(prefix) {
+            if let Some((g, e)) = rest.rsplit_once(", expected ") {
+                return format!("expected {}, got {}", expected(e), got(g));
+            }
+        }
+    }
+    if let Some(rest) = inner.strip_prefix("unknown variant `") {
+        if let Some((v, e)) = rest.split_once("`, expected ") {
+            return format!("unknown value \"{v}\": expected {}", e.replace('`', ""));
+        }
+    }
+    inner.to_string()
 }
 
 /// `a.b[0].c` (serde_path_to_error) as `a.b.0.c` (the form `-E` takes).
@@ -908,5 +967,35 @@ logging.levle: debug
             e.starts_with("f.yml:2: the YAML is nested too deeply to be read (more than 128 collections); at most 64 levels"),
             "{e}"
         );
+    }
+
+    /// Issue 23: Rust's words (`expected usize`, `unknown variant`) reached users.
+    #[test]
+    fn serde_messages_are_put_in_plain_words() {
+        for (serde, ours) in [
+            (
+                "invalid type: string \"lots\", expected usize",
+                "expected a whole number (0 or more), got the text \"lots\"",
+            ),
+            (
+                "invalid value: integer `-1`, expected u32",
+                "expected a whole number (0 or more), got the number -1",
+            ),
+            (
+                "invalid type: sequence, expected a string",
+                "expected a text, got a list",
+            ),
+            (
+                "invalid type: boolean `true`, expected struct Raw",
+                "expected a mapping (key: value), got true",
+            ),
+            (
+                "unknown variant `sqss`, expected `sqs` or `s3`",
+                "unknown value \"sqss\": expected sqs or s3",
+            ),
+            ("something else", "something else"),
+        ] {
+            assert_eq!(plain_words(serde), ours, "{serde}");
+        }
     }
 }

@@ -48,10 +48,15 @@ pub use tls::{ClientIdentity, TlsSettings, Verification};
 use load::{Loaded, Source};
 use raw::InputType;
 
-/// Readers publish events in chunks of this many (an object's events between two waits for queue
-/// space). The publish queue must hold a batch plus one chunk, or batches would only leave on
-/// `flush.timeout`.
+/// Readers publish events in chunks of at most this many (an object's events between two waits for
+/// queue space); a smaller queue takes smaller chunks ([`chunk_events`]).
 pub const PUBLISH_CHUNK_EVENTS: usize = 512;
+
+/// The chunk a reader reserves and publishes in, for a publish queue of `queue_events`: half the queue
+/// at most, so that a small queue (libbeat accepts any) still holds a batch beside a reader's chunk.
+pub fn chunk_events(queue_events: usize) -> usize {
+    PUBLISH_CHUNK_EVENTS.min(queue_events / 2).max(1)
+}
 
 /// A configuration mistake: where it is, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,19 +289,6 @@ impl Settings {
                 "queue.mem.flush.min_events",
                 "queue.mem.flush.min_events must be at least 1",
             );
-        } else if q.events > 0 && q.events < q.flush.min_events + PUBLISH_CHUNK_EVENTS {
-            p.push(
-                "queue.mem.events",
-                format!(
-                    "queue.mem.events ({}) must be at least flush.min_events ({}) + {PUBLISH_CHUNK_EVENTS} (one \
-                     publish chunk), or batches only leave on flush.timeout: raise events to {} or lower \
-                     flush.min_events to {}",
-                    q.events,
-                    q.flush.min_events,
-                    q.flush.min_events + PUBLISH_CHUNK_EVENTS,
-                    q.events.saturating_sub(PUBLISH_CHUNK_EVENTS).max(1)
-                ),
-            );
         }
         if q.flush.timeout.0.is_zero() {
             p.push(
@@ -349,7 +341,13 @@ impl Settings {
             shutdown_timeout: raw.s3logsbeat.shutdown_timeout.0,
             queue: QueueSettings {
                 events: q.events,
-                flush_min_events: q.flush.min_events,
+                // As libbeat: a batch leaves once it has flush.min_events or as many as the queue can
+                // hold beside a reader's chunk, whichever is fewer; more would only leave on the timeout.
+                flush_min_events: q
+                    .flush
+                    .min_events
+                    .min(q.events.saturating_sub(chunk_events(q.events)))
+                    .max(1),
                 flush_timeout: q.flush.timeout.0,
             },
             output,
@@ -824,6 +822,22 @@ output.console: {}
             ("*", "", true),
         ] {
             assert_eq!(glob_match(p, n), m, "{p} {n}");
+        }
+    }
+
+    /// Issue 23: a queue under 513 events was refused (an internal chunk of 512 leaked into the config),
+    /// and the advice given did not work; libbeat accepts small queues.
+    #[test]
+    fn small_queues_are_accepted_and_their_batches_fit() {
+        for (events, min_events) in [(1, 1), (4, 2), (64, 32), (600, 300), (4096, 2048)] {
+            let s = settings(BASE, &[&format!("queue.mem.events={events}")], Mode::All)
+                .unwrap_or_else(|e| panic!("{events}: {e:?}"));
+            assert_eq!(s.queue.events, events);
+            assert_eq!(s.queue.flush_min_events, min_events, "{events}");
+            assert!(
+                s.queue.flush_min_events + chunk_events(events) <= events.max(2),
+                "{events}"
+            );
         }
     }
 }

@@ -163,7 +163,11 @@ fn strings(body: &serde_yaml::Mapping, field: &str, key: &str) -> Result<Vec<Str
                     .ok_or_else(|| (k.clone(), format!("{k}: expected a list of strings")))
             })
             .collect(),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        // Beats take a list here; a string would be one name, and `fields: "a, b"` silently none.
+        Some(Value::String(s)) => Err((
+            k.clone(),
+            format!("{k}: expected a list, such as [{s}] (a string is not read as one)"),
+        )),
         Some(_) => Err((k.clone(), format!("{k}: expected a list of strings"))),
         None => Err((k.clone(), format!("{k} is required"))),
     }
@@ -395,5 +399,30 @@ mod tests {
             ]
         );
         assert!(errs[0].1.contains("would change what is delivered"));
+    }
+
+    /// Issue 23: `drop_fields: {fields: "a, b"}` passed `test config` and dropped nothing.
+    #[test]
+    fn lists_are_lists() {
+        let (_, errs) = compile_str(
+            "- drop_fields: {fields: 'user_agent, ssl_cipher'}\n\
+             - add_tags: {tags: aws}\n\
+             - decode_json_fields: {fields: message}\n",
+        );
+        let keys: Vec<&str> = errs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "processors.0.drop_fields.fields",
+                "processors.1.add_tags.tags",
+                "processors.2.decode_json_fields.fields"
+            ]
+        );
+        assert!(
+            errs[0]
+                .1
+                .contains("expected a list, such as [user_agent, ssl_cipher]"),
+            "{errs:?}"
+        );
     }
 }
