@@ -48,6 +48,8 @@ fn the_dockerfile_entrypoint_flags_are_accepted() {
         "the image ships the dist build"
     );
     assert!(text.contains("USER nonroot"), "non-root");
+    // The config is readable by that user whatever mode the build context gave it.
+    assert!(text.contains("COPY --chmod=0644 s3logsbeat.yml /etc/s3logsbeat/s3logsbeat.yml"));
     let dir = config_dir("docker");
     // The entrypoint's flags, its config directory swapped for ours, in front of `test config`.
     let args: Vec<String> = entry[1..]
