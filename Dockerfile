@@ -1,6 +1,8 @@
 # s3logsbeat container image: a multi-stage build, the binary alone on a distroless base, running as a
 # non-root user. Build:   docker build -t s3logsbeat .
 # Run:     docker run --rm -v $PWD/s3logsbeat.yml:/etc/s3logsbeat/s3logsbeat.yml:ro s3logsbeat
+# The container runs as uid 65532: a mounted config must be readable by it (chmod 0644; secrets as
+# ${ES_PASSWORD} in it, the value from `docker run -e ES_PASSWORD` or an --env-file).
 # AWS credentials come from the usual chain: the task or pod role (ECS, EKS IRSA / Pod Identity), or
 # AWS_* environment variables.
 
@@ -19,7 +21,8 @@ RUN cargo build --locked --profile dist --bin s3logsbeat \
 # glibc, libgcc and CA certificates, no shell; uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /s3logsbeat /usr/bin/s3logsbeat
-COPY s3logsbeat.yml /etc/s3logsbeat/s3logsbeat.yml
+# 0644 whatever the checkout's umask made it: uid 65532 reads it (--chmod needs BuildKit, Docker 23's default).
+COPY --chmod=0644 s3logsbeat.yml /etc/s3logsbeat/s3logsbeat.yml
 USER nonroot:nonroot
 # The monitoring endpoint, when `http.enabled: true` and `http.host: 0.0.0.0`.
 EXPOSE 5066
