@@ -396,6 +396,35 @@ fn ecs_names_per_format_as_filebeats_aws_module() {
     assert!(cw["message"].is_string() && cw.get("log_group").is_none());
 }
 
+/// Issue 23 (7): `field_names: ecs` on an input one of whose formats has no ECS mapping (`json`,
+/// `custom`) is a warning naming the input and the format, from `test config` as at start-up.
+#[test]
+fn test_config_warns_of_a_format_without_ecs_names() {
+    let dir = TempDir::new("template-ecs-warn");
+    let inputs = [
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb, field_names: ecs}".to_string(),
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/r'], log_format: json, field_names: ecs, log_format_options: {timestamp_field: t, timestamp_format: timeISO8601}}".to_string(),
+    ];
+    let cfg = write_config(
+        &dir,
+        &config_text(None, &inputs, "output.console: {}\n", ""),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+        .args(["test", "config", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning:")
+            && stderr.contains("s3logsbeat.inputs.1")
+            && stderr.contains("log_format json has no ECS mapping"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3logsbeat.inputs.0"), "{stderr}");
+}
+
 #[test]
 fn the_ecs_template_maps_the_ecs_names() {
     let dir = TempDir::new("template-ecs");
