@@ -649,8 +649,8 @@ impl Value<'_> {
 pub const MAX_DOC_DEPTH: usize = 20;
 
 /// The deepest a JSON value decoded from a log may nest where a format builds it, the value itself being
-/// level 1: the document's root and the levels ECS names add above a value (`aws.waf.*`, two) stay
-/// inside [`MAX_DOC_DEPTH`].
+/// level 1: the document's root and the levels ECS names add above a value (at most three, in
+/// `aws.cloudtrail.flattened.*`) stay inside [`MAX_DOC_DEPTH`].
 pub const MAX_VALUE_DEPTH: usize = 16;
 
 /// Holds `v` to `levels` levels (`v` itself is level 1): an object or array whose members would be deeper

@@ -218,6 +218,8 @@ pub const VPCFLOW: &[(&str, FieldType)] = &[
     ("traffic_path", Long),
     ("ecs_cluster_arn", Keyword),
     ("ecs_cluster_name", Keyword),
+    ("ecs_container_instance_arn", Keyword),
+    ("ecs_container_instance_id", Keyword),
     ("ecs_container_id", Keyword),
     ("ecs_second_container_id", Keyword),
     ("ecs_service_name", Keyword),
@@ -406,19 +408,23 @@ pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
 }
 
 /// Every field the template declares for `format` under `names`: the common ones, the format's table
-/// (renamed by [`crate::ecs::ecs_name`] under ECS), and what ECS adds.
+/// (renamed, copied or converted by [`crate::ecs::ecs_fields`] under ECS), and what ECS adds
+/// ([`crate::ecs::added`]).
 pub fn declared(format: LogFormat, names: FieldNames) -> Vec<(String, FieldType)> {
     let mut out: Vec<(String, FieldType)> =
         COMMON.iter().map(|(n, t)| (n.to_string(), *t)).collect();
     for (n, t) in fields(format) {
-        let name = match names {
-            FieldNames::Ecs => crate::ecs::ecs_name(format, n).unwrap_or_else(|| n.to_string()),
-            FieldNames::Original => n.to_string(),
-        };
-        out.push((name, *t));
+        match names {
+            FieldNames::Ecs => out.extend(crate::ecs::ecs_fields(format, n, *t)),
+            FieldNames::Original => out.push((n.to_string(), *t)),
+        }
     }
-    if names == FieldNames::Ecs && format != LogFormat::Json {
-        out.extend(crate::ecs::ADDED.iter().map(|(n, t)| (n.to_string(), *t)));
+    if names == FieldNames::Ecs {
+        out.extend(
+            crate::ecs::added(format)
+                .into_iter()
+                .map(|(n, t)| (n.to_string(), t)),
+        );
     }
     out
 }
@@ -609,6 +615,8 @@ mod tests {
             LogFormat::S3access,
             LogFormat::Nlb,
             LogFormat::AlbConnection,
+            LogFormat::Cloudtrail,
+            LogFormat::Cloudwatch,
         ];
         for names in [FieldNames::Original, FieldNames::Ecs] {
             for a in all {

@@ -65,6 +65,9 @@ fn check_named(format: LogFormat, names: FieldNames, name: &str, data: &[u8]) ->
             s3logsbeat::ecs::apply(format, &mut e, &mut 0).unwrap();
         }
         let doc: Value = serde_json::from_str(&e.doc).unwrap();
+        if names == FieldNames::Ecs && format != LogFormat::Json {
+            ecs_shaped(format, name, &doc);
+        }
         let mut fields = Vec::new();
         leaves("", &doc, &mut fields);
         for (path, v) in fields {
@@ -87,6 +90,74 @@ fn check_named(format: LogFormat, names: FieldNames, name: &str, data: &[u8]) ->
         }
     }
     checked
+}
+
+/// ECS's field sets (8.11), and the custom ones Elastic's AWS integration writes (`aws`) or beats do
+/// (`beat`, `fields`).
+const ECS_TOP_LEVEL: &[&str] = &[
+    "@timestamp",
+    "@metadata",
+    "agent",
+    "as",
+    "client",
+    "cloud",
+    "container",
+    "data_stream",
+    "destination",
+    "dns",
+    "ecs",
+    "error",
+    "event",
+    "file",
+    "geo",
+    "group",
+    "host",
+    "http",
+    "labels",
+    "log",
+    "message",
+    "network",
+    "observer",
+    "orchestrator",
+    "organization",
+    "process",
+    "related",
+    "rule",
+    "server",
+    "service",
+    "source",
+    "tags",
+    "threat",
+    "tls",
+    "trace",
+    "transaction",
+    "url",
+    "user",
+    "user_agent",
+    "aws",
+    "beat",
+    "fields",
+];
+
+/// Issue 23 (7): under `field_names: ecs` an AWS format's event carries its `event.module` and
+/// `event.dataset` and keeps no field under its original top-level name (a failed line keeps its
+/// `message` and `error`, which ECS names already).
+fn ecs_shaped(format: LogFormat, name: &str, doc: &Value) {
+    assert_eq!(doc["event"]["module"], "aws", "{name} ({format:?}): {doc}");
+    assert!(
+        doc["event"]["dataset"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("aws.")),
+        "{name} ({format:?}): {doc}"
+    );
+    for k in doc.as_object().unwrap().keys() {
+        // A CloudWatch event's decoded `json` is the log's own, as `json` events keep their names.
+        let own = format == LogFormat::Cloudwatch && k == "json";
+        assert!(
+            own || ECS_TOP_LEVEL.contains(&k.as_str()),
+            "{name} ({format:?}): {k} is not an ECS field set: {doc}"
+        );
+    }
 }
 
 #[test]
@@ -252,6 +323,106 @@ fn ecs_names_per_format_as_filebeats_aws_module() {
     assert_eq!(waf["event"]["action"], "BLOCK");
     assert_eq!(waf["aws"]["waf"]["terminating_rule_id"], "STMTest_SQLi_XSS");
     assert!(waf.get("httpRequest").is_none());
+
+    // Issue 23 (7): the other six formats, as Elastic's AWS integration names them.
+    let nlb = first(LogFormat::Nlb, "nlb-aws-docs.log");
+    assert_eq!(nlb["source"]["ip"], "192.168.131.39");
+    assert_eq!(nlb["source"]["bytes"], 98);
+    assert_eq!(nlb["destination"]["bytes"], 246);
+    assert_eq!(nlb["aws"]["elb"]["connection_time"]["ms"], 5);
+    assert_eq!(nlb["aws"]["elb"]["ssl_protocol"], "tlsv12");
+    assert_eq!(nlb["event"]["category"], serde_json::json!(["network"]));
+    assert!(nlb.get("client_ip").is_none() && nlb.get("elb").is_none());
+
+    let conn = first(LogFormat::AlbConnection, "alb-connection-aws-docs.log");
+    assert_eq!(conn["client"]["ip"], "192.168.131.39");
+    assert_eq!(conn["aws"]["elb"]["listener"], "443");
+    assert_eq!(
+        conn["aws"]["elb"]["leaf_client_cert_not_after"],
+        "2026-06-17T22:43:21Z"
+    );
+    assert_eq!(conn["aws"]["elb"]["tls_verify_status"], "Success");
+
+    let flow = first(LogFormat::Vpcflow, "vpcflow-aws-docs-default-format-v2.log");
+    assert_eq!(flow["source"]["ip"], "172.31.16.139");
+    assert_eq!(flow["destination"]["port"], 22);
+    assert_eq!(flow["network"]["iana_number"], "6");
+    assert_eq!(flow["network"]["transport"], "tcp");
+    assert_eq!(flow["source"]["bytes"], 4249);
+    assert_eq!(flow["event"]["start"], "2014-12-14T04:06:50.000Z");
+    assert_eq!(flow["event"]["end"], "2014-12-14T04:07:50.000Z");
+    assert_eq!(flow["event"]["outcome"], "success");
+    assert_eq!(flow["cloud"]["account"]["id"], "123456789010");
+    assert_eq!(
+        flow["aws"]["vpcflow"]["interface_id"],
+        "eni-1235b8ca123456789"
+    );
+    assert!(flow.get("srcaddr").is_none());
+
+    let s3 = first(LogFormat::S3access, "s3access-aws-docs.log");
+    assert_eq!(s3["client"]["ip"], "192.0.2.3");
+    assert_eq!(s3["http"]["response"]["status_code"], 200);
+    assert_eq!(s3["http"]["request"]["method"], "GET");
+    assert_eq!(s3["event"]["action"], "REST.GET.VERSIONING");
+    assert_eq!(s3["event"]["duration"], 7_000_000);
+    assert_eq!(s3["aws"]["s3access"]["bucket"], "DOC-EXAMPLE-BUCKET1");
+
+    let trail = first(
+        LogFormat::Cloudtrail,
+        "cloudtrail-aws-docs-example-01-StartInstances.json",
+    );
+    assert_eq!(trail["event"]["action"], "StartInstances");
+    assert_eq!(trail["event"]["provider"], "ec2.amazonaws.com");
+    assert_eq!(trail["source"]["ip"], "205.251.233.176");
+    assert_eq!(trail["user"]["name"], "Alice");
+    assert_eq!(trail["cloud"]["region"], "us-east-2");
+    assert_eq!(
+        trail["aws"]["cloudtrail"]["flattened"]["request_parameters"]["instancesSet"]["items"][0]
+            ["instanceId"],
+        "i-ebeaf9e2"
+    );
+    assert!(trail.get("eventName").is_none() && trail.get("userIdentity").is_none());
+
+    let cw = first(
+        LogFormat::Cloudwatch,
+        "cloudwatch-aws-docs-decoded-subscription-data-line165.json",
+    );
+    assert_eq!(cw["aws"]["cloudwatch"]["log_group"], "CloudTrail/logs");
+    assert_eq!(cw["cloud"]["account"]["id"], "111111111111");
+    assert_eq!(
+        cw["event"]["id"],
+        "31953106606966983378809025079804211143289615424298221568"
+    );
+    assert!(cw["message"].is_string() && cw.get("log_group").is_none());
+}
+
+/// Issue 23 (7): `field_names: ecs` on an input one of whose formats has no ECS mapping (`json`,
+/// `custom`) is a warning naming the input and the format, from `test config` as at start-up.
+#[test]
+fn test_config_warns_of_a_format_without_ecs_names() {
+    let dir = TempDir::new("template-ecs-warn");
+    let inputs = [
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb, field_names: ecs}".to_string(),
+        "    - {type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/r'], log_format: json, field_names: ecs, log_format_options: {timestamp_field: t, timestamp_format: timeISO8601}}".to_string(),
+    ];
+    let cfg = write_config(
+        &dir,
+        &config_text(None, &inputs, "output.console: {}\n", ""),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+        .args(["test", "config", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning:")
+            && stderr.contains("s3logsbeat.inputs.1")
+            && stderr.contains("log_format json has no ECS mapping"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3logsbeat.inputs.0"), "{stderr}");
 }
 
 #[test]

@@ -422,6 +422,11 @@ pub(super) fn validate(
         Some(b) => usize::try_from(b.0).unwrap_or(usize::MAX),
     };
 
+    let field_names = input.field_names.unwrap_or(raw.field_names);
+    if let (FieldNames::Ecs, Some(f)) = (field_names, &formats) {
+        warn_without_ecs_names(f, &key, p);
+    }
+
     let processors = super::processors::compile(
         &input.processors,
         &format!("s3logsbeat.inputs.{i}.processors"),
@@ -452,9 +457,43 @@ pub(super) fn validate(
         max_line_bytes,
         aws,
         workers: input.workers.unwrap_or(5).max(1),
-        field_names: input.field_names.unwrap_or(raw.field_names),
+        field_names,
         processors,
     })
+}
+
+/// Under `field_names: ecs`, each format of the input that has no ECS names (`json`, `custom`: their
+/// fields are the log's own, or the config's) is a warning naming the input and the format: its events
+/// go out under their own names beside the others' ECS ones, which is better said at start-up than found
+/// in the index.
+fn warn_without_ecs_names(formats: &Formats, key: &str, p: &mut Problems) {
+    let why = "has no ECS mapping: under field_names: ecs its events keep their own field names";
+    for (j, (_, spec)) in formats.selectors.iter().enumerate() {
+        let f = spec.format();
+        if !crate::ecs::has_mapping(f) {
+            let skey = format!("{key}.file_selectors.{j}");
+            p.warn(
+                format!("{skey}.log_format"),
+                format!("{skey}: log_format {f} {why}"),
+            );
+        }
+    }
+    let (fallback, auto): (Vec<&FormatSpec>, bool) = match &formats.fallback {
+        Fallback::Format(s) => (vec![s], false),
+        Fallback::Auto(specs) => (specs.iter().collect(), true),
+        Fallback::None => (Vec::new(), false),
+    };
+    for spec in fallback {
+        let f = spec.format();
+        if !crate::ecs::has_mapping(f) {
+            let what = if auto {
+                format!("log_format auto reads {f}, which")
+            } else {
+                format!("log_format {f}")
+            };
+            p.warn(format!("{key}.log_format"), format!("{key}: {what} {why}"));
+        }
+    }
 }
 
 /// The input's `aws` keys over the global ones.

@@ -809,6 +809,46 @@ output.console: {}
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
+    /// Issue 23 (7): `field_names: ecs` covered 4 of the 10 AWS formats, silently. Every AWS format has
+    /// ECS names now; a format without them (`json`, `custom`) is a warning naming the input and the format.
+    #[test]
+    fn field_names_ecs_warns_of_formats_without_ecs_names() {
+        let warnings = |text: &str, overrides: &[&str]| -> Vec<String> {
+            let s = settings(text, overrides, Mode::All).unwrap();
+            s.warnings.iter().map(ToString::to_string).collect()
+        };
+        // The original names: nothing to say.
+        assert!(warnings(BASE, &[]).is_empty());
+        // Global `ecs`: the alb input is mapped, the json one is not.
+        let w = warnings(BASE, &["field_names=ecs"]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("s3logsbeat.inputs.1: log_format json has no ECS mapping"),
+            "{w:?}"
+        );
+        // Per input, every AWS format and `auto` included: only the selector that reads `custom`.
+        let text = BASE.replace(
+            "      log_format: alb\n",
+            "      log_format: auto\n      field_names: ecs\n      file_selectors:\n        \
+             - {regex: '^flow/', log_format: vpcflow}\n        \
+             - {regex: '^trail/', log_format: cloudtrail}\n        \
+             - {regex: '^cw/', log_format: cloudwatch}\n        \
+             - {regex: '^app/', log_format: custom, log_format_options: {pattern: '(?P<t>\\S+)', \
+             timestamp_field: t, timestamp_format: timeISO8601}}\n",
+        );
+        let w = warnings(&text, &[]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains(
+                "s3logsbeat.inputs.0.file_selectors.3: log_format custom has no ECS mapping"
+            ),
+            "{w:?}"
+        );
+        for f in super::format::AUTO_FORMATS {
+            assert!(crate::ecs::has_mapping(f), "{f}");
+        }
+    }
+
     #[test]
     fn index_patterns_match_as_elasticsearch_reads_them() {
         for (p, n, m) in [
