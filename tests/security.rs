@@ -265,7 +265,9 @@ fn iam_policy_json_grants_exactly_the_calls_the_code_makes() {
                     "sqs:ChangeMessageVisibility"
                 }
                 ("sqs", "send_message_batch" | "send_message") => "sqs:SendMessage",
-                ("s3", "get_object") => "s3:GetObject",
+                ("sqs", "get_queue_attributes") => "sqs:GetQueueAttributes",
+                ("s3", "get_object" | "head_object") => "s3:GetObject",
+                ("s3", "get_bucket_notification_configuration") => "s3:GetBucketNotification",
                 ("s3", "list_objects_v2") => "s3:ListBucket",
                 (svc, op) => panic!(
                     "{}: {svc}.{op}() is not in this test's map: add it and to iam-policy.json",
