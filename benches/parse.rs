@@ -6,7 +6,7 @@
 //! `ObjectParser::feed` in 64 KiB chunks (decompression, line splitting, parsing, enrichment, id), then
 //! each event is written with `@metadata` into a reused NDJSON buffer. Criterion reports lines/s
 //! (`thrpt` in Kelem/s, Melem/s); the MB/s figure is printed per input before each group and in
-//! `target/criterion/…/new/estimates.json` (see README "Benchmarks").
+//! `target/criterion/…/new/estimates.json` (see BENCHMARKS.md).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -363,8 +363,8 @@ fn ship_apart(
 }
 
 /// Inflating alone, as the daemon does it ([`GzipStream`] over 64 KiB chunks), the text thrown away: the
-/// measure of the goal "a gzip object parsed in at most 3x the time of inflating it" (README
-/// "Benchmarks"). Returns the bytes inflated, which the caller checks.
+/// measure of the goal "a gzip object parsed in at most 3x the time of inflating it" (BENCHMARKS.md).
+/// Returns the bytes inflated, which the caller checks.
 fn inflate_only(data: &[u8]) -> u64 {
     let mut g = GzipStream::new();
     let mut bytes = 0u64;

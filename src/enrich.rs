@@ -608,7 +608,7 @@ mod tests {
         assert_ne!(a.event_id(0, b"x"), a.event_id(2, b"x"));
         assert_ne!(a.event_id(0, b"x"), a.event_id(0, b"y"));
         assert_ne!(a.event_id(0, b"x"), b.event_id(0, b"x"));
-        // Pinned: the scheme is part of the contract (README "Event ids"); a change here re-indexes
+        // Pinned: the scheme is part of the contract (docs/formats.md "Event ids"); a change here re-indexes
         // every user's data as duplicates.
         assert_eq!(a.event_id(0, b"x").to_string(), {
             let k = blake3::derive_key(ID_CONTEXT, b"s3://b/k1");

@@ -744,7 +744,7 @@ impl fmt::Debug for EventId {
 /// One event, ready for an output.
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// Deterministic id (see README "Event ids"); the Elasticsearch `_id`.
+    /// Deterministic id (see docs/formats.md "Event ids"); the Elasticsearch `_id`.
     pub id: EventId,
     /// The event time, also written as `@timestamp` in `doc`.
     pub timestamp: Timestamp,

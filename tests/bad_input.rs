@@ -1,4 +1,4 @@
-//! Bad input gets a defined outcome (README "Bad input"), shown object by object through the same
+//! Bad input gets a defined outcome (docs/delivery.md "Bad input"), shown object by object through the same
 //! object stream the readers use: a binary object is one failure event naming it, a broken compressed
 //! stream is an error for the object (its message is kept), a 100 MB line is one truncated event in
 //! bounded memory, invalid UTF-8 is replaced, and a 1 MiB notification body is read whole.

@@ -1,6 +1,6 @@
 //! The packaging files say what the binary accepts: the Dockerfile's entrypoint flags, the systemd unit's
 //! command lines and the Kubernetes example's config all pass `test config`. (Building the image and
-//! starting the unit need Docker and systemd as PID 1, which tests do not have: see the README.)
+//! starting the unit need Docker and systemd as PID 1, which tests do not have: see docs/operations.md "Packaging".)
 //!
 //! The systemd unit is also installed, by `packaging/systemd/install.sh` into a temporary root, and its
 //! `ExecStartPre` run as an unprivileged uid, as `DynamicUser=yes` runs it: the config must be readable by

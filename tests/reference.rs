@@ -1,7 +1,7 @@
 //! `s3logsbeat.reference.yml` against the config structs: it loads as a config with no error and no
 //! warning (so nothing in it is unknown or stale), and every field of every struct in
 //! `src/config/raw.rs` appears in it as a key (so nothing the program reads is missing), except the
-//! libbeat keys that are only accepted for migration (listed below, documented in the README).
+//! libbeat keys that are only accepted for migration (listed below, documented in docs/configuration.md).
 
 mod common;
 
@@ -10,8 +10,8 @@ use std::process::Command;
 
 use common::repo;
 
-/// Keys accepted from beats configs and ignored or refused: documented in the README's migration
-/// section rather than offered in the reference.
+/// Keys accepted from beats configs and ignored or refused: documented in docs/configuration.md's
+/// "Migration from the original" rather than offered in the reference.
 const MIGRATION_ONLY: [&str; 12] = [
     "kafka",
     "redis",

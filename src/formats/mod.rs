@@ -11,7 +11,7 @@
 //! - A line never panics a parser and never disappears: it yields a record or a [`ParseError`] that says
 //!   which field was wrong and why (the caller ships that as a failure event).
 //! - Field names and JSON types are the original s3logsbeat's, so existing dashboards keep working. The
-//!   deliberate differences (the original's bugs) are listed in README "Differences from the original".
+//!   deliberate differences (the original's bugs) are listed in docs/formats.md "Differences from the original".
 //! - A number is never sent as `"-"`: a `-` (or ALB's `-1` timing) leaves the field out.
 
 pub mod alb;
