@@ -41,11 +41,6 @@ impl Outcome {
             Outcome::Failed(_) => 2,
         }
     }
-
-    /// True for [`Outcome::Delivered`].
-    pub fn is_delivered(&self) -> bool {
-        matches!(self, Outcome::Delivered)
-    }
 }
 
 type Settle = Box<dyn FnOnce(Outcome) + Send>;

@@ -19,7 +19,7 @@ pub mod outputs;
 pub mod paths;
 pub mod positions;
 pub mod processors;
-pub mod raw;
+mod raw;
 pub mod redact;
 pub mod tls;
 pub mod values;
@@ -45,7 +45,7 @@ pub use outputs::{
 pub use raw::Unmatched;
 pub use tls::{ClientIdentity, TlsSettings, Verification};
 
-use load::{Loaded, Source};
+use load::Loaded;
 use raw::InputType;
 
 /// Readers publish events in chunks of at most this many (an object's events between two waits for
@@ -490,11 +490,6 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
         }
     }
     true
-}
-
-/// The source of a validated config's errors (for callers that check more, such as the CLI).
-pub fn source_of(loaded: &Loaded) -> &Source {
-    &loaded.source
 }
 
 #[cfg(test)]
