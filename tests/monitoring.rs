@@ -1,8 +1,11 @@
 //! The monitoring endpoint over HTTP against a running daemon (moto, the Elasticsearch double): `/`,
 //! `/stats`, `/metrics` and `/health`, which turns 503 while Elasticsearch is unreachable and back to 200
-//! when it returns; the SQS lag from SentTimestamp; a port in use is a start-up error. Then the endpoint
-//! alone (`monitor::serve` in the test's runtime) under clients that hold connections open: idle sockets
-//! and slowloris writers cannot make `/health` wait; a HEAD gets the headers and no body.
+//! when it returns; the SQS lag from SentTimestamp; a port in use is a start-up error. `/metrics` in the
+//! format `Accept` asks for: the text format passes `promtool check metrics`, OpenMetrics a real
+//! Prometheus scrape (Prometheus asks for it first and parses it strictly); both tools are required, never
+//! skipped (`make tools`). Then the endpoint alone (`monitor::serve` in the test's runtime) under clients
+//! that hold connections open: idle sockets and slowloris writers cannot make `/health` wait; a HEAD gets
+//! the headers and no body.
 
 mod common;
 
@@ -152,7 +155,7 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
         "s3logsbeat_events_total{outcome=\"published\"} 4",
         "s3logsbeat_output_retries_total 0",
         "s3logsbeat_events_total{outcome=\"dead_lettered\"} 0",
-        "# HELP s3logsbeat_sqs_messages_deleted Messages deleted after every event was delivered.",
+        "# HELP s3logsbeat_sqs_messages_deleted_total Messages deleted after every event was delivered.\n",
         "s3logsbeat_queue_events 0",
         "s3logsbeat_sqs_messages_in_flight 0",
         "s3logsbeat_object_processing_seconds_count 1",
@@ -247,6 +250,247 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
     );
     terminate(&child);
     expect_success(child, LONG).await;
+}
+
+/// `promtool check metrics` on `text`: its verdict (exit status 0 and nothing to say) and what it said.
+/// A missing promtool fails the test: `make tools` (a prerequisite of `make test`) installs it.
+fn promtool_check(text: &str) -> (bool, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run promtool ({e}): `make tools` installs it (Debian package prometheus)"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && said.trim().is_empty(), said)
+}
+
+/// GET `url` with `accept` (none: no Accept header): status, Content-Type, body.
+async fn get_metrics(url: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(a) = accept {
+        req = req.header("Accept", a);
+    }
+    let r = req.send().await.unwrap();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), kind, r.text().await.unwrap())
+}
+
+const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What Prometheus 2.x sends by default.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_in_the_format_asked_for_and_a_prometheus_scrape() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("monitoring-promtool");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    moto.put("bkt", "first.log.gz", gzip(&sample("alb-aws-docs.log")))
+        .await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{q}\"]\n      log_format: alb\n      wait_time: 1s\n"
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"mon\"\n",
+        es.url
+    );
+    let extra = format!("http:\n  enabled: true\n  port: {port}\n");
+    let cfg = write_config(
+        &dir,
+        &config_text(Some(&moto.endpoint), &[input], &output, &extra),
+    );
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    // Every kind of series has a value: counters, labelled counters, gauges, histogram buckets.
+    eventually(LONG, "4 events delivered", || async {
+        es.docs("mon").await.len() == 4
+    })
+    .await;
+
+    // The text format 0.0.4 unless OpenMetrics is asked for: promtool (and older scrapers) read only it.
+    for accept in [
+        None,
+        Some("text/plain;version=0.0.4"),
+        Some("text/plain"),
+        Some("*/*"),
+        Some("application/openmetrics-text;q=0,text/plain;q=0.5"),
+    ] {
+        let (code, kind, text) = get_metrics(&url, accept).await;
+        assert_eq!((code, kind.as_str()), (200, TEXT_004), "Accept {accept:?}");
+        assert!(!text.contains("# EOF"), "Accept {accept:?}:\n{text}");
+        let (ok, said) = promtool_check(&text);
+        assert!(
+            ok,
+            "promtool check metrics (Accept {accept:?}):\n{said}\n{text}"
+        );
+        for want in [
+            "# TYPE s3logsbeat_sqs_messages_received_total counter\n",
+            "s3logsbeat_events_total{outcome=\"delivered\"} 4\n",
+            &format!(
+                "s3logsbeat_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "# TYPE process_cpu_seconds_total counter\n",
+            "process_resident_memory_bytes ",
+            "process_virtual_memory_bytes ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(
+                text.contains(want),
+                "{want} in (Accept {accept:?}):\n{text}"
+            );
+        }
+    }
+    // OpenMetrics when asked for first, as Prometheus does.
+    for accept in [
+        "application/openmetrics-text; version=1.0.0",
+        "application/openmetrics-text",
+        PROMETHEUS_ACCEPT,
+    ] {
+        let (code, kind, text) = get_metrics(&url, Some(accept)).await;
+        assert_eq!(
+            (code, kind.as_str()),
+            (200, OPENMETRICS),
+            "Accept {accept:?}"
+        );
+        assert!(text.ends_with("# EOF\n"), "Accept {accept:?}:\n{text}");
+        assert!(
+            text.contains("# TYPE s3logsbeat_sqs_messages_received counter\n"),
+            "{text}"
+        );
+    }
+    // No help text ends in two full stops, in either format.
+    for accept in [None, Some(PROMETHEUS_ACCEPT)] {
+        let text = get_metrics(&url, accept).await.2;
+        let doubled: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("# HELP") && l.ends_with(".."))
+            .collect();
+        assert!(doubled.is_empty(), "{doubled:#?}");
+    }
+
+    // A real Prometheus scrapes it (asking for OpenMetrics, which it parses strictly): the target is up
+    // and the series are stored.
+    let prom = Prometheus::start(&dir, port).await;
+    let up = prom
+        .query_until("up{job=\"s3logsbeat\"}", Duration::from_secs(30), |r| {
+            r.first().map(|s| s["value"][1] == "1").unwrap_or(false)
+        })
+        .await;
+    assert_eq!(up[0]["value"][1], "1", "{up:?}");
+    let delivered = prom
+        .query_until(
+            "s3logsbeat_events_total{outcome=\"delivered\"}",
+            Duration::from_secs(10),
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(delivered[0]["value"][1], "4", "{delivered:?}");
+    let info = prom
+        .query_until("s3logsbeat_build_info", Duration::from_secs(10), |r| {
+            !r.is_empty()
+        })
+        .await;
+    assert_eq!(
+        info[0]["metric"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{info:?}"
+    );
+    drop(prom);
+
+    terminate(&child);
+    expect_success(child, LONG).await;
+}
+
+/// Prometheus (the Debian package's `prometheus`) scraping `127.0.0.1:<target>` every second as job
+/// `s3logsbeat`; killed on drop.
+struct Prometheus {
+    /// Held for its kill on drop.
+    _child: tokio::process::Child,
+    api: String,
+}
+
+impl Prometheus {
+    async fn start(dir: &TempDir, target: u16) -> Prometheus {
+        let port = free_port();
+        let config = dir.0.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: s3logsbeat\n    static_configs:\n      - targets: [\"127.0.0.1:{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let child = tokio::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.0.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run prometheus ({e}): `make tools` installs it (Debian package prometheus)")
+            });
+        Prometheus {
+            _child: child,
+            api: format!("http://127.0.0.1:{port}/api/v1"),
+        }
+    }
+
+    /// Runs the instant query `q` every 200 ms until `done` accepts its result vector; panics after
+    /// `limit` with the last answer.
+    async fn query_until(
+        &self,
+        q: &str,
+        limit: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        let client = reqwest::Client::new();
+        loop {
+            let url = url::Url::parse_with_params(&format!("{}/query", self.api), [("query", q)])
+                .unwrap();
+            let last = match client.get(url).send().await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            if let Ok(v) = serde_json::from_str::<Value>(&last) {
+                let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+                if done(&result) {
+                    return result;
+                }
+            }
+            assert!(Instant::now() < deadline, "{q}: last answer {last}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// The endpoint served in this process, with no pipeline behind it (`/health` is 200).
