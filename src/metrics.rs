@@ -62,8 +62,8 @@ counters! {
     sqs_delete_errors,
     /// Objects listed inside `[since, to)` (`s3import`).
     s3_objects_listed,
-    /// Their bytes.
-    s3_bytes_listed,
+    /// Bytes of the objects listed inside `[since, to)` (`s3import`).
+    s3_listed_bytes,
     /// Objects listed outside `[since, to)`, skipped.
     s3_objects_outside_window,
     /// ListObjectsV2 failures (a bucket/prefix not imported).
@@ -350,5 +350,29 @@ impl Live {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_ends_the_name_it_is_in() {
+        // Prometheus's naming: the unit last, then `_total` (added by the encoder) for a counter.
+        let m = Metrics::default();
+        let names = m
+            .snapshot()
+            .into_iter()
+            .map(|(n, _)| n)
+            .chain(m.live.gauges().into_iter().map(|(n, _, _)| n));
+        for name in names {
+            for unit in ["bytes", "seconds"] {
+                assert!(
+                    !name.contains(unit) || name.ends_with(unit),
+                    "{name}: its unit ({unit}) must come last"
+                );
+            }
+        }
     }
 }
