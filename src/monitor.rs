@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use serde_json::json;
@@ -410,8 +410,28 @@ pub fn stats(m: &Metrics) -> String {
         .into_iter()
         .map(|(k, _, v)| (k.to_string(), v.into()))
         .collect();
+    // By queue URL: the depth at the last sample (absent while unknown), and the lag now.
+    let queues: serde_json::Map<String, serde_json::Value> = m
+        .live
+        .queues()
+        .into_iter()
+        .map(|q| {
+            let mut v = json!({"oldest_message_age_seconds": seconds(q.oldest_message_age)});
+            if let Some(d) = q.depth {
+                v["visible"] = d.visible.into();
+                v["in_flight"] = d.in_flight.into();
+                v["delayed"] = d.delayed.into();
+            }
+            (q.queue, v)
+        })
+        .collect();
     // Histograms are in `/metrics` only: their buckets mean little as JSON totals.
-    json!({"counters": counters, "gauges": gauges}).to_string()
+    json!({"counters": counters, "gauges": gauges, "sqs_queues": queues}).to_string()
+}
+
+/// Seconds to the millisecond: a lag finer than that means nothing.
+fn seconds(d: Duration) -> f64 {
+    d.as_millis() as f64 / 1000.0
 }
 
 /// Events by outcome: the counters that are one metric with an `outcome` label.
@@ -454,6 +474,7 @@ pub fn prometheus(m: &Metrics, format: Format) -> String {
     for (name, h, v) in m.live.gauges() {
         reg.register(name, help(h), ConstGauge::new(v));
     }
+    queue_metrics(reg, m);
     reg.register(
         "object_processing_seconds",
         "Seconds from the start of reading an object to its last event published",
@@ -471,6 +492,49 @@ pub fn prometheus(m: &Metrics, format: Format) -> String {
         Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &root),
     };
     out
+}
+
+/// Each watched SQS queue's depth and lag, labelled by its URL.
+fn queue_metrics(reg: &mut Registry, m: &Metrics) {
+    let queues = m.live.queues();
+    if queues.is_empty() {
+        return;
+    }
+    type Labels = Vec<(&'static str, String)>;
+    let depth = Family::<Labels, Gauge>::default();
+    let age = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for q in queues {
+        if let Some(d) = q.depth {
+            for (state, n) in [
+                ("visible", d.visible),
+                ("in_flight", d.in_flight),
+                ("delayed", d.delayed),
+            ] {
+                depth
+                    .get_or_create(&vec![("queue", q.queue.clone()), ("state", state.into())])
+                    .set(n as i64);
+            }
+        }
+        age.get_or_create(&vec![("queue", q.queue.clone())])
+            .set(seconds(q.oldest_message_age));
+    }
+    reg.register(
+        "sqs_queue_messages",
+        "Messages in the SQS queue by state, from GetQueueAttributes every queue_metrics_interval (SQS's \
+         approximate counts): visible (waiting for a consumer), in_flight (received by a consumer, this \
+         process or another, not yet deleted), delayed (not deliverable yet). Absent while unknown",
+        depth,
+    );
+    reg.register(
+        "sqs_oldest_message_age_seconds",
+        "Age of the SQS queue's oldest message still waiting for delivery, as this process can tell: the \
+         larger of the age of the oldest message it received and has not deleted yet (from its \
+         SentTimestamp) and, while the last sample saw visible messages, the time since the newest message \
+         it received was sent or since the queue was last seen with none visible, whichever is later (SQS \
+         hands out messages roughly oldest first); 0 when the queue has no visible message and this \
+         process holds none of it",
+        age,
+    );
 }
 
 /// The `process_*` series of every Prometheus client library, where the system tells them

@@ -1,6 +1,8 @@
 //! The monitoring endpoint over HTTP against a running daemon (moto, the Elasticsearch double): `/`,
 //! `/stats`, `/metrics` and `/health`, which turns 503 while Elasticsearch is unreachable and back to 200
-//! when it returns; the SQS lag from SentTimestamp; a port in use is a start-up error. `/metrics` in the
+//! when it returns; each queue's depth and lag (an idle queue, a delayed message, a backlog whose lag grows
+//! while the reader is held by a slow output and falls to 0 once it drains), and a failing
+//! GetQueueAttributes counted and logged once; a port in use is a start-up error. `/metrics` in the
 //! format `Accept` asks for: the text format passes `promtool check metrics`, OpenMetrics a real
 //! Prometheus scrape (Prometheus asks for it first and parses it strictly); both tools are required, never
 //! skipped (`make tools`). Then the endpoint alone (`monitor::serve` in the test's runtime) under clients
@@ -66,10 +68,8 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
     let dir = TempDir::new("monitoring");
     let q = moto.bucket_with_notifications("bkt", "q").await;
-    // A message that waits 3 s before the daemon starts: the lag gauge must see it.
     moto.put("bkt", "first.log.gz", gzip(&sample("alb-aws-docs.log")))
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -89,19 +89,6 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     );
     let child = daemon(&cfg, &[]).spawn().unwrap();
 
-    // The lag: the first receive saw a message about 3 s old.
-    get_until(
-        &format!("{base}/stats"),
-        Duration::from_secs(30),
-        |code, body| {
-            code == 200
-                && gauge(
-                    &serde_json::from_str(body).unwrap(),
-                    "sqs_oldest_message_age_seconds",
-                ) >= 2
-        },
-    )
-    .await;
     eventually(LONG, "4 events delivered", || async {
         es.docs("mon").await.len() == 4
     })
@@ -139,6 +126,12 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     assert_eq!(gauge(&s, "queue_events"), 0, "{s}");
     assert_eq!(gauge(&s, "queue_capacity"), 4096, "{s}");
     assert_eq!(gauge(&s, "sqs_messages_in_flight"), 0, "{s}");
+    // The queue's depth was sampled at start (queue_metrics_interval: 15s by default).
+    let queue = &s["sqs_queues"][&q];
+    assert!(
+        queue["visible"].is_u64() && queue["oldest_message_age_seconds"].is_number(),
+        "{s}"
+    );
 
     let (code, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);
@@ -158,6 +151,7 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
         "# HELP s3logsbeat_sqs_messages_deleted_total Messages deleted after every event was delivered.\n",
         "s3logsbeat_queue_events 0",
         "s3logsbeat_sqs_messages_in_flight 0",
+        &format!("s3logsbeat_sqs_oldest_message_age_seconds{{queue=\"{q}\"}} "),
         "s3logsbeat_object_processing_seconds_count 1",
         "s3logsbeat_output_request_seconds_count ",
         "# TYPE s3logsbeat_output_request_seconds histogram",
@@ -218,7 +212,7 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
     let dir = TempDir::new("monitoring-nopoll");
     let port = free_port();
     let dead = free_port();
-    let input = "    - type: sqs\n      queues_url: [\"http://127.0.0.1:1/000000000000/q\"]\n      log_format: alb\n      wait_time: 1s\n".to_string();
+    let input = "    - type: sqs\n      queues_url: [\"http://127.0.0.1:1/000000000000/q\"]\n      log_format: alb\n      wait_time: 1s\n      queue_metrics_interval: 1s\n".to_string();
     let extra = format!("http:\n  enabled: true\n  port: {port}\n  health:\n    missed_polls: 2\n");
     let cfg = write_config(
         &dir,
@@ -238,6 +232,21 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
     )
     .await;
     assert!(last.contains("no poll has succeeded since start"), "{last}");
+    // The queue's depth cannot be read either: counted every second, its series absent, its lag 0 (no
+    // sample ever saw a message), and /health says nothing of it (the metrics are not the pipeline).
+    let (_, stats) = get_until(&format!("{base}/stats"), Duration::from_secs(30), |_, b| {
+        let s: Value = serde_json::from_str(b).unwrap();
+        s["counters"]["sqs_queue_attributes_errors"].as_u64() >= Some(4)
+    })
+    .await;
+    let s: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(
+        s["sqs_queues"]["http://127.0.0.1:1/000000000000/q"],
+        json!({"oldest_message_age_seconds": 0.0}),
+        "{s}"
+    );
+    let (_, health) = get(&format!("{base}/health")).await;
+    assert!(!health.contains("GetQueueAttributes"), "{health}");
 
     // A second daemon on the same port does not start.
     let run = run_to_end(daemon(&cfg, &[]), LONG).await;
@@ -249,7 +258,10 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
         run.stderr
     );
     terminate(&child);
-    expect_success(child, LONG).await;
+    let stderr = expect_success(child, LONG).await;
+    // Logged when the failures began, not once a second.
+    let logged = stderr.matches("GetQueueAttributes failed").count();
+    assert_eq!(logged, 1, "{stderr}");
 }
 
 /// `promtool check metrics` on `text`: its verdict (exit status 0 and nothing to say) and what it said.
@@ -426,6 +438,150 @@ async fn metrics_pass_promtool_in_the_format_asked_for_and_a_prometheus_scrape()
 
     terminate(&child);
     expect_success(child, LONG).await;
+}
+
+/// The value of the series `series` (name and labels, as written) in a text answer; `None` without it.
+fn series(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_depth_and_lag_per_queue_the_lag_growing_while_readers_are_busy() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("monitoring-queues");
+    moto.create_bucket("bkt").await;
+    let idle = moto.create_queue("idle").await;
+    let busy = moto.create_queue("busy").await;
+    let later = moto.create_queue("later").await;
+    // 140 events per object: the smallest publish queue the config accepts (min_events + one 512-event
+    // chunk) holds under four objects, so with one reader and a slow output most messages wait.
+    let body = sample("elb-logstash-patterns.log").repeat(35);
+    for i in 0..8 {
+        let key = format!("k{i}.log");
+        moto.put("bkt", &key, body.clone()).await;
+        moto.send_message(
+            &busy,
+            &format!("{{\"Records\":[{}]}}", s3_record("bkt", &key)),
+        )
+        .await;
+    }
+    // Every message of the busy queue was sent before this.
+    let sent = Instant::now();
+    // A message delayed for longer than the test: not waiting for a reader yet.
+    moto.sqs()
+        .send_message()
+        .queue_url(&later)
+        .message_body(format!("{{\"Records\":[{}]}}", s3_record("bkt", "k0.log")))
+        .delay_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    es.faults(json!({"latency_ms": 8000})).await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{idle}\", \"{busy}\", \"{later}\"]\n      log_format: elb\n      wait_time: 1s\n      workers: 1\n      max_number_of_messages: 1\n      queue_metrics_interval: 1s\n"
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"q\"\n  bulk_max_size: 140\n",
+        es.url
+    );
+    let extra = format!(
+        "http:\n  enabled: true\n  port: {port}\nqueue.mem:\n  events: 516\n  flush.min_events: 4\n  flush.timeout: 50ms\n"
+    );
+    let cfg = write_config(
+        &dir,
+        &config_text(Some(&moto.endpoint), &[input], &output, &extra),
+    );
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+
+    let visible =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"visible\"}}");
+    let in_flight =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"in_flight\"}}");
+    let delayed =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"delayed\"}}");
+    let age = |q: &str| format!("s3logsbeat_sqs_oldest_message_age_seconds{{queue=\"{q}\"}}");
+
+    // The busy queue: messages waiting behind the one reader, some in flight.
+    let (_, text) = get_until(
+        &format!("{base}/metrics"),
+        Duration::from_secs(30),
+        |_, t| series(t, &visible(&busy)) >= Some(2.0) && series(t, &in_flight(&busy)) >= Some(1.0),
+    )
+    .await;
+    let (ok, said) = promtool_check(&text);
+    assert!(ok, "promtool check metrics:\n{said}\n{text}");
+    for (q, want) in [(&idle, [0.0, 0.0, 0.0]), (&later, [0.0, 0.0, 1.0])] {
+        let got = [
+            series(&text, &visible(q)),
+            series(&text, &in_flight(q)),
+            series(&text, &delayed(q)),
+        ];
+        assert_eq!(got, want.map(Some), "{q}:\n{text}");
+        // Nothing waits for a reader there, whatever waits on the busy queue.
+        assert_eq!(series(&text, &age(q)), Some(0.0), "{q}:\n{text}");
+    }
+
+    // While the reader is held by the slow output (no receive), the busy queue's lag keeps growing.
+    let first = series(&text, &age(&busy)).expect("the busy queue's age");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    let second = series(&text, &age(&busy)).expect("the busy queue's age");
+    assert!(
+        second >= first + 2.0,
+        "the age went from {first} to {second} in 3 s:\n{text}"
+    );
+    assert!(series(&text, &visible(&busy)) >= Some(1.0), "{text}");
+    // /stats holds the same, by queue URL.
+    let (_, body) = get(&format!("{base}/stats")).await;
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    let q = &stats["sqs_queues"][&busy];
+    assert!(q["visible"].as_u64() >= Some(1), "{stats}");
+    assert!(
+        q["oldest_message_age_seconds"].as_f64() >= Some(second),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["sqs_queues"][&idle]["oldest_message_age_seconds"].as_f64(),
+        Some(0.0),
+        "{stats}"
+    );
+
+    // Once the output keeps up the backlog drains. While messages are still visible the lag is the
+    // backlog's (every message was sent before `sent`), not the time since the last receive, even between
+    // two messages when none is in flight; it is 0 once nothing waits.
+    es.faults(json!({"latency_ms": 0})).await;
+    let deadline = Instant::now() + LONG;
+    let mut draining = 0;
+    loop {
+        let (_, t) = get(&format!("{base}/metrics")).await;
+        let lag = series(&t, &age(&busy));
+        if series(&t, &visible(&busy)) >= Some(1.0) {
+            let floor = sent.elapsed().as_secs_f64() - 1.0;
+            assert!(
+                lag >= Some(floor),
+                "lag {lag:?} while draining, at least {floor}:\n{t}"
+            );
+            draining += 1;
+        } else if series(&t, &in_flight(&busy)) == Some(0.0) && lag == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the busy queue did not drain:\n{t}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(draining >= 3, "the drain was seen {draining} times");
+    assert_eq!(es.docs("q").await.len(), 8 * 140);
+
+    terminate(&child);
+    let stderr = expect_success(child, LONG).await;
+    assert!(!stderr.contains("GetQueueAttributes failed"), "{stderr}");
 }
 
 /// Prometheus (the Debian package's `prometheus`) scraping `127.0.0.1:<target>` every second as job

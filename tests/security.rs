@@ -265,6 +265,7 @@ fn iam_policy_json_grants_exactly_the_calls_the_code_makes() {
                     "sqs:ChangeMessageVisibility"
                 }
                 ("sqs", "send_message_batch" | "send_message") => "sqs:SendMessage",
+                ("sqs", "get_queue_attributes") => "sqs:GetQueueAttributes",
                 ("s3", "get_object") => "s3:GetObject",
                 ("s3", "list_objects_v2") => "s3:ListBucket",
                 (svc, op) => panic!(
