@@ -8,7 +8,7 @@ MOTO_VERSION := 5.2.5
 # cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/commands.rs).
 CFN_LINT_VERSION := 1.58.0
 
-.PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv
+.PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,7 +37,14 @@ $(VENV)/.installed:
 	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)"
 	touch $@
 
-test: lint venv ## Every test (unit, golden, samples, robustness, CLI, daemon against moto and an ES double).
+# promtool and prometheus check what /metrics serves (tests/monitoring.rs); Debian's prometheus package
+# has both. Installed once: a machine that has them is left alone.
+tools: ## Test tools from the system's packages: promtool and prometheus (Debian's prometheus; needs root).
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
+test: lint venv tools ## Every test (unit, golden, samples, robustness, CLI, daemon against moto and an ES double).
 	$(PYTHON) -m unittest discover -s tests/doubles -q
 	$(CARGO) test --features fault-hooks
 

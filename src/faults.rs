@@ -1,13 +1,14 @@
 //! Fault hooks for the tests, compiled only with the `fault-hooks` feature (`make test` enables it; a
-//! release build has none of this). They make a reader or an output panic on chosen objects, so the tests
-//! can show that a panic fails only its own work, that the message comes back, and that an output that
-//! keeps panicking stops the daemon.
+//! release build has none of this). They make a reader or an output panic on chosen objects, or a queue
+//! sampler on a chosen queue, so the tests can show that a panic fails only its own work, that the message
+//! comes back, and that an output that keeps panicking, or a long-lived task that dies, stops the daemon.
 //!
 //! `S3LOGSBEAT_FAULTS` holds comma-separated `hook=substring` pairs; a hook fires when the object path (for
-//! a reader) or an event's document (for an output) contains the substring:
+//! a reader), an event's document (for an output) or the queue URL (for a sampler) contains the substring:
 //! - `reader_panic_once`: the first read of a matching object panics;
 //! - `output_panic_once`: the first batch holding a matching event panics;
-//! - `output_panic`: every batch holding a matching event panics.
+//! - `output_panic`: every batch holding a matching event panics;
+//! - `sampler_panic`: the queue sampler of a matching queue URL panics at its first sample.
 
 use crate::queue::Batch;
 
@@ -43,6 +44,18 @@ pub fn reader(path: &str) {
         }
     }
     let _ = path;
+}
+
+/// Called by a queue sampler before it samples `queue`.
+#[inline]
+pub fn sampler(queue: &str) {
+    #[cfg(feature = "fault-hooks")]
+    if let Some(s) = hooks::armed("sampler_panic") {
+        if queue.contains(&s) {
+            panic!("fault hook: sampler_panic on {queue}");
+        }
+    }
+    let _ = queue;
 }
 
 /// Called by an output worker before it delivers `batch`.

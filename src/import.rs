@@ -85,7 +85,7 @@ impl ImportSummary {
         format!(
             "objects_listed={} bytes_listed={} objects_outside_window={} list_errors={}{sent} seconds={:.1} {}",
             m.s3_objects_listed.load(r),
-            m.s3_bytes_listed.load(r),
+            m.s3_listed_bytes.load(r),
             m.s3_objects_outside_window.load(r),
             m.s3_list_errors.load(r),
             self.elapsed.as_secs_f64(),
@@ -330,7 +330,7 @@ async fn report_progress(metrics: Arc<Metrics>, listing_done: Arc<AtomicBool>, s
             m.s3_objects_listed.load(r),
             m.import_objects_done.load(r) + m.import_objects_failed.load(r),
         );
-        let (total, read) = (m.s3_bytes_listed.load(r), m.s3_bytes.load(r));
+        let (total, read) = (m.s3_listed_bytes.load(r), m.s3_bytes.load(r));
         let events = m.events_delivered.load(r);
         let secs = start.elapsed().as_secs_f64().max(0.001);
         let rate = read as f64 / secs;

@@ -23,7 +23,8 @@
 //!   and any work that ends otherwise fails its message.
 //! - [`import`]: `s3import`, the one-shot backfill of objects already in buckets.
 //! - [`pipeline`]: wiring and ordered shutdown ([`shutdown`]); [`supervise`]: every task's end looked at;
-//!   [`metrics`]: the counters.
+//!   [`metrics`]: the counters; [`monitor`]: the endpoint that serves them, with [`process`]'s CPU,
+//!   memory and file descriptors.
 //! - [`error`], [`percent`], [`scan`]: error chains, percent-encoding and the hot path's byte scans,
 //!   used across the stages.
 //! - [`faults`]: test-only fault hooks (the `fault-hooks` feature).
@@ -56,6 +57,7 @@ pub mod outputs;
 pub mod parse_cmd;
 pub mod percent;
 pub mod pipeline;
+pub mod process;
 pub mod processors;
 pub mod queue;
 pub mod reader;

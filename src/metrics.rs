@@ -1,13 +1,28 @@
 //! Counters of the pipeline: one place where every stage counts what it did, read by the periodic log line,
 //! the end-of-run summary and the monitoring endpoint. [`Live`] adds what a counter cannot say: gauges,
-//! latency histograms and the state `/health` judges (last good poll, output failing since, AWS access
-//! refused, a task that died). Everything here is written with atomics or short locks: counting never
-//! waits on a reader of the counts.
+//! latency histograms, each watched SQS queue's depth and lag ([`QueueGauges`]) and the state `/health`
+//! judges (last good poll, output failing since, AWS access refused, a task that died). Everything here is
+//! written with atomics or short locks: counting never waits on a reader of the counts.
+//!
+//! A queue's lag (the age of its oldest message still waiting) has no SQS attribute, so it is made of what
+//! this process knows, at the moment it is read, the larger of:
+//! - the age of the oldest message it received from the queue and has not deleted yet (from its
+//!   SentTimestamp): its events are not all delivered, it is still waiting;
+//! - while the last depth sample saw visible messages: the time since the latest moment they can have
+//!   been sent after, as far as this process can tell: the newest SentTimestamp its receives from the
+//!   queue got (SQS hands out messages roughly oldest first, so what is still visible came after), or
+//!   the last time a receive or a sample found no visible message, whichever is later; before any of
+//!   these, since the sample that saw them. This is the oldest visible message's age when the backlog
+//!   is continuous, and more when it is not (by at most the time between two samples once the queue was
+//!   seen empty).
+//!
+//! Both grow while readers are busy (no receive) instead of freezing at the last receive, and each queue
+//! has its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use prometheus_client::metrics::histogram::Histogram;
 
@@ -60,10 +75,13 @@ counters! {
     sqs_receive_errors,
     /// Delete errors.
     sqs_delete_errors,
+    /// GetQueueAttributes failures (a queue's depth for the monitoring endpoint; never in the way of
+    /// polling).
+    sqs_queue_attributes_errors,
     /// Objects listed inside `[since, to)` (`s3import`).
     s3_objects_listed,
-    /// Their bytes.
-    s3_bytes_listed,
+    /// Bytes of the objects listed inside `[since, to)` (`s3import`).
+    s3_listed_bytes,
     /// Objects listed outside `[since, to)`, skipped.
     s3_objects_outside_window,
     /// ListObjectsV2 failures (a bucket/prefix not imported).
@@ -157,6 +175,94 @@ type GaugeSource = (
     Box<dyn Fn() -> i64 + Send + Sync>,
 );
 
+/// When the oldest message in flight was sent, by queue URL.
+type InFlightSource = Box<dyn Fn() -> HashMap<String, SystemTime> + Send + Sync>;
+
+/// One SQS queue's depth, from GetQueueAttributes: SQS's approximate counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// ApproximateNumberOfMessages: waiting for a consumer.
+    pub visible: u64,
+    /// ApproximateNumberOfMessagesNotVisible: received by a consumer (this process or another) and not
+    /// yet deleted.
+    pub in_flight: u64,
+    /// ApproximateNumberOfMessagesDelayed: sent with a delay that has not passed yet.
+    pub delayed: u64,
+}
+
+/// What is known of one watched queue. Times are the wall clock's, as SentTimestamp is.
+#[derive(Debug, Default)]
+struct QueueWatch {
+    /// The last sample's depth; `None` before the first and after one that failed.
+    depth: Option<QueueDepth>,
+    /// When a sample first saw visible messages, since one saw none or a receive found none.
+    visible_since: Option<SystemTime>,
+    /// The visible messages were sent after this, as far as is known: the newest SentTimestamp a receive
+    /// got (SQS hands out messages roughly oldest first) or the last time the queue was seen with no
+    /// visible message, whichever is later. An old message given back and received again does not move
+    /// it back: it counts while it is in flight.
+    sent_after: Option<SystemTime>,
+    /// Successful receives from the queue so far.
+    receives: u64,
+}
+
+impl QueueWatch {
+    /// A sample taken while `mark` receives had ended gave `depth` (`None`: it failed) at `now`.
+    fn sampled(&mut self, mark: u64, depth: Option<QueueDepth>, now: SystemTime) {
+        self.depth = depth;
+        match depth {
+            // Nothing visible now: what is visible later was sent after now.
+            Some(d) if d.visible == 0 => {
+                self.visible_since = None;
+                self.sent_after = self.sent_after.max(Some(now));
+            }
+            // A receive that ended while the sample was taken may have taken what it counted, or found
+            // the queue empty since: only a sample with no receive across it says messages wait.
+            Some(_) if mark == self.receives => {
+                self.visible_since.get_or_insert(now);
+            }
+            // A failed sample says nothing: what was seen waiting waits until a receive or a sample
+            // says otherwise.
+            _ => {}
+        }
+    }
+
+    /// A receive from the queue ended at `now` with messages, the newest sent at `newest_sent`, or
+    /// (`None`) with none.
+    fn received(&mut self, newest_sent: Option<SystemTime>, now: SystemTime) {
+        self.receives += 1;
+        match newest_sent {
+            Some(t) => self.sent_after = self.sent_after.max(Some(t)),
+            None => {
+                self.sent_after = self.sent_after.max(Some(now));
+                self.visible_since = None;
+            }
+        }
+    }
+
+    /// The lag at `now`, with `in_flight` when the oldest message in flight from the queue was sent.
+    fn age(&self, now: SystemTime, in_flight: Option<SystemTime>) -> Duration {
+        // A clock behind SQS's makes a message look sent in the future: its age is then 0.
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        // Before any receive, only the sample's own time bounds the wait.
+        let visible = self
+            .visible_since
+            .map(|seen| since(seen).max(self.sent_after.map_or(Duration::ZERO, since)));
+        in_flight.map(since).max(visible).unwrap_or_default()
+    }
+}
+
+/// One watched queue's gauges, as read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueGauges {
+    /// Its URL.
+    pub queue: String,
+    /// Its depth at the last sample; `None` before the first and after one that failed.
+    pub depth: Option<QueueDepth>,
+    /// The age of its oldest message still waiting, as far as this process can tell (the module's doc).
+    pub oldest_message_age: Duration,
+}
+
 /// What the monitoring endpoint reads besides the counters.
 pub struct Live {
     started: Instant,
@@ -168,8 +274,10 @@ pub struct Live {
     output_failing_since: AtomicU64,
     /// The output's last failure.
     output_error: Mutex<String>,
-    /// Age of the oldest message of the last non-empty receive, from its SentTimestamp, in ms.
-    pub sqs_oldest_message_age_ms: AtomicU64,
+    /// The watched queues, by URL.
+    queues: Mutex<BTreeMap<String, QueueWatch>>,
+    /// When the oldest message in flight from each queue was sent.
+    in_flight_sent: Mutex<Option<InFlightSource>>,
     /// AWS calls refused for credentials or access, by what they concerned (`sqs <queue>`, `s3 <bucket>`).
     aws_refused: Mutex<BTreeMap<String, String>>,
     /// A task that died, with why.
@@ -189,7 +297,8 @@ impl Default for Live {
             pollers_waiting: AtomicI64::new(0),
             output_failing_since: AtomicU64::new(0),
             output_error: Mutex::new(String::new()),
-            sqs_oldest_message_age_ms: AtomicU64::new(0),
+            queues: Mutex::new(BTreeMap::new()),
+            in_flight_sent: Mutex::new(None),
             aws_refused: Mutex::new(BTreeMap::new()),
             task_died: Mutex::new(None),
             object_seconds: Histogram::new([
@@ -297,16 +406,63 @@ impl Live {
             .map(|(n, h, f)| (*n, *h, f()))
             .collect();
         out.push((
-            "sqs_oldest_message_age_seconds",
-            "Age of the oldest message of the last non-empty receive (from its SentTimestamp): the SQS lag",
-            (self.sqs_oldest_message_age_ms.load(Ordering::Relaxed) / 1000) as i64,
-        ));
-        out.push((
             "uptime_seconds",
             "Seconds since start",
             self.uptime().as_secs() as i64,
         ));
         out
+    }
+
+    /// Watches `queue`: its gauges are served from now on (its depth after its first sample).
+    pub fn watch_queue(&self, queue: &str) {
+        lock(&self.queues).entry(queue.to_string()).or_default();
+    }
+
+    /// How to learn when the oldest message in flight from each queue was sent (the registry's view).
+    pub fn set_in_flight_sent(
+        &self,
+        read: impl Fn() -> HashMap<String, SystemTime> + Send + Sync + 'static,
+    ) {
+        *lock(&self.in_flight_sent) = Some(Box::new(read));
+    }
+
+    /// Receives from `queue` that have ended so far: taken before a sample, given back with it.
+    pub fn queue_receives(&self, queue: &str) -> u64 {
+        lock(&self.queues).get(queue).map_or(0, |w| w.receives)
+    }
+
+    /// A depth sample of `queue`, taken after `mark` receives had ended ([`Live::queue_receives`]), gave
+    /// `depth`; `None`: it failed.
+    pub fn queue_sampled(&self, queue: &str, mark: u64, depth: Option<QueueDepth>) {
+        if let Some(w) = lock(&self.queues).get_mut(queue) {
+            w.sampled(mark, depth, SystemTime::now());
+        }
+    }
+
+    /// A receive from `queue` succeeded: with messages, the newest sent at `newest_sent`, or (`None`)
+    /// with none.
+    pub fn queue_received(&self, queue: &str, newest_sent: Option<SystemTime>) {
+        if let Some(w) = lock(&self.queues).get_mut(queue) {
+            w.received(newest_sent, SystemTime::now());
+        }
+    }
+
+    /// Every watched queue's gauges, now.
+    pub fn queues(&self) -> Vec<QueueGauges> {
+        // Read before the queues' lock: the registry has a lock of its own, never taken inside this one.
+        let sent = lock(&self.in_flight_sent)
+            .as_ref()
+            .map(|read| read())
+            .unwrap_or_default();
+        let now = SystemTime::now();
+        lock(&self.queues)
+            .iter()
+            .map(|(queue, w)| QueueGauges {
+                queue: queue.clone(),
+                depth: w.depth,
+                oldest_message_age: w.age(now, sent.get(queue).copied()),
+            })
+            .collect()
     }
 
     /// Why the daemon is unhealthy; empty when it is healthy.
@@ -350,5 +506,119 @@ impl Live {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn visible(n: u64) -> Option<QueueDepth> {
+        Some(QueueDepth {
+            visible: n,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn a_queue_lag_is_its_oldest_message_in_flight_or_the_age_of_what_waits_visible() {
+        let at = |n: u64| SystemTime::UNIX_EPOCH + secs(1_000_000 + n);
+        let mut w = QueueWatch::default();
+        assert_eq!(w.age(at(0), None), Duration::ZERO, "nothing known waits");
+        assert_eq!(w.age(at(10), Some(at(3))), secs(7), "a message in flight");
+
+        // Before any receive, a sample that sees messages waiting: the wait counts from that sample;
+        // later samples do not start it again.
+        w.sampled(0, visible(3), at(10));
+        assert_eq!(w.age(at(25), None), secs(15));
+        w.sampled(0, visible(5), at(20));
+        assert_eq!(w.age(at(25), None), secs(15));
+        assert_eq!(w.age(at(25), Some(at(0))), secs(25), "the older of the two");
+
+        // A receive takes messages of the backlog, the newest sent at 4: the visible ones were sent after
+        // it, and their age grows while no receive follows (readers busy), never frozen.
+        w.received(Some(at(4)), at(26));
+        assert_eq!(w.age(at(30), None), secs(26));
+        assert_eq!(w.age(at(40), None), secs(36));
+        // A failed sample forgets the depth, not the wait.
+        w.sampled(w.receives, None, at(41));
+        assert_eq!(w.depth, None);
+        assert_eq!(w.age(at(41), None), secs(37));
+
+        // A sample that sees the queue empty ends the wait; what is seen waiting later was sent after it.
+        w.sampled(w.receives, visible(0), at(42));
+        assert_eq!(w.age(at(50), None), Duration::ZERO);
+        w.sampled(w.receives, visible(1), at(45));
+        assert_eq!(w.age(at(50), None), secs(8));
+        // So does a receive that finds none.
+        w.received(None, at(51));
+        assert_eq!(w.age(at(60), None), Duration::ZERO);
+
+        // A sample across which a receive ended does not say messages wait (it may count what was
+        // received)...
+        let mark = w.receives;
+        w.received(Some(at(52)), at(53));
+        w.sampled(mark, visible(2), at(54));
+        assert_eq!(w.age(at(60), None), Duration::ZERO);
+        // ...the next one does.
+        w.sampled(w.receives, visible(2), at(55));
+        assert_eq!(w.age(at(60), None), secs(8));
+        // An old message given back and received again counts while in flight, not as the visible
+        // ones' age once it is gone.
+        w.received(Some(at(1)), at(56));
+        assert_eq!(w.age(at(60), Some(at(1))), secs(59));
+        w.sampled(w.receives, visible(2), at(57));
+        assert_eq!(w.age(at(60), None), secs(8));
+        // A clock behind SQS's: a message sent "later" than now is 0 old, not a panic.
+        assert_eq!(w.age(at(50), Some(at(70))), secs(0));
+    }
+
+    #[test]
+    fn each_queue_has_its_own_gauges() {
+        let live = Live::default();
+        let (a, b, unwatched) = ("https://sqs/a", "https://sqs/b", "https://sqs/c");
+        live.watch_queue(a);
+        live.watch_queue(b);
+        let sent = SystemTime::now() - secs(60);
+        live.set_in_flight_sent(move || HashMap::from([(b.to_string(), sent)]));
+        let mark = live.queue_receives(a);
+        live.queue_sampled(a, mark, visible(0));
+        live.queue_sampled(b, live.queue_receives(b), visible(60));
+        // Another queue's receive and empty sample touch nothing of b's.
+        live.queue_received(a, None);
+        live.queue_sampled(a, live.queue_receives(a), visible(0));
+        live.queue_sampled(unwatched, 0, visible(9));
+        live.queue_received(unwatched, None);
+
+        let q = live.queues();
+        assert_eq!(q.len(), 2, "{q:?}");
+        assert_eq!((q[0].queue.as_str(), q[0].depth), (a, visible(0)));
+        assert_eq!(q[0].oldest_message_age, Duration::ZERO);
+        assert_eq!((q[1].queue.as_str(), q[1].depth), (b, visible(60)));
+        let age = q[1].oldest_message_age;
+        assert!(age >= secs(60) && age < secs(70), "{age:?}");
+    }
+
+    #[test]
+    fn a_unit_ends_the_name_it_is_in() {
+        // Prometheus's naming: the unit last, then `_total` (added by the encoder) for a counter.
+        let m = Metrics::default();
+        let names = m
+            .snapshot()
+            .into_iter()
+            .map(|(n, _)| n)
+            .chain(m.live.gauges().into_iter().map(|(n, _, _)| n));
+        for name in names {
+            for unit in ["bytes", "seconds"] {
+                assert!(
+                    !name.contains(unit) || name.ends_with(unit),
+                    "{name}: its unit ({unit}) must come last"
+                );
+            }
+        }
     }
 }

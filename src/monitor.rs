@@ -1,6 +1,10 @@
 //! The monitoring endpoint (`http.enabled`): HTTP GET (and HEAD) requests in, the pipeline's counters,
 //! gauges, histograms and health out. `/` says who is running, `/stats` gives JSON totals, `/metrics` the
-//! Prometheus (OpenMetrics) text, `/health` 200 `ok` or 503 with the reasons.
+//! Prometheus text, `/health` 200 `ok` or 503 with the reasons.
+//!
+//! `/metrics` speaks the format its client asks for in `Accept`: OpenMetrics 1.0.0 when the client
+//! prefers it (Prometheus asks for it first), else the Prometheus text format 0.0.4, which `promtool`,
+//! older scrapers and a bare `curl` read. Both are encoded from one registry, so they hold the same series.
 //!
 //! It only reads [`Metrics`]: nothing here can slow or stop delivery. Connections are short: one request,
 //! then `Connection: close`; a HEAD gets the GET's headers (its `Content-Length` too) and no body.
@@ -24,10 +28,10 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -186,8 +190,8 @@ async fn connection(mut stream: TcpStream, state: Arc<State>, phase: Arc<AtomicU
 
 /// What the client asked.
 enum Head {
-    /// The request line's method and target.
-    Request(String, String),
+    /// The request line's method and target, and its `Accept` header (several joined by `,`).
+    Request(String, String, Option<String>),
     /// More than [`MAX_REQUEST_BYTES`] without the head's end.
     TooLarge,
 }
@@ -207,9 +211,22 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Head> {
         }
     }
     let head = String::from_utf8_lossy(&buf);
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
+    let mut lines = head.lines();
+    let mut parts = lines.next().unwrap_or("").split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    Ok(Head::Request(method.to_string(), target.to_string()))
+    // Header names are case-insensitive, and a header sent twice is one list (RFC 9110, 5.3).
+    let accept: Vec<&str> = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("accept"))
+        .map(|(_, value)| value.trim())
+        .collect();
+    let accept = (!accept.is_empty()).then(|| accept.join(","));
+    Ok(Head::Request(
+        method.to_string(),
+        target.to_string(),
+        accept,
+    ))
 }
 
 /// Writes the answer to `head`.
@@ -222,18 +239,86 @@ async fn respond(stream: &mut TcpStream, head: Head, state: &State) -> std::io::
                 "text/plain",
                 "request header too large\n",
                 false,
+                false,
             )
             .await
         }
-        Head::Request(method, target) => {
-            let (status, kind, body) = route(&method, &target, state);
-            write(stream, status, kind, &body, method == "HEAD").await
+        Head::Request(method, target, accept) => {
+            let (status, kind, body) = route(&method, &target, accept.as_deref(), state);
+            // `/metrics` differs by `Accept`: a cache in between must not give one client's format to another.
+            let vary = target.split('?').next() == Some("/metrics");
+            write(stream, status, kind, &body, method == "HEAD", vary).await
         }
     }
 }
 
-/// The answer to `method target`: status, content type, body (a HEAD's is counted, not sent).
-pub fn route(method: &str, target: &str, state: &State) -> (u16, &'static str, String) {
+/// The exposition formats `/metrics` serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` of an answer in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// The format an `Accept` header asks for: OpenMetrics when it names `application/openmetrics-text`
+/// (version 1.0.0, 0.0.1 or none) with a quality at least that of the text format; else the text format,
+/// which is also the answer to no `Accept`, to `*/*` and to what neither matches. A wildcard never
+/// chooses OpenMetrics: a client that did not name it may not parse it.
+pub fn negotiate(accept: Option<&str>) -> Format {
+    let (mut open, mut text) = (0.0f32, 0.0f32);
+    for range in accept.unwrap_or("").split(',') {
+        let mut params = range.split(';').map(str::trim);
+        let kind = params.next().unwrap_or("").to_ascii_lowercase();
+        let (mut q, mut version) = (1.0f32, None);
+        for p in params {
+            if let Some((k, v)) = p.split_once('=') {
+                let v = v.trim().trim_matches('"');
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "q" => q = v.parse().unwrap_or(0.0),
+                    "version" => version = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        match kind.as_str() {
+            "application/openmetrics-text"
+                if matches!(version.as_deref(), None | Some("1.0.0" | "0.0.1")) =>
+            {
+                open = open.max(q)
+            }
+            "text/plain" if matches!(version.as_deref(), None | Some("0.0.4")) => {
+                text = text.max(q)
+            }
+            "text/*" | "*/*" => text = text.max(q),
+            _ => {}
+        }
+    }
+    if open > 0.0 && open >= text {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
+
+/// The answer to `method target` with this `Accept`: status, content type, body (a HEAD's is counted,
+/// not sent).
+pub fn route(
+    method: &str,
+    target: &str,
+    accept: Option<&str>,
+    state: &State,
+) -> (u16, &'static str, String) {
     const JSON: &str = "application/json";
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
@@ -243,11 +328,14 @@ pub fn route(method: &str, target: &str, state: &State) -> (u16, &'static str, S
     match path {
         "/" => (200, JSON, root(state) + "\n"),
         "/stats" => (200, JSON, stats(&state.metrics) + "\n"),
-        "/metrics" => (
-            200,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            prometheus(&state.metrics),
-        ),
+        "/metrics" => {
+            let format = negotiate(accept);
+            (
+                200,
+                format.content_type(),
+                prometheus(&state.metrics, format),
+            )
+        }
         "/health" => {
             let reasons = state.metrics.live.unhealthy(&state.limits);
             if reasons.is_empty() {
@@ -268,13 +356,15 @@ pub fn route(method: &str, target: &str, state: &State) -> (u16, &'static str, S
     }
 }
 
-/// The status line and headers, then the body unless `head_only` (a HEAD: same headers, no body).
+/// The status line and headers (`Vary: Accept` when `vary`), then the body unless `head_only` (a HEAD:
+/// same headers, no body).
 async fn write(
     stream: &mut TcpStream,
     status: u16,
     kind: &str,
     body: &str,
     head_only: bool,
+    vary: bool,
 ) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
@@ -284,8 +374,9 @@ async fn write(
         503 => "Service Unavailable",
         _ => "",
     };
+    let vary = if vary { "Vary: Accept\r\n" } else { "" };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n{vary}Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
@@ -319,8 +410,28 @@ pub fn stats(m: &Metrics) -> String {
         .into_iter()
         .map(|(k, _, v)| (k.to_string(), v.into()))
         .collect();
+    // By queue URL: the depth at the last sample (absent while unknown), and the lag now.
+    let queues: serde_json::Map<String, serde_json::Value> = m
+        .live
+        .queues()
+        .into_iter()
+        .map(|q| {
+            let mut v = json!({"oldest_message_age_seconds": seconds(q.oldest_message_age)});
+            if let Some(d) = q.depth {
+                v["visible"] = d.visible.into();
+                v["in_flight"] = d.in_flight.into();
+                v["delayed"] = d.delayed.into();
+            }
+            (q.queue, v)
+        })
+        .collect();
     // Histograms are in `/metrics` only: their buckets mean little as JSON totals.
-    json!({"counters": counters, "gauges": gauges}).to_string()
+    json!({"counters": counters, "gauges": gauges, "sqs_queues": queues}).to_string()
+}
+
+/// Seconds to the millisecond: a lag finer than that means nothing.
+fn seconds(d: Duration) -> f64 {
+    d.as_millis() as f64 / 1000.0
 }
 
 /// Events by outcome: the counters that are one metric with an `outcome` label.
@@ -332,9 +443,22 @@ const EVENT_OUTCOMES: [(&str, &str); 5] = [
     ("events_filtered", "filtered"),
 ];
 
-/// `/metrics`: the Prometheus text, `s3logsbeat_` names.
-pub fn prometheus(m: &Metrics) -> String {
-    let mut reg = Registry::with_prefix("s3logsbeat");
+/// A help text as the registry wants it: the registry ends every help text with a full stop of its own.
+fn help(text: &str) -> &str {
+    text.strip_suffix('.').unwrap_or(text)
+}
+
+/// `/metrics`: the pipeline's series under `s3logsbeat_` names, and the process's under `process_`, in
+/// `format`.
+pub fn prometheus(m: &Metrics, format: Format) -> String {
+    let mut root = Registry::default();
+    process_metrics(&mut root);
+    let reg = root.sub_registry_with_prefix("s3logsbeat");
+    reg.register(
+        "build",
+        "The running version of s3logsbeat",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+    );
     let events =
         Family::<Vec<(String, String)>, prometheus_client::metrics::counter::Counter>::default();
     for (name, v) in m.snapshot() {
@@ -344,12 +468,13 @@ pub fn prometheus(m: &Metrics) -> String {
                 .inc_by(v);
             continue;
         }
-        reg.register(name, Metrics::help(name), ConstCounter::new(v));
+        reg.register(name, help(Metrics::help(name)), ConstCounter::new(v));
     }
     reg.register("events", "Events by outcome: published to the queue, delivered, dead-lettered, dropped by policy, filtered by a processor", events);
     for (name, h, v) in m.live.gauges() {
-        reg.register(name, h, ConstGauge::new(v));
+        reg.register(name, help(h), ConstGauge::new(v));
     }
+    queue_metrics(reg, m);
     reg.register(
         "object_processing_seconds",
         "Seconds from the start of reading an object to its last event published",
@@ -362,8 +487,94 @@ pub fn prometheus(m: &Metrics) -> String {
     );
     let mut out = String::new();
     // Writing to a String cannot fail.
-    let _ = encode(&mut out, &reg);
+    let _ = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &root),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &root),
+    };
     out
+}
+
+/// Each watched SQS queue's depth and lag, labelled by its URL.
+fn queue_metrics(reg: &mut Registry, m: &Metrics) {
+    let queues = m.live.queues();
+    if queues.is_empty() {
+        return;
+    }
+    type Labels = Vec<(&'static str, String)>;
+    let depth = Family::<Labels, Gauge>::default();
+    let age = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for q in queues {
+        if let Some(d) = q.depth {
+            for (state, n) in [
+                ("visible", d.visible),
+                ("in_flight", d.in_flight),
+                ("delayed", d.delayed),
+            ] {
+                depth
+                    .get_or_create(&vec![("queue", q.queue.clone()), ("state", state.into())])
+                    .set(n as i64);
+            }
+        }
+        age.get_or_create(&vec![("queue", q.queue.clone())])
+            .set(seconds(q.oldest_message_age));
+    }
+    reg.register(
+        "sqs_queue_messages",
+        "Messages in the SQS queue by state, from GetQueueAttributes every queue_metrics_interval (SQS's \
+         approximate counts): visible (waiting for a consumer), in_flight (received by a consumer, this \
+         process or another, not yet deleted), delayed (not deliverable yet). Absent while unknown",
+        depth,
+    );
+    reg.register(
+        "sqs_oldest_message_age_seconds",
+        "Age of the SQS queue's oldest message still waiting for delivery, as this process can tell: the \
+         larger of the age of the oldest message it received and has not deleted yet (from its \
+         SentTimestamp) and, while the last sample saw visible messages, the time since the newest message \
+         it received was sent or since the queue was last seen with none visible, whichever is later (SQS \
+         hands out messages roughly oldest first); 0 when the queue has no visible message and this \
+         process holds none of it",
+        age,
+    );
+}
+
+/// The `process_*` series of every Prometheus client library, where the system tells them
+/// ([`crate::process::read`]).
+fn process_metrics(reg: &mut Registry) {
+    let Some(u) = crate::process::read() else {
+        return;
+    };
+    reg.register(
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds",
+        ConstCounter::new(u.cpu_seconds),
+    );
+    reg.register(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        ConstGauge::new(u.resident_bytes as i64),
+    );
+    reg.register(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+        ConstGauge::new(u.virtual_bytes as i64),
+    );
+    reg.register(
+        "process_open_fds",
+        "Number of open file descriptors",
+        ConstGauge::new(u.open_fds as i64),
+    );
+    if let Some(max) = u.max_fds {
+        reg.register(
+            "process_max_fds",
+            "Maximum number of open file descriptors",
+            ConstGauge::new(max as i64),
+        );
+    }
+    reg.register(
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds",
+        ConstGauge::new(u.start_time_seconds),
+    );
 }
 
 #[cfg(test)]
@@ -426,7 +637,7 @@ mod tests {
         s.metrics
             .live
             .add_gauge("queue_events", "Events in the queue", || 42);
-        let t = prometheus(&s.metrics);
+        let t = prometheus(&s.metrics, Format::OpenMetrics);
         assert!(
             t.contains("s3logsbeat_sqs_messages_received_total 3"),
             "{t}"
@@ -448,29 +659,116 @@ mod tests {
     }
 
     #[test]
+    fn the_format_is_negotiated_on_accept() {
+        use Format::{OpenMetrics, Text};
+        for (accept, want) in [
+            (None, Text),
+            (Some(""), Text),
+            (Some("*/*"), Text),
+            (Some("text/plain"), Text),
+            (Some("text/plain;version=0.0.4"), Text),
+            (Some("application/json"), Text),
+            (Some("application/openmetrics-text"), OpenMetrics),
+            (Some("Application/OpenMetrics-Text; Version=1.0.0"), OpenMetrics),
+            (Some("application/openmetrics-text;version=0.0.1"), OpenMetrics),
+            // A version this endpoint does not write is not chosen.
+            (Some("application/openmetrics-text;version=2.0.0"), Text),
+            // Prometheus 2.x by default, and with text first (`scrape_protocols`).
+            (
+                Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+                OpenMetrics,
+            ),
+            (
+                Some("text/plain;version=0.0.4,application/openmetrics-text;version=1.0.0;q=0.5"),
+                Text,
+            ),
+            (Some("application/openmetrics-text;q=0,*/*"), Text),
+            (Some("application/openmetrics-text;q=0.2,text/plain;q=0.9"), Text),
+            (Some("text/plain;q=0.2,application/openmetrics-text;q=0.9"), OpenMetrics),
+        ] {
+            assert_eq!(negotiate(accept), want, "Accept: {accept:?}");
+        }
+        let s = state();
+        let (_, kind, body) = route("GET", "/metrics", None, &s);
+        assert_eq!(kind, "text/plain; version=0.0.4; charset=utf-8");
+        assert!(!body.contains("# EOF"), "{body}");
+        assert!(
+            body.contains("# TYPE s3logsbeat_sqs_messages_received_total counter\n"),
+            "{body}"
+        );
+        let (_, kind, body) = route(
+            "GET",
+            "/metrics",
+            Some("application/openmetrics-text; version=1.0.0"),
+            &s,
+        );
+        assert_eq!(
+            kind,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        assert!(body.ends_with("# EOF\n"), "{body}");
+    }
+
+    #[test]
+    fn help_texts_end_in_one_full_stop() {
+        let s = state();
+        s.metrics.live.add_gauge("g", "A gauge.", || 1);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let t = prometheus(&s.metrics, format);
+            let helps: Vec<_> = t.lines().filter(|l| l.starts_with("# HELP ")).collect();
+            assert!(helps.len() > 30, "{t}");
+            for h in helps {
+                assert!(h.ends_with('.') && !h.ends_with(".."), "{format:?}: {h}");
+            }
+        }
+    }
+
+    #[test]
+    fn build_and_process_series_are_served() {
+        let t = prometheus(&state().metrics, Format::Text);
+        let build = format!(
+            "s3logsbeat_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(t.contains(&build), "{t}");
+        if cfg!(target_os = "linux") {
+            for name in [
+                "process_cpu_seconds_total",
+                "process_resident_memory_bytes",
+                "process_virtual_memory_bytes",
+                "process_open_fds",
+                "process_max_fds",
+                "process_start_time_seconds",
+            ] {
+                assert!(t.contains(&format!("\n{name} ")), "{name} in {t}");
+            }
+        }
+    }
+
+    #[test]
     fn health_turns_503_with_its_reasons_and_back() {
         let s = state();
-        assert_eq!(route("GET", "/health", &s).0, 200);
+        assert_eq!(route("GET", "/health", None, &s).0, 200);
         s.metrics.live.output_failed("es:9200: connection refused");
-        let (code, _, body) = route("GET", "/health", &s);
+        let (code, _, body) = route("GET", "/health", None, &s);
         assert_eq!(code, 503);
         assert!(
             body.contains("output unreachable") && body.contains("connection refused"),
             "{body}"
         );
         s.metrics.live.output_ok();
-        assert_eq!(route("GET", "/health", &s).0, 200);
+        assert_eq!(route("GET", "/health", None, &s).0, 200);
         s.metrics.live.aws_access("sqs q", Some("access denied"));
-        assert!(route("GET", "/health", &s)
+        assert!(route("GET", "/health", None, &s)
             .2
             .contains("AWS refuses sqs q: access denied"));
         s.metrics.live.aws_access("sqs q", None);
-        assert_eq!(route("GET", "/health", &s).0, 200);
+        assert_eq!(route("GET", "/health", None, &s).0, 200);
         s.metrics.live.task_died("the batcher panicked: boom");
-        assert!(route("GET", "/health", &s)
+        assert!(route("GET", "/health", None, &s)
             .2
             .contains("a task died: the batcher panicked: boom"));
-        assert_eq!(route("POST", "/health", &s).0, 405);
-        assert_eq!(route("GET", "/nope", &s).0, 404);
+        assert_eq!(route("POST", "/health", None, &s).0, 405);
+        assert_eq!(route("GET", "/nope", None, &s).0, 404);
     }
 }

@@ -10,8 +10,11 @@
 //! Shutdown order: stop polling; let the readers finish and the outputs deliver, within `shutdown_timeout`
 //! (then abort: outputs stop retrying, reading stops, and what was not delivered fails its groups);
 //! delete what was delivered and give back what failed; return the counters. A part that cannot go on
-//! ([`Shutdown::fail`]) takes the same path at once, and the run ends with its reason.
+//! ([`Shutdown::fail`]) takes the same path at once, and the run ends with its reason. With `http.enabled`
+//! a sampler per queue reads its depth beside polling, until the end, so the endpoint shows the queues
+//! while the daemon drains.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::config::{InputSource, QueueSettings, Settings};
 use crate::inputs::sqs::poller::Poller;
 use crate::inputs::sqs::registry::Registry;
+use crate::inputs::sqs::sampler::Sampler;
 use crate::inputs::sqs::{deleter, heartbeat};
 use crate::metrics::{HealthLimits, Metrics};
 use crate::monitor;
@@ -107,6 +111,10 @@ pub async fn run(
         "SQS messages received and not yet deleted or given back",
         move || in_flight.len() as i64,
     );
+    let in_flight = registry.clone();
+    metrics
+        .live
+        .set_in_flight_sent(move || in_flight.oldest_sent_by_queue());
     let (monitor_stop, monitor_rx) = tokio::sync::watch::channel(false);
     let server = listener.map(|l| {
         let state = monitor::State {
@@ -134,6 +142,11 @@ pub async fn run(
 
     let mut pollers = JoinSet::new();
     let mut readers = Vec::new();
+    // A queue's depth is read only for the monitoring endpoint, once per queue however many inputs name
+    // it, beside polling until the end of the run.
+    let (samplers_stop, samplers_rx) = tokio::sync::watch::channel(false);
+    let mut samplers = JoinSet::new();
+    let mut sampled: HashMap<tokio::task::Id, String> = HashMap::new();
     for input in &settings.inputs {
         let InputSource::Sqs(s) = &input.source else {
             continue;
@@ -165,7 +178,28 @@ pub async fn run(
         for q in &s.queues {
             pollers.spawn(poller.clone().run(q.clone()));
         }
+        if let Some(interval) = s.queue_metrics_interval.filter(|_| settings.http.is_some()) {
+            for q in &s.queues {
+                if sampled.values().any(|v| v == q) {
+                    continue;
+                }
+                let sampler = Sampler {
+                    sqs: clients.sqs.clone(),
+                    queue_url: q.clone(),
+                    interval,
+                    metrics: metrics.clone(),
+                };
+                let task = samplers.spawn(sampler.run(samplers_rx.clone()));
+                sampled.insert(task.id(), q.clone());
+            }
+        }
     }
+    let samplers = tokio::spawn(supervise_samplers(
+        samplers,
+        sampled,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     // Only the readers hold the queue now, so it closes when the last one ends.
     drop(queue_tx);
     while let Some(r) = pollers.join_next().await {
@@ -197,6 +231,14 @@ pub async fn run(
     supervise::expect_clean_end(deleter, "the SQS deleter", &metrics, &shutdown).await;
     let _ = hb_stop.send(true);
     supervise::expect_clean_end(heartbeat, "the visibility heartbeat", &metrics, &shutdown).await;
+    let _ = samplers_stop.send(true);
+    supervise::expect_clean_end(
+        samplers,
+        "the queue samplers' supervisor",
+        &metrics,
+        &shutdown,
+    )
+    .await;
     reporter.abort();
     let _ = reporter.await;
     let _ = monitor_stop.send(true);
@@ -224,6 +266,31 @@ pub async fn run(
         unresolved: registry.unresolved() as u64,
         failure: shutdown.failure(),
     })
+}
+
+/// Joins the queue samplers (`queues`: each one's queue) as they end, so that one that dies stops the
+/// pipeline at once, naming its queue, rather than at the end of the run.
+async fn supervise_samplers(
+    mut samplers: JoinSet<()>,
+    queues: HashMap<tokio::task::Id, String>,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) {
+    while let Some(r) = samplers.join_next_with_id().await {
+        let (id, r) = match r {
+            Ok((id, ())) => (id, Ok(())),
+            Err(e) => (e.id(), Err(e)),
+        };
+        if let Some(why) = supervise::join_error(r) {
+            let what = format!(
+                "the queue sampler of {} {why}",
+                queues.get(&id).map_or("a queue", String::as_str)
+            );
+            Metrics::add(&metrics.task_panics, 1);
+            metrics.live.task_died(&what);
+            shutdown.fail(what);
+        }
+    }
 }
 
 /// The publish queue's far side: batcher and output workers.

@@ -202,6 +202,21 @@ fn test_config_names_the_file_and_key_of_a_mistake() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // A value out of its bounds names the key and the bounds.
+    let out = bin()
+        .args(["test", "config", "-c"])
+        .arg(&f)
+        .args(["-E", "s3logsbeat.inputs.0.queue_metrics_interval=100ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "s3logsbeat.inputs.0.queue_metrics_interval must be 0s (off) or between 1s and 1h"
+        ),
+        "{err}"
+    );
 
     let out = bin()
         .args(["test", "config", "-c"])

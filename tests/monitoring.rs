@@ -1,8 +1,13 @@
 //! The monitoring endpoint over HTTP against a running daemon (moto, the Elasticsearch double): `/`,
 //! `/stats`, `/metrics` and `/health`, which turns 503 while Elasticsearch is unreachable and back to 200
-//! when it returns; the SQS lag from SentTimestamp; a port in use is a start-up error. Then the endpoint
-//! alone (`monitor::serve` in the test's runtime) under clients that hold connections open: idle sockets
-//! and slowloris writers cannot make `/health` wait; a HEAD gets the headers and no body.
+//! when it returns; each queue's depth and lag (an idle queue, a delayed message, a backlog whose lag grows
+//! while the reader is held by a slow output and falls to 0 once it drains), and a failing
+//! GetQueueAttributes counted and logged once; a port in use is a start-up error. `/metrics` in the
+//! format `Accept` asks for: the text format passes `promtool check metrics`, OpenMetrics a real
+//! Prometheus scrape (Prometheus asks for it first and parses it strictly); both tools are required, never
+//! skipped (`make tools`). Then the endpoint alone (`monitor::serve` in the test's runtime) under clients
+//! that hold connections open: idle sockets and slowloris writers cannot make `/health` wait; a HEAD gets
+//! the headers and no body.
 
 mod common;
 
@@ -63,10 +68,8 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
     let dir = TempDir::new("monitoring");
     let q = moto.bucket_with_notifications("bkt", "q").await;
-    // A message that waits 3 s before the daemon starts: the lag gauge must see it.
     moto.put("bkt", "first.log.gz", gzip(&sample("alb-aws-docs.log")))
         .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -86,19 +89,6 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     );
     let child = daemon(&cfg, &[]).spawn().unwrap();
 
-    // The lag: the first receive saw a message about 3 s old.
-    get_until(
-        &format!("{base}/stats"),
-        Duration::from_secs(30),
-        |code, body| {
-            code == 200
-                && gauge(
-                    &serde_json::from_str(body).unwrap(),
-                    "sqs_oldest_message_age_seconds",
-                ) >= 2
-        },
-    )
-    .await;
     eventually(LONG, "4 events delivered", || async {
         es.docs("mon").await.len() == 4
     })
@@ -136,6 +126,12 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
     assert_eq!(gauge(&s, "queue_events"), 0, "{s}");
     assert_eq!(gauge(&s, "queue_capacity"), 4096, "{s}");
     assert_eq!(gauge(&s, "sqs_messages_in_flight"), 0, "{s}");
+    // The queue's depth was sampled at start (queue_metrics_interval: 15s by default).
+    let queue = &s["sqs_queues"][&q];
+    assert!(
+        queue["visible"].is_u64() && queue["oldest_message_age_seconds"].is_number(),
+        "{s}"
+    );
 
     let (code, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);
@@ -152,9 +148,10 @@ async fn the_endpoint_reports_counters_gauges_histograms_and_health() {
         "s3logsbeat_events_total{outcome=\"published\"} 4",
         "s3logsbeat_output_retries_total 0",
         "s3logsbeat_events_total{outcome=\"dead_lettered\"} 0",
-        "# HELP s3logsbeat_sqs_messages_deleted Messages deleted after every event was delivered.",
+        "# HELP s3logsbeat_sqs_messages_deleted_total Messages deleted after every event was delivered.\n",
         "s3logsbeat_queue_events 0",
         "s3logsbeat_sqs_messages_in_flight 0",
+        &format!("s3logsbeat_sqs_oldest_message_age_seconds{{queue=\"{q}\"}} "),
         "s3logsbeat_object_processing_seconds_count 1",
         "s3logsbeat_output_request_seconds_count ",
         "# TYPE s3logsbeat_output_request_seconds histogram",
@@ -215,7 +212,7 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
     let dir = TempDir::new("monitoring-nopoll");
     let port = free_port();
     let dead = free_port();
-    let input = "    - type: sqs\n      queues_url: [\"http://127.0.0.1:1/000000000000/q\"]\n      log_format: alb\n      wait_time: 1s\n".to_string();
+    let input = "    - type: sqs\n      queues_url: [\"http://127.0.0.1:1/000000000000/q\"]\n      log_format: alb\n      wait_time: 1s\n      queue_metrics_interval: 1s\n".to_string();
     let extra = format!("http:\n  enabled: true\n  port: {port}\n  health:\n    missed_polls: 2\n");
     let cfg = write_config(
         &dir,
@@ -235,6 +232,21 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
     )
     .await;
     assert!(last.contains("no poll has succeeded since start"), "{last}");
+    // The queue's depth cannot be read either: counted every second, its series absent, its lag 0 (no
+    // sample ever saw a message), and /health says nothing of it (the metrics are not the pipeline).
+    let (_, stats) = get_until(&format!("{base}/stats"), Duration::from_secs(30), |_, b| {
+        let s: Value = serde_json::from_str(b).unwrap();
+        s["counters"]["sqs_queue_attributes_errors"].as_u64() >= Some(4)
+    })
+    .await;
+    let s: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(
+        s["sqs_queues"]["http://127.0.0.1:1/000000000000/q"],
+        json!({"oldest_message_age_seconds": 0.0}),
+        "{s}"
+    );
+    let (_, health) = get(&format!("{base}/health")).await;
+    assert!(!health.contains("GetQueueAttributes"), "{health}");
 
     // A second daemon on the same port does not start.
     let run = run_to_end(daemon(&cfg, &[]), LONG).await;
@@ -246,7 +258,395 @@ async fn health_says_when_no_poll_succeeds_and_a_port_in_use_stops_the_start() {
         run.stderr
     );
     terminate(&child);
+    let stderr = expect_success(child, LONG).await;
+    // Logged when the failures began, not once a second.
+    let logged = stderr.matches("GetQueueAttributes failed").count();
+    assert_eq!(logged, 1, "{stderr}");
+}
+
+/// `promtool check metrics` on `text`: its verdict (exit status 0 and nothing to say) and what it said.
+/// A missing promtool fails the test: `make tools` (a prerequisite of `make test`) installs it.
+fn promtool_check(text: &str) -> (bool, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run promtool ({e}): `make tools` installs it (Debian package prometheus)"
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && said.trim().is_empty(), said)
+}
+
+/// GET `url` with `accept` (none: no Accept header): status, Content-Type, body.
+async fn get_metrics(url: &str, accept: Option<&str>) -> (u16, String, String) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(a) = accept {
+        req = req.header("Accept", a);
+    }
+    let r = req.send().await.unwrap();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), kind, r.text().await.unwrap())
+}
+
+const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What Prometheus 2.x sends by default.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_in_the_format_asked_for_and_a_prometheus_scrape() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("monitoring-promtool");
+    let q = moto.bucket_with_notifications("bkt", "q").await;
+    moto.put("bkt", "first.log.gz", gzip(&sample("alb-aws-docs.log")))
+        .await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{q}\"]\n      log_format: alb\n      wait_time: 1s\n"
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"mon\"\n",
+        es.url
+    );
+    let extra = format!("http:\n  enabled: true\n  port: {port}\n");
+    let cfg = write_config(
+        &dir,
+        &config_text(Some(&moto.endpoint), &[input], &output, &extra),
+    );
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    // Every kind of series has a value: counters, labelled counters, gauges, histogram buckets.
+    eventually(LONG, "4 events delivered", || async {
+        es.docs("mon").await.len() == 4
+    })
+    .await;
+
+    // The text format 0.0.4 unless OpenMetrics is asked for: promtool (and older scrapers) read only it.
+    for accept in [
+        None,
+        Some("text/plain;version=0.0.4"),
+        Some("text/plain"),
+        Some("*/*"),
+        Some("application/openmetrics-text;q=0,text/plain;q=0.5"),
+    ] {
+        let (code, kind, text) = get_metrics(&url, accept).await;
+        assert_eq!((code, kind.as_str()), (200, TEXT_004), "Accept {accept:?}");
+        assert!(!text.contains("# EOF"), "Accept {accept:?}:\n{text}");
+        let (ok, said) = promtool_check(&text);
+        assert!(
+            ok,
+            "promtool check metrics (Accept {accept:?}):\n{said}\n{text}"
+        );
+        for want in [
+            "# TYPE s3logsbeat_sqs_messages_received_total counter\n",
+            "s3logsbeat_events_total{outcome=\"delivered\"} 4\n",
+            &format!(
+                "s3logsbeat_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+            "# TYPE process_cpu_seconds_total counter\n",
+            "process_resident_memory_bytes ",
+            "process_virtual_memory_bytes ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(
+                text.contains(want),
+                "{want} in (Accept {accept:?}):\n{text}"
+            );
+        }
+    }
+    // OpenMetrics when asked for first, as Prometheus does.
+    for accept in [
+        "application/openmetrics-text; version=1.0.0",
+        "application/openmetrics-text",
+        PROMETHEUS_ACCEPT,
+    ] {
+        let (code, kind, text) = get_metrics(&url, Some(accept)).await;
+        assert_eq!(
+            (code, kind.as_str()),
+            (200, OPENMETRICS),
+            "Accept {accept:?}"
+        );
+        assert!(text.ends_with("# EOF\n"), "Accept {accept:?}:\n{text}");
+        assert!(
+            text.contains("# TYPE s3logsbeat_sqs_messages_received counter\n"),
+            "{text}"
+        );
+    }
+    // No help text ends in two full stops, in either format.
+    for accept in [None, Some(PROMETHEUS_ACCEPT)] {
+        let text = get_metrics(&url, accept).await.2;
+        let doubled: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("# HELP") && l.ends_with(".."))
+            .collect();
+        assert!(doubled.is_empty(), "{doubled:#?}");
+    }
+
+    // A real Prometheus scrapes it (asking for OpenMetrics, which it parses strictly): the target is up
+    // and the series are stored.
+    let prom = Prometheus::start(&dir, port).await;
+    let up = prom
+        .query_until("up{job=\"s3logsbeat\"}", Duration::from_secs(30), |r| {
+            r.first().map(|s| s["value"][1] == "1").unwrap_or(false)
+        })
+        .await;
+    assert_eq!(up[0]["value"][1], "1", "{up:?}");
+    let delivered = prom
+        .query_until(
+            "s3logsbeat_events_total{outcome=\"delivered\"}",
+            Duration::from_secs(10),
+            |r| !r.is_empty(),
+        )
+        .await;
+    assert_eq!(delivered[0]["value"][1], "4", "{delivered:?}");
+    let info = prom
+        .query_until("s3logsbeat_build_info", Duration::from_secs(10), |r| {
+            !r.is_empty()
+        })
+        .await;
+    assert_eq!(
+        info[0]["metric"]["version"],
+        env!("CARGO_PKG_VERSION"),
+        "{info:?}"
+    );
+    drop(prom);
+
+    terminate(&child);
     expect_success(child, LONG).await;
+}
+
+/// The value of the series `series` (name and labels, as written) in a text answer; `None` without it.
+fn series(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_depth_and_lag_per_queue_the_lag_growing_while_readers_are_busy() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("monitoring-queues");
+    moto.create_bucket("bkt").await;
+    let idle = moto.create_queue("idle").await;
+    let busy = moto.create_queue("busy").await;
+    let later = moto.create_queue("later").await;
+    // 140 events per object: the smallest publish queue the config accepts (min_events + one 512-event
+    // chunk) holds under four objects, so with one reader and a slow output most messages wait.
+    let body = sample("elb-logstash-patterns.log").repeat(35);
+    for i in 0..8 {
+        let key = format!("k{i}.log");
+        moto.put("bkt", &key, body.clone()).await;
+        moto.send_message(
+            &busy,
+            &format!("{{\"Records\":[{}]}}", s3_record("bkt", &key)),
+        )
+        .await;
+    }
+    // Every message of the busy queue was sent before this.
+    let sent = Instant::now();
+    // A message delayed for longer than the test: not waiting for a reader yet.
+    moto.sqs()
+        .send_message()
+        .queue_url(&later)
+        .message_body(format!("{{\"Records\":[{}]}}", s3_record("bkt", "k0.log")))
+        .delay_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    es.faults(json!({"latency_ms": 8000})).await;
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{idle}\", \"{busy}\", \"{later}\"]\n      log_format: elb\n      wait_time: 1s\n      workers: 1\n      max_number_of_messages: 1\n      queue_metrics_interval: 1s\n"
+    );
+    let output = format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"q\"\n  bulk_max_size: 140\n",
+        es.url
+    );
+    let extra = format!(
+        "http:\n  enabled: true\n  port: {port}\nqueue.mem:\n  events: 516\n  flush.min_events: 4\n  flush.timeout: 50ms\n"
+    );
+    let cfg = write_config(
+        &dir,
+        &config_text(Some(&moto.endpoint), &[input], &output, &extra),
+    );
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+
+    let visible =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"visible\"}}");
+    let in_flight =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"in_flight\"}}");
+    let delayed =
+        |q: &str| format!("s3logsbeat_sqs_queue_messages{{queue=\"{q}\",state=\"delayed\"}}");
+    let age = |q: &str| format!("s3logsbeat_sqs_oldest_message_age_seconds{{queue=\"{q}\"}}");
+
+    // The busy queue: messages waiting behind the one reader, some in flight.
+    let (_, text) = get_until(
+        &format!("{base}/metrics"),
+        Duration::from_secs(30),
+        |_, t| series(t, &visible(&busy)) >= Some(2.0) && series(t, &in_flight(&busy)) >= Some(1.0),
+    )
+    .await;
+    let (ok, said) = promtool_check(&text);
+    assert!(ok, "promtool check metrics:\n{said}\n{text}");
+    for (q, want) in [(&idle, [0.0, 0.0, 0.0]), (&later, [0.0, 0.0, 1.0])] {
+        let got = [
+            series(&text, &visible(q)),
+            series(&text, &in_flight(q)),
+            series(&text, &delayed(q)),
+        ];
+        assert_eq!(got, want.map(Some), "{q}:\n{text}");
+        // Nothing waits for a reader there, whatever waits on the busy queue.
+        assert_eq!(series(&text, &age(q)), Some(0.0), "{q}:\n{text}");
+    }
+
+    // While the reader is held by the slow output (no receive), the busy queue's lag keeps growing.
+    let first = series(&text, &age(&busy)).expect("the busy queue's age");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    let second = series(&text, &age(&busy)).expect("the busy queue's age");
+    assert!(
+        second >= first + 2.0,
+        "the age went from {first} to {second} in 3 s:\n{text}"
+    );
+    assert!(series(&text, &visible(&busy)) >= Some(1.0), "{text}");
+    // /stats holds the same, by queue URL.
+    let (_, body) = get(&format!("{base}/stats")).await;
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    let q = &stats["sqs_queues"][&busy];
+    assert!(q["visible"].as_u64() >= Some(1), "{stats}");
+    assert!(
+        q["oldest_message_age_seconds"].as_f64() >= Some(second),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["sqs_queues"][&idle]["oldest_message_age_seconds"].as_f64(),
+        Some(0.0),
+        "{stats}"
+    );
+
+    // Once the output keeps up the backlog drains. While messages are still visible the lag is the
+    // backlog's (every message was sent before `sent`), not the time since the last receive, even between
+    // two messages when none is in flight; it is 0 once nothing waits.
+    es.faults(json!({"latency_ms": 0})).await;
+    let deadline = Instant::now() + LONG;
+    let mut draining = 0;
+    loop {
+        let (_, t) = get(&format!("{base}/metrics")).await;
+        let lag = series(&t, &age(&busy));
+        if series(&t, &visible(&busy)) >= Some(1.0) {
+            let floor = sent.elapsed().as_secs_f64() - 1.0;
+            assert!(
+                lag >= Some(floor),
+                "lag {lag:?} while draining, at least {floor}:\n{t}"
+            );
+            draining += 1;
+        } else if series(&t, &in_flight(&busy)) == Some(0.0) && lag == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the busy queue did not drain:\n{t}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(draining >= 3, "the drain was seen {draining} times");
+    assert_eq!(es.docs("q").await.len(), 8 * 140);
+
+    terminate(&child);
+    let stderr = expect_success(child, LONG).await;
+    assert!(!stderr.contains("GetQueueAttributes failed"), "{stderr}");
+}
+
+/// Prometheus (the Debian package's `prometheus`) scraping `127.0.0.1:<target>` every second as job
+/// `s3logsbeat`; killed on drop.
+struct Prometheus {
+    /// Held for its kill on drop.
+    _child: tokio::process::Child,
+    api: String,
+}
+
+impl Prometheus {
+    async fn start(dir: &TempDir, target: u16) -> Prometheus {
+        let port = free_port();
+        let config = dir.0.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: s3logsbeat\n    static_configs:\n      - targets: [\"127.0.0.1:{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let child = tokio::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.0.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run prometheus ({e}): `make tools` installs it (Debian package prometheus)")
+            });
+        Prometheus {
+            _child: child,
+            api: format!("http://127.0.0.1:{port}/api/v1"),
+        }
+    }
+
+    /// Runs the instant query `q` every 200 ms until `done` accepts its result vector; panics after
+    /// `limit` with the last answer.
+    async fn query_until(
+        &self,
+        q: &str,
+        limit: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        let client = reqwest::Client::new();
+        loop {
+            let url = url::Url::parse_with_params(&format!("{}/query", self.api), [("query", q)])
+                .unwrap();
+            let last = match client.get(url).send().await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(e) => e.to_string(),
+            };
+            if let Ok(v) = serde_json::from_str::<Value>(&last) {
+                let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
+                if done(&result) {
+                    return result;
+                }
+            }
+            assert!(Instant::now() < deadline, "{q}: last answer {last}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// The endpoint served in this process, with no pipeline behind it (`/health` is 200).

@@ -2,7 +2,8 @@
 //! feature, `S3LOGSBEAT_FAULTS`): a panic in a reader or in an output fails only the message it concerned,
 //! which comes back at once and is delivered, while the other messages keep flowing; the panic is logged
 //! with the queue, message and object; an output that keeps panicking stops the daemon with a non-zero
-//! exit instead of polling for ever; `s3import` reports a reader panic and exits non-zero.
+//! exit instead of polling for ever; a queue sampler that panics stops the daemon at once, naming its
+//! queue; `s3import` reports a reader panic and exits non-zero.
 //!
 //! Real parts: moto's S3 and SQS, the `s3logsbeat` binary, the file output.
 
@@ -150,6 +151,45 @@ async fn an_output_that_keeps_panicking_stops_the_daemon_and_gives_the_message_b
     // Not held in flight by a heartbeat: visible again for another consumer.
     assert_eq!(moto.queue_counts(&q).await, (1, 0));
     assert!(ids_written(&out).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_sampler_that_panics_stops_the_daemon_at_once_naming_its_queue() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("sampler-panic");
+    let calm = moto.create_queue("calm").await;
+    let q = moto.create_queue("q").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{calm}\", \"{q}\"]\n      log_format: elb\n      wait_time: 1s\n      queue_metrics_interval: 1s\n"
+    );
+    let extra = format!("http:\n  enabled: true\n  port: {port}\n");
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            Some(&moto.endpoint),
+            &[input],
+            "output.console: {}\n",
+            &extra,
+        ),
+    );
+    let mut cmd = daemon(&cfg, &[]);
+    cmd.env("S3LOGSBEAT_FAULTS", "sampler_panic=/q");
+    // No signal: the panic alone ends the run.
+    let run = run_to_end(cmd, LONG).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "stopping: the queue sampler of {q} panicked: fault hook: sampler_panic on {q}"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(counter(&run.stderr, "task_panics"), 1, "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -229,7 +229,12 @@ pub struct SqsSettings {
     pub max_messages: i32,
     /// Visibility timeout set on receive and renewed while in flight.
     pub visibility_timeout: Duration,
+    /// How often each queue's depth is read for the monitoring endpoint; `None`: never.
+    pub queue_metrics_interval: Option<Duration>,
 }
+
+/// Default `queue_metrics_interval`.
+pub const DEFAULT_QUEUE_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 
 /// A validated `type: s3` input.
 #[derive(Clone, Debug)]
@@ -329,12 +334,28 @@ pub(super) fn validate(
                     format!("{key}.visibility_timeout must be between 2s and 12h"),
                 );
             }
+            let queue_metrics_interval = input
+                .queue_metrics_interval
+                .map_or(DEFAULT_QUEUE_METRICS_INTERVAL, |d| d.0);
+            // Under a second is more calls than a gauge read every few seconds needs; over an hour the
+            // depth says little about now.
+            if !queue_metrics_interval.is_zero()
+                && (queue_metrics_interval < Duration::from_secs(1)
+                    || queue_metrics_interval > Duration::from_secs(3600))
+            {
+                p.push(
+                    format!("{key}.queue_metrics_interval"),
+                    format!("{key}.queue_metrics_interval must be 0s (off) or between 1s and 1h"),
+                );
+            }
             InputSource::Sqs(SqsSettings {
                 queues: input.queues_url.clone(),
                 poll_frequency: input.poll_frequency.map(|d| d.0).unwrap_or_default(),
                 wait_time,
                 max_messages: max_messages.clamp(1, 10) as i32,
                 visibility_timeout,
+                queue_metrics_interval: (!queue_metrics_interval.is_zero())
+                    .then_some(queue_metrics_interval),
             })
         }
         InputType::S3 => {
@@ -357,6 +378,10 @@ pub(super) fn validate(
                     ),
                     ("visibility_timeout", input.visibility_timeout.is_some()),
                     ("poll_frequency", input.poll_frequency.is_some()),
+                    (
+                        "queue_metrics_interval",
+                        input.queue_metrics_interval.is_some(),
+                    ),
                 ],
                 "sqs",
             );

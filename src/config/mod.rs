@@ -545,12 +545,47 @@ output.console:
                 assert_eq!(q.wait_time, Duration::from_secs(20));
                 assert_eq!(q.max_messages, 10);
                 assert_eq!(q.visibility_timeout, Duration::from_secs(300));
+                assert_eq!(q.queue_metrics_interval, Some(Duration::from_secs(15)));
                 assert_eq!(s.inputs[0].workers, 5);
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(s.queue.events, 4096);
         assert_eq!(s.queue.flush_timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn queue_metrics_interval_is_off_or_within_its_bounds_and_only_for_sqs() {
+        let interval = |v: &str| {
+            let s = settings(
+                BASE,
+                &[&format!("s3logsbeat.inputs.0.queue_metrics_interval={v}")],
+                Mode::All,
+            )?;
+            match &s.inputs[0].source {
+                InputSource::Sqs(q) => Ok::<_, Vec<ConfigError>>(q.queue_metrics_interval),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(interval("0s").unwrap(), None);
+        assert_eq!(interval("1s").unwrap(), Some(Duration::from_secs(1)));
+        assert_eq!(interval("1h").unwrap(), Some(Duration::from_secs(3600)));
+        for bad in ["500ms", "61m"] {
+            let e = interval(bad).unwrap_err()[0].to_string();
+            assert!(
+                e.contains("s3logsbeat.inputs.0.queue_metrics_interval must be 0s (off) or between 1s and 1h"),
+                "{bad}: {e}"
+            );
+        }
+        let e = first_error(
+            BASE,
+            &["s3logsbeat.inputs.1.queue_metrics_interval=15s"],
+            Mode::All,
+        );
+        assert!(
+            e.contains("s3logsbeat.inputs.1.queue_metrics_interval only applies to type sqs"),
+            "{e}"
+        );
     }
 
     #[test]

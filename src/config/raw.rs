@@ -338,6 +338,10 @@ pub struct RawInput {
     /// extended every half of this, so a large object is never processed twice. Up to 12h. Default: 300s.
     #[serde(default)]
     pub visibility_timeout: Option<Dur>,
+    /// `type: sqs`: how often each queue's depth is read (GetQueueAttributes) for the monitoring
+    /// endpoint's queue metrics, `0s` for never; only with `http.enabled`. 1s to 1h. Default: 15s.
+    #[serde(default)]
+    pub queue_metrics_interval: Option<Dur>,
     /// `type: sqs`: messages (for `s3`: objects) processed at once per input. Default: 5.
     #[serde(default)]
     pub workers: Option<usize>,

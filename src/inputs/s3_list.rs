@@ -66,7 +66,7 @@ pub async fn list(
             }
             let size = o.size().unwrap_or(0).max(0) as u64;
             Metrics::add(&metrics.s3_objects_listed, 1);
-            Metrics::add(&metrics.s3_bytes_listed, size);
+            Metrics::add(&metrics.s3_listed_bytes, size);
             let listed = Listed {
                 object: ObjectRef {
                     bucket: uri.bucket.clone(),

@@ -6,6 +6,7 @@
 //! - [`heartbeat`]: extends the visibility of messages still being worked on.
 //! - [`deleter`]: deletes delivered messages, gives failed ones back.
 //! - [`batch`]: SQS's ten-entry batch calls.
+//! - [`sampler`]: one per watched queue; its depth for the monitoring endpoint (GetQueueAttributes).
 //!
 //! What must stay true: this input is the only code that deletes a message or changes its visibility;
 //! outputs never call SQS.
@@ -15,3 +16,4 @@ pub mod deleter;
 pub mod heartbeat;
 pub mod poller;
 pub mod registry;
+pub mod sampler;

@@ -12,7 +12,7 @@
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::registry::{MessageRef, Registry};
 use crate::ack::AckGroup;
@@ -128,10 +128,11 @@ impl Poller {
                 .live
                 .aws_access(&format!("sqs {queue_url}"), None);
             let messages = out.messages.unwrap_or_default();
-            self.metrics.live.sqs_oldest_message_age_ms.store(
-                oldest_age_ms(&messages),
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            // The visible messages left were sent after the newest taken (SQS's order is roughly oldest
+            // first), or, when none was taken, after now.
+            self.metrics
+                .live
+                .queue_received(&queue_url, messages.iter().map(sent_at).max());
             if messages.is_empty() {
                 drop(slots);
                 if self.once {
@@ -147,6 +148,7 @@ impl Poller {
             }
             Metrics::add(&self.metrics.sqs_messages_received, messages.len() as u64);
             for (m, slot) in messages.into_iter().zip(slots) {
+                let sent = sent_at(&m);
                 let (Some(receipt), Some(id)) = (m.receipt_handle, m.message_id) else {
                     tracing::error!(queue = %queue_url, "SQS returned a message without id or receipt handle");
                     continue;
@@ -156,8 +158,12 @@ impl Poller {
                     message_id: id,
                     receipt_handle: receipt,
                 };
-                self.registry
-                    .register(message.clone(), self.sqs.clone(), s.visibility_timeout);
+                self.registry.register(
+                    message.clone(),
+                    self.sqs.clone(),
+                    s.visibility_timeout,
+                    sent,
+                );
                 let body = m.body.unwrap_or_default();
                 let label = format!("message {} on {}", message.message_id, message.queue_url);
                 let registry = self.registry.clone();
@@ -187,21 +193,14 @@ impl Poller {
     }
 }
 
-/// Age of the oldest of `messages` from its SentTimestamp (epoch milliseconds), in ms; 0 for none.
-fn oldest_age_ms(messages: &[aws_sdk_sqs::types::Message]) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    messages
-        .iter()
-        .filter_map(|m| {
-            m.attributes
-                .as_ref()?
-                .get(&MessageSystemAttributeName::SentTimestamp)
+/// When `m` was sent, from its SentTimestamp (epoch milliseconds); without one (SQS always sends it when
+/// asked), now: the age it gives is then a lower bound, never an invented lag.
+fn sent_at(m: &aws_sdk_sqs::types::Message) -> SystemTime {
+    m.attributes
+        .as_ref()
+        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map_or_else(SystemTime::now, |ms| {
+            SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
         })
-        .filter_map(|t| t.parse::<u64>().ok())
-        .map(|sent| now.saturating_sub(sent))
-        .max()
-        .unwrap_or(0)
 }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
@@ -36,6 +36,8 @@ pub struct Entry {
     pub visibility: Duration,
     /// When its visibility was last set.
     pub extended: Instant,
+    /// When it was sent (its SentTimestamp): its age is the queue's lag while it is in flight.
+    pub sent: SystemTime,
     /// How its work ended, once it has.
     pub settled: Option<Outcome>,
 }
@@ -67,8 +69,14 @@ impl Registry {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A message was received.
-    pub fn register(&self, message: MessageRef, sqs: aws_sdk_sqs::Client, visibility: Duration) {
+    /// A message sent at `sent` was received.
+    pub fn register(
+        &self,
+        message: MessageRef,
+        sqs: aws_sdk_sqs::Client,
+        visibility: Duration,
+        sent: SystemTime,
+    ) {
         self.lock().insert(
             message.receipt_handle.clone(),
             Entry {
@@ -76,9 +84,21 @@ impl Registry {
                 sqs,
                 visibility,
                 extended: Instant::now(),
+                sent,
                 settled: None,
             },
         );
+    }
+
+    /// By queue, when the oldest message in flight was sent (settled ones too: they are not deleted yet).
+    pub fn oldest_sent_by_queue(&self) -> HashMap<String, SystemTime> {
+        let mut out: HashMap<String, SystemTime> = HashMap::new();
+        for e in self.lock().values() {
+            out.entry(e.message.queue_url.clone())
+                .and_modify(|t| *t = (*t).min(e.sent))
+                .or_insert(e.sent);
+        }
+        out
     }
 
     /// A message's work ended.
