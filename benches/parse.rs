@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use s3logsbeat::config::{EnrichSettings, FormatOptions, FormatSpec, LogFormat};
-use s3logsbeat::gunzip::GzipStream;
-use s3logsbeat::inflate::{self, Piece};
+use s3logsbeat::object::gunzip::GzipStream;
+use s3logsbeat::object::inflate::{self, Piece};
 use s3logsbeat::object::{Compression, ObjectId, ObjectParser};
 
 const TARGET_BYTES: usize = 100 * 1000 * 1000;
@@ -323,7 +323,7 @@ fn ship(spec: &FormatSpec, settings: &EnrichSettings, data: &[u8], out: &mut Vec
     n
 }
 
-/// [`ship`] for a gzip object inflated on a thread of its own ([`s3logsbeat::inflate`]), as the
+/// [`ship`] for a gzip object inflated on a thread of its own ([`s3logsbeat::object::inflate`]), as the
 /// daemon reads a large object while a core is free: the parse runs on this thread, the inflate on
 /// another.
 fn ship_apart(

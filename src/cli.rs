@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::FieldNames;
-use crate::enrich::ParseErrorPolicy;
+use crate::event::enrich::ParseErrorPolicy;
 use crate::formats::LogFormat;
 
 /// Ships the logs AWS writes to S3 (ALB, NLB, ELB, ALB connection logs, CloudFront, WAF, CloudTrail,

@@ -2,7 +2,7 @@
 //!
 //! Listers page through `ListObjectsV2` for each `s3://bucket/prefix` and keep objects whose LastModified
 //! is in `[since, to)` ([`crate::inputs::s3_list`]); each object becomes a job for the same readers,
-//! outputs and `_id`s as the daemon ([`crate::reader`]), with an ack group of its own whose settlement
+//! outputs and `_id`s as the daemon ([`crate::object::reader`]), with an ack group of its own whose settlement
 //! counts it done or failed. So importing what the daemon already shipped, or importing twice, adds no
 //! document, and nothing is held per object once it is delivered. The run ends when every object was
 //! read and every event acknowledged; it succeeds only then.
@@ -24,10 +24,10 @@ use crate::config::{InputSource, Settings};
 use crate::inputs::notification::ObjectRef;
 use crate::inputs::s3_list::{self, Listed};
 use crate::inputs::sqs::batch;
-use crate::metrics::Metrics;
+use crate::object::reader::{Job, Readers};
+use crate::ops::metrics::Metrics;
 use crate::percent;
 use crate::pipeline::{self, StartError};
-use crate::reader::{Job, Readers};
 use crate::shutdown::Shutdown;
 use crate::supervise;
 
@@ -125,7 +125,7 @@ pub async fn run(
             _ => None,
         };
         let clients = Arc::new(
-            crate::aws::clients(&input.aws, hint)
+            crate::inputs::aws::clients(&input.aws, hint)
                 .await
                 .map_err(|error| StartError::Aws {
                     input: input.index,
@@ -245,7 +245,7 @@ async fn print_listing(mut rx: mpsc::Receiver<Listed>, formats: crate::config::F
     use std::io::Write;
     while let Some(l) = rx.recv().await {
         let o = &l.object;
-        let what = match crate::route::choose(&formats, &o.bucket, &o.key) {
+        let what = match crate::formats::route::choose(&formats, &o.bucket, &o.key) {
             None => {
                 "unmatched: no format for this key (file_selectors, log_format), not read".into()
             }

@@ -14,10 +14,10 @@ use s3logsbeat::config::{
     load, redact, ConfigError, FieldNames, LogFormat, Mode, OutputSettings, Settings,
 };
 use s3logsbeat::import::ImportMode;
+use s3logsbeat::outputs::elasticsearch::template;
 use s3logsbeat::outputs::elasticsearch::{setup, Elasticsearch};
 use s3logsbeat::outputs::Output;
 use s3logsbeat::shutdown::Shutdown;
-use s3logsbeat::template;
 use s3logsbeat::{import, parse_cmd, pipeline};
 
 /// A line on stderr; a closed or broken stderr is ignored (`eprintln!` would panic).
@@ -162,7 +162,7 @@ fn test_input(a: &OutputTestArgs) -> ExitCode {
         Err(code) => return code,
     };
     if !a.log.debug.is_empty() {
-        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+        let _ = s3logsbeat::ops::logging::init(&settings.logging, &a.log.debug, true);
     }
     let runtime = match small_runtime() {
         Ok(r) => r,
@@ -178,7 +178,7 @@ fn test_input(a: &OutputTestArgs) -> ExitCode {
                 s3logsbeat::config::InputSource::S3(_) => ("s3", None),
             };
             out!("s3logsbeat.inputs.{} (type: {kind}):", input.index);
-            let clients = match s3logsbeat::aws::clients(&input.aws, first_queue).await {
+            let clients = match s3logsbeat::inputs::aws::clients(&input.aws, first_queue).await {
                 Ok(c) => c,
                 Err(e) => {
                     ok = false;
@@ -212,14 +212,14 @@ fn test_output(a: &OutputTestArgs) -> ExitCode {
         Err(code) => return code,
     };
     if !a.log.debug.is_empty() {
-        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+        let _ = s3logsbeat::ops::logging::init(&settings.logging, &a.log.debug, true);
     }
     let runtime = match small_runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let metrics = std::sync::Arc::new(s3logsbeat::metrics::Metrics::default());
+        let metrics = std::sync::Arc::new(s3logsbeat::ops::metrics::Metrics::default());
         let output = match Output::new(&settings.output, metrics) {
             Ok(o) => o,
             Err(e) => {
@@ -254,7 +254,7 @@ fn setup(a: &SetupArgs) -> ExitCode {
     // `--index-template` or nothing: the template is the one asset there is to set up.
     let _ = a.index_template;
     if !a.log.debug.is_empty() {
-        let _ = s3logsbeat::logging::init(&settings.logging, &a.log.debug, true);
+        let _ = s3logsbeat::ops::logging::init(&settings.logging, &a.log.debug, true);
     }
     let OutputSettings::Elasticsearch(es) = &settings.output else {
         say!(
@@ -268,7 +268,7 @@ fn setup(a: &SetupArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let metrics = std::sync::Arc::new(s3logsbeat::metrics::Metrics::default());
+        let metrics = std::sync::Arc::new(s3logsbeat::ops::metrics::Metrics::default());
         let es = match Elasticsearch::new(es, metrics) {
             Ok(e) => e,
             Err(e) => {
@@ -306,7 +306,8 @@ fn prepare(
     mode: Mode,
 ) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
     let settings = load_settings(c, mode)?;
-    if let Err(e) = s3logsbeat::logging::init(&settings.logging, &log.debug, log.log_to_stderr) {
+    if let Err(e) = s3logsbeat::ops::logging::init(&settings.logging, &log.debug, log.log_to_stderr)
+    {
         say!("cannot open the log files: {e}");
         return Err(ExitCode::FAILURE);
     }

@@ -12,10 +12,10 @@ use crate::config::{
     self, AwsSettings, EnrichSettings, FieldNames, FormatOptions, FormatSpec, Formats, LogFormat,
     Mode, Settings,
 };
+use crate::event::processors::Finished;
 use crate::event::Event;
 use crate::object::DEFAULT_MAX_LINE_BYTES;
 use crate::object::{ObjectId, ObjectParser, ObjectStats};
-use crate::processors::Finished;
 
 /// What `parse` did.
 #[derive(Debug, Clone)]
@@ -243,7 +243,7 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         .strip_prefix("s3://")
         .and_then(|r| r.split_once('/'))
         .map_or("", |(b, _)| b);
-    let spec = crate::route::choose(&formats, bucket, &key).ok_or_else(|| {
+    let spec = crate::formats::route::choose(&formats, bucket, &key).ok_or_else(|| {
         format!(
             "{path}: no format for this key (auto does not know it, and no file_selectors entry matches): give --format"
         )
@@ -264,8 +264,9 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
     let post = std::cell::Cell::new(Finished::default());
     let mut write_events = |parser: &mut ObjectParser<'_>, buf: &mut Vec<u8>| -> Result<(), Stop> {
         let mut events: Vec<Event> = parser.drain().collect();
-        let done = crate::processors::finish(spec.format(), field_names, &processors, &mut events)
-            .map_err(|why| Stop::Unreadable(format!("{path}: {why}")))?;
+        let done =
+            crate::event::processors::finish(spec.format(), field_names, &processors, &mut events)
+                .map_err(|why| Stop::Unreadable(format!("{path}: {why}")))?;
         let mut sum = post.get();
         sum.filtered += done.filtered;
         sum.capped += done.capped;
@@ -297,7 +298,7 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
             Err(e) => return Err(format!("{name}: {e}")),
         };
         // Fed in small pieces, written in between, so memory does not depend on the compression ratio.
-        for piece in chunk[..n].chunks(crate::fetch::FEED_BYTES) {
+        for piece in chunk[..n].chunks(crate::object::fetch::FEED_BYTES) {
             let mut written = Ok(());
             parser
                 .feed_all(piece, |p| {
@@ -351,7 +352,7 @@ pub fn open_s3(uri: &str, aws: &AwsSettings) -> Result<Box<dyn Read + Send>, Str
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     let clients = rt
-        .block_on(crate::aws::clients(aws, None))
+        .block_on(crate::inputs::aws::clients(aws, None))
         .map_err(|e| format!("{uri}: {e}"))?;
     let mut body = rt
         .block_on(clients.s3.get_object().bucket(&bucket).key(&key).send())

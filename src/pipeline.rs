@@ -26,11 +26,11 @@ use crate::inputs::sqs::poller::Poller;
 use crate::inputs::sqs::registry::Registry;
 use crate::inputs::sqs::sampler::Sampler;
 use crate::inputs::sqs::{deleter, heartbeat};
-use crate::metrics::{HealthLimits, Metrics};
-use crate::monitor;
+use crate::object::reader::Readers;
+use crate::ops::metrics::{HealthLimits, Metrics};
+use crate::ops::monitor;
 use crate::outputs::{self, Output, SetupError};
 use crate::queue::{self, BatchSettings, QueueSender};
-use crate::reader::Readers;
 use crate::shutdown::Shutdown;
 use crate::supervise;
 
@@ -49,7 +49,7 @@ pub enum StartError {
         /// The input's position.
         input: usize,
         /// What is missing.
-        error: crate::aws::StartupError,
+        error: crate::inputs::aws::StartupError,
     },
 }
 
@@ -151,7 +151,7 @@ pub async fn run(
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
-        let clients = crate::aws::clients(&input.aws, s.queues.first().map(String::as_str))
+        let clients = crate::inputs::aws::clients(&input.aws, s.queues.first().map(String::as_str))
             .await
             .map_err(|error| StartError::Aws {
                 input: input.index,
@@ -319,8 +319,12 @@ pub fn start_delivery(
     if let Output::Elasticsearch(es) = &mut output {
         let t = &settings.template;
         if t.enabled {
-            let formats = crate::template::formats_in_use(&settings.inputs);
-            es.install_template_first(&t.name, crate::template::template(&formats, t), t.overwrite);
+            let formats = crate::outputs::elasticsearch::template::formats_in_use(&settings.inputs);
+            es.install_template_first(
+                &t.name,
+                crate::outputs::elasticsearch::template::template(&formats, t),
+                t.overwrite,
+            );
         }
     }
     let output = Arc::new(output);

@@ -13,7 +13,7 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use tokio::task::JoinError;
 
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 /// The message of a panic payload (`panic!("...")` gives a `&str` or a `String`).

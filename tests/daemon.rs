@@ -693,7 +693,7 @@ async fn a_large_gzip_object_is_inflated_on_its_own_thread_with_the_same_events(
     let mut big = gzip(&text[..cut]);
     big.extend(gzip(&text[cut..]));
     assert!(
-        big.len() as u64 >= s3logsbeat::inflate::THREAD_MIN_BYTES,
+        big.len() as u64 >= s3logsbeat::object::inflate::THREAD_MIN_BYTES,
         "{}",
         big.len()
     );

@@ -284,7 +284,7 @@ fn g2_processors_drop_the_deep_event_too() {
         &cloudwatch_decoding_json(),
         "G1_cloudwatch_deep_json.cloudwatch.json",
     );
-    let done = s3logsbeat::processors::finish(
+    let done = s3logsbeat::event::processors::finish(
         s3logsbeat::config::LogFormat::Cloudwatch,
         input.field_names,
         &input.processors,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use s3logsbeat::config::{FormatSpec, LogFormat};
-use s3logsbeat::enrich::{EnrichSettings, PARSE_FAILURE_TAG};
+use s3logsbeat::event::enrich::{EnrichSettings, PARSE_FAILURE_TAG};
 mod common;
 
 use common::parse_object;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ferro_lumberjack::server::{Listener, Server, ServerConnection};
 use s3logsbeat::ack::AckGroup;
 use s3logsbeat::event::{Event, EventId, Timestamp};
-use s3logsbeat::metrics::Metrics;
+use s3logsbeat::ops::metrics::Metrics;
 use s3logsbeat::outputs::Output;
 use s3logsbeat::queue::{self, Batch};
 use s3logsbeat::shutdown::Shutdown;

@@ -38,7 +38,7 @@ fn a_large_object_with_a_huge_line_is_read_in_bounded_memory() {
     let mut feed = |gz: &mut flate2::write::GzEncoder<Vec<u8>>, parser: &mut ObjectParser<'_>| {
         let compressed = std::mem::take(gz.get_mut());
         // As the daemon's reader does: 8 KiB pieces, events taken away in between.
-        for c in compressed.chunks(s3logsbeat::fetch::FEED_BYTES) {
+        for c in compressed.chunks(s3logsbeat::object::fetch::FEED_BYTES) {
             parser
                 .feed_all(c, |p| events += p.drain().count() as u64)
                 .unwrap();
@@ -66,7 +66,7 @@ fn a_large_object_with_a_huge_line_is_read_in_bounded_memory() {
         }
     }
     let rest = gz.finish().unwrap();
-    for c in rest.chunks(s3logsbeat::fetch::FEED_BYTES) {
+    for c in rest.chunks(s3logsbeat::object::fetch::FEED_BYTES) {
         parser
             .feed_all(c, |p| events += p.drain().count() as u64)
             .unwrap();

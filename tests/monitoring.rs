@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use s3logsbeat::metrics::{HealthLimits, Metrics};
-use s3logsbeat::monitor;
+use s3logsbeat::ops::metrics::{HealthLimits, Metrics};
+use s3logsbeat::ops::monitor;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

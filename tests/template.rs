@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::*;
 use s3logsbeat::config::{FieldNames, LogFormat};
-use s3logsbeat::template::{type_of, FieldType};
+use s3logsbeat::outputs::elasticsearch::template::{type_of, FieldType};
 use serde_json::Value;
 
 /// Every leaf of `doc` as (dotted path, value); array items are checked one by one under the array's path.
@@ -62,7 +62,7 @@ fn check_named(format: LogFormat, names: FieldNames, name: &str, data: &[u8]) ->
     for e in &parsed.events {
         let mut e = e.clone();
         if names == FieldNames::Ecs {
-            s3logsbeat::ecs::apply(format, &mut e, &mut 0).unwrap();
+            s3logsbeat::event::ecs::apply(format, &mut e, &mut 0).unwrap();
         }
         let doc: Value = serde_json::from_str(&e.doc).unwrap();
         if names == FieldNames::Ecs && format != LogFormat::Json {
@@ -281,7 +281,7 @@ fn ecs_names_per_format_as_filebeats_aws_module() {
             1 << 20,
         );
         let mut e = parsed.events[0].clone();
-        s3logsbeat::ecs::apply(format, &mut e, &mut 0).unwrap();
+        s3logsbeat::event::ecs::apply(format, &mut e, &mut 0).unwrap();
         serde_json::from_str(&e.doc).unwrap()
     };
     let alb = first(LogFormat::Alb, "alb-aws-docs.log");

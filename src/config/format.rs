@@ -92,7 +92,7 @@ impl LogFormat {
     }
 }
 
-/// The formats `log_format: auto` can recognise from a key (see `crate::route`).
+/// The formats `log_format: auto` can recognise from a key (see `crate::formats::route`).
 pub const AUTO_FORMATS: [LogFormat; 9] = [
     LogFormat::Alb,
     LogFormat::Elb,

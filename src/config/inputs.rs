@@ -145,7 +145,7 @@ pub struct InputSettings {
     pub processors: super::processors::Processors,
 }
 
-/// How an input chooses the format of an object (see `crate::route`).
+/// How an input chooses the format of an object (see `crate::formats::route`).
 #[derive(Clone, Debug)]
 pub struct Formats {
     /// `file_selectors`, in order: the first whose regex matches the key wins.
@@ -495,7 +495,7 @@ fn warn_without_ecs_names(formats: &Formats, key: &str, p: &mut Problems) {
     let why = "has no ECS mapping: under field_names: ecs its events keep their own field names";
     for (j, (_, spec)) in formats.selectors.iter().enumerate() {
         let f = spec.format();
-        if !crate::ecs::has_mapping(f) {
+        if !crate::event::ecs::has_mapping(f) {
             let skey = format!("{key}.file_selectors.{j}");
             p.warn(
                 format!("{skey}.log_format"),
@@ -510,7 +510,7 @@ fn warn_without_ecs_names(formats: &Formats, key: &str, p: &mut Problems) {
     };
     for spec in fallback {
         let f = spec.format();
-        if !crate::ecs::has_mapping(f) {
+        if !crate::event::ecs::has_mapping(f) {
             let what = if auto {
                 format!("log_format auto reads {f}, which")
             } else {

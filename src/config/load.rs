@@ -1,4 +1,4 @@
-//! From the YAML text to [`RawConfig`]: dotted keys, `${VAR}` references and `-E` overrides, with
+//! From the YAML text to `RawConfig`: dotted keys, `${VAR}` references and `-E` overrides, with
 //! errors that name the key and where its value came from (the file's line, or the `-E` that set it).
 //!
 //! Structural mistakes (an unknown key, a wrong type, an unknown variant) are all collected, not only

@@ -1,13 +1,13 @@
 //! Configuration: `s3logsbeat.yml` in, validated [`Settings`] out.
 //!
-//! [`load::load_file`] reads the YAML (dotted keys, `${VAR}`, `-E` overrides) into [`raw::RawConfig`];
+//! [`load::load_file`] reads the YAML (dotted keys, `${VAR}`, `-E` overrides) into `raw::RawConfig`;
 //! [`Settings::validate`] checks it once, for the mode being run, and compiles what needs compiling
 //! (formats and time layouts, regexes, index patterns, TLS files, credentials), so no other module parses
 //! a config string or opens a config file again, and `test config` refuses exactly what `run` refuses.
 //! Every problem is reported, each with the file and line of its key (or the `-E` that set it).
 //!
 //! What must stay true: this module is read by every other and reaches none of them (it depends on no
-//! other module of the crate), and nothing outside it reads [`raw`].
+//! other module of the crate), and nothing outside it reads `raw`.
 
 pub mod compat;
 pub mod format;
@@ -875,7 +875,7 @@ output.console: {}
             "{w:?}"
         );
         for f in super::format::AUTO_FORMATS {
-            assert!(crate::ecs::has_mapping(f), "{f}");
+            assert!(crate::event::ecs::has_mapping(f), "{f}");
         }
     }
 

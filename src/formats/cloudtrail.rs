@@ -1,6 +1,6 @@
 //! `cloudtrail`: CloudTrail records, one event each.
 //!
-//! The object is one JSON document `{"Records":[...]}`, compact or pretty-printed; [`crate::framing`]
+//! The object is one JSON document `{"Records":[...]}`, compact or pretty-printed; [`crate::object::framing`]
 //! hands this format one element of `Records` at a time, so a large object is never held whole. Each
 //! record keeps CloudTrail's own keys as they are (`eventName`, `eventSource`, `eventID`,
 //! `userIdentity`, ...; nulls removed, as for `json`), `eventTime` included, and `@timestamp` is

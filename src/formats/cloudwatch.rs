@@ -1,7 +1,7 @@
 //! `cloudwatch`: CloudWatch Logs events, from the two ways they reach S3.
 //!
 //! - A subscription through Kinesis Data Firehose: each unit is one payload (a JSON document; the object
-//!   holds them back to back, gzip inside gzip, which [`crate::object`] and [`crate::framing`] undo).
+//!   holds them back to back, gzip inside gzip, which [`crate::object`] and [`crate::object::framing`] undo).
 //!   A `DATA_MESSAGE` payload gives one event per `logEvents` entry, with `message`, `id`, `log_group`,
 //!   `log_stream`, `owner`, `subscription_filters` and `@timestamp` from the entry's `timestamp`
 //!   (epoch ms). A `CONTROL_MESSAGE` (Firehose's connectivity check) gives none and is counted as

@@ -1,9 +1,9 @@
 //! Log formats: one unit of text in (a line; for `cloudtrail` one record, for `cloudwatch` one payload, as
-//! [`crate::framing`] cuts them), zero or more parsed records out.
+//! [`crate::object::framing`] cuts them), zero or more parsed records out.
 //!
 //! A [`LineParser`] is made per S3 object (CloudFront and VPC flow logs learn their columns from the
 //! object's header lines) and called for every non-blank unit. It appends the record's fields to a reusable
-//! [`LineOut`], borrowing from the line; [`crate::enrich`] turns each record into an [`crate::event::Event`].
+//! [`LineOut`], borrowing from the line; [`crate::event::enrich`] turns each record into an [`crate::event::Event`].
 //! ALB and classic ELB put their fields through a [`FieldSink`] instead, which is a [`LineOut`] or a writer
 //! of the document itself ([`LineParser::parse_direct`]); the formats still know nothing of documents.
 //!
@@ -23,6 +23,7 @@ pub mod custom;
 pub mod elb;
 pub mod json;
 pub mod nlb;
+pub mod route;
 pub mod s3access;
 pub mod time;
 pub mod tokens;
@@ -359,7 +360,7 @@ fn recycle_vec<'b>(mut v: Vec<(Name<'_>, Value<'_>)>) -> Vec<(Name<'b>, Value<'b
 
 /// Where a fixed-column format (ALB, classic ELB) puts a line's fields, in order: a [`LineOut`], which
 /// keeps them as values for the general document writer, or a writer of the document's JSON itself
-/// (`crate::enrich`), which spares the ALB hot path the list of values and a second walk over it.
+/// (`crate::event::enrich`), which spares the ALB hot path the list of values and a second walk over it.
 ///
 /// The parser calls [`FieldSink::time`] once, before the first field, and [`FieldSink::set_quote_free`]
 /// last, once every field is read, whatever the result. A sink that wrote fields as they came may have

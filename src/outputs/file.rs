@@ -135,7 +135,7 @@ struct Piece {
     /// Where each event's head ends in `heads`.
     ends: Vec<usize>,
     /// The documents (shared with the batch, not copied).
-    docs: Vec<crate::doc::Doc>,
+    docs: Vec<crate::event::doc::Doc>,
     /// The documents' bytes.
     bytes: usize,
 }

@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::LogstashSettings;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::outputs::compress::{Compressors, Framing};
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;

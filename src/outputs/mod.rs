@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, Mutex};
 
 use crate::config::OutputSettings;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 use crate::supervise;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::batch;
 use super::registry::{by_queue, Entry, Registry};
 use crate::ack::Outcome;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 /// Runs until the registry is closed and every settled message is handled.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::batch;
 use super::registry::{by_queue, Registry};
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 
 /// Extends due messages every 500 ms until `stop` fires.
 pub async fn run(

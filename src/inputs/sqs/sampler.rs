@@ -1,6 +1,6 @@
 //! The queue sampler: one per watched queue (an sqs input's queues, with `http.enabled` and a
 //! `queue_metrics_interval`), on a schedule of its own: GetQueueAttributes in, the queue's depth (visible,
-//! in flight, delayed) out into [`Live`](crate::metrics::Live), where the monitoring endpoint reads it
+//! in flight, delayed) out into [`Live`](crate::ops::metrics::Live), where the monitoring endpoint reads it
 //! with the queue's lag. It shares nothing with polling but the SQS client, so a slow or failing call
 //! never holds a receive back, and a poller waiting for a free reader never holds a sample back.
 //!
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::sync::watch;
 
-use crate::aws::Failure;
-use crate::metrics::{Metrics, QueueDepth};
+use crate::inputs::aws::Failure;
+use crate::ops::metrics::{Metrics, QueueDepth};
 
 /// While failures go on for the same reason, how often they are logged again.
 pub const LOG_AGAIN: Duration = Duration::from_secs(15 * 60);
@@ -99,7 +99,7 @@ impl Sampler {
             )
             .send()
             .await
-            .map_err(|e| match crate::aws::classify(&e) {
+            .map_err(|e| match crate::inputs::aws::classify(&e) {
                 Failure::Permanent(why) | Failure::Transient(why) => why,
             })?;
         let attributes = out.attributes.unwrap_or_default();

@@ -15,7 +15,7 @@ use chrono::{SecondsFormat, Utc};
 use super::retry::{Item, Rejected};
 use super::Elasticsearch;
 use crate::event::write_json_str;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
 

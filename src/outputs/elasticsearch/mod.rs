@@ -24,13 +24,14 @@ pub mod hosts;
 pub mod index;
 pub mod retry;
 pub mod setup;
+pub mod template;
 pub mod transport;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{BackoffSettings, ElasticsearchSettings, IndexPattern};
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 

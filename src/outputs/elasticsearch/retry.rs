@@ -11,7 +11,7 @@ use super::bulk::{Action, Response};
 use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
 use crate::ack::AckGroup;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
 

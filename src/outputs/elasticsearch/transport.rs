@@ -12,7 +12,7 @@ use super::concurrency::Limiter;
 use super::hosts::{Host, Hosts, PROBE_EVERY};
 use crate::config::{ElasticsearchSettings, Secret};
 use crate::error::chain;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::outputs::compress::{Compressors, Framing};
 use crate::outputs::SetupError;
 use crate::shutdown::Shutdown;

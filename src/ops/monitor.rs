@@ -39,7 +39,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinError, JoinSet};
 
-use crate::metrics::{HealthLimits, Metrics};
+use crate::ops::metrics::{HealthLimits, Metrics};
 
 /// Connections open at once; a new one beyond closes the oldest still reading its request head.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -538,9 +538,9 @@ fn queue_metrics(reg: &mut Registry, m: &Metrics) {
 }
 
 /// The `process_*` series of every Prometheus client library, where the system tells them
-/// ([`crate::process::read`]).
+/// ([`crate::ops::process::read`]).
 fn process_metrics(reg: &mut Registry) {
-    let Some(u) = crate::process::read() else {
+    let Some(u) = crate::ops::process::read() else {
         return;
     };
     reg.register(

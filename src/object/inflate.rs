@@ -12,7 +12,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::gunzip::GzipStream;
+use crate::object::gunzip::GzipStream;
 use crate::object::{Compression, ReadErrorKind};
 
 /// Text is handed on in pieces of this many bytes (the last one may be shorter): about 120 ALB lines,

@@ -408,20 +408,20 @@ pub fn fields(format: LogFormat) -> &'static [(&'static str, FieldType)] {
 }
 
 /// Every field the template declares for `format` under `names`: the common ones, the format's table
-/// (renamed, copied or converted by [`crate::ecs::ecs_fields`] under ECS), and what ECS adds
-/// ([`crate::ecs::added`]).
+/// (renamed, copied or converted by [`crate::event::ecs::ecs_fields`] under ECS), and what ECS adds
+/// ([`crate::event::ecs::added`]).
 pub fn declared(format: LogFormat, names: FieldNames) -> Vec<(String, FieldType)> {
     let mut out: Vec<(String, FieldType)> =
         COMMON.iter().map(|(n, t)| (n.to_string(), *t)).collect();
     for (n, t) in fields(format) {
         match names {
-            FieldNames::Ecs => out.extend(crate::ecs::ecs_fields(format, n, *t)),
+            FieldNames::Ecs => out.extend(crate::event::ecs::ecs_fields(format, n, *t)),
             FieldNames::Original => out.push((n.to_string(), *t)),
         }
     }
     if names == FieldNames::Ecs {
         out.extend(
-            crate::ecs::added(format)
+            crate::event::ecs::added(format)
                 .into_iter()
                 .map(|(n, t)| (n.to_string(), t)),
         );

@@ -15,16 +15,22 @@
 //! - `log.offset` is the byte offset of the unit's first byte (a line, a CloudTrail record, a CloudWatch
 //!   payload's entry) in the decompressed object; for `cloudwatch`, after the inner gzip is undone.
 
+pub mod fetch;
+pub mod framing;
+pub mod gunzip;
+pub mod inflate;
+pub mod reader;
+
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::doc::DocBuf;
-use crate::enrich::{EnrichSettings, ObjectContext};
+use crate::event::doc::DocBuf;
+use crate::event::enrich::{EnrichSettings, ObjectContext};
+use crate::event::ids::IdBatch;
 use crate::event::{Event, EventId, Timestamp};
 use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
-use crate::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
-use crate::gunzip::GzipStream;
-use crate::ids::IdBatch;
+use crate::object::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
+use crate::object::gunzip::GzipStream;
 use crate::scan::is_plain_ascii;
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
@@ -178,7 +184,7 @@ struct LineHandler<'s> {
     /// Events produced and not yet drained, without their documents: those are in `docs`, in the same
     /// order.
     events: Vec<Pending>,
-    /// The documents of `events`, written back to back into 64 KiB blocks (see [`crate::doc`]).
+    /// The documents of `events`, written back to back into 64 KiB blocks (see [`crate::event::doc`]).
     docs: DocBuf,
     /// Ids of events in `events` still being computed (set before the events are drained).
     ids: IdBatch,
@@ -519,7 +525,9 @@ impl<'s> ObjectParser<'s> {
         let mut parser = LineParser::new(spec);
         // Records that carry no time of their own (a VPC flow log layout without `start` or `end`) take
         // the one AWS wrote into the file name, else the object's LastModified.
-        parser.set_object_time(crate::route::time_in_key(object.key).or(object.last_modified));
+        parser.set_object_time(
+            crate::formats::route::time_in_key(object.key).or(object.last_modified),
+        );
         ObjectParser {
             backlog: Vec::new(),
             decoded_elsewhere: false,
@@ -528,7 +536,11 @@ impl<'s> ObjectParser<'s> {
             handler: LineHandler {
                 head: Some(Vec::new()),
                 direct: parser.has_direct()
-                    && ctx.keeps_all(crate::template::fields(spec.format()).iter().map(|f| f.0)),
+                    && ctx.keeps_all(
+                        crate::outputs::elasticsearch::template::fields(spec.format())
+                            .iter()
+                            .map(|f| f.0),
+                    ),
                 parser,
                 ctx,
                 scratch: LineOut::new(),
@@ -545,7 +557,7 @@ impl<'s> ObjectParser<'s> {
     }
 
     /// Says that what will be fed is the object's text, decompressed elsewhere from `compression`
-    /// ([`crate::inflate`]); the compressed bytes are counted with [`ObjectParser::count_compressed`].
+    /// ([`crate::object::inflate`]); the compressed bytes are counted with [`ObjectParser::count_compressed`].
     /// Called before anything is fed.
     pub fn decoded_elsewhere(&mut self, compression: Compression) {
         debug_assert!(
@@ -580,7 +592,7 @@ impl<'s> ObjectParser<'s> {
         }
     }
 
-    /// Takes the events produced so far. Their documents share one buffer (see [`crate::doc`]).
+    /// Takes the events produced so far. Their documents share one buffer (see [`crate::event::doc`]).
     pub fn drain(&mut self) -> std::vec::IntoIter<Event> {
         let h = &mut self.handler;
         let events = &mut h.events;
@@ -1033,7 +1045,7 @@ pub fn parse_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enrich::ParseErrorPolicy;
+    use crate::event::enrich::ParseErrorPolicy;
     use crate::formats::json::JsonOptions;
     use crate::formats::time::TimeFormat;
     use std::io::Write;
@@ -1194,7 +1206,7 @@ mod tests {
                 });
                 assert_eq!(direct.1, general.1, "{spec:?} {policy:?}");
                 // The direct writer is chosen by the template's names: every field is among them.
-                let declared = crate::template::fields(spec.format());
+                let declared = crate::outputs::elasticsearch::template::fields(spec.format());
                 for (_, doc) in &direct.0 {
                     let v: serde_json::Value = serde_json::from_str(doc).unwrap();
                     for k in v.as_object().unwrap().keys() {

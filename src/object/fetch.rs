@@ -11,10 +11,10 @@ use crate::ack::AckGroup;
 use crate::config::InputSettings;
 use crate::error::chain;
 use crate::event::Timestamp;
-use crate::inflate::{self, Piece};
 use crate::inputs::notification::ObjectRef;
-use crate::metrics::Metrics;
+use crate::object::inflate::{self, Piece};
 use crate::object::{Compression, ObjectId, ObjectParser, ObjectStats, ReadError};
+use crate::ops::metrics::Metrics;
 use crate::queue::{QueueSender, Reservation};
 use crate::shutdown::Shutdown;
 
@@ -63,7 +63,7 @@ pub async fn read_object(
     };
     let _reading = inflate::Reading::start();
     // Chosen before GetObject: an object no format is chosen for is never downloaded.
-    let Some(spec) = crate::route::choose(&input.formats, &obj.bucket, &obj.key) else {
+    let Some(spec) = crate::formats::route::choose(&input.formats, &obj.bucket, &obj.key) else {
         return Err(FetchError::Unmatched(path));
     };
     let resp = match s3
@@ -84,7 +84,7 @@ pub async fn read_object(
                 }
             }
             // Credentials or access refused: `/health` says so until a read of this bucket succeeds.
-            if let crate::aws::Failure::Permanent(why) = crate::aws::classify_code(
+            if let crate::inputs::aws::Failure::Permanent(why) = crate::inputs::aws::classify_code(
                 aws_sdk_s3::error::ProvideErrorMetadata::code(&e),
                 String::new,
             ) {
@@ -111,7 +111,10 @@ pub async fn read_object(
         },
         input.max_line_bytes,
     );
-    if matches!(parser.context().key_match, crate::enrich::KeyMatch::NoMatch) {
+    if matches!(
+        parser.context().key_match,
+        crate::event::enrich::KeyMatch::NoMatch
+    ) {
         tracing::warn!(object = %path, "key_regex_fields does not match this key: its events get no key fields");
     }
     let size = resp.content_length().unwrap_or(0);
@@ -301,7 +304,7 @@ impl Publisher<'_> {
         }
         let mut events: Vec<_> = parser.drain().collect();
         let input = self.input;
-        let done = crate::processors::finish(
+        let done = crate::event::processors::finish(
             parser.format(),
             input.field_names,
             &input.processors,

@@ -1,6 +1,6 @@
 //! An event's JSON document, and the buffer the events parsed together write theirs into.
 //!
-//! In: documents written one after another into a [`DocBuf`] by [`crate::enrich`], each closed with
+//! In: documents written one after another into a [`DocBuf`] by [`crate::event::enrich`], each closed with
 //! [`DocBuf::close`]; or a whole `String` (a processor's or the ECS mapping's rewrite, a test). Out:
 //! [`Doc`]s, one event's document each, read as `&str` by every output.
 //!

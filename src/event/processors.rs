@@ -38,7 +38,7 @@ pub fn finish(
     let mut done = Finished::default();
     if names == FieldNames::Ecs {
         for e in events.iter_mut() {
-            crate::ecs::apply(format, e, &mut done.capped)?;
+            crate::event::ecs::apply(format, e, &mut done.capped)?;
         }
     }
     if !processors.is_empty() {

@@ -1,5 +1,5 @@
 //! Event ids, several lines at a time: `(offset, line bytes)` of each record in, its [`EventId`] out,
-//! bit for bit the id of [`crate::enrich::ObjectContext::event_id`] (the scheme is in `enrich`'s doc).
+//! bit for bit the id of [`crate::event::enrich::ObjectContext::event_id`] (the scheme is in `enrich`'s doc).
 //!
 //! Hashing one line at a time runs BLAKE3's compression once per 64-byte block, one block after the
 //! other: 13% of the instructions of the ALB path. BLAKE3 can compress 4, 8 or 16 independent inputs at
@@ -232,7 +232,7 @@ mod tests {
     /// 15 blocks), equals the crate's public keyed hash.
     #[test]
     fn batched_ids_equal_the_public_keyed_hash_at_every_length() {
-        let key = blake3::derive_key(crate::enrich::ID_CONTEXT, b"s3://b/k");
+        let key = blake3::derive_key(crate::event::enrich::ID_CONTEXT, b"s3://b/k");
         let data: Vec<u8> = (0..1100u32).map(|i| (i * 31 % 251) as u8).collect();
         for (platform, stride) in platforms()
             .into_iter()
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_lone_record_gets_the_pinned_id() {
-        let key = blake3::derive_key(crate::enrich::ID_CONTEXT, b"s3://b/k1");
+        let key = blake3::derive_key(crate::event::enrich::ID_CONTEXT, b"s3://b/k1");
         for platform in platforms() {
             let mut batch = IdBatch::on(platform, &key);
             let mut got = batch.add(0, b"x", 7, |_, _| unreachable!("one record fills no batch"));

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::config::LogFormat;
 use crate::event::{cap_json_depth, Event, Timestamp, MAX_DOC_DEPTH};
-use crate::template::FieldType::{self, Date, Ip, Keyword, Long};
+use crate::outputs::elasticsearch::template::FieldType::{self, Date, Ip, Keyword, Long};
 
 /// The ECS version the names follow.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -1361,7 +1361,7 @@ mod tests {
         {
             assert!(has_mapping(format), "{format}");
             let table = mapping(format).unwrap().table;
-            for (path, ty) in crate::template::fields(format) {
+            for (path, ty) in crate::outputs::elasticsearch::template::fields(format) {
                 let kept = KEPT.contains(&path.split('.').next().unwrap())
                     || table.contains(&(*path, *path));
                 for (name, _) in ecs_fields(format, path, *ty) {

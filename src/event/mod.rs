@@ -1,18 +1,24 @@
 //! The event model: what a format parser produces from one line, and the JSON an output receives.
 //!
 //! A parser turns a line into a [`Timestamp`] and a list of named [`Value`]s that borrow from the line
-//! (no allocation on the hot path for ALB/ELB/CloudFront). [`crate::enrich`] then writes them, with the
+//! (no allocation on the hot path for ALB/ELB/CloudFront). [`crate::event::enrich`] then writes them, with the
 //! log/beat/key metadata, into one JSON object per event: an [`Event`], which is what the publish queue and
 //! every output carry. `@metadata` is not part of the document body; the outputs that send it (console,
 //! file, Logstash, `s3logsbeat parse`) splice it in with [`Event::write_with_metadata`], Elasticsearch
 //! sends the body alone with the `_id` in the bulk action line.
+
+pub mod doc;
+pub mod ecs;
+pub mod enrich;
+pub mod ids;
+pub mod processors;
 
 use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
-use crate::doc::Doc;
+use crate::event::doc::Doc;
 
 /// A point in time, UTC, with the number of fraction digits the log wrote.
 ///
@@ -475,7 +481,7 @@ pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// [`write_clean_str`] without the debug check, for a writer that bets `s` needs no escaping and checks
-/// the bet itself, after the fact (`crate::enrich::JsonFields`: a lost bet's document is written again).
+/// the bet itself, after the fact (`crate::event::enrich::JsonFields`: a lost bet's document is written again).
 #[inline]
 pub fn copy_quoted(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -751,7 +757,7 @@ pub struct Event {
     /// The input's `log_format`, sent as `@metadata.format`.
     pub format: &'static str,
     /// The document: one JSON object, without `@metadata`, usually sharing its buffer with the other
-    /// events of its chunk (see [`crate::doc`]).
+    /// events of its chunk (see [`crate::event::doc`]).
     pub doc: Doc,
     /// True when the line did not parse and this event carries the raw line in `message`.
     pub parse_failure: bool,

@@ -31,7 +31,7 @@ use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy, RESERVED_NAMES};
-use crate::doc::DocBuf;
+use crate::event::doc::DocBuf;
 use crate::event::{
     copy_quoted, copy_short, push_bytes, write_json_str, Event, EventId, Name, Timestamp, Value,
 };
