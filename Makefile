@@ -57,7 +57,7 @@ bench-e2e: release venv ## The daemon end to end (moto + file output / Elasticse
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.
 	$(VENV)/bin/python scripts/bench_faults.py
 
-FUZZ_TARGETS := object_stream notification config
+FUZZ_TARGETS := object_stream notification config processors index_name custom_format overrides
 FUZZ_SECONDS ?= 600
 # libFuzzer options for every run: memory bounded on every input, and a time limit per input.
 FUZZ_LIMITS := -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=10
@@ -75,11 +75,16 @@ fuzz: fuzz-tools ## Coverage-guided fuzzing (nightly + cargo-fuzz) of every targ
 # CI's run is fixed: a seed and a number of runs per target (about a minute each here), so the same
 # commit always fuzzes the same inputs and a red CI means a real, reproducible finding.
 # New inputs go to a scratch corpus (the first directory), never into the committed seeds.
+# `overrides` keeps to short inputs (its doc says why).
 fuzz-ci: fuzz-tools ## The fixed-budget fuzzing run CI makes (fixed seed and runs per target).
-	rm -rf target/fuzz-ci && mkdir -p target/fuzz-ci/object_stream target/fuzz-ci/notification target/fuzz-ci/config
+	rm -rf target/fuzz-ci && for t in $(FUZZ_TARGETS); do mkdir -p target/fuzz-ci/$$t; done
 	$(CARGO) +nightly fuzz run -O object_stream target/fuzz-ci/object_stream fuzz/seeds/object_stream -- -seed=1 -runs=15000 $(FUZZ_LIMITS)
 	$(CARGO) +nightly fuzz run -O notification target/fuzz-ci/notification fuzz/seeds/notification -- -seed=1 -runs=1000000 $(FUZZ_LIMITS)
 	$(CARGO) +nightly fuzz run -O config target/fuzz-ci/config fuzz/seeds/config -- -seed=1 -runs=10000 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O processors target/fuzz-ci/processors fuzz/seeds/processors -- -seed=1 -runs=6000 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O index_name target/fuzz-ci/index_name fuzz/seeds/index_name -- -seed=1 -runs=150000 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O custom_format target/fuzz-ci/custom_format fuzz/seeds/custom_format -- -seed=1 -runs=3500 $(FUZZ_LIMITS)
+	$(CARGO) +nightly fuzz run -O overrides target/fuzz-ci/overrides fuzz/seeds/overrides -- -seed=1 -runs=3000 -max_len=512 $(FUZZ_LIMITS)
 
 demo: release venv ## Moto S3+SQS with notifications, the sample logs uploaded, `s3logsbeat --once`, what arrived (ES_URL=http://... to use Elasticsearch).
 	$(VENV)/bin/python scripts/demo.py

@@ -1,6 +1,7 @@
-//! The inputs that coverage-guided fuzzing of commit 1e853f6 found breaking s3logsbeat
-//! (`tests/data/fuzz-findings`, origin in `tests/data/README.md`), each kept as a regression test named
-//! after what it broke. Every document is checked to be valid JSON without a duplicate key.
+//! The inputs that coverage-guided fuzzing found breaking s3logsbeat (`tests/data/fuzz-findings`, origin
+//! in `tests/data/README.md`: F of commit 1e853f6, G of main at 46c0a7c, H of the `fuzz/` targets of the
+//! code after parsing at 73faf4f), each kept as a regression test named after what it broke. Every
+//! document is checked to be valid JSON without a duplicate key.
 
 mod common;
 
@@ -331,4 +332,97 @@ fn g4_an_epoch_out_of_range_is_a_parse_failure() {
         times,
         ["9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00.000Z"]
     );
+}
+
+/// A finding in the text form of the `processors` and `custom_format` fuzz targets: the first line
+/// (after `#`), what follows up to a line `---`, and the rest.
+fn written(name: &str) -> (String, String, String) {
+    let text = String::from_utf8(finding(name)).unwrap();
+    let (first, rest) = text.strip_prefix('#').unwrap().split_once('\n').unwrap();
+    let (middle, last) = rest.split_once("\n---\n").unwrap();
+    (first.to_string(), middle.to_string(), last.to_string())
+}
+
+/// H1 (`fuzz/` target `processors`, main at 73faf4f): a processor's `target` (`add_fields`,
+/// `add_tags`, `decode_json_fields`), a `rename`'s `to` or a key added at the top level wrote over
+/// `@timestamp` or inside it (`@timestamp.x` made the time an object, which Elasticsearch refuses for a
+/// date), and `@metadata` likewise, though processors may not remove or rename them. Each is now skipped
+/// and the rest of the processors run.
+#[test]
+fn h1_processors_never_write_over_or_inside_the_timestamp() {
+    let (head, list, docs) = written("H1_processors_write_timestamp.processors.txt");
+    assert_eq!(head, "alb original");
+    let list: String = list.lines().map(|l| format!("  {l}\n")).collect();
+    let text = format!(
+        "s3logsbeat:\n  inputs:\n    - {{type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}}\noutput.console: {{}}\nprocessors:\n{list}"
+    );
+    let settings = common::settings(&text, &[]).unwrap();
+    let input = &settings.inputs[0];
+    let doc = docs.lines().next().unwrap();
+    let mut events = vec![Event {
+        id: s3logsbeat::event::EventId([1; 16]),
+        timestamp: s3logsbeat::event::Timestamp::from_millis(1_704_164_645_000),
+        format: "alb",
+        doc: doc.into(),
+        parse_failure: false,
+    }];
+    s3logsbeat::event::processors::finish(
+        s3logsbeat::config::LogFormat::Alb,
+        input.field_names,
+        &input.processors,
+        &mut events,
+    )
+    .unwrap();
+    assert_valid_without_duplicate_keys(&events[0].doc);
+    let before: serde_json::Value = serde_json::from_str(doc).unwrap();
+    let mut want = before.clone();
+    // What the processors may do: the top-level field and the decoded key that are not kept ones.
+    want["ok"] = 1.into();
+    want["fine"] = 2.into();
+    assert_eq!(events[0].doc_json(), want);
+    // With `@metadata` spliced in, it is there once.
+    let mut out = Vec::new();
+    events[0].write_with_metadata(&mut out);
+    assert_valid_without_duplicate_keys(std::str::from_utf8(&out).unwrap());
+}
+
+/// H2 (`fuzz/` target `custom_format`, main at 73faf4f): with `fields_under_root: true`, a global
+/// field named like one s3logsbeat writes itself (`log`, `beat`, `tags`, `message`, `error`,
+/// `@timestamp`, `@metadata`, `fields`) was written beside it: the document had the key twice
+/// (`@metadata` once the outputs splice it in), which Elasticsearch refuses. Such a field is now left
+/// out; the others are at the top level as before, and win over a parsed field of their name.
+#[test]
+fn h2_global_fields_at_the_top_level_never_give_a_key_twice() {
+    let (key, config, object) = written("H2_fields_under_root_reserved.custom_format.txt");
+    let settings = common::settings(&config, &[]).unwrap();
+    let input = &settings.inputs[0];
+    let spec = s3logsbeat::formats::route::choose(&input.formats, "bucket", &key).unwrap();
+    let p = parse_object(spec, &input.enrich, &key, object.as_bytes(), 8192, 1 << 20);
+    p.result.unwrap();
+    assert_eq!(p.events.len(), 2, "a parsed line and a failure");
+    for e in &p.events {
+        assert_valid_without_duplicate_keys(&e.doc);
+        let mut out = Vec::new();
+        e.write_with_metadata(&mut out);
+        assert_valid_without_duplicate_keys(std::str::from_utf8(&out).unwrap());
+        let doc = e.doc_json();
+        assert!(doc["log"]["file"]["path"].is_string(), "{doc}");
+        assert!(doc["beat"]["name"].is_string(), "{doc}");
+        assert!(
+            doc["tags"].as_array().unwrap().contains(&"g".into()),
+            "{doc}"
+        );
+        assert!(doc.get("fields").is_none(), "{doc}");
+        assert_eq!(
+            doc["ms"], "global",
+            "a global field wins over the parsed one"
+        );
+    }
+    assert_eq!(
+        p.events[0].doc_json()["@timestamp"],
+        "2024-01-02T03:04:05.000Z"
+    );
+    let failed = p.events[1].doc_json();
+    assert_eq!(failed["message"], "nonsense");
+    assert!(failed["error"]["message"].is_string(), "{failed}");
 }

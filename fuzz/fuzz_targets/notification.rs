@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Notification::Objects(objects) = parse(body) {
         for o in objects {
-            assert!(!o.bucket.is_empty() || body.contains("\"name\":\"\""), "{body}");
+            assert!(
+                !o.bucket.is_empty() || body.contains("\"name\":\"\""),
+                "{body}"
+            );
         }
     }
 });

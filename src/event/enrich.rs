@@ -109,8 +109,16 @@ impl ObjectContext {
                 ),
             },
         };
+        // A global field at the top level named like one s3logsbeat writes itself (`log`, `beat`,
+        // `@metadata`...) would put that key in the document twice: it is left out, the event's own
+        // field stays.
         let root_fields: Vec<&str> = if settings.fields_under_root {
-            settings.fields.keys().map(String::as_str).collect()
+            settings
+                .fields
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !RESERVED_NAMES.contains(k))
+                .collect()
         } else {
             Vec::new()
         };
@@ -139,6 +147,9 @@ impl ObjectContext {
         if !settings.fields.is_empty() {
             if settings.fields_under_root {
                 for (k, v) in &settings.fields {
+                    if !root_fields.contains(&k.as_str()) {
+                        continue;
+                    }
                     rest.push(b',');
                     write_json_str(&mut rest, k);
                     rest.push(b':');

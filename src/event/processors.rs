@@ -1,7 +1,8 @@
 //! Processors: an event in, the event changed (or dropped) out, by the compiled `processors` of the config,
 //! in order, each only when its `when` holds. Paths are dotted (`user.name` is `{"user":{"name":…}}`, and a
 //! key with a dot in it, as beats write them, is also found). `@timestamp` and `@metadata` are never
-//! removed or renamed: an event always keeps its time and its `_id`.
+//! removed, renamed or written over (nor written inside, which would make the time an object): an event
+//! always keeps its time and its `_id`.
 //!
 //! An event is parsed and written again only when a processor is configured; without one this costs
 //! nothing. What processors build stays within [`MAX_DOC_DEPTH`] levels (deeper objects and arrays are
@@ -14,8 +15,17 @@ use crate::config::processors::{Action, Bounds, Condition, Processor, Processors
 use crate::config::{FieldNames, LogFormat};
 use crate::event::{cap_json_depth, Event, MAX_DOC_DEPTH};
 
-/// Fields a processor may not remove or rename.
+/// Fields a processor may not remove, rename or write over.
 const KEPT: [&str; 2] = ["@timestamp", "@metadata"];
+
+/// True if writing at the dotted `path` would replace a [`KEPT`] field or make it an object (its first
+/// segment is one: [`entry`] turns `@timestamp` into `{"x":…}` for `@timestamp.x`, and Elasticsearch
+/// reads a top-level key `@timestamp.x` as inside `@timestamp`). A processor's `target` (or a
+/// `rename`'s `to`, or a key it adds at the top level) there is skipped, as a `drop_fields` of the field
+/// itself is.
+fn writes_kept(path: &str) -> bool {
+    KEPT.contains(&path.split('.').next().unwrap_or(path))
+}
 
 /// What [`finish`] did to a chunk of events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,11 +106,11 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
         Action::AddFields { target, fields } => {
             if target.is_empty() {
                 for (k, v) in fields {
-                    if !KEPT.contains(&k.as_str()) {
+                    if !writes_kept(k) {
                         doc.insert(k.clone(), v.clone());
                     }
                 }
-            } else {
+            } else if !writes_kept(target) {
                 let slot = entry(doc, target);
                 if !slot.is_object() {
                     *slot = J::Object(Map::new());
@@ -120,7 +130,7 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
         }
         Action::Rename { fields } => {
             for (from, to) in fields {
-                if KEPT.contains(&from.as_str()) || KEPT.contains(&to.as_str()) {
+                if KEPT.contains(&from.as_str()) || writes_kept(to) {
                     continue;
                 }
                 if let Some(v) = remove(doc, from) {
@@ -128,7 +138,7 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
                 }
             }
         }
-        Action::AddTags { tags, target } => {
+        Action::AddTags { tags, target } if !writes_kept(target) => {
             let slot = entry(doc, target);
             let list = match slot {
                 J::Array(a) => a,
@@ -148,6 +158,8 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
                 }
             }
         }
+        // Tags for a kept field are not added (see `writes_kept`).
+        Action::AddTags { .. } => {}
         Action::DecodeJsonFields {
             fields,
             target,
@@ -164,6 +176,9 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
                 // each segment of the path one more, and a merge into the root (`target: ""`) puts
                 // its members beside the root's.
                 let place = target.as_deref().unwrap_or(f);
+                if !place.is_empty() && writes_kept(place) {
+                    continue;
+                }
                 let room = if place.is_empty() {
                     MAX_DOC_DEPTH
                 } else {
@@ -194,9 +209,7 @@ fn run(p: &Processor, doc: &mut Map<String, J>, capped: &mut u64) -> bool {
                     Some("") => {
                         if let J::Object(m) = decoded {
                             for (k, v) in m {
-                                if KEPT.contains(&k.as_str())
-                                    || (!overwrite_keys && doc.contains_key(&k))
-                                {
+                                if writes_kept(&k) || (!overwrite_keys && doc.contains_key(&k)) {
                                     continue;
                                 }
                                 doc.insert(k, v);
