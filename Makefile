@@ -5,7 +5,7 @@ SAMPLES := tests/data/samples
 # moto's server stands in for S3 and SQS in the tests and the demo.
 VENV := .venv
 MOTO_VERSION := 5.2.5
-# cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/commands.rs).
+# cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/e2e/commands.rs).
 CFN_LINT_VERSION := 1.58.0
 
 .PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
@@ -37,7 +37,7 @@ $(VENV)/.installed:
 	$(VENV)/bin/pip install --quiet "moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)"
 	touch $@
 
-# promtool and prometheus check what /metrics serves (tests/monitoring.rs); Debian's prometheus package
+# promtool and prometheus check what /metrics serves (tests/e2e/monitoring.rs); Debian's prometheus package
 # has both. Installed once: a machine that has them is left alone.
 tools: ## Test tools from the system's packages: promtool and prometheus (Debian's prometheus; needs root).
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \

@@ -178,7 +178,7 @@ struct LineHandler<'s> {
     ctx: ObjectContext,
     /// Lines are parsed straight into their documents ([`ObjectContext::write_direct`]): the format
     /// can ([`LineParser::has_direct`]) and the settings keep its fields as they are. Its field names
-    /// are those of its index template, which `tests/template.rs` checks against what it writes.
+    /// are those of its index template, which `tests/component/template.rs` checks against what it writes.
     direct: bool,
     scratch: LineOut<'static>,
     /// Events produced and not yet drained, without their documents: those are in `docs`, in the same

@@ -30,6 +30,18 @@ const AWS_SDK: [&str; 8] = [
     "aws_types",
 ];
 
+/// Where a debug selector's module may sit: at the root, or in one of the folders of the flow.
+const SELECTOR_FOLDERS: [&str; 8] = [
+    "",
+    "inputs::",
+    "inputs::sqs::",
+    "object::",
+    "formats::",
+    "event::",
+    "outputs::",
+    "ops::",
+];
+
 /// What is logged, by target, at `level` with the debug `selectors`.
 fn targets(level: LevelFilter, selectors: &[&str]) -> Targets {
     // As in beats: `debug` with selectors is debug for those only; the libraries (hyper...) stay at
@@ -54,15 +66,32 @@ fn targets(level: LevelFilter, selectors: &[&str]) -> Targets {
         targets = targets.with_target(lib, l);
     }
     for sel in selectors {
-        let t = match *sel {
-            "*" => "s3logsbeat".to_string(),
-            "es" => "s3logsbeat::elasticsearch".to_string(),
+        let name = match *sel {
+            "*" => {
+                targets = targets.with_target("s3logsbeat", LevelFilter::DEBUG);
+                continue;
+            }
             "aws" => continue,
-            other => format!("s3logsbeat::{other}"),
+            "es" => "elasticsearch",
+            // The queue and the outputs' hand-over, as libbeat's `publish`.
+            "publish" => {
+                for t in [
+                    "s3logsbeat::publish",
+                    "s3logsbeat::queue",
+                    "s3logsbeat::outputs",
+                ] {
+                    targets = targets.with_target(t, LevelFilter::DEBUG);
+                }
+                continue;
+            }
+            other => other,
         };
-        targets = targets.with_target(t, LevelFilter::DEBUG);
-        if *sel == "elasticsearch" || *sel == "es" {
-            targets = targets.with_target("s3logsbeat::outputs::elasticsearch", LevelFilter::DEBUG);
+        // A selector names a part wherever it sits in the flow: a target of its own
+        // (`s3logsbeat::sqs`) or a module of that name in any folder (`-d fetch` is
+        // `s3logsbeat::object::fetch`, `-d elasticsearch` `s3logsbeat::outputs::elasticsearch`).
+        for folder in SELECTOR_FOLDERS {
+            targets =
+                targets.with_target(format!("s3logsbeat::{folder}{name}"), LevelFilter::DEBUG);
         }
     }
     targets
@@ -242,6 +271,17 @@ mod tests {
         assert!(!t.would_enable("aws_config", &L::INFO));
         let t = targets(LevelFilter::ERROR, &[]);
         assert!(!t.would_enable("s3logsbeat", &L::WARN));
+        // Selectors name parts wherever their modules sit in the folders of the flow.
+        let t = targets(LevelFilter::INFO, &["fetch", "es", "publish"]);
+        for on in [
+            "s3logsbeat::object::fetch",
+            "s3logsbeat::outputs::elasticsearch::retry",
+            "s3logsbeat::elasticsearch",
+            "s3logsbeat::queue",
+        ] {
+            assert!(t.would_enable(on, &L::DEBUG), "{on}");
+        }
+        assert!(!t.would_enable("s3logsbeat::inputs::sqs::poller", &L::DEBUG));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `keyword` by a dynamic template).
 //!
 //! Each format's table below must name every field its parser writes, with a type that accepts the values
-//! it writes: `tests/template.rs` parses every sample and checks each field against the template, so the
+//! it writes: `tests/component/template.rs` parses every sample and checks each field against the template, so the
 //! tables cannot drift from the parsers.
 
 use serde_json::{json, Map, Value};

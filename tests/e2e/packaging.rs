@@ -9,14 +9,12 @@
 //! `systemd-analyze` (Debian: package `systemd`, 250 or later for `security --offline`) checks the unit
 //! and rates its hardening; a missing `systemd-analyze` fails the test.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{repo, TempDir};
+use crate::common::{repo, TempDir};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))

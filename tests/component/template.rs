@@ -2,11 +2,9 @@
 //! its format's table (json's own fields excepted: they are the log's), with a type that accepts the value
 //! written; and `export template` prints that template.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use s3logsbeat::config::{FieldNames, LogFormat};
 use s3logsbeat::outputs::elasticsearch::template::{type_of, FieldType};
 use serde_json::Value;

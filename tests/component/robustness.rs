@@ -4,24 +4,22 @@
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-mod common;
-
-use common::{json_spec, parse_object, spec};
+use crate::common::{json_spec, parse_object, spec};
 use s3logsbeat::config::{EnrichSettings, FormatSpec};
 
 const SEEDS: &[&[u8]] = &[
-    include_bytes!("data/samples/alb-aws-docs.log"),
-    include_bytes!("data/samples/elb-logstash-patterns.log"),
-    include_bytes!("data/samples/cloudfront-aws-docs.log"),
-    include_bytes!("data/samples/waf-aws-docs.ndjson"),
-    include_bytes!("data/samples/vpcflow-aws-docs-custom-format-1.log"),
-    include_bytes!("data/samples/vpcflow-aws-docs-default-format-v2.log"),
-    include_bytes!("data/samples/nlb-aws-docs.log"),
-    include_bytes!("data/samples/alb-connection-aws-docs.log"),
-    include_bytes!("data/samples/s3access-aws-docs.log"),
-    include_bytes!("data/samples/cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json"),
-    include_bytes!("data/samples/cloudtrail-aws-docs-example-01-StartInstances.json"),
-    include_bytes!("data/samples/cloudwatch-aws-docs-decoded-subscription-data-line165.json"),
+    include_bytes!("../data/samples/alb-aws-docs.log"),
+    include_bytes!("../data/samples/elb-logstash-patterns.log"),
+    include_bytes!("../data/samples/cloudfront-aws-docs.log"),
+    include_bytes!("../data/samples/waf-aws-docs.ndjson"),
+    include_bytes!("../data/samples/vpcflow-aws-docs-custom-format-1.log"),
+    include_bytes!("../data/samples/vpcflow-aws-docs-default-format-v2.log"),
+    include_bytes!("../data/samples/nlb-aws-docs.log"),
+    include_bytes!("../data/samples/alb-connection-aws-docs.log"),
+    include_bytes!("../data/samples/s3access-aws-docs.log"),
+    include_bytes!("../data/samples/cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json"),
+    include_bytes!("../data/samples/cloudtrail-aws-docs-example-01-StartInstances.json"),
+    include_bytes!("../data/samples/cloudwatch-aws-docs-decoded-subscription-data-line165.json"),
     b"2024-01-01T00:00:00Z 12 true hello\n2024-01-01T00:00:01Z - x rest\n",
 ];
 

@@ -9,14 +9,12 @@
 //! that hold connections open: idle sockets and slowloris writers cannot make `/health` wait; a HEAD gets
 //! the headers and no body.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use s3logsbeat::ops::metrics::{HealthLimits, Metrics};
 use s3logsbeat::ops::monitor;
 use serde_json::{json, Value};

@@ -2,11 +2,9 @@
 //! line one JSON object with time, level and message, lines about an object naming `s3://bucket/key`, and
 //! the periodic counters line with changes and totals.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,8 @@ use serde_json::{json, Map, Value};
 
 use s3logsbeat::config::{FormatSpec, LogFormat};
 use s3logsbeat::event::enrich::{EnrichSettings, PARSE_FAILURE_TAG};
-mod common;
 
-use common::parse_object;
+use crate::common::parse_object;
 
 /// One case's expected outcome, as the original produced it.
 #[derive(Debug, Default, Clone)]
@@ -32,10 +31,10 @@ struct Expected {
 
 fn golden() -> (Vec<Value>, BTreeMap<String, Expected>) {
     let cases: Vec<Value> =
-        serde_json::from_str(include_str!("data/golden/s3logsbeat-golden-cases.json")).unwrap();
+        serde_json::from_str(include_str!("../data/golden/s3logsbeat-golden-cases.json")).unwrap();
     let mut out: BTreeMap<String, Expected> = BTreeMap::new();
     let mut current = String::new();
-    for line in include_str!("data/golden/s3logsbeat-golden.txt").lines() {
+    for line in include_str!("../data/golden/s3logsbeat-golden.txt").lines() {
         if let Some(rest) = line.strip_prefix("### CASE ") {
             current = rest.split(' ').next().unwrap().to_string();
             out.insert(current.clone(), Expected::default());

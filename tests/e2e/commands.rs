@@ -2,12 +2,10 @@
 //! and dead ports), `export config` without secrets, `setup --index-template`, per-subcommand flags,
 //! `--path.config`, and `parse -c FILE --input N`.
 
-mod common;
-
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn bin() -> Command {

@@ -3,12 +3,10 @@
 //! is configured; `--once` on a queue that does not exist ends non-zero in bounded time; a closed stderr
 //! never panics the process; an object in another region than the queue's is read with that region.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 

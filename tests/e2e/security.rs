@@ -2,12 +2,10 @@
 //! double serving HTTPS (a CA file, the three verification modes, a client certificate, a wrong host
 //! name refused by `full`); and the actions in `iam-policy.json` are exactly the AWS calls the code makes.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 

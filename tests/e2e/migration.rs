@@ -2,12 +2,10 @@
 //! config (uncommented) load, with one warning per libbeat key we accept and ignore; keys that would change
 //! what is delivered or where are errors; and `processors` change events end to end.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))

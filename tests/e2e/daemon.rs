@@ -2,11 +2,9 @@
 //! and the Elasticsearch double with fault injection. Each test asserts what reached Elasticsearch and
 //! what is left in the queue.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(120);
@@ -569,9 +567,10 @@ async fn sqs_errors_back_off_instead_of_looping() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let errors = counter(&stderr, "sqs_receive_errors");
-    // Backoff 1 s, 2 s, 4 s: about 3 attempts in 6 s, where a tight loop would make hundreds.
+    // Backoff 1 s, 2 s, 4 s (±25 %): about 3 attempts in 6 s, where a tight loop would make hundreds.
+    // At least one: on a loaded machine the first ReceiveMessage alone can take seconds.
     assert!(
-        (2..=5).contains(&errors),
+        (1..=5).contains(&errors),
         "{errors} receive errors in 6 s: {stderr}"
     );
     assert!(

@@ -3,9 +3,7 @@
 //! code after parsing at 73faf4f), each kept as a regression test named after what it broke. Every
 //! document is checked to be valid JSON without a duplicate key.
 
-mod common;
-
-use common::{json_spec, parse_object, spec};
+use crate::common::{json_spec, parse_object, spec};
 use s3logsbeat::config::{EnrichSettings, FormatSpec};
 use s3logsbeat::event::Event;
 
@@ -128,7 +126,7 @@ fn f4_zstd_output_is_decoded_within_a_budget_per_call() {
 #[test]
 fn f5_a_yaml_alias_bomb_is_refused() {
     let text = String::from_utf8(finding("F5_yaml_alias_bomb.config")).unwrap();
-    let errs = common::settings(&text, &[]).unwrap_err();
+    let errs = crate::common::settings(&text, &[]).unwrap_err();
     assert!(
         errs[0].contains("aliases (*name) expand to more than"),
         "{errs:?}"
@@ -279,7 +277,7 @@ fn g1_json_nested_127_deep_is_held_to_the_document_depth_and_names_its_index() {
 #[test]
 fn g2_processors_drop_the_deep_event_too() {
     let text = String::from_utf8(finding("G2_processors_drop.yml")).unwrap();
-    let settings = common::settings(&text, &[]).unwrap();
+    let settings = crate::common::settings(&text, &[]).unwrap();
     let input = &settings.inputs[0];
     let (mut events, _) = parse(
         &cloudwatch_decoding_json(),
@@ -356,7 +354,7 @@ fn h1_processors_never_write_over_or_inside_the_timestamp() {
     let text = format!(
         "s3logsbeat:\n  inputs:\n    - {{type: sqs, queues_url: ['https://sqs.us-east-1.amazonaws.com/1/q'], log_format: alb}}\noutput.console: {{}}\nprocessors:\n{list}"
     );
-    let settings = common::settings(&text, &[]).unwrap();
+    let settings = crate::common::settings(&text, &[]).unwrap();
     let input = &settings.inputs[0];
     let doc = docs.lines().next().unwrap();
     let mut events = vec![Event {
@@ -394,7 +392,7 @@ fn h1_processors_never_write_over_or_inside_the_timestamp() {
 #[test]
 fn h2_global_fields_at_the_top_level_never_give_a_key_twice() {
     let (key, config, object) = written("H2_fields_under_root_reserved.custom_format.txt");
-    let settings = common::settings(&config, &[]).unwrap();
+    let settings = crate::common::settings(&config, &[]).unwrap();
     let input = &settings.inputs[0];
     let spec = s3logsbeat::formats::route::choose(&input.formats, "bucket", &key).unwrap();
     let p = parse_object(spec, &input.enrich, &key, object.as_bytes(), 8192, 1 << 20);

@@ -2,14 +2,12 @@
 //! exactly the documents in `tests/data/golden/formats/<sample>.ndjson` (with `@metadata`, `_id`
 //! included), so any change to a field name, type, value or id shows up as a diff under review.
 //!
-//! After an intended change: `UPDATE_GOLDEN=1 cargo test --test format_golden`, then read the diff.
+//! After an intended change: `UPDATE_GOLDEN=1 cargo test --test component format_golden`, then read the diff.
 //! (The original s3logsbeat's own outputs are the other golden test, tests/golden.rs.)
 
 use s3logsbeat::config::{EnrichSettings, FormatOptions, FormatSpec, LogFormat};
 use s3logsbeat::event::Timestamp;
 use s3logsbeat::object::{parse_all, ObjectId};
-
-mod common;
 
 /// (sample file, format, key it is read under). Keys are AWS-like so that `auto` would pick the same
 /// format; the custom sample is inline.
@@ -102,11 +100,11 @@ fn render(file: &str, spec: &FormatSpec, data: &[u8]) -> String {
 
 #[test]
 fn every_sample_gives_its_golden_documents() {
-    let dir = common::repo().join("tests/data/golden/formats");
+    let dir = crate::common::repo().join("tests/data/golden/formats");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut stale = Vec::new();
     for (file, spec) in cases() {
-        let got = render(file, &spec, &common::sample(file));
+        let got = render(file, &spec, &crate::common::sample(file));
         assert!(!got.is_empty(), "{file}: no events");
         let golden = dir.join(format!("{file}.ndjson"));
         if update {
@@ -136,7 +134,7 @@ fn every_sample_gives_its_golden_documents() {
 #[test]
 fn golden_documents_are_what_an_output_receives() {
     // Each golden line is one JSON document with its metadata and a 32-hex-digit id, and no key twice.
-    let dir = common::repo().join("tests/data/golden/formats");
+    let dir = crate::common::repo().join("tests/data/golden/formats");
     let mut n = 0;
     for (file, _) in cases() {
         let text = std::fs::read_to_string(dir.join(format!("{file}.ndjson"))).unwrap();

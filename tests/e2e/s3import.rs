@@ -2,11 +2,9 @@
 //! prefix without a trailing slash, reruns that add no document, `--dry-run`, and `--to-queue` feeding the
 //! daemon.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 

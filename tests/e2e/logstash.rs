@@ -2,8 +2,6 @@
 //! behaviour each test scripts: full, partial and keep-alive ACKs, silence, dropped connections, a restart.
 //! The last test runs the daemon end to end (moto → s3logsbeat → Logstash) and checks the SQS deletion.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,7 +104,8 @@ fn output(hosts: &[String], extra: &str) -> Output {
     let yaml = format!(
         "output.logstash:\n  hosts: {hosts:?}\n  backoff.init: 50ms\n  backoff.max: 200ms\n{extra}"
     );
-    let settings = common::output_settings(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e:?}"));
+    let settings =
+        crate::common::output_settings(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e:?}"));
     Output::new(&settings, Arc::new(Metrics::default())).unwrap()
 }
 
@@ -300,7 +299,7 @@ async fn loadbalance_spreads_batches_and_failover_skips_a_dead_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_deletes_a_message_only_after_logstash_acknowledged_it() {
-    use common::*;
+    use crate::common::*;
     let moto = Moto::start().await;
     let dir = TempDir::new("logstash");
     let q = moto.bucket_with_notifications("ls-bkt", "q").await;
@@ -365,8 +364,8 @@ async fn tls_server(dir: &std::path::Path) -> (SocketAddr, Arc<Seen>, tokio::tas
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_the_ca_and_the_verification_modes() {
-    let good = common::TempDir::new("tls-good");
-    common::make_certs(&good.0, "DNS:localhost,IP:127.0.0.1");
+    let good = crate::common::TempDir::new("tls-good");
+    crate::common::make_certs(&good.0, "DNS:localhost,IP:127.0.0.1");
     let (addr, seen, task) = tls_server(&good.0).await;
     let ca = good.0.join("ca.pem").display().to_string();
     let host = format!("localhost:{}", addr.port());
@@ -387,8 +386,8 @@ async fn tls_with_the_ca_and_the_verification_modes() {
     task.abort();
 
     // A certificate for another name: `full` refuses it (and keeps retrying), `certificate` accepts it.
-    let other = common::TempDir::new("tls-other");
-    common::make_certs(&other.0, "DNS:other.example");
+    let other = crate::common::TempDir::new("tls-other");
+    crate::common::make_certs(&other.0, "DNS:other.example");
     let (addr, seen, task) = tls_server(&other.0).await;
     let ca = other.0.join("ca.pem").display().to_string();
     let host = format!("localhost:{}", addr.port());
@@ -416,7 +415,7 @@ async fn tls_with_the_ca_and_the_verification_modes() {
     task.abort();
 
     // A missing CA file is a configuration error naming the key and its line.
-    let errs = common::output_settings(
+    let errs = crate::common::output_settings(
         "output.logstash:\n  hosts: [\"localhost:5044\"]\n  ssl:\n    certificate_authorities: [/nonexistent/ca.pem]\n",
     )
     .unwrap_err();

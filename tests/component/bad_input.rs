@@ -3,9 +3,7 @@
 //! stream is an error for the object (its message is kept), a 100 MB line is one truncated event in
 //! bounded memory, invalid UTF-8 is replaced, and a 1 MiB notification body is read whole.
 
-mod common;
-
-use common::{gzip, parse_object, spec};
+use crate::common::{gzip, parse_object, spec};
 use s3logsbeat::config::EnrichSettings;
 use s3logsbeat::inputs::notification::{self, Notification};
 
@@ -14,7 +12,7 @@ fn settings() -> EnrichSettings {
 }
 
 fn elb() -> Vec<u8> {
-    common::sample("elb-logstash-patterns.log")
+    crate::common::sample("elb-logstash-patterns.log")
 }
 
 #[test]
@@ -133,7 +131,7 @@ fn invalid_utf8_is_replaced_and_every_line_is_an_event() {
 
 #[test]
 fn a_one_mib_notification_body_is_read_whole() {
-    let record = common::s3_record(
+    let record = crate::common::s3_record(
         "bkt",
         "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/27/x.log.gz",
     );

@@ -2,9 +2,7 @@
 //! single failure, plain, gzip-compressed (single and multi-member) and zstd-compressed, and give the same
 //! events every way.
 
-mod common;
-
-use common::{gzip, parse_object};
+use crate::common::{gzip, parse_object};
 use s3logsbeat::config::{EnrichSettings, FormatSpec, LogFormat};
 use s3logsbeat::object::ObjectStats;
 
@@ -27,7 +25,7 @@ fn parse(spec: &FormatSpec, data: &[u8], chunk: usize) -> (Vec<(String, String)>
 }
 
 fn format_spec(f: LogFormat) -> FormatSpec {
-    common::spec(f.name())
+    crate::common::spec(f.name())
 }
 
 #[test]

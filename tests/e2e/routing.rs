@@ -2,12 +2,10 @@
 //! `file_selectors`, against moto and the Elasticsearch double; and what `unmatched` does with an object
 //! no format was chosen for.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 

@@ -3,9 +3,7 @@
 //! have that line formats do not (one pretty-printed document, digests, gzip inside gzip, payloads back
 //! to back, control messages).
 
-mod common;
-
-use common::{gzip, parse_object, spec};
+use crate::common::{gzip, parse_object, spec};
 use s3logsbeat::config::{CloudwatchOptions, EnrichSettings, FormatSpec};
 use serde_json::Value;
 

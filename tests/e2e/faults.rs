@@ -8,11 +8,9 @@
 //! no second reader); two daemons on one queue (no 409); an object that can never be read ends in the
 //! queue's dead-letter queue through its redrive policy; SQS and S3 unreachable for a while.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(180);

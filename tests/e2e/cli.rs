@@ -1,7 +1,5 @@
 //! The `s3logsbeat` binary as a user runs it: `parse`, `test config`, `export config`.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -71,15 +69,18 @@ fn parse_prints_one_event_per_line_with_metadata_and_a_summary() {
     }
 
     // Same object, same ids, however it is compressed or read.
-    let gz = common::gzip(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap());
+    let gz =
+        crate::common::gzip(&std::fs::read(repo("tests/data/samples/alb-aws-docs.log")).unwrap());
     let mut cmd = bin();
     cmd.args(["parse", "-f", "alb", "--key"])
         .arg("s3://logs/prod-shop/AWSLogs/123/elasticloadbalancing/eu-west-1/2018/07/02/a.log.gz")
         .arg("-");
     let again = run_with_stdin(cmd, &gz);
     assert_eq!(
-        common::ids(&common::ndjson(&String::from_utf8_lossy(&again.stdout))),
-        common::ids(&events)
+        crate::common::ids(&crate::common::ndjson(&String::from_utf8_lossy(
+            &again.stdout
+        ))),
+        crate::common::ids(&events)
     );
     assert!(String::from_utf8_lossy(&again.stderr).contains("compression=gzip"));
 }
@@ -102,7 +103,7 @@ fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("events=1 parse_failures=1"));
 
-    let gz = common::gzip(&input[15..].repeat(200));
+    let gz = crate::common::gzip(&input[15..].repeat(200));
     let mut cmd = bin();
     cmd.args(["parse", "-f", "elb", "--key", "s3://b/cut.log.gz"]);
     let out = run_with_stdin(cmd, &gz[..gz.len() - 10]);

@@ -7,11 +7,9 @@
 //!
 //! Real parts: moto's S3 and SQS, the `s3logsbeat` binary, the file output.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(120);
 

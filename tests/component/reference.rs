@@ -3,12 +3,10 @@
 //! `src/config/raw.rs` appears in it as a key (so nothing the program reads is missing), except the
 //! libbeat keys that are only accepted for migration (listed below, documented in docs/configuration.md).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use common::repo;
+use crate::common::repo;
 
 /// Keys accepted from beats configs and ignored or refused: documented in docs/configuration.md's
 /// "Migration from the original" rather than offered in the reference.
