@@ -56,7 +56,8 @@ impl Backoff {
     }
 
     /// A try failed: how long to wait before the next one. The step behind it doubles (up to `max`).
-    #[allow(clippy::should_implement_trait)] // Not an iterator: it never ends, and a `Some` would only be unwrapped.
+    // Not an `Iterator`: it never ends, so its `Some` would only be unwrapped at every call.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Duration {
         let step = self.step;
         self.step = step.saturating_mul(2).min(self.max);
