@@ -22,10 +22,12 @@
 //! - [`pipeline`]: the daemon's wiring and ordered shutdown ([`shutdown`]); [`import`]: `s3import`;
 //!   [`parse_cmd`]: `s3logsbeat parse`; [`cli`]: the command line.
 //! - [`ops`]: counters, the monitoring endpoint, logging; [`supervise`]: every task's end looked at.
-//! - [`error`], [`percent`], [`scan`]: error chains, percent-encoding and the hot path's byte scans,
-//!   used across the stages; [`faults`]: test-only fault hooks (the `fault-hooks` feature).
+//! - [`error`], [`percent`], [`scan`], [`backoff`]: error chains, percent-encoding, the hot path's byte
+//!   scans and the wait between two tries of every retry loop, used across the stages; [`faults`]:
+//!   test-only fault hooks (the `fault-hooks` feature).
 
 pub mod ack;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -1,13 +1,21 @@
 //! `output.console`: one JSON event per line on stdout (with `@metadata`), or indented with `pretty`.
-//! An event counts as delivered once written and flushed.
+//! An event counts as delivered once written and flushed; a failed write is tried again, whole, after a
+//! [`Backoff`] (jittered, from `RETRY_INIT` up to `RETRY_MAX`) until it is written or shutdown aborts.
 
 use std::io::Write;
 
+use crate::backoff::Backoff;
 use crate::config::ConsoleSettings;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
 use super::Aborted;
+
+/// The first wait after a failed write: stdout is a pipe or a terminal, which comes back soon or not at
+/// all.
+const RETRY_INIT: std::time::Duration = std::time::Duration::from_millis(100);
+/// The longest wait: a reader of the pipe that comes back is written to within seconds.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The console output.
 #[derive(Debug)]
@@ -29,7 +37,7 @@ impl Console {
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         let buf = std::sync::Arc::new(render(batch, self.pretty));
         let _guard = self.lock.lock().await;
-        let mut backoff = std::time::Duration::from_millis(100);
+        let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
         loop {
             let b = buf.clone();
             let r = tokio::task::spawn_blocking(move || {
@@ -42,10 +50,9 @@ impl Console {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     tracing::error!(error = %e, "output.console: cannot write to stdout; retrying");
-                    if !shutdown.sleep(backoff).await {
+                    if !shutdown.sleep(backoff.next()).await {
                         return Err(Aborted);
                     }
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! `output.file`: NDJSON events (with `@metadata`) in `path/filename`, rotated by size like libbeat's file
 //! output (`filename` → `filename.1` → … → `filename.N-1`, the oldest removed). An event counts as delivered
-//! once written and flushed.
+//! once written and flushed; a failed write is tried again after a [`Backoff`] (jittered, from
+//! `RETRY_INIT` up to `RETRY_MAX`) until it is written or shutdown aborts.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{IoSlice, Write};
@@ -8,11 +9,17 @@ use std::path::PathBuf;
 
 use std::sync::{Arc, Mutex};
 
+use crate::backoff::Backoff;
 use crate::config::FileSettings;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
 
 use super::{Aborted, SetupError};
+
+/// The first wait after a failed write: a full disk or a lost mount may come back soon.
+const RETRY_INIT: std::time::Duration = std::time::Duration::from_millis(100);
+/// The longest wait: a disk that has room again is written to within seconds.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The file output.
 #[derive(Debug)]
@@ -94,7 +101,7 @@ impl FileOutput {
 
     /// Writes `buf` on a blocking thread, retrying with backoff until it is written or shutdown aborts.
     async fn write(&self, buf: Arc<Piece>, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let mut backoff = std::time::Duration::from_millis(100);
+        let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
         loop {
             let (files, b) = (self.files.clone(), buf.clone());
             let r = tokio::task::spawn_blocking(move || {
@@ -111,10 +118,9 @@ impl FileOutput {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     tracing::error!(error = %e, file = %self.files.path(0).display(), "output.file: write failed; retrying");
-                    if !shutdown.sleep(backoff).await {
+                    if !shutdown.sleep(backoff.next()).await {
                         return Err(Aborted);
                     }
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
                 }
             }
         }

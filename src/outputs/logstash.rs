@@ -15,6 +15,9 @@
 //!   `document_id => "%{[@metadata][_id]}"` makes harmless.
 //! - A window is written with one `write_all` and TCP_NODELAY (two writes cost 40 ms per window with Nagle).
 //! - With `ssl`, connections are TLS (see `outputs::tls`); the host name in `hosts` is what is verified.
+//! - A failed connect and an unacknowledged window wait out the batch's [`Backoff`] (`backoff.init`
+//!   doubling to `backoff.max`, with jitter so that shippers that lost Logstash together do not come back
+//!   in step); a connection that delivers the windows resets it, and every batch starts from `init`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +27,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::config::LogstashSettings;
+use crate::backoff::Backoff;
+use crate::config::{BackoffSettings, LogstashSettings};
 use crate::ops::metrics::Metrics;
 use crate::outputs::compress::{Compressors, Framing};
 use crate::queue::Batch;
@@ -67,8 +71,7 @@ pub struct Logstash {
     timeout: Duration,
     pipelining: usize,
     workers: usize,
-    backoff_init: Duration,
-    backoff_max: Duration,
+    backoff: BackoffSettings,
     /// Without loadbalance: the host in use; with it: the round-robin cursor.
     current: AtomicUsize,
     idle: tokio::sync::Mutex<Vec<Conn>>,
@@ -90,8 +93,7 @@ impl Logstash {
             pipelining: s.pipelining,
             workers: s.workers,
             hosts: s.hosts.clone(),
-            backoff_init: s.backoff.init,
-            backoff_max: s.backoff.max,
+            backoff: s.backoff,
             current: AtomicUsize::new(0),
             idle: tokio::sync::Mutex::new(Vec::new()),
             tls: s.tls.as_ref().map(super::tls::client_config),
@@ -191,7 +193,7 @@ impl Logstash {
             windows.push(Arc::new(window));
         }
         let mut next = 0;
-        let mut backoff = self.backoff_init;
+        let mut backoff = Backoff::from(self.backoff);
         while next < windows.len() {
             if shutdown.is_aborted() {
                 return Err(Aborted);
@@ -200,12 +202,12 @@ impl Logstash {
                 Ok(c) => c,
                 Err(e) => {
                     self.metrics.live.output_failed(&e);
-                    tracing::warn!(error = %e, "logstash: cannot connect; retrying in {:?}", backoff);
+                    let wait = backoff.next();
+                    tracing::warn!(error = %e, "logstash: cannot connect; retrying in {:?}", wait);
                     self.fail_over();
-                    if !shutdown.sleep(backoff).await {
+                    if !shutdown.sleep(wait).await {
                         return Err(Aborted);
                     }
-                    backoff = (backoff * 2).min(self.backoff_max);
                     continue;
                 }
             };
@@ -224,7 +226,7 @@ impl Logstash {
                 Ok(done) => {
                     self.metrics.live.output_ok();
                     next += done;
-                    backoff = self.backoff_init;
+                    backoff.reset();
                     if conn.seq < SEQ_RESET {
                         self.idle.lock().await.push(conn);
                     }
@@ -235,13 +237,13 @@ impl Logstash {
                         .output_failed(&format!("{}: {e}", self.hosts[conn.host]));
                     next += done;
                     Metrics::add(&self.metrics.output_retries, (windows.len() - next) as u64);
+                    let wait = backoff.next();
                     tracing::warn!(host = %self.hosts[conn.host], error = %e,
-                        "logstash: windows not acknowledged; resending them on a new connection in {:?}", backoff);
+                        "logstash: windows not acknowledged; resending them on a new connection in {:?}", wait);
                     self.fail_over();
-                    if !shutdown.sleep(backoff).await {
+                    if !shutdown.sleep(wait).await {
                         return Err(Aborted);
                     }
-                    backoff = (backoff * 2).min(self.backoff_max);
                 }
             }
         }

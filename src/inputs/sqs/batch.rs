@@ -1,6 +1,9 @@
 //! SQS's `*Batch` calls, in one place: items in, one result per item out. SQS takes at most ten entries
 //! per call and answers per entry; this splits the items into tens, numbers the entries by their place in
-//! the call, retries a call that failed as a whole a few times, and maps every answer back to its item.
+//! the call, retries a call that failed as a whole a few times (after a jittered [`Backoff`]: the deleter
+//! of every shipper that lost SQS together must not call again in step), and maps every answer back to
+//! its item. The waits are short and not cut short by a shutdown: the deleter's last deletes go out
+//! during one.
 //!
 //! Three calls use it: DeleteMessageBatch and ChangeMessageVisibilityBatch (the SQS input only: nothing
 //! else deletes or changes visibility) and SendMessageBatch (`s3import --to-queue`).
@@ -13,6 +16,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry,
 };
 
+use crate::backoff::Backoff;
 use crate::error::chain;
 
 /// SQS's limit of entries per batch call.
@@ -20,6 +24,11 @@ pub const MAX_ENTRIES: usize = 10;
 
 /// Calls made for a whole batch before its items are reported failed.
 const ATTEMPTS: u32 = 3;
+
+/// The wait before the second call of a batch.
+const RETRY_INIT: Duration = Duration::from_millis(200);
+/// The wait before the third, the last: a call that keeps failing holds the deleter only briefly.
+const RETRY_MAX: Duration = Duration::from_millis(400);
 
 /// The answer to one call: the ids that succeeded and those that failed, with SQS's code and message.
 #[derive(Debug, Default)]
@@ -56,14 +65,17 @@ where
     Fut: Future<Output = Result<Answer, String>>,
 {
     let mut results = Vec::with_capacity(items.len());
+    let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
     for part in items.chunks(MAX_ENTRIES) {
+        // Each call of ten starts from the first wait: one that failed says nothing of the next.
+        backoff.reset();
         let mut attempt = 1;
         let answer = loop {
             match call(part).await {
                 Ok(a) => break Ok(a),
                 Err(e) if attempt < ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "SQS batch call failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    tokio::time::sleep(backoff.next()).await;
                     attempt += 1;
                 }
                 Err(e) => break Err(e),

@@ -3,7 +3,8 @@
 //! and backs off exponentially on errors so a deleted queue or bad credentials never make a tight loop.
 //!
 //! A failing ReceiveMessage is logged every time, with what AWS said (an expired token, a queue that
-//! does not exist, access denied), and retried with backoff from 1 s to 60 s; with `--once`, a permanent
+//! does not exist, access denied), and retried after a [`Backoff`] from about 1 s up to 60 s, with jitter
+//! so that a fleet that lost SQS together does not come back in step; with `--once`, a permanent
 //! failure ends the run at once and a transient one after five in a row, both with a non-zero exit.
 //!
 //! Each message is registered in flight, its body decoded into the objects it announces, and handed to a
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use super::registry::{MessageRef, Registry};
 use crate::ack::AckGroup;
+use crate::backoff::Backoff;
 use crate::config::SqsSettings;
 use crate::inputs::aws::Failure;
 use crate::inputs::notification::{self, Notification};
@@ -25,6 +27,12 @@ use crate::shutdown::Shutdown;
 
 /// With `--once`, ReceiveMessage failures in a row before the run gives up.
 const ONCE_ATTEMPTS: u32 = 5;
+
+/// The first wait after a failed ReceiveMessage.
+const RETRY_INIT: Duration = Duration::from_secs(1);
+/// The longest: a queue that comes back is polled again within a minute, and one that is gone for good
+/// (or bad credentials) costs a call a minute, not a tight loop.
+const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What the pollers of one input share.
 #[derive(Clone, Debug)]
@@ -50,7 +58,7 @@ impl Poller {
     pub async fn run(self, queue_url: String) {
         let s = &self.settings;
         let mut shutdown = self.shutdown.clone();
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
         let mut failures = 0u32;
         // In --once mode a short wait is enough to tell an empty queue (long polling asks every server).
         let wait = if self.once {
@@ -112,17 +120,17 @@ impl Poller {
                             .fail(format!("queue {queue_url}: ReceiveMessage failed: {why}"));
                         break;
                     }
+                    let delay = backoff.next();
                     tracing::error!(queue = %queue_url, error = %why, attempt = failures,
-                        "ReceiveMessage failed; retrying in {:?}", backoff);
-                    if !self.shutdown.sleep_unless_stopping(backoff).await {
+                        "ReceiveMessage failed; retrying in {:?}", delay);
+                    if !self.shutdown.sleep_unless_stopping(delay).await {
                         break;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
                     continue;
                 }
             };
             failures = 0;
-            backoff = Duration::from_secs(1);
+            backoff.reset();
             self.metrics.live.poll_ok();
             self.metrics
                 .live

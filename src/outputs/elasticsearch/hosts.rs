@@ -1,8 +1,8 @@
 //! The Elasticsearch hosts and their health: requests in, a host to send to (or how long until one is
 //! up) out. A whole-request failure (connection error, timeout, 429, 5xx, 401/403) puts that host in
-//! backoff: exponential from `backoff.init` to `backoff.max`, with ±25 % jitter so that many shippers do
-//! not come back in step; a success resets it. Requests go round-robin over the hosts that are up, so one
-//! dead host does not hold back the others.
+//! backoff, a [`Backoff`] of its own: exponential from `backoff.init` to `backoff.max`, with ±25 % jitter
+//! so that many shippers do not come back in step; a success resets it. Requests go round-robin over the
+//! hosts that are up, so one dead host does not hold back the others.
 //!
 //! While a host is in backoff, a probe (`HEAD /`, every second) watches for its return, so delivery
 //! resumes within a second or two of Elasticsearch coming back instead of after a backoff that may have
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::backoff::Backoff;
 use crate::config::BackoffSettings;
 
 /// How often a host in backoff is probed.
@@ -21,8 +22,8 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 struct Health {
     /// Not used before this instant.
     down_until: Option<Instant>,
-    /// The next backoff.
-    backoff: Duration,
+    /// The host's own backoff: hosts fail and come back independently.
+    backoff: Backoff,
 }
 
 /// One host.
@@ -39,7 +40,6 @@ pub struct Host {
 pub struct Hosts {
     hosts: Vec<Arc<Host>>,
     next: AtomicUsize,
-    backoff: BackoffSettings,
 }
 
 impl Hosts {
@@ -58,14 +58,13 @@ impl Hosts {
                         url: u.clone(),
                         health: Mutex::new(Health {
                             down_until: None,
-                            backoff: backoff.init,
+                            backoff: Backoff::from(backoff),
                         }),
                         probing: AtomicBool::new(false),
                     })
                 })
                 .collect(),
             next: AtomicUsize::new(0),
-            backoff,
         }
     }
 
@@ -90,7 +89,7 @@ impl Hosts {
     pub fn succeeded(&self, host: &Host) {
         let mut h = host.health.lock().unwrap_or_else(|e| e.into_inner());
         h.down_until = None;
-        h.backoff = self.backoff.init;
+        h.backoff.reset();
     }
 
     /// A whole request to `host` failed: it is down for its backoff (with jitter), which doubles.
@@ -98,9 +97,8 @@ impl Hosts {
     pub fn failed(&self, host: &Host) -> (Duration, bool) {
         let wait = {
             let mut h = host.health.lock().unwrap_or_else(|e| e.into_inner());
-            let wait = jitter(h.backoff);
+            let wait = h.backoff.next();
             h.down_until = Some(Instant::now() + wait);
-            h.backoff = (h.backoff * 2).min(self.backoff.max);
             wait
         };
         let start_probe = !host.probing.swap(true, Ordering::AcqRel);
@@ -117,16 +115,6 @@ impl Hosts {
     pub fn probe_done(&self, host: &Host) {
         host.probing.store(false, Ordering::Release);
     }
-}
-
-/// `d` ± 25 %, from the clock's nanoseconds (no need for a random generator here).
-fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or(0);
-    let f = 0.75 + (nanos % 1000) as f64 / 2000.0;
-    d.mul_f64(f)
 }
 
 #[cfg(test)]

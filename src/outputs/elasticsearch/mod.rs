@@ -30,6 +30,7 @@ pub mod transport;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::backoff::Backoff;
 use crate::config::{BackoffSettings, ElasticsearchSettings, IndexPattern};
 use crate::ops::metrics::Metrics;
 use crate::queue::Batch;
@@ -92,14 +93,15 @@ impl Elasticsearch {
     }
 
     /// Waits until the index template is settled: installed (or kept), or refused by a host that answers
-    /// (logged; delivery goes on without it). While no host can be reached it is tried again with the
-    /// output's backoff, and the batches wait, as they would for the bulk request itself. `Err` at abort.
+    /// (logged; delivery goes on without it). While no host can be reached it is tried again after the
+    /// output's backoff (with jitter: every shipper of a fleet installs it when the cluster comes back),
+    /// and the batches wait, as they would for the bulk request itself. `Err` at abort.
     async fn template_settled(&self, shutdown: &Shutdown) -> Result<(), Aborted> {
         let Some(t) = &self.template else {
             return Ok(());
         };
         let mut settled = t.settled.lock().await;
-        let mut backoff = self.backoff.init;
+        let mut backoff = Backoff::from(self.backoff);
         while !*settled {
             if shutdown.is_aborted() {
                 return Err(Aborted);
@@ -117,15 +119,15 @@ impl Elasticsearch {
                     *settled = true;
                 }
                 Err(TemplateError::Unreachable(why)) => {
+                    let wait = backoff.next();
                     tracing::warn!(
                         "index template {} not installed yet: {why}; events wait for it, retrying in {}",
                         t.name,
-                        crate::config::values::format_duration(backoff)
+                        crate::config::values::format_duration(wait)
                     );
-                    if !shutdown.sleep(backoff).await {
+                    if !shutdown.sleep(wait).await {
                         return Err(Aborted);
                     }
-                    backoff = (backoff * 2).min(self.backoff.max);
                 }
             }
         }

@@ -1,5 +1,6 @@
 //! Sending until done: items in, the permanent rejections out. 429 and 5xx items are sent again after
-//! the batch's backoff, while other batches go on; a whole-request failure rests its host and the items
+//! the batch's [`Backoff`] (jittered; reset whenever some items went through), while other batches go
+//! on; a whole-request failure rests its host (its own backoff, in [`hosts`](super::hosts)) and the items
 //! go to the next host that is up; a 413 splits the request in halves, and a single document that is
 //! still too large is a permanent rejection. Only an abort gives up.
 
@@ -11,6 +12,7 @@ use super::bulk::{Action, Response};
 use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
 use crate::ack::AckGroup;
+use crate::backoff::Backoff;
 use crate::ops::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
@@ -61,7 +63,7 @@ impl Elasticsearch {
         Box::pin(async move {
             let mut pending = items;
             let mut rejected = Vec::new();
-            let mut backoff = self.backoff.init;
+            let mut backoff = Backoff::from(self.backoff);
             let t = &self.transport;
             while !pending.is_empty() {
                 if shutdown.is_aborted() {
@@ -116,21 +118,21 @@ impl Elasticsearch {
                         }
                         if !retry.is_empty() {
                             Metrics::add(&self.metrics.output_retries, retry.len() as u64);
+                            let wait = backoff.next();
                             tracing::warn!(
                                 retry = retry.len(),
                                 of = before,
                                 "elasticsearch: items rejected with 429/5xx; retrying them in {:?}",
-                                backoff
+                                wait
                             );
-                            if !shutdown.sleep(backoff).await {
+                            if !shutdown.sleep(wait).await {
                                 return Err(Aborted);
                             }
-                            // Progress (some items went through) keeps the wait short.
-                            backoff = if retry.len() < before {
-                                self.backoff.init
-                            } else {
-                                (backoff * 2).min(self.backoff.max)
-                            };
+                            // Progress (some items went through) keeps the next wait short; only a
+                            // request that moved nothing doubles it.
+                            if retry.len() < before {
+                                backoff.reset();
+                            }
                         }
                         pending = retry;
                     }
