@@ -10,6 +10,7 @@
 pub mod doc;
 pub mod ecs;
 pub mod enrich;
+pub mod fields;
 pub mod ids;
 pub mod processors;
 
@@ -19,6 +20,19 @@ use std::fmt;
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 use crate::event::doc::Doc;
+
+/// Names of fields s3logsbeat writes into every document itself: a key capture, a header column or a
+/// top-level global field may not take them (each says how it steps aside).
+pub const RESERVED_NAMES: [&str; 8] = [
+    "@timestamp",
+    "@metadata",
+    "log",
+    "beat",
+    "tags",
+    "fields",
+    "message",
+    "error",
+];
 
 /// A point in time, UTC, with the number of fraction digits the log wrote.
 ///
@@ -1172,7 +1186,7 @@ mod tests {
         assert_eq!(v["@metadata"]["beat"], "logs-\"x\"");
         assert_eq!(v["@metadata"]["version"], crate::VERSION);
         // The format's name is written without escaping: every name is a plain word, and written so.
-        for f in crate::config::LogFormat::ALL {
+        for f in crate::formats::LogFormat::all() {
             let e = Event {
                 format: f.name(),
                 ..e.clone()
