@@ -25,6 +25,14 @@ fn cases() -> Vec<(&'static str, FormatSpec)> {
         ("s3access-aws-docs.log", f(LogFormat::S3access)),
         ("s3access-logstash-patterns.log", f(LogFormat::S3access)),
         ("waf-aws-docs.ndjson", f(LogFormat::Waf)),
+        (
+            "network-firewall-handwritten.log",
+            f(LogFormat::NetworkFirewall),
+        ),
+        (
+            "route53-resolver-handwritten.log",
+            f(LogFormat::Route53Resolver),
+        ),
     ];
     for n in 1..=4 {
         v.push((
