@@ -259,7 +259,7 @@ fn network_firewall_line(g: &mut Gen, i: u64, out: &mut String) {
             us
         )
     };
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         let _ = writeln!(
             out,
             "{{\"firewall_name\":\"test-firewall\",\"availability_zone\":\"us-east-1a\",\"event_timestamp\":\"{s}\",\"event\":{{\"timestamp\":\"{}\",\"flow_id\":{},\"event_type\":\"alert\",\"src_ip\":\"203.0.113.{}\",\"src_port\":{},\"dest_ip\":\"10.0.2.{}\",\"dest_port\":80,\"proto\":\"TCP\",\"alert\":{{\"action\":\"blocked\",\"signature_id\":1000003,\"rev\":1,\"signature\":\"Deny all other TCP traffic\",\"category\":\"\",\"severity\":3}},\"http\":{{\"hostname\":\"www.example.com\",\"url\":\"/items/{}\",\"http_user_agent\":\"curl/8.4.0\",\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":0}},\"app_proto\":\"http\"}}}}",

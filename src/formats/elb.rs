@@ -49,7 +49,7 @@ fn line<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseErro
     parse(line, out)
 }
 
-fn direct<'a>(line: &'a str, sink: &mut JsonFields<'_>) -> Result<Timestamp, ParseError> {
+fn direct(line: &str, sink: &mut JsonFields<'_>) -> Result<Timestamp, ParseError> {
     parse(line, sink)
 }
 

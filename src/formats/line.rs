@@ -417,9 +417,9 @@ impl<'s> LineParser<'s> {
     /// the whole line, whose fields are exactly those [`LineParser::parse_line`] gives. `None` for any
     /// other format.
     #[inline]
-    pub fn parse_direct<'a>(
+    pub fn parse_direct(
         &self,
-        line: &'a str,
+        line: &str,
         sink: &mut JsonFields<'_>,
     ) -> Option<Result<Timestamp, ParseError>> {
         self.direct.map(|parse| parse(line, sink))
