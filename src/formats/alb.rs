@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{http_outcome_and_duration, sum_of_seconds, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{
     parse_rfc3339_text, push_int, push_lb_columns, push_str_unless_dash, SpaceFields,
 };

@@ -15,8 +15,9 @@
 use super::tokens::{parse_rfc3339, push_int, push_num, push_str_unless_dash, SpaceFields};
 use serde_json::Value as J;
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{number_as_text, Conversion, Ecs, Rest};
+use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;
 

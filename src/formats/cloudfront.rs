@@ -14,8 +14,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines};
+use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{get, http_outcome_and_duration, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_date_and_time, push_int, push_num};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Name, Timestamp, Value};

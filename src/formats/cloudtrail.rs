@@ -13,8 +13,9 @@ use serde_json::Value as J;
 use super::tokens::parse_rfc3339;
 use serde_json::Map;
 
-use super::descriptor::{ArrayShape, AtEnd, Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{ArrayShape, AtEnd, Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{get, put, str_at, Ecs, Rest};
+use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;
 

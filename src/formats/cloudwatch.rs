@@ -20,8 +20,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value as J;
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines};
+use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::parse_rfc3339;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Timestamp, Value};

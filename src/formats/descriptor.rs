@@ -3,7 +3,8 @@
 //! it from there instead of naming the format: option checks (`config/`), routing (`auto`'s key
 //! layouts, [`super::route`]), the object stage (objects to skip, framing, a second gzip layer, the check
 //! at an object's end), the index template (fields and their mapping types) and ECS names
-//! ([`super::ecs::Ecs`], applied by `crate::event::ecs`).
+//! ([`super::ecs::Ecs`], applied by `crate::event::ecs`). [`LineParser`] is the per-object face the object
+//! stage calls for every unit, made from the descriptor.
 //!
 //! What must stay true: a descriptor is data and plain functions, with no state; its functions never
 //! panic on any input (a key, an option, a line) and never touch the network or the disk.
@@ -12,6 +13,7 @@ use std::fmt;
 
 use super::ecs::Ecs;
 use super::line::{LineKind, LineOut, ParseError};
+use super::mapping::FieldType;
 use super::{FormatOptions, FormatSpec, LogFormat};
 use crate::event::fields::JsonFields;
 use crate::event::Timestamp;
@@ -164,25 +166,61 @@ impl<'s> ObjectLines<'s> for Single {
     }
 }
 
-/// A field's mapping type in the index template.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldType {
-    /// Exact strings (ids, names, URLs, enumerations).
-    Keyword,
-    /// Free text (a raw line, an error message, a user agent).
-    Text,
-    /// IPv4 or IPv6 address.
-    Ip,
-    /// Whole numbers (codes, ports, bytes, counts).
-    Long,
-    /// Seconds with a fraction.
-    Double,
-    /// A time (ISO 8601, as Elasticsearch's `strict_date_optional_time` reads it).
-    Date,
-    /// A boolean.
-    Boolean,
-    /// An object of any shape, indexed as keyword leaves under one field (CloudTrail's
-    /// `requestParameters`: thousands of API shapes that would otherwise explode the mapping and
-    /// conflict with one another).
-    Flattened,
+/// Parses the units of one object, as its format's [`Descriptor`] says: through the format's
+/// [`ObjectLines`], or for a format with a [`DirectFn`], straight into the document.
+#[derive(Debug)]
+pub struct LineParser<'s> {
+    spec: &'s FormatSpec,
+    lines: Box<dyn ObjectLines<'s> + 's>,
+    direct: Option<DirectFn>,
+}
+
+impl<'s> LineParser<'s> {
+    /// A parser for one object of this format.
+    pub fn new(spec: &'s FormatSpec) -> LineParser<'s> {
+        let d = spec.descriptor();
+        LineParser {
+            spec,
+            lines: (d.parser)(spec),
+            direct: d.direct,
+        }
+    }
+
+    /// Sets the time of records that carry none (a VPC flow log layout without `start` or `end`): the
+    /// time in the object's file name, else its LastModified.
+    pub fn set_object_time(&mut self, t: Option<Timestamp>) {
+        self.lines.set_object_time(t);
+    }
+
+    /// The format it parses.
+    pub fn spec(&self) -> &'s FormatSpec {
+        self.spec
+    }
+
+    /// True if the format writes its lines straight into documents ([`LineParser::parse_direct`]): ALB
+    /// and classic ELB, whose lines are one record each and need no state from earlier lines.
+    pub fn has_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// Parses one line of a format for which [`LineParser::has_direct`] is true into `sink`: one record,
+    /// the whole line, whose fields are exactly those [`LineParser::parse_line`] gives. `None` for any
+    /// other format.
+    #[inline]
+    pub fn parse_direct(
+        &self,
+        line: &str,
+        sink: &mut JsonFields<'_>,
+    ) -> Option<Result<Timestamp, ParseError>> {
+        self.direct.map(|parse| parse(line, sink))
+    }
+
+    /// Parses one unit (without its line terminator, not blank).
+    #[inline]
+    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        self.lines.parse(line, out)
+    }
 }

@@ -13,7 +13,7 @@
 
 use serde_json::{Map, Value};
 
-use super::descriptor::FieldType;
+use super::mapping::FieldType;
 
 /// How one format's events get ECS names.
 #[derive(Debug)]

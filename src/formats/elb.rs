@@ -4,8 +4,9 @@
 //! SSL listeners write `"- - - "` as the request and `-` for both status codes. Reference:
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{http_outcome_and_duration, sum_of_seconds, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_rfc3339_text, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::fields::{FieldSink, JsonFields};

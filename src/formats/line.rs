@@ -1,11 +1,10 @@
 //! One unit in, records out: what a format's parser writes ([`LineOut`], [`Record`], [`ParseError`]) and
-//! the per-object face of the formats ([`LineParser`]), which the object stage calls for every non-blank
-//! unit.
+//! the sink fixed-column formats write through ([`FieldSink`] for a [`LineOut`]).
 //!
 //! A parser appends each record's fields to a reusable [`LineOut`], borrowing from the line;
 //! `crate::event::enrich` turns each record into an event. ALB and classic ELB put their fields through a
 //! [`FieldSink`] instead, which is a [`LineOut`] or the document writer itself
-//! ([`LineParser::parse_direct`]); the formats still know nothing of how a document is laid out.
+//! (`LineParser::parse_direct`); the formats still know nothing of how a document is laid out.
 //!
 //! What must stay true here:
 //! - A line never panics a parser and never disappears: it yields a record or a [`ParseError`] that says
@@ -17,9 +16,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use super::descriptor::{DirectFn, ObjectLines};
-use super::FormatSpec;
-use crate::event::fields::{FieldSink, JsonFields};
+use crate::event::fields::FieldSink;
 use crate::event::{Name, Timestamp, Value, MAX_VALUE_DEPTH};
 
 /// Why a line did not parse. Built only on the failure path; the message names the field and value.
@@ -376,65 +373,6 @@ pub enum LineKind {
     Skipped,
 }
 
-/// Parses the units of one object, as its format's [`super::Descriptor`] says: through the format's
-/// [`ObjectLines`], or for a format with a [`DirectFn`], straight into the document.
-#[derive(Debug)]
-pub struct LineParser<'s> {
-    spec: &'s FormatSpec,
-    lines: Box<dyn ObjectLines<'s> + 's>,
-    direct: Option<DirectFn>,
-}
-
-impl<'s> LineParser<'s> {
-    /// A parser for one object of this format.
-    pub fn new(spec: &'s FormatSpec) -> LineParser<'s> {
-        let d = spec.descriptor();
-        LineParser {
-            spec,
-            lines: (d.parser)(spec),
-            direct: d.direct,
-        }
-    }
-
-    /// Sets the time of records that carry none (a VPC flow log layout without `start` or `end`): the
-    /// time in the object's file name, else its LastModified.
-    pub fn set_object_time(&mut self, t: Option<Timestamp>) {
-        self.lines.set_object_time(t);
-    }
-
-    /// The format it parses.
-    pub fn spec(&self) -> &'s FormatSpec {
-        self.spec
-    }
-
-    /// True if the format writes its lines straight into documents ([`LineParser::parse_direct`]): ALB
-    /// and classic ELB, whose lines are one record each and need no state from earlier lines.
-    pub fn has_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
-    /// Parses one line of a format for which [`LineParser::has_direct`] is true into `sink`: one record,
-    /// the whole line, whose fields are exactly those [`LineParser::parse_line`] gives. `None` for any
-    /// other format.
-    #[inline]
-    pub fn parse_direct(
-        &self,
-        line: &str,
-        sink: &mut JsonFields<'_>,
-    ) -> Option<Result<Timestamp, ParseError>> {
-        self.direct.map(|parse| parse(line, sink))
-    }
-
-    /// Parses one unit (without its line terminator, not blank).
-    #[inline]
-    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind
-    where
-        's: 'a,
-    {
-        self.lines.parse(line, out)
-    }
-}
-
 /// Gives a column named by an object's header (CloudFront `#Fields:`, a VPC flow log's header line) the
 /// name it is written under: one s3logsbeat writes itself (`log`, `tags`, ...) gets a `_` in front, and
 /// one already in `seen` gets `_2`, `_3`, ..., so that a document never has a key twice. `seen` collects
@@ -454,56 +392,4 @@ pub(super) fn header_name(name: &mut Name<'static>, seen: &mut Vec<String>) {
         *name = Name::Owned(unique.clone());
     }
     seen.push(unique);
-}
-
-#[cfg(test)]
-pub(crate) mod test_util {
-    //! Helpers for the per-format unit tests.
-    use super::*;
-
-    /// Parses one line and returns its single record as JSON (`@timestamp` included), or the error.
-    pub fn parse_one(spec: &FormatSpec, line: &str) -> Result<serde_json::Value, ParseError> {
-        let mut p = LineParser::new(spec);
-        let mut out = LineOut::new();
-        p.parse_line(line, &mut out);
-        assert_eq!(out.records.len(), 1, "one record for {line:?}");
-        let r = &out.records[0];
-        let ts = r.result.clone()?;
-        Ok(record_json(&out, r, ts))
-    }
-
-    /// A record's fields as JSON, with `@timestamp`; a field written twice fails the test.
-    pub fn record_json(out: &LineOut<'_>, r: &Record, ts: Timestamp) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        m.insert("@timestamp".into(), ts.to_rfc3339().into());
-        for (k, v) in out.fields_of(r) {
-            let mut b = Vec::new();
-            v.write_json(&mut b);
-            let prev = m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
-            assert!(prev.is_none(), "field {k} written twice");
-        }
-        serde_json::Value::Object(m)
-    }
-
-    /// Parses the lines of one object: the first record of each data line as JSON, or the error text
-    /// (header lines give nothing).
-    pub fn parse_lines(
-        spec: &FormatSpec,
-        lines: &[&str],
-    ) -> Vec<Result<serde_json::Value, String>> {
-        let mut p = LineParser::new(spec);
-        let mut res = Vec::new();
-        for l in lines {
-            let mut out = LineOut::new();
-            if p.parse_line(l, &mut out) == LineKind::Header {
-                continue;
-            }
-            let r = &out.records[0];
-            res.push(match &r.result {
-                Err(e) => Err(e.to_string()),
-                Ok(ts) => Ok(record_json(&out, r, *ts)),
-            });
-        }
-        res
-    }
 }

@@ -31,6 +31,7 @@ pub mod ecs;
 pub mod elb;
 pub mod json;
 pub mod line;
+pub mod mapping;
 pub mod network_firewall;
 pub mod nlb;
 pub mod route;
@@ -46,14 +47,12 @@ use std::fmt;
 pub use cloudwatch::CloudwatchOptions;
 pub use custom::{CustomSpec, ValueType};
 pub use descriptor::{
-    ArrayShape, AtEnd, Descriptor, DirectFn, FieldType, Framing, ObjectLines, Single,
+    ArrayShape, AtEnd, Descriptor, DirectFn, Framing, LineParser, ObjectLines, Single,
 };
 pub use json::JsonOptions;
-pub use line::{ErrorKind, LineKind, LineOut, LineParser, ParseError, ParseErrorInner, Record};
+pub use line::{ErrorKind, LineKind, LineOut, ParseError, ParseErrorInner, Record};
+pub use mapping::FieldType;
 pub use time::TimeFormat;
-
-#[cfg(test)]
-pub(crate) use line::test_util;
 
 /// Every format, in the order the documentation lists them.
 pub static ALL: [&Descriptor; 14] = [
@@ -371,5 +370,58 @@ mod tests {
             e.contains("unknown variant `apache`, expected one of `alb`"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Helpers for the per-format unit tests.
+    use super::*;
+    use crate::event::Timestamp;
+
+    /// Parses one line and returns its single record as JSON (`@timestamp` included), or the error.
+    pub fn parse_one(spec: &FormatSpec, line: &str) -> Result<serde_json::Value, ParseError> {
+        let mut p = LineParser::new(spec);
+        let mut out = LineOut::new();
+        p.parse_line(line, &mut out);
+        assert_eq!(out.records.len(), 1, "one record for {line:?}");
+        let r = &out.records[0];
+        let ts = r.result.clone()?;
+        Ok(record_json(&out, r, ts))
+    }
+
+    /// A record's fields as JSON, with `@timestamp`; a field written twice fails the test.
+    pub fn record_json(out: &LineOut<'_>, r: &Record, ts: Timestamp) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("@timestamp".into(), ts.to_rfc3339().into());
+        for (k, v) in out.fields_of(r) {
+            let mut b = Vec::new();
+            v.write_json(&mut b);
+            let prev = m.insert(k.to_string(), serde_json::from_slice(&b).unwrap());
+            assert!(prev.is_none(), "field {k} written twice");
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// Parses the lines of one object: the first record of each data line as JSON, or the error text
+    /// (header lines give nothing).
+    pub fn parse_lines(
+        spec: &FormatSpec,
+        lines: &[&str],
+    ) -> Vec<Result<serde_json::Value, String>> {
+        let mut p = LineParser::new(spec);
+        let mut res = Vec::new();
+        for l in lines {
+            let mut out = LineOut::new();
+            if p.parse_line(l, &mut out) == LineKind::Header {
+                continue;
+            }
+            let r = &out.records[0];
+            res.push(match &r.result {
+                Err(e) => Err(e.to_string()),
+                Ok(ts) => Ok(record_json(&out, r, *ts)),
+            });
+        }
+        res
     }
 }

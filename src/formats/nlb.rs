@@ -16,8 +16,9 @@
 
 use std::borrow::Cow;
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_iso_utc, push_addr_port, push_int, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::{Split, Timestamp, Value};

@@ -18,9 +18,10 @@
 
 use serde_json::{Map, Value as J};
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines};
+use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{network_type, put, str_at, Conversion, Ecs, Rest};
 use super::json::{parse_values, push_object};
+use super::mapping::FieldType;
 use super::tokens::{parse_i64, parse_rfc3339};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;

@@ -22,8 +22,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value as J};
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines, Single};
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{get, put, str_at, Ecs, Rest};
+use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;
 

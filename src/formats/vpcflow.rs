@@ -26,10 +26,11 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value as J};
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines};
+use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{
     epoch_seconds, network_type, number_as_text, put, str_at, transport, Conversion, Ecs, Rest,
 };
+use super::mapping::FieldType;
 use super::tokens::parse_i64;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Name, Timestamp, Value};

@@ -6,9 +6,10 @@
 //! labels, rule groups) are mapped dynamically. Under ECS the request's fields get ECS names and every
 //! other key goes under `aws.waf.` in snake_case, as Elastic's `waf` pipeline writes them.
 
-use super::descriptor::{Descriptor, FieldType, Framing, ObjectLines};
+use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{Ecs, Rest};
 use super::json::{self, JsonOptions};
+use super::mapping::FieldType;
 use super::time::TimeFormat;
 use super::{FormatOptions, FormatSpec, LineKind, LineOut, LogFormat};
 
