@@ -246,6 +246,47 @@ fn custom_line(g: &mut Gen, i: u64, out: &mut String) {
     );
 }
 
+fn network_firewall_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = 1_700_000_000 + i / 100;
+    let t = |s: u64, us: u64| {
+        format!(
+            "2023-11-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
+            14 + s / 86400 % 14,
+            s / 3600 % 24,
+            s / 60 % 60,
+            s % 60,
+            us
+        )
+    };
+    if i.is_multiple_of(10) {
+        let _ = writeln!(
+            out,
+            "{{\"firewall_name\":\"test-firewall\",\"availability_zone\":\"us-east-1a\",\"event_timestamp\":\"{s}\",\"event\":{{\"timestamp\":\"{}\",\"flow_id\":{},\"event_type\":\"alert\",\"src_ip\":\"203.0.113.{}\",\"src_port\":{},\"dest_ip\":\"10.0.2.{}\",\"dest_port\":80,\"proto\":\"TCP\",\"alert\":{{\"action\":\"blocked\",\"signature_id\":1000003,\"rev\":1,\"signature\":\"Deny all other TCP traffic\",\"category\":\"\",\"severity\":3}},\"http\":{{\"hostname\":\"www.example.com\",\"url\":\"/items/{}\",\"http_user_agent\":\"curl/8.4.0\",\"http_method\":\"GET\",\"protocol\":\"HTTP/1.1\",\"length\":0}},\"app_proto\":\"http\"}}}}",
+            t(s, g.below(1_000_000)), g.next() >> 14, g.below(256), 1024 + g.below(60000), g.below(256), g.below(100_000),
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{{\"firewall_name\":\"test-firewall\",\"availability_zone\":\"us-east-1a\",\"event_timestamp\":\"{s}\",\"event\":{{\"tcp\":{{\"tcp_flags\":\"1b\",\"syn\":true,\"fin\":true,\"psh\":true,\"ack\":true}},\"app_proto\":\"tls\",\"src_ip\":\"10.0.{}.{}\",\"src_port\":{},\"netflow\":{{\"pkts\":{},\"bytes\":{},\"start\":\"{}\",\"end\":\"{}\",\"age\":{},\"min_ttl\":63,\"max_ttl\":64}},\"event_type\":\"netflow\",\"flow_id\":{},\"dest_ip\":\"198.51.100.{}\",\"proto\":\"TCP\",\"dest_port\":443,\"timestamp\":\"{}\"}}}}",
+            g.below(256), g.below(256), 1024 + g.below(60000), g.below(100), g.below(100_000),
+            t(s - 60, g.below(1_000_000)), t(s - 1, g.below(1_000_000)), g.below(60), g.next() >> 14,
+            g.below(256), t(s, g.below(1_000_000)),
+        );
+    }
+}
+
+fn route53_resolver_line(g: &mut Gen, i: u64, out: &mut String) {
+    use std::fmt::Write as _;
+    let s = i / 100;
+    let _ = writeln!(
+        out,
+        "{{\"version\":\"1.100000\",\"account_id\":\"123456789012\",\"region\":\"us-east-1\",\"vpc_id\":\"vpc-0123456789abcdef0\",\"query_timestamp\":\"2023-11-{:02}T{:02}:{:02}:{:02}Z\",\"query_name\":\"host{}.example.com.\",\"query_type\":\"A\",\"query_class\":\"IN\",\"rcode\":\"NOERROR\",\"answers\":[{{\"Rdata\":\"192.0.2.{}\",\"Type\":\"A\",\"Class\":\"IN\"}}],\"srcaddr\":\"10.0.{}.{}\",\"srcport\":\"{}\",\"transport\":\"UDP\",\"srcids\":{{\"instance\":\"i-{:017x}\"}}}}",
+        1 + s / 86400 % 28, s / 3600 % 24, s / 60 % 60, s % 60, g.below(10_000), g.below(256),
+        g.below(256), g.below(256), 1024 + g.below(60000), g.below(1 << 60),
+    );
+}
+
 struct Input {
     name: &'static str,
     spec: FormatSpec,
@@ -443,6 +484,16 @@ fn benches(c: &mut Criterion) {
             )
             .unwrap(),
             custom_line,
+        ),
+        (
+            "network_firewall",
+            FormatSpec::NetworkFirewall,
+            network_firewall_line,
+        ),
+        (
+            "route53_resolver",
+            FormatSpec::Route53Resolver,
+            route53_resolver_line,
         ),
     ];
     for (name, spec, line) in inputs {

@@ -245,11 +245,11 @@ async fn print_listing(mut rx: mpsc::Receiver<Listed>, formats: crate::config::F
     use std::io::Write;
     while let Some(l) = rx.recv().await {
         let o = &l.object;
-        let what = match crate::formats::route::choose(&formats, &o.bucket, &o.key) {
+        let what = match formats.choose(&o.bucket, &o.key) {
             None => {
                 "unmatched: no format for this key (file_selectors, log_format), not read".into()
             }
-            Some(spec) => match crate::object::not_a_log(spec, &o.key) {
+            Some(spec) => match spec.descriptor().not_a_log.and_then(|f| f(&o.key)) {
                 Some(why) => format!("skipped: {why}"),
                 None => spec.format().name().to_string(),
             },

@@ -243,7 +243,7 @@ pub fn run(args: &ParseArgs, input: &mut dyn Read, out: &mut dyn Write) -> Resul
         .strip_prefix("s3://")
         .and_then(|r| r.split_once('/'))
         .map_or("", |(b, _)| b);
-    let spec = crate::formats::route::choose(&formats, bucket, &key).ok_or_else(|| {
+    let spec = formats.choose(bucket, &key).ok_or_else(|| {
         format!(
             "{path}: no format for this key (auto does not know it, and no file_selectors entry matches): give --format"
         )

@@ -1,6 +1,6 @@
 //! The `custom` format as a config makes it, reached the way the daemon reaches it: a notification's
 //! percent-encoded key decoded (`percent::decode_form`), the format chosen by `file_selectors` or the
-//! input's `log_format` (`route::choose`), `key_regex_fields` applied to the key, and the object's lines
+//! input's `log_format` (`Formats::choose`), `key_regex_fields` applied to the key, and the object's lines
 //! matched by the configured regex. In: a config made from the input (a pattern of named groups,
 //! nested and optional ones among them, their types, the time's group and layout, up to three
 //! selectors among custom, json and alb, a key regex whose names may be the pattern's, global fields
@@ -311,10 +311,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let input = &settings.inputs[0];
     let bucket = "bucket";
-    let Some(spec) = s3logsbeat::formats::route::choose(&input.formats, bucket, &key) else {
+    let Some(spec) = input.formats.choose(bucket, &key) else {
         return;
     };
-    let again = s3logsbeat::formats::route::choose(&input.formats, bucket, &key).expect("chosen before");
+    let again = input.formats.choose(bucket, &key).expect("chosen before");
     assert!(
         std::ptr::eq(spec, again),
         "{key:?} routed twice differently"

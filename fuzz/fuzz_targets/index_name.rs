@@ -283,7 +283,7 @@ fn written(text: &str) -> Option<(String, Timestamp, LogFormat, String)> {
 fn generated(u: &mut Unstructured<'_>) -> Result<(String, Timestamp, LogFormat, String)> {
     let text = pattern(u)?;
     let t = time(u)?;
-    let format = *u.choose(&LogFormat::ALL)?;
+    let format = *u.choose(&LogFormat::all().collect::<Vec<_>>())?;
     let mut doc = Map::new();
     doc.insert("@timestamp".into(), "2024-01-02T03:04:05.000Z".into());
     // The fields the pattern names, if it parses; the document is made before the pattern is looked

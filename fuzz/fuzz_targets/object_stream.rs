@@ -5,9 +5,9 @@
 //! chunked never changes the events, their ids or the outcome. Events are hashed as they come (never
 //! collected), so a decompression bomb costs time, not memory.
 //!
-//! Input: byte 0 picks the format and the compression (low 4 bits: the index in `LogFormat::ALL`, modulo
+//! Input: byte 0 picks the format and the compression (low 4 bits: the index in `LogFormat::all()`, modulo
 //! its length: alb, elb, cloudfront, waf, json, vpcflow, s3access, nlb, alb_connection, cloudtrail,
-//! cloudwatch, custom; bits 4 and 5: as is, gzip it, zstd it) and whether the object is made deep (bit
+//! cloudwatch, custom, network_firewall, route53_resolver; bits 4 and 5: as is, gzip it, zstd it) and whether the object is made deep (bit
 //! 6); byte 1 picks the chunk size; when deep, byte 2 and bit 7 of byte 0 give N (up to 319), and each
 //! of the first [`DEEP_OBJECTS`] `{` of the rest gets a first member nested N objects deep (see
 //! [`deepen`]), so that the JSON of json, waf, cloudtrail and cloudwatch (a message's own JSON too) is
@@ -130,7 +130,8 @@ fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
         return;
     }
-    let format = LogFormat::ALL[(data[0] & 15) as usize % LogFormat::ALL.len()];
+    let all: Vec<LogFormat> = LogFormat::all().collect();
+    let format = all[(data[0] & 15) as usize % all.len()];
     let mut opts = FormatOptions::default();
     match format {
         LogFormat::Json => {

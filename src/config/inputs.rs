@@ -7,26 +7,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use super::format::{FormatOptions, FormatSpec, LogFormat};
 use super::raw::Unmatched;
 use super::raw::{self, InputType, RawConfig, RawInput};
 use super::values::{parse_time_bound, S3Uri};
 use super::Problems;
+use crate::formats::{FormatOptions, FormatSpec, LogFormat};
 
 /// Default `max_line_bytes`: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Names a key regex group may not take, because s3logsbeat writes these fields itself.
-pub const RESERVED_NAMES: [&str; 8] = [
-    "@timestamp",
-    "@metadata",
-    "log",
-    "beat",
-    "tags",
-    "fields",
-    "message",
-    "error",
-];
+pub use crate::event::RESERVED_NAMES;
 
 /// What to do with a line that does not parse (`parse_errors` of an input).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -183,15 +174,31 @@ impl Formats {
         Formats {
             selectors: Vec::new(),
             fallback: Fallback::Auto(
-                super::format::AUTO_FORMATS
-                    .iter()
+                crate::formats::route::auto_formats()
                     .map(|f| {
-                        FormatSpec::build(*f, &FormatOptions::default(), |o| o.to_string())
+                        FormatSpec::build(f, &FormatOptions::default(), |o| o.to_string())
                             .expect("auto formats take no required option")
                     })
                     .collect(),
             ),
             unmatched: Unmatched::Delete,
+        }
+    }
+
+    /// The format of `key` in `bucket`: the first `file_selectors` entry whose regex matches the key,
+    /// else `log_format` (under `auto`, the format whose AWS key layout it is); `None` when no format
+    /// was chosen (the object is unmatched).
+    pub fn choose(&self, bucket: &str, key: &str) -> Option<&FormatSpec> {
+        if let Some((_, spec)) = self.selectors.iter().find(|(re, _)| re.is_match(key)) {
+            return Some(spec);
+        }
+        match &self.fallback {
+            Fallback::Format(spec) => Some(spec),
+            Fallback::Auto(specs) => {
+                let f = crate::formats::route::recognise(bucket, key)?;
+                specs.iter().find(|s| s.format() == f)
+            }
+            Fallback::None => None,
         }
     }
 
@@ -495,7 +502,7 @@ fn warn_without_ecs_names(formats: &Formats, key: &str, p: &mut Problems) {
     let why = "has no ECS mapping: under field_names: ecs its events keep their own field names";
     for (j, (_, spec)) in formats.selectors.iter().enumerate() {
         let f = spec.format();
-        if !crate::event::ecs::has_mapping(f) {
+        if f.descriptor().is_some_and(|d| d.ecs.is_none()) {
             let skey = format!("{key}.file_selectors.{j}");
             p.warn(
                 format!("{skey}.log_format"),
@@ -510,7 +517,7 @@ fn warn_without_ecs_names(formats: &Formats, key: &str, p: &mut Problems) {
     };
     for spec in fallback {
         let f = spec.format();
-        if !crate::event::ecs::has_mapping(f) {
+        if f.descriptor().is_some_and(|d| d.ecs.is_none()) {
             let what = if auto {
                 format!("log_format auto reads {f}, which")
             } else {
@@ -543,12 +550,9 @@ fn build_format(
     p: &mut Problems,
 ) -> Option<FormatSpec> {
     let okey = format!("{key}.log_format_options");
-    if matches!(format, LogFormat::Json | LogFormat::Custom) && opts.is_none() {
-        let what = if format == LogFormat::Json {
-            "timestamp_field and timestamp_format"
-        } else {
-            "pattern, timestamp_field and timestamp_format"
-        };
+    let required = format.descriptor().map_or(&[][..], |d| d.required);
+    if !required.is_empty() && opts.is_none() {
+        let what = crate::formats::join_names(required, "and");
         p.push(
             okey.clone(),
             format!("{okey} is required for log_format {format}: {what}"),
@@ -635,4 +639,44 @@ fn formats(input: &RawInput, key: &str, p: &mut Problems) -> Option<Formats> {
         fallback: fallback?,
         unmatched: input.unmatched.unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_first_then_the_fallback() {
+        let spec = |f| FormatSpec::build(f, &FormatOptions::default(), |o| o.to_string()).unwrap();
+        let mut formats = Formats {
+            selectors: vec![
+                (
+                    Regex::new("^firehose/").unwrap(),
+                    spec(LogFormat::Cloudwatch),
+                ),
+                (
+                    Regex::new("/CloudTrail/").unwrap(),
+                    spec(LogFormat::Vpcflow),
+                ),
+            ],
+            fallback: Formats::auto().fallback,
+            unmatched: Unmatched::Delete,
+        };
+        let f = |formats: &Formats, key: &str| formats.choose("b", key).map(|s| s.format());
+        assert_eq!(f(&formats, "firehose/x"), Some(LogFormat::Cloudwatch));
+        assert_eq!(
+            f(&formats, "AWSLogs/1/CloudTrail/x"),
+            Some(LogFormat::Vpcflow),
+            "a selector wins over auto"
+        );
+        assert_eq!(
+            f(&formats, "AWSLogs/1/vpcflowlogs/x"),
+            Some(LogFormat::Vpcflow)
+        );
+        assert_eq!(f(&formats, "other"), None);
+        formats.fallback = Fallback::Format(spec(LogFormat::Alb));
+        assert_eq!(f(&formats, "other"), Some(LogFormat::Alb));
+        formats.fallback = Fallback::None;
+        assert_eq!(f(&formats, "other"), None);
+    }
 }

@@ -6,11 +6,11 @@
 //! a config string or opens a config file again, and `test config` refuses exactly what `run` refuses.
 //! Every problem is reported, each with the file and line of its key (or the `-E` that set it).
 //!
-//! What must stay true: this module is read by every other and reaches none of them (it depends on no
-//! other module of the crate), and nothing outside it reads `raw`.
+//! What must stay true: this module is read by every other and reaches none of them but the formats
+//! library (`crate::formats`, which checks `log_format` and its options and imports nothing of this
+//! module) and the event's value types that library stands on; nothing outside it reads `raw`.
 
 pub mod compat;
-pub mod format;
 pub mod index;
 pub mod inputs;
 pub mod load;
@@ -28,9 +28,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use format::{
-    CloudwatchOptions, CustomSpec, FieldType, FormatOptions, FormatSpec, JsonOptions, LogFormat,
-    TimeFormat,
+/// The formats library, as `format` to the raw layer (`raw.rs` reads `log_format` and its options into
+/// its types).
+use crate::formats as format;
+pub use crate::formats::{
+    CloudwatchOptions, CustomSpec, FormatOptions, FormatSpec, JsonOptions, LogFormat, TimeFormat,
 };
 pub use index::{IndexPart, IndexPattern};
 pub use inputs::{
@@ -711,7 +713,7 @@ output.console: {}
         assert_eq!(f.selectors.len(), 2);
         assert_eq!(f.unmatched, Unmatched::Keep);
         assert!(matches!(&f.selectors[0].1, FormatSpec::Cloudwatch(o) if o.decode_json));
-        assert!(matches!(f.fallback, inputs::Fallback::Auto(ref v) if v.len() == 9));
+        assert!(matches!(f.fallback, inputs::Fallback::Auto(ref v) if v.len() == 11));
 
         let cases: &[(&str, &str)] = &[
             (
@@ -874,8 +876,8 @@ output.console: {}
             ),
             "{w:?}"
         );
-        for f in super::format::AUTO_FORMATS {
-            assert!(crate::event::ecs::has_mapping(f), "{f}");
+        for f in crate::formats::route::auto_formats() {
+            assert!(f.descriptor().is_some_and(|d| d.ecs.is_some()), "{f}");
         }
     }
 

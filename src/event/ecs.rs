@@ -1,15 +1,13 @@
-//! Elastic Common Schema names (`field_names: ecs`): an event with the original s3logsbeat names in, the
-//! same event with ECS names out, as Elastic's AWS integration (and Filebeat's aws module before it)
-//! writes them (`source.ip`, `http.response.status_code`, `url.original`, `user_agent.original`,
-//! `cloud.account.id`, `aws.elb.*`, `aws.vpcflow.*`, ...) plus what ECS derives (`event.outcome`,
-//! `event.duration` in nanoseconds, `network.transport`, `cloud.provider`, `event.kind`/`category`/`type`,
-//! `ecs.version`).
+//! Elastic Common Schema names (`field_names: ecs`): an event with its format's original names in, the
+//! same event with ECS names out, as the format's descriptor maps them (`crate::formats::ecs::Ecs`: the
+//! names of Elastic's AWS integration, and Filebeat's aws module before it) plus what every AWS event
+//! gets (`ecs.version`, `cloud.provider`, `event.kind`, `event.module`, `event.dataset`,
+//! `event.category`).
 //!
-//! Each AWS format has one `Mapping`: its table (original name → ECS name; a name listed twice is written
-//! to both, as Elastic copies `account_id` to `cloud.account.id` and keeps `aws.vpcflow.account_id`),
-//! where the fields the table does not name go (under `aws.<dataset>.`, so that a column AWS adds later is
-//! not left under its own name; ALB, ELB and CloudFront keep theirs, as before), the values whose form
-//! changes (epoch seconds → date, ...), and the fields derived from the others. `json` and `custom` have
+//! A mapping's table renames fields (a name listed twice is copied to both; an object's name moves the
+//! object); the fields it does not name go where its `rest` says; conversions change the form of some
+//! values (epoch seconds → date, ...) and its `derive` adds the fields ECS derives from the others
+//! (`event.outcome`, `event.duration` in nanoseconds, `network.transport`, ...). `json` and `custom` have
 //! none: their fields are the log's own, or the config's, and config validation warns when
 //! `field_names: ecs` meets one of them.
 //!
@@ -20,479 +18,17 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::LogFormat;
-use crate::event::{cap_json_depth, Event, Timestamp, MAX_DOC_DEPTH};
-use crate::outputs::elasticsearch::template::FieldType::{self, Date, Ip, Keyword, Long};
+use crate::event::{cap_json_depth, Event, MAX_DOC_DEPTH};
+use crate::formats::ecs::{merge, put, snake_case, Ecs, Rest};
+use crate::formats::FieldType::{self, Keyword};
+use crate::formats::LogFormat;
 
 /// The ECS version the names follow.
 pub const ECS_VERSION: &str = "8.11.0";
 
-/// ALB: original name → ECS name.
-const ALB: &[(&str, &str)] = &[
-    ("type", "aws.elb.type"),
-    ("elb", "aws.elb.name"),
-    ("client_ip", "source.ip"),
-    ("client_port", "source.port"),
-    ("target_ip", "destination.ip"),
-    ("target_port", "destination.port"),
-    (
-        "request_processing_time",
-        "aws.elb.request_processing_time.sec",
-    ),
-    (
-        "target_processing_time",
-        "aws.elb.backend_processing_time.sec",
-    ),
-    (
-        "response_processing_time",
-        "aws.elb.response_processing_time.sec",
-    ),
-    ("elb_status_code", "http.response.status_code"),
-    (
-        "target_status_code",
-        "aws.elb.backend.http.response.status_code",
-    ),
-    ("received_bytes", "http.request.body.bytes"),
-    ("sent_bytes", "http.response.body.bytes"),
-    ("request_verb", "http.request.method"),
-    ("request_url", "url.original"),
-    ("request_proto", "http.version"),
-    ("user_agent", "user_agent.original"),
-    ("ssl_cipher", "aws.elb.ssl_cipher"),
-    ("ssl_protocol", "aws.elb.ssl_protocol"),
-    ("target_group_arn", "aws.elb.target_group.arn"),
-    ("trace_id", "aws.elb.trace_id"),
-    ("domain_name", "destination.domain"),
-    ("chosen_cert_arn", "aws.elb.chosen_cert.arn"),
-    ("matched_rule_priority", "aws.elb.matched_rule_priority"),
-    ("request_creation_time", "aws.elb.request_creation_time"),
-    ("actions_executed", "aws.elb.action_executed"),
-    ("redirect_url", "aws.elb.redirect_url"),
-    ("error_reason", "aws.elb.error.reason"),
-    ("target_port_list", "aws.elb.target_port"),
-    ("target_status_code_list", "aws.elb.target_status_code"),
-    ("classification", "aws.elb.classification"),
-    ("classification_reason", "aws.elb.classification_reason"),
-    ("conn_trace_id", "aws.elb.connection_trace_id"),
-    ("transformed_host", "aws.elb.transformed_host"),
-    ("transformed_uri", "aws.elb.transformed_uri"),
-    (
-        "request_transform_status",
-        "aws.elb.request_transform_status",
-    ),
-];
-
-/// Classic ELB.
-const ELB: &[(&str, &str)] = &[
-    ("elb", "aws.elb.name"),
-    ("client_ip", "source.ip"),
-    ("client_port", "source.port"),
-    ("backend_ip", "destination.ip"),
-    ("backend_port", "destination.port"),
-    (
-        "request_processing_time",
-        "aws.elb.request_processing_time.sec",
-    ),
-    (
-        "backend_processing_time",
-        "aws.elb.backend_processing_time.sec",
-    ),
-    (
-        "response_processing_time",
-        "aws.elb.response_processing_time.sec",
-    ),
-    ("elb_status_code", "http.response.status_code"),
-    (
-        "backend_status_code",
-        "aws.elb.backend.http.response.status_code",
-    ),
-    ("received_bytes", "http.request.body.bytes"),
-    ("sent_bytes", "http.response.body.bytes"),
-    ("request_verb", "http.request.method"),
-    ("request_url", "url.original"),
-    ("request_proto", "http.version"),
-    ("user_agent", "user_agent.original"),
-    ("ssl_cipher", "aws.elb.ssl_cipher"),
-    ("ssl_protocol", "aws.elb.ssl_protocol"),
-];
-
-/// CloudFront standard logs.
-const CLOUDFRONT: &[(&str, &str)] = &[
-    ("x_edge_location", "aws.cloudfront.edge_location"),
-    ("sc_bytes", "http.response.bytes"),
-    ("c_ip", "source.ip"),
-    ("c_port", "source.port"),
-    ("cs_method", "http.request.method"),
-    ("cs_host", "aws.cloudfront.distribution_domain"),
-    ("cs_uri_stem", "url.path"),
-    ("sc_status", "http.response.status_code"),
-    ("cs_referer", "http.request.referrer"),
-    ("cs_user_agent", "user_agent.original"),
-    ("cs_uri_query", "url.query"),
-    ("cs_cookie", "aws.cloudfront.cookie"),
-    ("x_edge_result_type", "aws.cloudfront.edge_result_type"),
-    ("x_edge_request_id", "http.request.id"),
-    ("x_host_header", "url.domain"),
-    ("cs_protocol", "url.scheme"),
-    ("cs_bytes", "http.request.bytes"),
-    ("time_taken", "aws.cloudfront.time_taken.sec"),
-    ("x_forwarded_for", "aws.cloudfront.x_forwarded_for"),
-    ("ssl_protocol", "aws.cloudfront.ssl_protocol"),
-    ("ssl_cipher", "aws.cloudfront.ssl_cipher"),
-    (
-        "x_edge_response_result_type",
-        "aws.cloudfront.edge_response_result_type",
-    ),
-    ("cs_protocol_version", "http.version"),
-    ("fle_status", "aws.cloudfront.fle_status"),
-    (
-        "fle_encrypted_fields",
-        "aws.cloudfront.fle_encrypted_fields",
-    ),
-    (
-        "time_to_first_byte",
-        "aws.cloudfront.time_to_first_byte.sec",
-    ),
-    (
-        "x_edge_detailed_result_type",
-        "aws.cloudfront.edge_detailed_result_type",
-    ),
-    ("sc_content_type", "http.response.mime_type"),
-    ("sc_content_len", "http.response.body.bytes"),
-    ("sc_range_start", "aws.cloudfront.range_start"),
-    ("sc_range_end", "aws.cloudfront.range_end"),
-];
-
-/// WAF: the request's ECS fields; every other field goes under `aws.waf.` in snake_case.
-const WAF: &[(&str, &str)] = &[
-    ("action", "event.action"),
-    ("httpRequest.clientIp", "source.ip"),
-    ("httpRequest.country", "source.geo.country_iso_code"),
-    ("httpRequest.httpMethod", "http.request.method"),
-    ("httpRequest.uri", "url.path"),
-    ("httpRequest.args", "url.query"),
-    ("httpRequest.httpVersion", "http.version"),
-    ("httpRequest.requestId", "http.request.id"),
-    ("responseCodeSent", "http.response.status_code"),
-];
-
-/// NLB access logs, as Elastic's `elb_logs` pipeline reads them. `destination:port` is where the client
-/// connected (the listener, or a VPC endpoint), AWS documents, so it is `destination.*` and not Elastic's
-/// `aws.elb.backend.*`; the log format's own version, which Elastic does not keep, is `aws.elb.log_version`.
-const NLB: &[(&str, &str)] = &[
-    ("type", "aws.elb.type"),
-    ("version", "aws.elb.log_version"),
-    ("elb", "aws.elb.name"),
-    ("listener", "aws.elb.listener"),
-    ("client_ip", "source.ip"),
-    ("client_port", "source.port"),
-    ("destination_ip", "destination.ip"),
-    ("destination_port", "destination.port"),
-    ("connection_time", "aws.elb.connection_time.ms"),
-    ("tls_handshake_time", "aws.elb.tls_handshake_time.ms"),
-    ("received_bytes", "source.bytes"),
-    ("sent_bytes", "destination.bytes"),
-    ("incoming_tls_alert", "aws.elb.incoming_tls_alert"),
-    ("chosen_cert_arn", "aws.elb.chosen_cert.arn"),
-    ("chosen_cert_serial", "aws.elb.chosen_cert.serial"),
-    ("tls_cipher", "aws.elb.ssl_cipher"),
-    ("tls_protocol_version", "aws.elb.ssl_protocol"),
-    ("tls_named_group", "aws.elb.tls_named_group"),
-    ("domain_name", "destination.domain"),
-    ("alpn_fe_protocol", "aws.elb.alpn_fe_protocol"),
-    ("alpn_be_protocol", "aws.elb.alpn_be_protocol"),
-    (
-        "alpn_client_preference_list",
-        "aws.elb.alpn_client_preference_list",
-    ),
-    (
-        "tls_connection_creation_time",
-        "aws.elb.tls_connection_creation_time",
-    ),
-];
-
-/// ALB connection logs, as Elastic's `elb_logs` pipeline reads them: the client as `client.*`, the
-/// listener port as `aws.elb.listener` (a keyword, beside NLB's listener ids), the certificate's validity
-/// as two dates and a failed verification's reason apart (see [`convert`]).
-const ALB_CONNECTION: &[(&str, &str)] = &[
-    ("client_ip", "client.ip"),
-    ("client_port", "client.port"),
-    ("listener_port", "aws.elb.listener"),
-    ("tls_protocol", "aws.elb.ssl_protocol"),
-    ("tls_cipher", "aws.elb.ssl_cipher"),
-    ("tls_handshake_latency", "aws.elb.tls_handshake_latency"),
-    (
-        "leaf_client_cert_subject",
-        "aws.elb.leaf_client_cert_subject",
-    ),
-    (
-        "leaf_client_cert_validity",
-        "aws.elb.leaf_client_cert_validity",
-    ),
-    (
-        "leaf_client_cert_serial_number",
-        "aws.elb.leaf_client_cert_serial_number",
-    ),
-    ("tls_verify_status", "aws.elb.tls_verify_status"),
-    ("conn_trace_id", "aws.elb.connection_trace_id"),
-];
-
-/// VPC and Transit Gateway flow logs, as Elastic's `vpcflow` pipeline writes them; every other column
-/// (TGW's, the ECS task ids, `log_status`, a column AWS adds later) goes under `aws.vpcflow.` as named.
-const VPCFLOW: &[(&str, &str)] = &[
-    ("account_id", "aws.vpcflow.account_id"),
-    ("account_id", "cloud.account.id"),
-    ("srcaddr", "source.ip"),
-    ("dstaddr", "destination.ip"),
-    ("srcport", "source.port"),
-    ("dstport", "destination.port"),
-    ("protocol", "network.iana_number"),
-    ("packets", "source.packets"),
-    ("packets", "network.packets"),
-    ("bytes", "source.bytes"),
-    ("bytes", "network.bytes"),
-    ("start", "event.start"),
-    ("end", "event.end"),
-    ("action", "aws.vpcflow.action"),
-    ("action", "event.action"),
-    ("instance_id", "aws.vpcflow.instance_id"),
-    ("instance_id", "cloud.instance.id"),
-    ("region", "cloud.region"),
-    ("az_id", "cloud.availability_zone"),
-    ("sublocation_type", "aws.vpcflow.sublocation.type"),
-    ("sublocation_id", "aws.vpcflow.sublocation.id"),
-    ("pkt_src_aws_service", "aws.vpcflow.pkt_src_service"),
-    ("pkt_dst_aws_service", "aws.vpcflow.pkt_dst_service"),
-    ("flow_direction", "network.direction"),
-    ("ecs_cluster_arn", "orchestrator.cluster.id"),
-    ("ecs_cluster_name", "orchestrator.cluster.name"),
-    ("ecs_container_instance_arn", "orchestrator.resource.name"),
-    ("ecs_container_instance_id", "orchestrator.resource.id"),
-    ("ecs_service_name", "service.name"),
-    ("reject_reason", "event.reason"),
-];
-
-/// S3 server access logs, as Elastic's `s3access` pipeline writes them: every field under
-/// `aws.s3access.`, and the ECS ones beside them.
-const S3ACCESS: &[(&str, &str)] = &[
-    ("bucket_owner", "aws.s3access.bucket_owner"),
-    ("bucket", "aws.s3access.bucket"),
-    ("remote_ip", "aws.s3access.remote_ip"),
-    ("remote_ip", "client.ip"),
-    ("requester", "aws.s3access.requester"),
-    ("requester", "client.user.id"),
-    ("request_id", "aws.s3access.request_id"),
-    ("request_id", "event.id"),
-    ("operation", "aws.s3access.operation"),
-    ("operation", "event.action"),
-    ("key", "aws.s3access.key"),
-    ("request_uri", "aws.s3access.request_uri"),
-    ("http_status", "aws.s3access.http_status"),
-    ("http_status", "http.response.status_code"),
-    ("error_code", "aws.s3access.error_code"),
-    ("error_code", "event.code"),
-    ("bytes_sent", "aws.s3access.bytes_sent"),
-    ("bytes_sent", "http.response.body.bytes"),
-    ("object_size", "aws.s3access.object_size"),
-    ("total_time", "aws.s3access.total_time"),
-    ("turn_around_time", "aws.s3access.turn_around_time"),
-    ("referer", "aws.s3access.referrer"),
-    ("referer", "http.request.referrer"),
-    ("user_agent", "aws.s3access.user_agent"),
-    ("user_agent", "user_agent.original"),
-    ("version_id", "aws.s3access.version_id"),
-    ("host_id", "aws.s3access.host_id"),
-    ("signature_version", "aws.s3access.signature_version"),
-    ("cipher_suite", "aws.s3access.cipher_suite"),
-    ("cipher_suite", "tls.cipher"),
-    ("authentication_type", "aws.s3access.authentication_type"),
-    ("host_header", "aws.s3access.host_header"),
-    ("tls_version", "aws.s3access.tls_version"),
-    ("access_point_arn", "aws.s3access.access_point_arn"),
-    ("acl_required", "aws.s3access.acl_required"),
-];
-
-/// CloudTrail, as Elastic's `cloudtrail` pipeline writes it: these keys to ECS, the per-API objects under
-/// `aws.cloudtrail.flattened.` with their own keys (mapped `flattened`), and every other key under
-/// `aws.cloudtrail.` in snake_case (`recipientAccountId` → `recipient_account_id`, `userIdentity.arn` →
-/// `user_identity.arn`, `resources[].ARN` → `resources[].arn`), as Elastic names them. An assumed role's
-/// `sessionIssuer.userName` stays in `aws.cloudtrail.user_identity.session_context.session_issuer`
-/// (Elastic moves it into `user.name`, over the identity's own `userName`).
-const CLOUDTRAIL: &[(&str, &str)] = &[
-    ("eventName", "event.action"),
-    ("eventSource", "event.provider"),
-    ("eventID", "event.id"),
-    ("awsRegion", "cloud.region"),
-    // An address or a service name: `source.ip` is derived when it is an address.
-    ("sourceIPAddress", "source.address"),
-    ("userAgent", "user_agent.original"),
-    ("userIdentity.userName", "user.name"),
-    ("userIdentity.principalId", "user.id"),
-    ("userIdentity.accountId", "cloud.account.id"),
-    (
-        "userIdentity.sessionContext.attributes.creationDate",
-        "aws.cloudtrail.user_identity.session_context.creation_date",
-    ),
-    (
-        "userIdentity.sessionContext.attributes.mfaAuthenticated",
-        "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
-    ),
-    (
-        "requestParameters",
-        "aws.cloudtrail.flattened.request_parameters",
-    ),
-    (
-        "responseElements",
-        "aws.cloudtrail.flattened.response_elements",
-    ),
-    (
-        "additionalEventData",
-        "aws.cloudtrail.flattened.additional_eventdata",
-    ),
-    (
-        "serviceEventDetails",
-        "aws.cloudtrail.flattened.service_event_details",
-    ),
-    ("tlsDetails.cipherSuite", "tls.cipher"),
-    (
-        "tlsDetails.clientProvidedHostHeader",
-        "tls.client.server_name",
-    ),
-];
-
-/// CloudWatch Logs events: `message` stays, the envelope goes under `aws.cloudwatch.` as Filebeat's
-/// `aws-cloudwatch` input names it, the entry's id is `event.id` and the owner account `cloud.account.id`.
-/// `json` (`decode_json`) is the log's own content and keeps its name, as `json` events do.
-const CLOUDWATCH: &[(&str, &str)] = &[
-    ("id", "event.id"),
-    ("log_group", "aws.cloudwatch.log_group"),
-    ("log_stream", "aws.cloudwatch.log_stream"),
-    ("owner", "cloud.account.id"),
-    (
-        "subscription_filters",
-        "aws.cloudwatch.subscription_filters",
-    ),
-    ("json", "json"),
-];
-
-/// Where the fields a format's table does not name go.
-#[derive(Clone, Copy)]
-enum Rest {
-    /// They keep their names (formats whose table names every field their parser writes).
-    Kept,
-    /// Under this prefix, as named (the line formats' names are snake_case already).
-    Under(&'static str),
-    /// Under this prefix, their keys in snake_case at every depth (JSON logs' camelCase).
-    Snake(&'static str),
-}
-
-/// How one format's events get ECS names.
-struct Mapping {
-    /// `event.dataset`, as Filebeat's aws module names it (`event.module` is `aws`).
-    dataset: &'static str,
-    table: &'static [(&'static str, &'static str)],
-    rest: Rest,
-    /// `event.category`, where Elastic sets one for every event of the format.
-    category: Option<&'static str>,
-    /// The fields [`derive`] adds, with their mapping types (for the template).
-    derived: &'static [(&'static str, FieldType)],
-}
-
-/// Derived by [`derive`] for the HTTP access logs.
-const OUTCOME_DURATION: &[(&str, FieldType)] =
-    &[("event.outcome", Keyword), ("event.duration", Long)];
-
-fn mapping(format: LogFormat) -> Option<&'static Mapping> {
-    Some(match format {
-        LogFormat::Alb => &Mapping {
-            dataset: "aws.elb",
-            table: ALB,
-            rest: Rest::Kept,
-            category: Some("web"),
-            derived: OUTCOME_DURATION,
-        },
-        LogFormat::Elb => &Mapping {
-            dataset: "aws.elb",
-            table: ELB,
-            rest: Rest::Kept,
-            category: Some("web"),
-            derived: OUTCOME_DURATION,
-        },
-        LogFormat::Cloudfront => &Mapping {
-            dataset: "aws.cloudfront",
-            table: CLOUDFRONT,
-            rest: Rest::Kept,
-            category: Some("web"),
-            derived: OUTCOME_DURATION,
-        },
-        LogFormat::Waf => &Mapping {
-            dataset: "aws.waf",
-            table: WAF,
-            rest: Rest::Snake("aws.waf."),
-            category: Some("web"),
-            derived: &[],
-        },
-        LogFormat::Nlb => &Mapping {
-            dataset: "aws.elb",
-            table: NLB,
-            rest: Rest::Under("aws.elb."),
-            category: Some("network"),
-            derived: &[],
-        },
-        LogFormat::AlbConnection => &Mapping {
-            dataset: "aws.elb",
-            table: ALB_CONNECTION,
-            rest: Rest::Under("aws.elb."),
-            category: Some("network"),
-            derived: &[],
-        },
-        LogFormat::Vpcflow => &Mapping {
-            dataset: "aws.vpcflow",
-            table: VPCFLOW,
-            rest: Rest::Under("aws.vpcflow."),
-            category: Some("network"),
-            derived: &[
-                ("event.outcome", Keyword),
-                ("event.type", Keyword),
-                ("network.transport", Keyword),
-                ("network.type", Keyword),
-            ],
-        },
-        LogFormat::S3access => &Mapping {
-            dataset: "aws.s3access",
-            table: S3ACCESS,
-            rest: Rest::Under("aws.s3access."),
-            category: Some("web"),
-            derived: &[
-                ("event.outcome", Keyword),
-                ("event.type", Keyword),
-                ("event.duration", Long),
-                ("http.request.method", Keyword),
-                ("url.original", Keyword),
-                ("http.version", Keyword),
-            ],
-        },
-        LogFormat::Cloudtrail => &Mapping {
-            dataset: "aws.cloudtrail",
-            table: CLOUDTRAIL,
-            rest: Rest::Snake("aws.cloudtrail."),
-            // Elastic sets a category only for the IAM and sign-in calls it lists.
-            category: None,
-            derived: &[
-                ("event.outcome", Keyword),
-                ("event.type", Keyword),
-                ("source.ip", Ip),
-            ],
-        },
-        LogFormat::Cloudwatch => &Mapping {
-            dataset: "aws.cloudwatch",
-            table: CLOUDWATCH,
-            rest: Rest::Under("aws.cloudwatch."),
-            category: None,
-            derived: &[],
-        },
-        LogFormat::Json | LogFormat::Custom | LogFormat::Auto => return None,
-    })
+/// The ECS mapping of `format`, if it has one.
+fn mapping(format: LogFormat) -> Option<&'static Ecs> {
+    format.descriptor()?.ecs
 }
 
 /// True if `format`'s events get ECS names under `field_names: ecs` (`json` and `custom` do not).
@@ -513,6 +49,29 @@ const KEPT: [&str; 9] = [
     "ecs",
 ];
 
+/// The entries of `m`'s table that take the original field `path`: the first entry that names it or an
+/// object holding it, with any later entry of the same name (a copy); and the rest of `path` below the
+/// entry's name (empty when the entry names `path` itself).
+fn entries<'m>(m: &'m Ecs, path: &'m str) -> (Vec<&'m str>, &'m str) {
+    let holds = |from: &str| {
+        path == from
+            || path
+                .strip_prefix(from)
+                .is_some_and(|rest| rest.starts_with('.'))
+    };
+    let Some(&(from, _)) = m.table.iter().find(|(from, _)| holds(from)) else {
+        return (Vec::new(), "");
+    };
+    let below = &path[from.len()..];
+    let names = m
+        .table
+        .iter()
+        .filter(|(f, _)| *f == from)
+        .map(|(_, to)| *to)
+        .collect();
+    (names, below)
+}
+
 /// The ECS fields the original field `path` (dotted) of type `ty` becomes under `format`, with their
 /// mapping types: one name for a rename, several for a copy or a split, the name itself for a kept field.
 pub fn ecs_fields(format: LogFormat, path: &str, ty: FieldType) -> Vec<(String, FieldType)> {
@@ -522,27 +81,24 @@ pub fn ecs_fields(format: LogFormat, path: &str, ty: FieldType) -> Vec<(String, 
     if KEPT.contains(&path.split('.').next().unwrap_or("")) {
         return vec![(path.to_string(), ty)];
     }
-    let mut names: Vec<String> = m
-        .table
-        .iter()
-        .filter(|(from, _)| *from == path)
-        .map(|(_, to)| (*to).to_string())
-        .collect();
+    let (names, below) = entries(m, path);
     if names.is_empty() {
-        names.push(match m.rest {
+        let name = match m.rest {
             Rest::Kept => path.to_string(),
             Rest::Under(prefix) => format!("{prefix}{path}"),
             Rest::Snake(prefix) => {
                 let snake: Vec<String> = path.split('.').map(snake_case).collect();
                 format!("{prefix}{}", snake.join("."))
             }
-        });
+        };
+        return vec![(name, ty)];
     }
     names
         .into_iter()
-        .flat_map(|n| match converted(format, &n) {
-            Some(list) => list.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
-            None => vec![(n, ty)],
+        .flat_map(|to| match m.conversions.iter().find(|c| c.name == to) {
+            // A converted value (or object) becomes the conversion's fields.
+            Some(c) => c.into.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+            None => vec![(format!("{to}{below}"), ty)],
         })
         .collect()
 }
@@ -573,86 +129,19 @@ pub fn added(format: LogFormat) -> Vec<(&'static str, FieldType)> {
     v
 }
 
-/// ECS names whose values change form on the way, and the fields each becomes (name, type) for the
-/// template; [`convert`] does it to the values. Every other name keeps its value and type.
-fn converted(format: LogFormat, to: &str) -> Option<&'static [(&'static str, FieldType)]> {
-    Some(match (format, to) {
-        // Epoch seconds; a value outside the years 0000 to 9999 stays a number, beside.
-        (LogFormat::Vpcflow, "event.start") => {
-            &[("event.start", Date), ("aws.vpcflow.start", Long)]
-        }
-        (LogFormat::Vpcflow, "event.end") => &[("event.end", Date), ("aws.vpcflow.end", Long)],
-        // ECS keeps the protocol number as a keyword.
-        (LogFormat::Vpcflow, "network.iana_number") => &[("network.iana_number", Keyword)],
-        // A port where NLB writes listener ids.
-        (LogFormat::AlbConnection, "aws.elb.listener") => &[("aws.elb.listener", Keyword)],
-        // `NotBefore=…;NotAfter=…` as two dates; written otherwise, it stays as it is.
-        (LogFormat::AlbConnection, "aws.elb.leaf_client_cert_validity") => &[
-            ("aws.elb.leaf_client_cert_not_before", Date),
-            ("aws.elb.leaf_client_cert_not_after", Date),
-            ("aws.elb.leaf_client_cert_validity", Keyword),
-        ],
-        // `Failed:<reason>` as the status and the reason.
-        (LogFormat::AlbConnection, "aws.elb.tls_verify_status") => &[
-            ("aws.elb.tls_verify_status", Keyword),
-            ("aws.elb.tls_error_code", Keyword),
-        ],
-        _ => return None,
-    })
-}
-
-/// The fields `v` becomes under the ECS name `to` (see [`converted`]; `http.version` loses its `HTTP/`).
-fn convert(format: LogFormat, to: &str, v: Value) -> Vec<(&str, Value)> {
-    let Some(list) = converted(format, to) else {
-        return match v {
-            Value::String(s) if to == "http.version" => {
-                let s = s.strip_prefix("HTTP/").unwrap_or(&s).to_string();
-                vec![(to, Value::String(s))]
-            }
-            v => vec![(to, v)],
-        };
-    };
-    let name = |i: usize| list[i].0;
-    match to {
-        "event.start" | "event.end" => match v.as_i64().and_then(epoch_seconds) {
-            Some(date) => vec![(name(0), Value::String(date))],
-            None => vec![(name(1), v)],
-        },
-        "network.iana_number" | "aws.elb.listener" => match v {
-            Value::Number(n) => vec![(name(0), Value::String(n.to_string()))],
-            v => vec![(name(0), v)],
-        },
-        "aws.elb.leaf_client_cert_validity" => {
-            let dates = v.as_str().and_then(|s| {
-                let (before, after) = s.split_once(';')?;
-                let before = before.strip_prefix("NotBefore=")?;
-                let after = after.strip_prefix("NotAfter=")?;
-                let ok = |d: &str| chrono::DateTime::parse_from_rfc3339(d).is_ok();
-                (ok(before) && ok(after)).then(|| (before.to_string(), after.to_string()))
-            });
-            match dates {
-                Some((before, after)) => vec![
-                    (name(0), Value::String(before)),
-                    (name(1), Value::String(after)),
-                ],
-                None => vec![(name(2), v)],
-            }
-        }
-        "aws.elb.tls_verify_status" => match v.as_str().and_then(|s| s.split_once(':')) {
-            Some((status, reason)) => vec![
-                (name(0), Value::String(status.to_string())),
-                (name(1), Value::String(reason.to_string())),
-            ],
-            None => vec![(name(0), v)],
-        },
-        _ => vec![(to, v)],
+/// The fields `v` becomes under the ECS name `to`: the mapping's conversion of that name, if it has
+/// one; `http.version` loses its `HTTP/`, as ECS writes it.
+fn convert<'a>(m: &Ecs, to: &'a str, v: Value) -> Vec<(&'a str, Value)> {
+    if let Some(c) = m.conversions.iter().find(|c| c.name == to) {
+        return (c.convert)(v);
     }
-}
-
-/// Epoch seconds as an RFC 3339 time, if within the years 0000 to 9999.
-fn epoch_seconds(secs: i64) -> Option<String> {
-    let ms = secs.checked_mul(1000)?;
-    Some(Timestamp::from_millis(ms).checked()?.to_rfc3339())
+    match v {
+        Value::String(s) if to == "http.version" => {
+            let s = s.strip_prefix("HTTP/").unwrap_or(&s).to_string();
+            vec![(to, Value::String(s))]
+        }
+        v => vec![(to, v)],
+    }
 }
 
 /// Renames `e`'s fields to ECS (nothing for `json` and `custom`). The renamed document stays within
@@ -680,7 +169,7 @@ pub fn apply(format: LogFormat, e: &mut Event, capped: &mut u64) -> Result<(), S
                 None => continue,
             },
         };
-        for (name, v) in convert(format, to, v) {
+        for (name, v) in convert(m, to, v) {
             put(&mut out, name, v);
         }
     }
@@ -724,8 +213,8 @@ pub fn apply(format: LogFormat, e: &mut Event, capped: &mut u64) -> Result<(), S
     }
     put(&mut out, "event.module", Value::from("aws"));
     put(&mut out, "event.dataset", Value::from(m.dataset));
-    if !e.parse_failure {
-        derive(format, &mut out);
+    if let (Some(derive), false) = (m.derive, e.parse_failure) {
+        derive(&mut out);
     }
     // The kept fields, in their place; the ECS ones after them.
     merge(&mut doc, out);
@@ -733,127 +222,6 @@ pub fn apply(format: LogFormat, e: &mut Event, capped: &mut u64) -> Result<(), S
     cap_json_depth(&mut doc, MAX_DOC_DEPTH, capped);
     e.doc = doc.to_string().into();
     Ok(())
-}
-
-/// Adds what ECS derives from `out`'s fields: the formats' `derived` fields.
-fn derive(format: LogFormat, out: &mut Map<String, Value>) {
-    let str_at =
-        |out: &Map<String, Value>, p: &str| get(out, p).and_then(Value::as_str).map(str::to_string);
-    match format {
-        LogFormat::Alb | LogFormat::Elb | LogFormat::Cloudfront => {
-            let status = get(out, "http.response.status_code").and_then(Value::as_u64);
-            let outcome = match status {
-                Some(s) if s < 400 => "success",
-                Some(_) => "failure",
-                None => "unknown",
-            };
-            let secs = if format == LogFormat::Cloudfront {
-                get(out, "aws.cloudfront.time_taken.sec").and_then(Value::as_f64)
-            } else {
-                [
-                    "aws.elb.request_processing_time.sec",
-                    "aws.elb.backend_processing_time.sec",
-                    "aws.elb.response_processing_time.sec",
-                ]
-                .iter()
-                .map(|p| get(out, p).and_then(Value::as_f64).filter(|v| *v >= 0.0))
-                .sum::<Option<f64>>()
-            };
-            put(out, "event.outcome", Value::from(outcome));
-            if let Some(s) = secs {
-                put(out, "event.duration", Value::from((s * 1e9).round() as u64));
-            }
-        }
-        LogFormat::Vpcflow => {
-            let action = str_at(out, "aws.vpcflow.action");
-            let (outcome, kind) = match action.as_deref() {
-                Some("ACCEPT") => (Some("success"), Some("allowed")),
-                Some("REJECT") => (Some("failure"), Some("denied")),
-                _ => (None, None),
-            };
-            if let Some(o) = outcome {
-                put(out, "event.outcome", Value::from(o));
-            }
-            let types: Vec<&str> = std::iter::once("connection").chain(kind).collect();
-            put(out, "event.type", Value::from(types));
-            if let Some(t) = str_at(out, "network.iana_number").and_then(|n| transport(&n)) {
-                put(out, "network.transport", Value::from(t));
-            }
-            if let Some(ip) = str_at(out, "source.ip") {
-                let t = if ip.contains(':') { "ipv6" } else { "ipv4" };
-                put(out, "network.type", Value::from(t));
-            }
-        }
-        LogFormat::S3access => {
-            let failed = get(out, "aws.s3access.error_code").is_some();
-            put(
-                out,
-                "event.outcome",
-                Value::from(if failed { "failure" } else { "success" }),
-            );
-            put(out, "event.type", Value::from(vec!["access"]));
-            if let Some(ms) = get(out, "aws.s3access.total_time").and_then(Value::as_u64) {
-                put(
-                    out,
-                    "event.duration",
-                    Value::from(ms.saturating_mul(1_000_000)),
-                );
-            }
-            // `GET /bucket/key?query HTTP/1.1`; a lifecycle line has none.
-            if let Some(uri) = str_at(out, "aws.s3access.request_uri") {
-                let mut words = uri.split(' ');
-                let method = words.next().unwrap_or("");
-                let rest: Vec<&str> = words.collect();
-                if let Some((version, url)) = rest.split_last() {
-                    if let (Some(v), false) = (version.strip_prefix("HTTP/"), url.is_empty()) {
-                        put(out, "http.request.method", Value::from(method));
-                        put(out, "url.original", Value::from(url.join(" ")));
-                        put(out, "http.version", Value::from(v));
-                    }
-                }
-            }
-        }
-        LogFormat::Cloudtrail => {
-            if let Some(a) = str_at(out, "source.address") {
-                if a.parse::<std::net::IpAddr>().is_ok() {
-                    put(out, "source.ip", Value::from(a));
-                }
-            }
-            let failed = get(out, "aws.cloudtrail.error_code").is_some()
-                || get(out, "aws.cloudtrail.error_message").is_some();
-            let mut outcome = if failed { "failure" } else { "success" }.to_string();
-            // A console sign-in says how it went in its response.
-            if str_at(out, "event.action").as_deref() == Some("ConsoleLogin") {
-                if let Some(r) = str_at(
-                    out,
-                    "aws.cloudtrail.flattened.response_elements.ConsoleLogin",
-                ) {
-                    outcome = r.to_lowercase();
-                }
-            }
-            put(out, "event.outcome", Value::from(outcome));
-            put(out, "event.type", Value::from(vec!["info"]));
-        }
-        _ => {}
-    }
-}
-
-/// ECS's `network.transport` of an IANA protocol number, for the protocols flow logs carry.
-fn transport(number: &str) -> Option<&'static str> {
-    Some(match number {
-        "0" => "hopopt",
-        "1" => "icmp",
-        "2" => "igmp",
-        "6" => "tcp",
-        "8" => "egp",
-        "17" => "udp",
-        "47" => "gre",
-        "50" => "esp",
-        "58" => "ipv6-icmp",
-        "112" => "vrrp",
-        "132" => "sctp",
-        _ => return None,
-    })
 }
 
 /// Removes the dotted `path` from `doc` (and the parents it leaves empty); `-` counts as absent.
@@ -872,68 +240,6 @@ fn take(doc: &mut Map<String, Value>, path: &str) -> Option<Value> {
     (v != "-").then_some(v)
 }
 
-fn get<'a>(doc: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    match path.split_once('.') {
-        None => doc.get(path),
-        Some((head, rest)) => get(doc.get(head)?.as_object()?, rest),
-    }
-}
-
-/// Puts `v` at the dotted `path`, making the objects on the way; an object put where one is already is
-/// merged into it.
-fn put(doc: &mut Map<String, Value>, path: &str, v: Value) {
-    match path.split_once('.') {
-        None => match (doc.get_mut(path), v) {
-            (Some(Value::Object(existing)), Value::Object(m)) => merge(existing, m),
-            (_, v) => {
-                doc.insert(path.to_string(), v);
-            }
-        },
-        Some((head, rest)) => {
-            let slot = doc
-                .entry(head.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            if let Value::Object(m) = slot {
-                put(m, rest, v);
-            }
-        }
-    }
-}
-
-/// Merges `from` into `into`, objects into objects at every depth (keys as they are, dots included).
-fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
-    for (k, v) in from {
-        match (into.get_mut(&k), v) {
-            (Some(Value::Object(existing)), Value::Object(m)) => merge(existing, m),
-            (_, v) => {
-                into.insert(k, v);
-            }
-        }
-    }
-}
-
-/// `terminatingRuleId` → `terminating_rule_id`.
-pub fn snake_case(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    let mut prev_lower = false;
-    for c in s.chars() {
-        if c.is_ascii_uppercase() {
-            if prev_lower {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-            prev_lower = false;
-        } else {
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn snake_keys(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -949,7 +255,7 @@ fn snake_keys(v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventId;
+    use crate::event::{EventId, Timestamp};
     use serde_json::json;
 
     fn event(doc: &str) -> Event {
@@ -1022,7 +328,7 @@ mod tests {
         serde_json::from_str(&e.doc).unwrap()
     }
 
-    fn line(spec: &crate::config::FormatSpec, line: &str) -> Value {
+    fn line(spec: &crate::formats::FormatSpec, line: &str) -> Value {
         crate::formats::test_util::parse_one(spec, line).unwrap()
     }
 
@@ -1030,7 +336,7 @@ mod tests {
     /// CloudWatch events under their original names, silently.
     #[test]
     fn nlb_fields_get_elastics_elb_names() {
-        use crate::config::FormatSpec;
+        use crate::formats::FormatSpec;
         let v = ecs(
             LogFormat::Nlb,
             &line(
@@ -1074,7 +380,7 @@ mod tests {
 
     #[test]
     fn alb_connection_fields_get_elastics_elb_names_validity_as_dates() {
-        use crate::config::FormatSpec;
+        use crate::formats::FormatSpec;
         let sample = concat!(
             "2024-10-04T17:05:15.514108Z 192.168.131.39 36280 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 ",
             "4.036 \"CN=amazondomains.com,O=endEntity,L=Seattle,ST=Washington,C=US\" ",
@@ -1126,7 +432,7 @@ mod tests {
     #[test]
     fn vpcflow_fields_get_elastics_names_times_as_dates() {
         let lines = crate::formats::test_util::parse_lines(
-            &crate::config::FormatSpec::Vpcflow,
+            &crate::formats::FormatSpec::Vpcflow,
             &[
                 concat!(
                     "version srcaddr dstaddr srcport dstport protocol start end type packets bytes account-id ",
@@ -1202,7 +508,7 @@ mod tests {
         let v = ecs(
             LogFormat::S3access,
             &line(
-                &crate::config::FormatSpec::S3access,
+                &crate::formats::FormatSpec::S3access,
                 &format!(
                     "{owner} DOC-EXAMPLE-BUCKET1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 {owner} \
                      A1206F460EXAMPLE REST.GET.BUCKETPOLICY - \"GET /DOC-EXAMPLE-BUCKET1?policy HTTP/1.1\" \
@@ -1262,7 +568,7 @@ mod tests {
             "clientProvidedHostHeader":"b.s3.amazonaws.com"}}"#;
         let v = ecs(
             LogFormat::Cloudtrail,
-            &line(&crate::config::FormatSpec::Cloudtrail, record),
+            &line(&crate::formats::FormatSpec::Cloudtrail, record),
         );
         assert_eq!(
             v,
@@ -1307,7 +613,7 @@ mod tests {
         let v = ecs(
             LogFormat::Cloudtrail,
             &line(
-                &crate::config::FormatSpec::Cloudtrail,
+                &crate::formats::FormatSpec::Cloudtrail,
                 r#"{"eventTime":"2021-01-01T00:00:00Z","eventName":"ConsoleLogin","sourceIPAddress":"signin.amazonaws.com",
                     "userIdentity":{"type":"IAMUser","userName":"alice"},"responseElements":{"ConsoleLogin":"Failure"},
                     "additionalEventData":{"MFAUsed":"No"}}"#,
@@ -1355,13 +661,10 @@ mod tests {
     /// unless it is one of the kept fields or the table keeps it by name.
     #[test]
     fn every_aws_field_has_an_ecs_name() {
-        for format in crate::config::format::AUTO_FORMATS
-            .into_iter()
-            .chain([LogFormat::Cloudwatch])
-        {
+        for format in crate::formats::route::auto_formats().chain([LogFormat::Cloudwatch]) {
             assert!(has_mapping(format), "{format}");
             let table = mapping(format).unwrap().table;
-            for (path, ty) in crate::outputs::elasticsearch::template::fields(format) {
+            for (path, ty) in format.descriptor().unwrap().fields {
                 let kept = KEPT.contains(&path.split('.').next().unwrap())
                     || table.contains(&(*path, *path));
                 for (name, _) in ecs_fields(format, path, *ty) {

@@ -10,6 +10,7 @@
 pub mod doc;
 pub mod ecs;
 pub mod enrich;
+pub mod fields;
 pub mod ids;
 pub mod json;
 pub mod processors;
@@ -21,6 +22,19 @@ use crate::event::doc::Doc;
 
 pub use json::*;
 pub use time::*;
+
+/// Names of fields s3logsbeat writes into every document itself: a key capture, a header column or a
+/// top-level global field may not take them (each says how it steps aside).
+pub const RESERVED_NAMES: [&str; 8] = [
+    "@timestamp",
+    "@metadata",
+    "log",
+    "beat",
+    "tags",
+    "fields",
+    "message",
+    "error",
+];
 
 /// A 128-bit event id, printed as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,7 +187,7 @@ mod tests {
         assert_eq!(v["@metadata"]["beat"], "logs-\"x\"");
         assert_eq!(v["@metadata"]["version"], crate::VERSION);
         // The format's name is written without escaping: every name is a plain word, and written so.
-        for f in crate::config::LogFormat::ALL {
+        for f in crate::formats::LogFormat::all() {
             let e = Event {
                 format: f.name(),
                 ..e.clone()

@@ -7,14 +7,69 @@
 
 use std::borrow::Cow;
 
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
+use super::ecs::{http_outcome_and_duration, sum_of_seconds, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{
     parse_rfc3339_text, push_int, push_lb_columns, push_str_unless_dash, SpaceFields,
 };
-use super::{ErrorKind, FieldSink, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
+use crate::event::fields::{FieldSink, JsonFields};
 use crate::event::{Split, Timestamp, Value};
+
+use FieldType::{Date, Double, Ip, Keyword, Long};
 
 /// Columns up to and including the request line must be there; the rest are optional.
 const REQUIRED: usize = 13;
+
+/// `alb`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Alb,
+    name: "alb",
+    doc: "Application Load Balancer access logs",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: Some(direct),
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: Some(not_a_log),
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Alb)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Single::boxed(line)
+}
+
+fn line<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+    parse(line, out)
+}
+
+fn direct(line: &str, sink: &mut JsonFields<'_>) -> Result<Timestamp, ParseError> {
+    parse(line, sink)
+}
+
+/// `AWSLogs/<account>/elasticloadbalancing/<region>/.../<account>_elasticloadbalancing_<region>_app.<lb>...`:
+/// an access log of a load balancer whose name says it is an application one.
+fn recognises(_bucket: &str, key: &str) -> bool {
+    super::route::load_balancer(key).is_some_and(|lb| lb.starts_with("app."))
+}
+
+/// ELB's test file, which it writes when access logging is turned on.
+fn not_a_log(key: &str) -> Option<&'static str> {
+    key.ends_with("ELBAccessLogTestFile")
+        .then_some("the load balancer's test file")
+}
 
 /// Parses one ALB line into `out`.
 #[inline]
@@ -137,6 +192,124 @@ fn push_list<'a, S: FieldSink<'a>>(out: &mut S, name: &'static str, v: Cow<'a, s
     out.push(name, Value::List(v, split));
 }
 
+/// ALB access log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("type", Keyword),
+    ("elb", Keyword),
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("target_ip", Ip),
+    ("target_port", Long),
+    ("request_processing_time", Double),
+    ("target_processing_time", Double),
+    ("response_processing_time", Double),
+    ("elb_status_code", Long),
+    ("target_status_code", Long),
+    ("received_bytes", Long),
+    ("sent_bytes", Long),
+    ("request_verb", Keyword),
+    ("request_url", Keyword),
+    ("request_proto", Keyword),
+    ("user_agent", Keyword),
+    ("ssl_cipher", Keyword),
+    ("ssl_protocol", Keyword),
+    ("target_group_arn", Keyword),
+    ("trace_id", Keyword),
+    ("domain_name", Keyword),
+    ("chosen_cert_arn", Keyword),
+    ("matched_rule_priority", Long),
+    ("request_creation_time", Date),
+    ("actions_executed", Keyword),
+    ("redirect_url", Keyword),
+    ("error_reason", Keyword),
+    ("target_port_list", Keyword),
+    ("target_status_code_list", Keyword),
+    ("classification", Keyword),
+    ("classification_reason", Keyword),
+    ("conn_trace_id", Keyword),
+    ("transformed_host", Keyword),
+    ("transformed_uri", Keyword),
+    ("request_transform_status", Keyword),
+];
+
+/// ALB: original name → ECS name.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("type", "aws.elb.type"),
+    ("elb", "aws.elb.name"),
+    ("client_ip", "source.ip"),
+    ("client_port", "source.port"),
+    ("target_ip", "destination.ip"),
+    ("target_port", "destination.port"),
+    (
+        "request_processing_time",
+        "aws.elb.request_processing_time.sec",
+    ),
+    (
+        "target_processing_time",
+        "aws.elb.backend_processing_time.sec",
+    ),
+    (
+        "response_processing_time",
+        "aws.elb.response_processing_time.sec",
+    ),
+    ("elb_status_code", "http.response.status_code"),
+    (
+        "target_status_code",
+        "aws.elb.backend.http.response.status_code",
+    ),
+    ("received_bytes", "http.request.body.bytes"),
+    ("sent_bytes", "http.response.body.bytes"),
+    ("request_verb", "http.request.method"),
+    ("request_url", "url.original"),
+    ("request_proto", "http.version"),
+    ("user_agent", "user_agent.original"),
+    ("ssl_cipher", "aws.elb.ssl_cipher"),
+    ("ssl_protocol", "aws.elb.ssl_protocol"),
+    ("target_group_arn", "aws.elb.target_group.arn"),
+    ("trace_id", "aws.elb.trace_id"),
+    ("domain_name", "destination.domain"),
+    ("chosen_cert_arn", "aws.elb.chosen_cert.arn"),
+    ("matched_rule_priority", "aws.elb.matched_rule_priority"),
+    ("request_creation_time", "aws.elb.request_creation_time"),
+    ("actions_executed", "aws.elb.action_executed"),
+    ("redirect_url", "aws.elb.redirect_url"),
+    ("error_reason", "aws.elb.error.reason"),
+    ("target_port_list", "aws.elb.target_port"),
+    ("target_status_code_list", "aws.elb.target_status_code"),
+    ("classification", "aws.elb.classification"),
+    ("classification_reason", "aws.elb.classification_reason"),
+    ("conn_trace_id", "aws.elb.connection_trace_id"),
+    ("transformed_host", "aws.elb.transformed_host"),
+    ("transformed_uri", "aws.elb.transformed_uri"),
+    (
+        "request_transform_status",
+        "aws.elb.request_transform_status",
+    ),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.elb",
+    table: ECS_NAMES,
+    rest: Rest::Kept,
+    category: Some("web"),
+    conversions: &[],
+    derive: Some(derive),
+    derived: &[("event.outcome", Keyword), ("event.duration", Long)],
+};
+
+/// The outcome from the status, the duration from the three processing times.
+fn derive(out: &mut serde_json::Map<String, serde_json::Value>) {
+    let secs = sum_of_seconds(
+        out,
+        &[
+            "aws.elb.request_processing_time.sec",
+            "aws.elb.backend_processing_time.sec",
+            "aws.elb.response_processing_time.sec",
+        ],
+    );
+    http_outcome_and_duration(out, secs);
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::parse_one;
@@ -240,6 +413,16 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "field client_ip: \"1.2.3.4\" is not an address:port"
+        );
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::Alb,
+            &[
+            ("b", "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/01/02/123456789012_elasticloadbalancing_us-east-2_app.my-lb.1234567890abcdef_20240102T0005Z_172.160.001.192_20sg8hgm.log.gz"),
+            ],
         );
     }
 }

@@ -13,11 +13,52 @@
 //! without mutual TLS write for the certificate columns) leaves its field out, whatever the field's type.
 
 use super::tokens::{parse_rfc3339, push_int, push_num, push_str_unless_dash, SpaceFields};
-use super::{ErrorKind, LineOut, ParseError};
+use serde_json::Value as J;
+
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
+use super::ecs::{number_as_text, Conversion, Ecs, Rest};
+use super::mapping::FieldType;
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;
+
+use FieldType::{Date, Double, Ip, Keyword, Long};
 
 /// Columns up to and including `tls_verify_status` must be there; `conn_trace_id` and later are optional.
 const REQUIRED: usize = 11;
+
+/// `alb_connection`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::AlbConnection,
+    name: "alb_connection",
+    doc: "ALB connection logs",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: None,
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::AlbConnection)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Single::boxed(parse)
+}
+
+/// The load balancers' directory, a file name starting `conn_log.`.
+fn recognises(_bucket: &str, key: &str) -> bool {
+    super::route::load_balancer_file(key).is_some_and(|f| f.starts_with("conn_log."))
+}
 
 /// Parses one ALB connection log line into `out`.
 pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
@@ -46,6 +87,108 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
         push_str_unless_dash(out, "conn_trace_id", t.value());
     }
     Ok(ts)
+}
+
+/// ALB connection log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("listener_port", Long),
+    ("tls_protocol", Keyword),
+    ("tls_cipher", Keyword),
+    ("tls_handshake_latency", Double),
+    ("leaf_client_cert_subject", Keyword),
+    ("leaf_client_cert_validity", Keyword),
+    ("leaf_client_cert_serial_number", Keyword),
+    ("tls_verify_status", Keyword),
+    ("conn_trace_id", Keyword),
+];
+
+/// ALB connection logs, as Elastic's `elb_logs` pipeline reads them: the client as `client.*`, the
+/// listener port as `aws.elb.listener` (a keyword, beside NLB's listener ids), the certificate's validity
+/// as two dates and a failed verification's reason apart (see [`convert`]).
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("client_ip", "client.ip"),
+    ("client_port", "client.port"),
+    ("listener_port", "aws.elb.listener"),
+    ("tls_protocol", "aws.elb.ssl_protocol"),
+    ("tls_cipher", "aws.elb.ssl_cipher"),
+    ("tls_handshake_latency", "aws.elb.tls_handshake_latency"),
+    (
+        "leaf_client_cert_subject",
+        "aws.elb.leaf_client_cert_subject",
+    ),
+    (
+        "leaf_client_cert_validity",
+        "aws.elb.leaf_client_cert_validity",
+    ),
+    (
+        "leaf_client_cert_serial_number",
+        "aws.elb.leaf_client_cert_serial_number",
+    ),
+    ("tls_verify_status", "aws.elb.tls_verify_status"),
+    ("conn_trace_id", "aws.elb.connection_trace_id"),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.elb",
+    table: ECS_NAMES,
+    rest: Rest::Under("aws.elb."),
+    category: Some("network"),
+    conversions: CONVERSIONS,
+    derive: None,
+    derived: &[],
+};
+
+/// A port where NLB writes listener ids; `NotBefore=…;NotAfter=…` as two dates (written otherwise, it
+/// stays as it is); `Failed:<reason>` as the status and the reason.
+const CONVERSIONS: &[Conversion] = &[
+    Conversion {
+        name: "aws.elb.listener",
+        into: &[("aws.elb.listener", Keyword)],
+        convert: |v| vec![("aws.elb.listener", number_as_text(v))],
+    },
+    Conversion {
+        name: "aws.elb.leaf_client_cert_validity",
+        into: &[
+            ("aws.elb.leaf_client_cert_not_before", Date),
+            ("aws.elb.leaf_client_cert_not_after", Date),
+            ("aws.elb.leaf_client_cert_validity", Keyword),
+        ],
+        convert: validity,
+    },
+    Conversion {
+        name: "aws.elb.tls_verify_status",
+        into: &[
+            ("aws.elb.tls_verify_status", Keyword),
+            ("aws.elb.tls_error_code", Keyword),
+        ],
+        convert: |v| match v.as_str().and_then(|s| s.split_once(':')) {
+            Some((status, reason)) => vec![
+                ("aws.elb.tls_verify_status", J::String(status.to_string())),
+                ("aws.elb.tls_error_code", J::String(reason.to_string())),
+            ],
+            None => vec![("aws.elb.tls_verify_status", v)],
+        },
+    },
+];
+
+/// `NotBefore=<time>;NotAfter=<time>` as the two dates.
+fn validity(v: J) -> Vec<(&'static str, J)> {
+    let dates = v.as_str().and_then(|s| {
+        let (before, after) = s.split_once(';')?;
+        let before = before.strip_prefix("NotBefore=")?;
+        let after = after.strip_prefix("NotAfter=")?;
+        let ok = |d: &str| chrono::DateTime::parse_from_rfc3339(d).is_ok();
+        (ok(before) && ok(after)).then(|| (before.to_string(), after.to_string()))
+    });
+    match dates {
+        Some((before, after)) => vec![
+            ("aws.elb.leaf_client_cert_not_before", J::String(before)),
+            ("aws.elb.leaf_client_cert_not_after", J::String(after)),
+        ],
+        None => vec![("aws.elb.leaf_client_cert_validity", v)],
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +276,16 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "field timestamp: cannot parse time \"2024-10-04\""
+        );
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::AlbConnection,
+            &[
+            ("b", "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/01/02/conn_log.123456789012_elasticloadbalancing_us-east-2_app.my-lb.1234567890abcdef_20240102T0005Z_172.160.001.192_20sg8hgm.log.gz"),
+            ],
         );
     }
 }

@@ -10,9 +10,72 @@
 
 use std::borrow::Cow;
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::descriptor::{Descriptor, Framing, ObjectLines};
+use super::ecs::{get, http_outcome_and_duration, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_date_and_time, push_int, push_num};
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Name, Timestamp, Value};
+
+use FieldType::{Double, Ip, Keyword, Long};
+
+/// `cloudfront`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Cloudfront,
+    name: "cloudfront",
+    doc: "CloudFront standard (legacy) access logs",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: None,
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Cloudfront)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Box::new(Columns::standard())
+}
+
+static FILE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Z0-9]{6,}\.\d{4}-\d{2}-\d{2}-\d{2}\.[0-9A-Za-z]+(?:\.gz)?$").expect("valid")
+});
+
+/// A file name `<distribution>.YYYY-MM-DD-HH.<hash>[.gz]`, under any prefix.
+fn recognises(_bucket: &str, key: &str) -> bool {
+    FILE_NAME.is_match(key.rsplit('/').next().unwrap_or(key))
+}
+
+impl<'s> ObjectLines<'s> for Columns {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        if unit.starts_with('#') {
+            self.header(unit);
+            return LineKind::Header;
+        }
+        let start = out.len();
+        let r = parse(self, unit, out);
+        out.finish(start, 0..unit.len(), r);
+        LineKind::Data
+    }
+}
 
 /// The standard column order, as the `#Fields:` line names them.
 pub const STANDARD_FIELDS: [&str; 33] = [
@@ -159,7 +222,7 @@ impl Columns {
         let mut seen: Vec<String> = Vec::new();
         for c in cols.iter_mut() {
             if !matches!(c.kind, Kind::Date | Kind::Time) {
-                super::header_name(&mut c.name, &mut seen);
+                super::line::header_name(&mut c.name, &mut seen);
             }
         }
         let date = cols.iter().position(|c| c.kind == Kind::Date)?;
@@ -199,7 +262,7 @@ pub fn parse<'a>(
             Kind::Date => date = Some(v),
             Kind::Time => time = Some(v),
             Kind::Int | Kind::Float => {
-                let before = out.fields.len();
+                let before = out.len();
                 let name = static_name(&col.name);
                 if col.kind == Kind::Int {
                     push_int(out, name, v)?
@@ -245,6 +308,104 @@ fn static_name(n: &Name<'static>) -> &'static str {
         Cow::Borrowed(s) => s,
         Cow::Owned(_) => "column",
     }
+}
+
+/// CloudFront standard log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("x_edge_location", Keyword),
+    ("sc_bytes", Long),
+    ("c_ip", Ip),
+    ("cs_method", Keyword),
+    ("cs_host", Keyword),
+    ("cs_uri_stem", Keyword),
+    ("sc_status", Long),
+    ("cs_referer", Keyword),
+    ("cs_user_agent", Keyword),
+    ("cs_uri_query", Keyword),
+    ("cs_cookie", Keyword),
+    ("x_edge_result_type", Keyword),
+    ("x_edge_request_id", Keyword),
+    ("x_host_header", Keyword),
+    ("cs_protocol", Keyword),
+    ("cs_bytes", Long),
+    ("time_taken", Double),
+    ("x_forwarded_for", Keyword),
+    ("ssl_protocol", Keyword),
+    ("ssl_cipher", Keyword),
+    ("x_edge_response_result_type", Keyword),
+    ("cs_protocol_version", Keyword),
+    ("fle_status", Keyword),
+    ("fle_encrypted_fields", Keyword),
+    ("c_port", Long),
+    ("time_to_first_byte", Double),
+    ("x_edge_detailed_result_type", Keyword),
+    ("sc_content_type", Keyword),
+    ("sc_content_len", Long),
+    ("sc_range_start", Long),
+    ("sc_range_end", Long),
+];
+
+/// CloudFront standard logs.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("x_edge_location", "aws.cloudfront.edge_location"),
+    ("sc_bytes", "http.response.bytes"),
+    ("c_ip", "source.ip"),
+    ("c_port", "source.port"),
+    ("cs_method", "http.request.method"),
+    ("cs_host", "aws.cloudfront.distribution_domain"),
+    ("cs_uri_stem", "url.path"),
+    ("sc_status", "http.response.status_code"),
+    ("cs_referer", "http.request.referrer"),
+    ("cs_user_agent", "user_agent.original"),
+    ("cs_uri_query", "url.query"),
+    ("cs_cookie", "aws.cloudfront.cookie"),
+    ("x_edge_result_type", "aws.cloudfront.edge_result_type"),
+    ("x_edge_request_id", "http.request.id"),
+    ("x_host_header", "url.domain"),
+    ("cs_protocol", "url.scheme"),
+    ("cs_bytes", "http.request.bytes"),
+    ("time_taken", "aws.cloudfront.time_taken.sec"),
+    ("x_forwarded_for", "aws.cloudfront.x_forwarded_for"),
+    ("ssl_protocol", "aws.cloudfront.ssl_protocol"),
+    ("ssl_cipher", "aws.cloudfront.ssl_cipher"),
+    (
+        "x_edge_response_result_type",
+        "aws.cloudfront.edge_response_result_type",
+    ),
+    ("cs_protocol_version", "http.version"),
+    ("fle_status", "aws.cloudfront.fle_status"),
+    (
+        "fle_encrypted_fields",
+        "aws.cloudfront.fle_encrypted_fields",
+    ),
+    (
+        "time_to_first_byte",
+        "aws.cloudfront.time_to_first_byte.sec",
+    ),
+    (
+        "x_edge_detailed_result_type",
+        "aws.cloudfront.edge_detailed_result_type",
+    ),
+    ("sc_content_type", "http.response.mime_type"),
+    ("sc_content_len", "http.response.body.bytes"),
+    ("sc_range_start", "aws.cloudfront.range_start"),
+    ("sc_range_end", "aws.cloudfront.range_end"),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.cloudfront",
+    table: ECS_NAMES,
+    rest: Rest::Kept,
+    category: Some("web"),
+    conversions: &[],
+    derive: Some(derive),
+    derived: &[("event.outcome", Keyword), ("event.duration", Long)],
+};
+
+/// The outcome from the status, the duration from `time_taken`.
+fn derive(out: &mut serde_json::Map<String, serde_json::Value>) {
+    let secs = get(out, "aws.cloudfront.time_taken.sec").and_then(serde_json::Value::as_f64);
+    http_outcome_and_duration(out, secs);
 }
 
 #[cfg(test)]
@@ -312,5 +473,16 @@ mod tests {
             .remove(0)
             .unwrap_err();
         assert!(e.contains("cannot parse time"), "{e}");
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::Cloudfront,
+            &[
+                ("b", "cf/E2QWRUHAPOMQZL.2024-01-01-00.a1b2c3d4.gz"),
+                ("b", "E2QWRUHAPOMQZL.2019-12-13-21.9d8c7b6a"),
+            ],
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! `cloudwatch`: CloudWatch Logs events, from the two ways they reach S3.
 //!
 //! - A subscription through Kinesis Data Firehose: each unit is one payload (a JSON document; the object
-//!   holds them back to back, gzip inside gzip, which [`crate::object`] and [`crate::object::framing`] undo).
+//!   holds them back to back, gzip inside gzip: the descriptor says so, [`Framing::ValuesOrLines`] and
+//!   `compressed_twice`, and the object stage undoes it).
 //!   A `DATA_MESSAGE` payload gives one event per `logEvents` entry, with `message`, `id`, `log_group`,
 //!   `log_stream`, `owner`, `subscription_filters` and `@timestamp` from the entry's `timestamp`
 //!   (epoch ms). A `CONTROL_MESSAGE` (Firehose's connectivity check) gives none and is counted as
@@ -19,10 +20,104 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value as J;
 
+use super::descriptor::{Descriptor, Framing, ObjectLines};
+use super::ecs::{Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::parse_rfc3339;
-use super::{ErrorKind, LineKind, LineOut, ParseError};
-use crate::config::CloudwatchOptions;
+use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Timestamp, Value};
+
+use FieldType::{Flattened, Keyword, Text};
+
+/// `cloudwatch`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Cloudwatch,
+    name: "cloudwatch",
+    doc: "CloudWatch Logs subscription payloads written by Firehose, and CloudWatch Logs export objects",
+    options: &["decode_json"],
+    required: &[],
+    build,
+    framing: Framing::ValuesOrLines,
+    compressed_twice: true,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    // Firehose and export tasks write under keys of the user's choosing: a `file_selectors` entry.
+    recognises: None,
+    not_a_log: None,
+};
+
+/// `log_format_options` of `cloudwatch`.
+#[derive(Clone, Debug, Default)]
+pub struct CloudwatchOptions {
+    /// Decode a `message` that is a JSON object into `json` (`decode_json: true`). Default: false.
+    pub decode_json: bool,
+}
+
+fn build(
+    opts: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Cloudwatch(CloudwatchOptions {
+        decode_json: opts.decode_json.unwrap_or(false),
+    }))
+}
+
+fn parser(spec: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    match spec {
+        FormatSpec::Cloudwatch(opts) => Box::new(Units(opts)),
+        other => unreachable!("cloudwatch's parser for {:?}", other.format()),
+    }
+}
+
+/// [`ObjectLines`] of CloudWatch Logs units read with these options.
+#[derive(Debug)]
+struct Units<'s>(&'s CloudwatchOptions);
+
+impl<'s> ObjectLines<'s> for Units<'s> {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        parse(self.0, unit, out)
+    }
+}
+
+/// CloudWatch Logs event fields. `json` (`decode_json`) is flattened: log groups disagree on the types
+/// of their keys, and a flattened field still answers `json.level: error`.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("message", Text),
+    ("id", Keyword),
+    ("log_group", Keyword),
+    ("log_stream", Keyword),
+    ("owner", Keyword),
+    ("subscription_filters", Keyword),
+    ("json", Flattened),
+];
+
+/// `message` stays, the envelope goes under `aws.cloudwatch.` as Filebeat's `aws-cloudwatch` input names
+/// it, the entry's id is `event.id` and the owner account `cloud.account.id`. `json` (`decode_json`) is
+/// the log's own content and keeps its name, as `json` events do.
+const ECS: Ecs = Ecs {
+    dataset: "aws.cloudwatch",
+    table: &[
+        ("id", "event.id"),
+        ("log_group", "aws.cloudwatch.log_group"),
+        ("log_stream", "aws.cloudwatch.log_stream"),
+        ("owner", "cloud.account.id"),
+        (
+            "subscription_filters",
+            "aws.cloudwatch.subscription_filters",
+        ),
+        ("json", "json"),
+    ],
+    rest: Rest::Under("aws.cloudwatch."),
+    category: None,
+    conversions: &[],
+    derive: None,
+    derived: &[],
+};
 
 /// A subscription payload, borrowing from the unit.
 #[derive(Deserialize)]
@@ -55,7 +150,7 @@ struct Entry<'a> {
 /// Parses one unit (a payload, or an export line) into records of `out`.
 pub fn parse<'a>(opts: &CloudwatchOptions, unit: &'a str, out: &mut LineOut<'a>) -> LineKind {
     if !unit.trim_start().starts_with('{') {
-        let start = out.fields.len();
+        let start = out.len();
         let r = export_line(opts, unit, out);
         out.finish(start, 0..unit.len(), r);
         return LineKind::Data;
@@ -64,7 +159,7 @@ pub fn parse<'a>(opts: &CloudwatchOptions, unit: &'a str, out: &mut LineOut<'a>)
         Ok(p) => p,
         Err(e) => {
             let err = ParseError::new(ErrorKind::BadJson(e.to_string()), "", unit);
-            out.finish(out.fields.len(), 0..unit.len(), Err(err));
+            out.finish(out.len(), 0..unit.len(), Err(err));
             return LineKind::Data;
         }
     };
@@ -77,7 +172,7 @@ pub fn parse<'a>(opts: &CloudwatchOptions, unit: &'a str, out: &mut LineOut<'a>)
                 "messageType",
                 other,
             );
-            out.finish(out.fields.len(), 0..unit.len(), Err(err));
+            out.finish(out.len(), 0..unit.len(), Err(err));
             return LineKind::Data;
         }
     }
@@ -87,7 +182,7 @@ pub fn parse<'a>(opts: &CloudwatchOptions, unit: &'a str, out: &mut LineOut<'a>)
             "",
             unit,
         );
-        out.finish(out.fields.len(), 0..unit.len(), Err(err));
+        out.finish(out.len(), 0..unit.len(), Err(err));
         return LineKind::Data;
     }
     for raw in &p.log_events {
@@ -95,7 +190,7 @@ pub fn parse<'a>(opts: &CloudwatchOptions, unit: &'a str, out: &mut LineOut<'a>)
         // The entry's place in the unit: RawValue borrows from it.
         let begin = text.as_ptr() as usize - unit.as_ptr() as usize;
         let span = begin..begin + text.len();
-        let start = out.fields.len();
+        let start = out.len();
         let r = entry(opts, &p, text, out);
         out.finish(start, span, r);
     }
@@ -173,7 +268,6 @@ fn push_message<'a>(opts: &CloudwatchOptions, message: Cow<'a, str>, out: &mut L
 mod tests {
     use super::super::{LineOut, LineParser};
     use super::*;
-    use crate::config::FormatSpec;
 
     fn records(
         opts: CloudwatchOptions,

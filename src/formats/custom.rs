@@ -5,15 +5,211 @@
 //! string); the `timestamp_field` group is read with `timestamp_format` and becomes `@timestamp` (not a
 //! field, as for `json`). A group that did not take part in the match, is empty, or is `-` is left out. A
 //! line the pattern does not match, or a group that is not of its type, is a failure naming the group.
-//! Everything is compiled once at start-up ([`crate::config::CustomSpec`]).
+//! Everything is compiled once at start-up ([`CustomSpec`]); a group may not be named like a field
+//! s3logsbeat writes itself.
 
 use std::borrow::Cow;
 
-use super::time::TimeError;
+use super::descriptor::{Descriptor, Framing, ObjectLines};
+use super::json::time_options;
+use super::time::{TimeError, TimeFormat};
 use super::tokens::{is_json_number, parse_i64};
-use super::{ErrorKind, LineOut, ParseError};
-use crate::config::{CustomSpec, FieldType};
+use super::{
+    required, ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError,
+};
 use crate::event::{Name, Timestamp, Value};
+
+/// `custom`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Custom,
+    name: "custom",
+    doc: "a regular expression with named groups and per-field types, from the config",
+    options: &["pattern", "types", "timestamp_field", "timestamp_format"],
+    required: &["pattern", "timestamp_field", "timestamp_format"],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: &[],
+    ecs: None,
+    recognises: None,
+    not_a_log: None,
+};
+
+fn build(
+    opts: &FormatOptions,
+    name: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    let pattern = opts
+        .pattern
+        .as_deref()
+        .ok_or_else(|| required(name, "pattern", "custom"))?;
+    let (timestamp_field, timestamp_format) = time_options(opts, name, "custom")?;
+    Ok(FormatSpec::Custom(CustomSpec::new(
+        pattern,
+        &opts.types,
+        timestamp_field,
+        timestamp_format,
+        name,
+    )?))
+}
+
+fn parser(spec: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    match spec {
+        FormatSpec::Custom(spec) => Box::new(Lines(spec)),
+        other => unreachable!("custom's parser for {:?}", other.format()),
+    }
+}
+
+/// [`ObjectLines`] of lines matched by one pattern.
+#[derive(Debug)]
+struct Lines<'s>(&'s CustomSpec);
+
+impl<'s> ObjectLines<'s> for Lines<'s> {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        let start = out.len();
+        let r = parse(self.0, unit, out);
+        out.finish(start, 0..unit.len(), r);
+        LineKind::Data
+    }
+}
+
+/// `log_format_options` of `custom`, compiled once.
+#[derive(Clone, Debug)]
+pub struct CustomSpec {
+    /// The expression; a line must match it (anywhere: anchor it with `^...$` to match whole lines).
+    pub pattern: regex::Regex,
+    /// Every named group but the time's, in the pattern's order: (group index, field name, type).
+    pub fields: Vec<(usize, String, ValueType)>,
+    /// The group holding the event time.
+    pub timestamp_group: usize,
+    /// Its name, for errors.
+    pub timestamp_field: String,
+    /// How the time is written.
+    pub timestamp_format: TimeFormat,
+}
+
+/// The JSON type a `custom` field's text is written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// Text, as matched.
+    String,
+    /// A signed 64-bit integer.
+    Integer,
+    /// A number.
+    Float,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl CustomSpec {
+    fn new(
+        pattern: &str,
+        types: &std::collections::BTreeMap<String, String>,
+        timestamp_field: String,
+        timestamp_format: TimeFormat,
+        name: &dyn Fn(&str) -> String,
+    ) -> Result<CustomSpec, (&'static str, String)> {
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| ("pattern", format!("{}: {e}", name("pattern"))))?;
+        let groups: Vec<(usize, &str)> = re
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (i, n)))
+            .collect();
+        if groups.is_empty() {
+            return Err((
+                "pattern",
+                format!(
+                    "{}: the pattern has no named group ((?P<name>...)): it would give no field",
+                    name("pattern")
+                ),
+            ));
+        }
+        if let Some((_, n)) = groups.iter().find(|(_, n)| matches!(*n, "log" | "beat")) {
+            return Err((
+                "pattern",
+                format!(
+                    "{}: group {n:?} would replace a field s3logsbeat writes itself; rename it",
+                    name("pattern")
+                ),
+            ));
+        }
+        let Some(&(ts_group, _)) = groups.iter().find(|(_, n)| *n == timestamp_field) else {
+            return Err((
+                "timestamp_field",
+                format!(
+                    "{}: {timestamp_field:?} is not a named group of the pattern ({})",
+                    name("timestamp_field"),
+                    groups.iter().map(|g| g.1).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        for (field, t) in types {
+            if !groups.iter().any(|(_, n)| n == field) {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: not a named group of the pattern",
+                        name("types")
+                    ),
+                ));
+            }
+            if *field == timestamp_field {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: the time's group is read by timestamp_format, not typed",
+                        name("types")
+                    ),
+                ));
+            }
+            if ValueType::from_name(t).is_none() {
+                return Err((
+                    "types",
+                    format!(
+                        "{}.{field}: unknown type {t:?}: integer, float, boolean or string",
+                        name("types")
+                    ),
+                ));
+            }
+        }
+        let fields = groups
+            .iter()
+            .filter(|(i, _)| *i != ts_group)
+            .map(|(i, n)| {
+                let t = types
+                    .get(*n)
+                    .and_then(|t| ValueType::from_name(t))
+                    .unwrap_or(ValueType::String);
+                (*i, n.to_string(), t)
+            })
+            .collect();
+        Ok(CustomSpec {
+            pattern: re,
+            fields,
+            timestamp_group: ts_group,
+            timestamp_field,
+            timestamp_format,
+        })
+    }
+}
+
+impl ValueType {
+    fn from_name(s: &str) -> Option<ValueType> {
+        Some(match s {
+            "string" | "keyword" => ValueType::String,
+            "integer" | "int" | "long" => ValueType::Integer,
+            "float" | "double" | "number" => ValueType::Float,
+            "boolean" | "bool" => ValueType::Boolean,
+            _ => return None,
+        })
+    }
+}
 
 /// Parses one line into `out`.
 pub fn parse<'a>(
@@ -60,16 +256,16 @@ pub fn parse<'a>(
         // The names are the config's group names: plain, and borrowed for as long as the line.
         let fail = |kind: ErrorKind| ParseError::new(kind, name.clone(), v);
         let value = match kind {
-            FieldType::String => Value::Str(Cow::Borrowed(v)),
-            FieldType::Integer => {
+            ValueType::String => Value::Str(Cow::Borrowed(v)),
+            ValueType::Integer => {
                 Value::Int(parse_i64(v).ok_or_else(|| fail(ErrorKind::BadInteger))?)
             }
-            FieldType::Float if is_json_number(v) => Value::Num(v),
-            FieldType::Float => match v.parse::<f64>() {
+            ValueType::Float if is_json_number(v) => Value::Num(v),
+            ValueType::Float => match v.parse::<f64>() {
                 Ok(f) if f.is_finite() => Value::Float(f),
                 _ => return Err(fail(ErrorKind::BadNumber)),
             },
-            FieldType::Boolean => match v {
+            ValueType::Boolean => match v {
                 "true" | "True" | "TRUE" => Value::Json(true.into()),
                 "false" | "False" | "FALSE" => Value::Json(false.into()),
                 _ => return Err(fail(ErrorKind::NotThisFormat("a boolean (true or false)"))),
@@ -83,7 +279,7 @@ pub fn parse<'a>(
 #[cfg(test)]
 mod tests {
     use super::super::test_util::parse_one;
-    use crate::config::{FormatOptions, FormatSpec, LogFormat};
+    use super::super::{FormatOptions, FormatSpec, LogFormat};
     use serde_json::json;
 
     fn spec(pattern: &str, types: &[(&str, &str)]) -> Result<FormatSpec, String> {

@@ -4,12 +4,68 @@
 //! SSL listeners write `"- - - "` as the request and `-` for both status codes. Reference:
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html>.
 
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
+use super::ecs::{http_outcome_and_duration, sum_of_seconds, Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_rfc3339_text, push_lb_columns, push_str_unless_dash, SpaceFields};
-use super::{ErrorKind, FieldSink, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
+use crate::event::fields::{FieldSink, JsonFields};
 use crate::event::{Timestamp, Value};
+
+use FieldType::{Double, Ip, Keyword, Long};
 
 /// Columns up to and including the request line must be there.
 const REQUIRED: usize = 12;
+
+/// `elb`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Elb,
+    name: "elb",
+    doc: "Classic Load Balancer access logs",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: Some(direct),
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: Some(not_a_log),
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Elb)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Single::boxed(line)
+}
+
+fn line<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
+    parse(line, out)
+}
+
+fn direct(line: &str, sink: &mut JsonFields<'_>) -> Result<Timestamp, ParseError> {
+    parse(line, sink)
+}
+
+/// The load balancers' directory, a file of a load balancer whose name is neither an application
+/// (`app.`) nor a network (`net.`) one: a classic one.
+fn recognises(_bucket: &str, key: &str) -> bool {
+    super::route::load_balancer(key)
+        .is_some_and(|lb| !lb.starts_with("app.") && !lb.starts_with("net."))
+}
+
+/// ELB's test file, which it writes when access logging is turned on.
+fn not_a_log(key: &str) -> Option<&'static str> {
+    key.ends_with("ELBAccessLogTestFile")
+        .then_some("the load balancer's test file")
+}
 
 /// Parses one classic ELB line into `out`.
 #[inline]
@@ -59,6 +115,85 @@ fn columns<'a, S: FieldSink<'a>>(
     Ok(ts)
 }
 
+/// Classic ELB access log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("elb", Keyword),
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("backend_ip", Ip),
+    ("backend_port", Long),
+    ("request_processing_time", Double),
+    ("backend_processing_time", Double),
+    ("response_processing_time", Double),
+    ("elb_status_code", Long),
+    ("backend_status_code", Long),
+    ("received_bytes", Long),
+    ("sent_bytes", Long),
+    ("request_verb", Keyword),
+    ("request_url", Keyword),
+    ("request_proto", Keyword),
+    ("user_agent", Keyword),
+    ("ssl_cipher", Keyword),
+    ("ssl_protocol", Keyword),
+];
+
+/// Classic ELB.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("elb", "aws.elb.name"),
+    ("client_ip", "source.ip"),
+    ("client_port", "source.port"),
+    ("backend_ip", "destination.ip"),
+    ("backend_port", "destination.port"),
+    (
+        "request_processing_time",
+        "aws.elb.request_processing_time.sec",
+    ),
+    (
+        "backend_processing_time",
+        "aws.elb.backend_processing_time.sec",
+    ),
+    (
+        "response_processing_time",
+        "aws.elb.response_processing_time.sec",
+    ),
+    ("elb_status_code", "http.response.status_code"),
+    (
+        "backend_status_code",
+        "aws.elb.backend.http.response.status_code",
+    ),
+    ("received_bytes", "http.request.body.bytes"),
+    ("sent_bytes", "http.response.body.bytes"),
+    ("request_verb", "http.request.method"),
+    ("request_url", "url.original"),
+    ("request_proto", "http.version"),
+    ("user_agent", "user_agent.original"),
+    ("ssl_cipher", "aws.elb.ssl_cipher"),
+    ("ssl_protocol", "aws.elb.ssl_protocol"),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.elb",
+    table: ECS_NAMES,
+    rest: Rest::Kept,
+    category: Some("web"),
+    conversions: &[],
+    derive: Some(derive),
+    derived: &[("event.outcome", Keyword), ("event.duration", Long)],
+};
+
+/// The outcome from the status, the duration from the three processing times.
+fn derive(out: &mut serde_json::Map<String, serde_json::Value>) {
+    let secs = sum_of_seconds(
+        out,
+        &[
+            "aws.elb.request_processing_time.sec",
+            "aws.elb.backend_processing_time.sec",
+            "aws.elb.response_processing_time.sec",
+        ],
+    );
+    http_outcome_and_duration(out, secs);
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::parse_one;
@@ -100,5 +235,15 @@ mod tests {
         let v = elb("2015-05-13T23:39:43.945958Z lb 1.2.3.4:1 10.0.0.1:80 0.1 0.1 0.1 200 200 - 29 \"GET http://h:80/ HTTP/1.1\" \"curl\" - -");
         assert!(v.get("received_bytes").is_none());
         assert_eq!(v["sent_bytes"], 29);
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::Elb,
+            &[
+            ("b", "AWSLogs/123456789012/elasticloadbalancing/us-west-2/2014/02/15/123456789012_elasticloadbalancing_us-west-2_my-loadbalancer_20140215T2340Z_172.160.001.192_20sg8hgm.log"),
+            ],
+        );
     }
 }

@@ -1,10 +1,12 @@
-//! `json` and `waf`: one JSON object per line.
+//! `json`: one JSON object per line (several back to back are several records), with a timestamp field
+//! and format from the config; the JSON reader the other JSON formats (`waf`, `network_firewall`,
+//! `route53_resolver`, `cloudtrail`) are built on.
 //!
 //! The timestamp field becomes `@timestamp` and is removed; every other top-level key becomes a field,
-//! with nulls removed at every depth (as libbeat did, so WAF's `requestId: null` disappears). `waf` is
-//! `json` with `timestamp` in epoch milliseconds. A value nested deeper than a document may keeps its
-//! deepest objects and arrays as their JSON text ([`LineOut::push_json`]), and a time outside the years
-//! 0000 to 9999 is a parse failure.
+//! with nulls removed at every depth (as libbeat did, so WAF's `requestId: null` disappears). A value
+//! nested deeper than a document may keeps its deepest objects and arrays as their JSON text
+//! ([`LineOut::push_json`]), and a time outside the years 0000 to 9999 is a parse failure. Its fields are
+//! the log's own: the template maps them dynamically, and ECS leaves them as they are.
 //!
 //! Differences from the original, each deliberate: several JSON values on one line (Firehose
 //! concatenates records) each become an event instead of all but the first being dropped silently; a
@@ -14,23 +16,117 @@
 
 use serde_json::{Map, Value as J};
 
-use super::time::TimeError;
-use super::{ErrorKind, LineOut, ParseError};
-pub use crate::config::JsonOptions;
+use super::descriptor::{Descriptor, Framing, ObjectLines};
+use super::time::{TimeError, TimeFormat};
+use super::{
+    required, ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError,
+};
 use crate::event::{Name, Timestamp};
+
+/// `json`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Json,
+    name: "json",
+    doc: "JSON lines with a configured timestamp field and format",
+    options: &["timestamp_field", "timestamp_format"],
+    required: &["timestamp_field", "timestamp_format"],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: &[],
+    ecs: None,
+    recognises: None,
+    not_a_log: None,
+};
+
+/// `log_format_options` of the `json` format.
+#[derive(Clone, Debug)]
+pub struct JsonOptions {
+    /// The key that holds the event time (a top-level key, or a dotted path).
+    pub timestamp_field: String,
+    /// How that time is written.
+    pub timestamp_format: TimeFormat,
+}
+
+fn build(
+    opts: &FormatOptions,
+    name: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    let (timestamp_field, timestamp_format) = time_options(opts, name, "json")?;
+    Ok(FormatSpec::Json(JsonOptions {
+        timestamp_field,
+        timestamp_format,
+    }))
+}
+
+/// The required `timestamp_field` and `timestamp_format` of `format` (`json`, `custom`), the layout
+/// compiled.
+pub(super) fn time_options(
+    opts: &FormatOptions,
+    name: &dyn Fn(&str) -> String,
+    format: &str,
+) -> Result<(String, TimeFormat), (&'static str, String)> {
+    let field = opts.timestamp_field.as_deref().filter(|f| !f.is_empty());
+    let field = field.ok_or_else(|| required(name, "timestamp_field", format))?;
+    let fmt = opts
+        .timestamp_format
+        .as_deref()
+        .ok_or_else(|| required(name, "timestamp_format", format))?;
+    let tf = TimeFormat::from_config(fmt).map_err(|m| {
+        (
+            "timestamp_format",
+            format!("{}: {m}", name("timestamp_format")),
+        )
+    })?;
+    Ok((field.to_string(), tf))
+}
+
+fn parser(spec: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    match spec {
+        FormatSpec::Json(opts) => Box::new(Lines(opts)),
+        other => unreachable!("json's parser for {:?}", other.format()),
+    }
+}
+
+/// [`ObjectLines`] of JSON lines read with these options.
+#[derive(Debug)]
+pub struct Lines<'s>(pub &'s JsonOptions);
+
+impl<'s> ObjectLines<'s> for Lines<'s> {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        parse(self.0, unit, out);
+        LineKind::Data
+    }
+}
 
 /// Top-level keys that s3logsbeat writes itself.
 const RESERVED: [&str; 4] = ["@timestamp", "@metadata", "log", "beat"];
 
 /// Parses every JSON value on `line` into records of `out`.
 pub fn parse<'a>(opts: &JsonOptions, line: &'a str, out: &mut LineOut<'a>) {
+    parse_values(line, out, |v, text, out| record(opts, v, text, out));
+}
+
+/// Reads every JSON value on `line` (Firehose concatenates records, and a line may hold several), each
+/// a record of `out` made by `record` from the value and its text; a line that stops being JSON is one
+/// failure from there to its end.
+pub(super) fn parse_values<'a>(
+    line: &'a str,
+    out: &mut LineOut<'a>,
+    mut record: impl FnMut(J, &str, &mut LineOut<'a>) -> Result<Timestamp, ParseError>,
+) {
     let mut stream = serde_json::Deserializer::from_str(line).into_iter::<J>();
     let mut start = first_non_ws(line, 0);
     loop {
         if start >= line.len() {
             break;
         }
-        let begin = out.fields.len();
+        let begin = out.len();
         match stream.next() {
             None => break,
             Some(Err(e)) => {
@@ -41,7 +137,7 @@ pub fn parse<'a>(opts: &JsonOptions, line: &'a str, out: &mut LineOut<'a>) {
             }
             Some(Ok(v)) => {
                 let end = stream.byte_offset();
-                let r = record(opts, v, &line[start..end], out);
+                let r = record(v, &line[start..end], out);
                 out.finish(begin, start..end, r);
             }
         }
@@ -153,7 +249,6 @@ pub(super) fn remove_nulls(v: &mut J) {
 mod tests {
     use super::super::{FormatSpec, LineOut, LineParser};
     use super::*;
-    use crate::config::TimeFormat;
     use serde_json::json;
 
     fn records(spec: &FormatSpec, line: &str) -> Vec<(usize, Result<J, String>)> {

@@ -1,18 +1,24 @@
 //! Log formats: one unit of text in (a line; for `cloudtrail` one record, for `cloudwatch` one payload, as
-//! [`crate::object::framing`] cuts them), zero or more parsed records out.
+//! the object stage frames them), zero or more parsed records out; and everything else about each format,
+//! in the format's own module.
 //!
-//! A [`LineParser`] is made per S3 object (CloudFront and VPC flow logs learn their columns from the
-//! object's header lines) and called for every non-blank unit. It appends the record's fields to a reusable
-//! [`LineOut`], borrowing from the line; [`crate::event::enrich`] turns each record into an [`crate::event::Event`].
-//! ALB and classic ELB put their fields through a [`FieldSink`] instead, which is a [`LineOut`] or a writer
-//! of the document itself ([`LineParser::parse_direct`]); the formats still know nothing of documents.
+//! Each format is one file here holding its parser, its options and their validation, its framing, its
+//! fields and their mapping types, its ECS names, the key layouts `log_format: auto` recognises and the
+//! objects AWS writes beside its logs, gathered in one static [`Descriptor`]. This file is the list of
+//! them ([`ALL`], [`LogFormat`], [`FormatSpec`]); the config, routing, the object stage, the index
+//! template and the ECS step read the descriptors and name no format.
 //!
-//! What must stay true here:
-//! - A line never panics a parser and never disappears: it yields a record or a [`ParseError`] that says
-//!   which field was wrong and why (the caller ships that as a failure event).
-//! - Field names and JSON types are the original s3logsbeat's, so existing dashboards keep working. The
-//!   deliberate differences (the original's bugs) are listed in docs/formats.md "Differences from the original".
-//! - A number is never sent as `"-"`: a `-` (or ALB's `-1` timing) leaves the field out.
+//! `formats` is a library the rest of the program stands on: it imports nothing of `config` (which
+//! imports it to check `log_format` and its options) and of the event only the value types a record is
+//! made of and the [`crate::event::fields::FieldSink`] fixed-column formats write through.
+//!
+//! To add a format: a file here with its parser and `pub const FORMAT: Descriptor`, its variant in
+//! [`LogFormat`] and [`FormatSpec`] and its descriptor in [`ALL`]; a sample in `tests/data/samples`, a
+//! golden file (`UPDATE_GOLDEN=1 cargo test --test component format_golden`).
+//!
+//! What must stay true: a format's name is written in its own file and here only; every field a parser
+//! writes is in its descriptor's `fields` (`tests/component/template.rs` parses every sample and checks); a line
+//! never panics a parser and never disappears (see [`line`]).
 
 pub mod alb;
 pub mod alb_connection;
@@ -20,547 +26,358 @@ pub mod cloudfront;
 pub mod cloudtrail;
 pub mod cloudwatch;
 pub mod custom;
+pub mod descriptor;
+pub mod ecs;
 pub mod elb;
 pub mod json;
+pub mod line;
+pub mod mapping;
+pub mod network_firewall;
 pub mod nlb;
 pub mod route;
+pub mod route53_resolver;
 pub mod s3access;
 pub mod time;
 pub mod tokens;
 pub mod vpcflow;
+pub mod waf;
 
 use std::fmt;
-use std::ops::Range;
 
-pub use crate::config::{FormatSpec, JsonOptions, LogFormat};
-use crate::event::{Name, Timestamp, Value, MAX_VALUE_DEPTH};
+pub use cloudwatch::CloudwatchOptions;
+pub use custom::{CustomSpec, ValueType};
+pub use descriptor::{
+    ArrayShape, AtEnd, Descriptor, DirectFn, Framing, LineParser, ObjectLines, Single,
+};
+pub use json::JsonOptions;
+pub use line::{ErrorKind, LineKind, LineOut, ParseError, ParseErrorInner, Record};
+pub use mapping::FieldType;
+pub use time::TimeFormat;
 
-/// Why a line did not parse. Built only on the failure path; the message names the field and value.
-/// Boxed, so that the `Result`s of the hot path stay two words wide.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParseError(Box<ParseErrorInner>);
+/// Every format, in the order the documentation lists them.
+pub static ALL: [&Descriptor; 14] = [
+    &alb::FORMAT,
+    &elb::FORMAT,
+    &cloudfront::FORMAT,
+    &waf::FORMAT,
+    &json::FORMAT,
+    &vpcflow::FORMAT,
+    &s3access::FORMAT,
+    &nlb::FORMAT,
+    &alb_connection::FORMAT,
+    &cloudtrail::FORMAT,
+    &cloudwatch::FORMAT,
+    &custom::FORMAT,
+    &network_firewall::FORMAT,
+    &route53_resolver::FORMAT,
+];
 
-/// The contents of a [`ParseError`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParseErrorInner {
-    /// What went wrong.
-    pub kind: ErrorKind,
-    /// The field concerned (empty when the line as a whole is wrong).
-    pub field: Name<'static>,
-    /// The offending value, shortened to 120 bytes.
-    pub value: String,
+/// The `log_format` of an input: a format, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // Each variant is documented by its descriptor's `doc`.
+pub enum LogFormat {
+    Alb,
+    Elb,
+    Cloudfront,
+    Waf,
+    Json,
+    Vpcflow,
+    S3access,
+    Nlb,
+    AlbConnection,
+    Cloudtrail,
+    Cloudwatch,
+    Custom,
+    NetworkFirewall,
+    Route53Resolver,
+    /// Not a format: the format of each object is recognised from its key (an input's `log_format`,
+    /// `parse --format auto`).
+    Auto,
 }
 
-impl std::ops::Deref for ParseError {
-    type Target = ParseErrorInner;
-    fn deref(&self) -> &ParseErrorInner {
-        &self.0
+impl LogFormat {
+    /// Every format, in the order the documentation lists them (`auto` is not one).
+    pub fn all() -> impl Iterator<Item = LogFormat> {
+        ALL.iter().map(|d| d.format)
+    }
+
+    /// Its descriptor; `None` for `auto`.
+    pub fn descriptor(self) -> Option<&'static Descriptor> {
+        ALL.iter().copied().find(|d| d.format == self)
+    }
+
+    /// The config name, also sent as `@metadata.format`.
+    pub fn name(self) -> &'static str {
+        self.descriptor().map_or("auto", |d| d.name)
+    }
+
+    /// Parses a config name (`auto` is not a format's).
+    pub fn from_name(s: &str) -> Option<LogFormat> {
+        ALL.iter().find(|d| d.name == s).map(|d| d.format)
+    }
+
+    /// The names, for messages: `alb, elb, cloudfront, waf or json`.
+    pub fn names() -> String {
+        let n: Vec<&str> = ALL.iter().map(|d| d.name).collect();
+        join_names(&n, "or")
     }
 }
 
-/// The kinds of parse failure, counted and shown in `error.message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Fewer fields than the format requires.
-    TooFewFields { required: usize, found: usize },
-    /// A quoted field with no closing quote.
-    UnterminatedQuote,
-    /// A timestamp that does not parse.
-    BadTimestamp,
-    /// An integer field that is not an integer.
-    BadInteger,
-    /// A numeric field that is not a number.
-    BadNumber,
-    /// An `address:port` field without a numeric port.
-    BadAddress,
-    /// The line is not JSON (the parser's message).
-    BadJson(String),
-    /// The JSON value is not an object.
-    NotAnObject,
-    /// The timestamp field is missing.
-    MissingTimestamp,
-    /// The timestamp field has a type the timestamp format cannot read.
-    TimestampType(&'static str),
-    /// A time that reads, but outside the years 0000 to 9999 (`Timestamp::in_range`).
-    TimestampOutOfRange,
-    /// The object is not text: a NUL byte at this offset of its (decompressed) start.
-    BinaryObject(u64),
-    /// The line is not of this format (what was expected).
-    NotThisFormat(&'static str),
-}
-
-impl ParseError {
-    /// A failure of `field` with `value`.
-    #[cold]
-    pub fn new(kind: ErrorKind, field: impl Into<Name<'static>>, value: &str) -> ParseError {
-        let mut end = value.len().min(120);
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        ParseError(Box::new(ParseErrorInner {
-            kind,
-            field: field.into(),
-            value: value[..end].to_string(),
-        }))
-    }
-}
-
-impl fmt::Display for ParseError {
+impl fmt::Display for LogFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ErrorKind::TooFewFields { required, found } => write!(
-                f,
-                "line has {found} fields, the format needs at least {required}"
-            ),
-            ErrorKind::UnterminatedQuote => {
-                write!(f, "field {}: quoted value has no closing quote", self.field)
-            }
-            ErrorKind::BadTimestamp => {
-                write!(
-                    f,
-                    "field {}: cannot parse time {:?}",
-                    self.field, self.value
-                )
-            }
-            ErrorKind::BadInteger => {
-                write!(
-                    f,
-                    "field {}: {:?} is not an integer",
-                    self.field, self.value
-                )
-            }
-            ErrorKind::BadNumber => {
-                write!(f, "field {}: {:?} is not a number", self.field, self.value)
-            }
-            ErrorKind::BadAddress => write!(
-                f,
-                "field {}: {:?} is not an address:port",
-                self.field, self.value
-            ),
-            ErrorKind::BadJson(msg) => write!(f, "line is not valid JSON: {msg}"),
-            ErrorKind::NotAnObject => write!(f, "JSON value is not an object: {:?}", self.value),
-            ErrorKind::MissingTimestamp => {
-                write!(f, "timestamp field {} is missing", self.field)
-            }
-            ErrorKind::TimestampType(expected) => write!(
-                f,
-                "timestamp field {}: {:?} is not {expected}",
-                self.field, self.value
-            ),
-            ErrorKind::TimestampOutOfRange => write!(
-                f,
-                "field {}: time {:?} is outside the years 0000 to 9999",
-                self.field, self.value
-            ),
-            ErrorKind::NotThisFormat(what) => write!(f, "not {what}: {:?}", self.value),
-            ErrorKind::BinaryObject(at) => write!(
-                f,
-                "the object is binary, not a log (a NUL byte at offset {at}; compressed twice, or not \
-                 a log at all): it is shipped as this one event and not read further"
-            ),
+        f.write_str(self.name())
+    }
+}
+
+/// Every `log_format` value the config takes, for serde's "expected one of" message.
+static CONFIG_NAMES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    ALL.iter()
+        .map(|d| d.name)
+        .chain(std::iter::once("auto"))
+        .collect()
+});
+
+impl<'de> serde::Deserialize<'de> for LogFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        match s.as_ref() {
+            "auto" => Ok(LogFormat::Auto),
+            name => LogFormat::from_name(name)
+                .ok_or_else(|| serde::de::Error::unknown_variant(name, CONFIG_NAMES.as_slice())),
         }
     }
 }
 
-impl std::error::Error for ParseError {}
+impl serde::Serialize for LogFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
 
-/// One record of a line: its fields are `LineOut::fields[fields]`.
+/// `a, b and c` (or with `or`).
+pub fn join_names(names: &[&str], word: &str) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} {word} {last}", init.join(", ")),
+    }
+}
+
+/// A format with its options, validated once and shared by every object of an input.
 #[derive(Clone, Debug)]
-pub struct Record {
-    /// Where the record is in its line, in bytes of the text (the whole line, except for several JSON
-    /// values on one line). A failure event carries this part of the line, and only this part.
-    pub span: Range<usize>,
-    /// Where its fields are in [`LineOut::fields`].
-    pub fields: Range<usize>,
-    /// The event time, or why the record failed.
-    pub result: Result<Timestamp, ParseError>,
+#[allow(missing_docs)] // Each variant is documented by its descriptor's `doc`.
+pub enum FormatSpec {
+    Alb,
+    Elb,
+    Cloudfront,
+    Waf,
+    Json(JsonOptions),
+    Vpcflow,
+    S3access,
+    Nlb,
+    AlbConnection,
+    Cloudtrail,
+    Cloudwatch(CloudwatchOptions),
+    Custom(CustomSpec),
+    NetworkFirewall,
+    Route53Resolver,
 }
 
-/// The parse output of one line; reused from line to line (see [`LineOut::recycle`]).
-#[derive(Debug, Default)]
-pub struct LineOut<'a> {
-    /// Fields of every record of the line, back to back. A borrowed name must be a plain name from the
-    /// program or the config (it is written without escaping); a name that comes from the data must be
-    /// owned. Fields are added only through [`LineOut::push`] and [`LineOut::push_named`], which keep
-    /// `owns` true.
-    fields: Vec<(Name<'a>, Value<'a>)>,
-    /// Some field may own memory (an owned name, an unescaped or decoded string, a JSON value). While
-    /// false, [`LineOut::recycle`] forgets the fields instead of dropping them one by one: that drop
-    /// was 6% of the ALB path in `perf`, for lines whose fields all borrow from the line.
-    owns: bool,
-    /// The line is printable ASCII without `\` ([`crate::scan::is_plain_ascii`]), set by the reader of
-    /// the line before it is parsed.
-    plain_line: bool,
-    /// Every string value of the line (`Str`, `List`) is a slice of the line with no `"` in it, set by
-    /// a format whose tokenizer looked (ALB, ELB). False unless a format says so.
-    quote_free: bool,
-    /// The text of the line's one record's `@timestamp` exactly as [`Timestamp::write_rfc3339`] writes
-    /// it, when the format found the line's time written that way: copied instead of printed again.
-    time_text: Option<&'a str>,
-    /// JSON objects and arrays of this line kept as their text because they nest deeper than
-    /// [`MAX_VALUE_DEPTH`] ([`LineOut::push_json`]).
-    json_capped: u64,
-    /// The records.
-    pub records: Vec<Record>,
-}
-
-impl<'a> LineOut<'a> {
-    /// An empty output.
-    pub fn new() -> LineOut<'a> {
-        LineOut {
-            fields: Vec::with_capacity(48),
-            owns: false,
-            plain_line: false,
-            quote_free: false,
-            time_text: None,
-            json_capped: 0,
-            records: Vec::with_capacity(2),
+impl FormatSpec {
+    /// The format's name.
+    pub fn format(&self) -> LogFormat {
+        match self {
+            FormatSpec::Alb => LogFormat::Alb,
+            FormatSpec::Elb => LogFormat::Elb,
+            FormatSpec::Cloudfront => LogFormat::Cloudfront,
+            FormatSpec::Waf => LogFormat::Waf,
+            FormatSpec::Json(_) => LogFormat::Json,
+            FormatSpec::Vpcflow => LogFormat::Vpcflow,
+            FormatSpec::S3access => LogFormat::S3access,
+            FormatSpec::Nlb => LogFormat::Nlb,
+            FormatSpec::AlbConnection => LogFormat::AlbConnection,
+            FormatSpec::Cloudtrail => LogFormat::Cloudtrail,
+            FormatSpec::Cloudwatch(_) => LogFormat::Cloudwatch,
+            FormatSpec::Custom(_) => LogFormat::Custom,
+            FormatSpec::NetworkFirewall => LogFormat::NetworkFirewall,
+            FormatSpec::Route53Resolver => LogFormat::Route53Resolver,
         }
     }
 
-    /// Empties `self` and gives its allocation a new lifetime, so that the next line can borrow into it
-    /// without allocating again.
-    pub fn recycle<'b>(mut self) -> LineOut<'b> {
-        if !self.owns {
-            debug_assert!(self.fields.iter().all(|(n, v)| !owns(n, v)));
-            // SAFETY: no field owns memory (every push keeps `owns` up to date), so forgetting them
-            // leaks nothing; `set_len(0)` only shortens the vector.
-            unsafe { self.fields.set_len(0) };
-        }
-        LineOut {
-            fields: recycle_vec(self.fields),
-            owns: false,
-            plain_line: false,
-            quote_free: false,
-            time_text: None,
-            json_capped: 0,
-            records: {
-                // Records borrow nothing: emptied in place, they need no new lifetime.
-                self.records.clear();
-                self.records
-            },
-        }
+    /// The format's descriptor.
+    pub fn descriptor(&self) -> &'static Descriptor {
+        self.format()
+            .descriptor()
+            .expect("a FormatSpec is never auto")
     }
 
-    /// Adds a field holding a JSON value decoded from the log, held to [`MAX_VALUE_DEPTH`] levels: deeper
-    /// objects and arrays are kept as their JSON text ([`crate::event::cap_json_depth`]), so that the
-    /// document stays one Elasticsearch maps and every later step can read back.
-    pub fn push_json(&mut self, name: impl Into<Name<'a>>, mut v: serde_json::Value) {
-        crate::event::cap_json_depth(&mut v, MAX_VALUE_DEPTH, &mut self.json_capped);
-        self.push_named(name.into(), Value::Json(v));
-    }
-
-    /// How many JSON values of this line [`LineOut::push_json`] kept as text.
-    pub fn json_capped(&self) -> u64 {
-        self.json_capped
-    }
-
-    /// Marks the line about to be parsed as printable ASCII without `\` (the caller checked it with
-    /// [`crate::scan::is_plain_ascii`]).
-    pub fn set_plain_line(&mut self) {
-        self.plain_line = true;
-    }
-
-    /// Records the format's word that every string value of this line is a slice of the line without
-    /// a `"` (see [`SpaceFields::quote_free`](tokens::SpaceFields::quote_free)).
-    pub fn set_quote_free(&mut self, quote_free: bool) {
-        self.quote_free = quote_free;
-    }
-
-    /// Records that `text`, a slice of the line, is the line's one record's time exactly as
-    /// [`Timestamp::write_rfc3339`] writes it ([`tokens::parse_rfc3339_text`] says when).
-    pub fn set_time_text(&mut self, text: &'a str) {
-        self.time_text = Some(text);
-    }
-
-    /// The `@timestamp` text of the line's one record, if a format set it and the line has one record.
-    #[inline]
-    pub fn time_text(&self) -> Option<&'a str> {
-        self.time_text.filter(|_| self.records.len() == 1)
-    }
-
-    /// True if no string value of the line needs JSON escaping: slices without `"` of a line of
-    /// printable ASCII without `\`. The writer then copies them between quotes without looking.
-    #[inline]
-    pub fn strings_are_clean(&self) -> bool {
-        self.plain_line && self.quote_free
-    }
-
-    /// Adds a field to the record being built.
-    #[inline]
-    pub fn push(&mut self, name: &'static str, value: Value<'a>) {
-        self.owns |= value.owns();
-        self.fields.push((Name::Borrowed(name), value));
-    }
-
-    /// Adds a field whose name may come from the data or the config.
-    #[inline]
-    pub fn push_named(&mut self, name: Name<'a>, value: Value<'a>) {
-        self.owns |= owns(&name, &value);
-        self.fields.push((name, value));
-    }
-
-    /// Gives field `at` a new name (a column that a header renamed).
-    pub fn rename(&mut self, at: usize, name: Name<'a>) {
-        if let Some(f) = self.fields.get_mut(at) {
-            self.owns |= matches!(name, Name::Owned(_));
-            f.0 = name;
-        }
-    }
-
-    /// The number of fields of every record so far (where the next record's fields start).
-    pub fn len(&self) -> usize {
-        self.fields.len()
-    }
-
-    /// True before the first field.
-    pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
-    /// Every field of the line, by index.
-    pub fn fields(&self) -> &[(Name<'a>, Value<'a>)] {
-        &self.fields
-    }
-
-    /// The fields of a record.
-    pub fn fields_of(&self, r: &Record) -> &[(Name<'a>, Value<'a>)] {
-        &self.fields[r.fields.clone()]
-    }
-
-    /// Closes the record that started at field index `start` and covers `span` of the line: on failure
-    /// its fields are discarded.
-    pub fn finish(
-        &mut self,
-        start: usize,
-        span: Range<usize>,
-        result: Result<Timestamp, ParseError>,
-    ) {
-        if result.is_err() {
-            self.fields.truncate(start);
-        }
-        self.records.push(Record {
-            span,
-            fields: start..self.fields.len(),
-            result,
-        });
-    }
-}
-
-/// True if the field holds memory of its own.
-fn owns(name: &Name<'_>, value: &Value<'_>) -> bool {
-    matches!(name, Name::Owned(_)) || value.owns()
-}
-
-/// Reuses a vector's allocation for items of another lifetime (the in-place `collect` keeps the buffer).
-fn recycle_vec<'b>(mut v: Vec<(Name<'_>, Value<'_>)>) -> Vec<(Name<'b>, Value<'b>)> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!()).collect()
-}
-
-/// Where a fixed-column format (ALB, classic ELB) puts a line's fields, in order: a [`LineOut`], which
-/// keeps them as values for the general document writer, or a writer of the document's JSON itself
-/// (`crate::event::enrich`), which spares the ALB hot path the list of values and a second walk over it.
-///
-/// The parser calls [`FieldSink::time`] once, before the first field, and [`FieldSink::set_quote_free`]
-/// last, once every field is read, whatever the result. A sink that wrote fields as they came may have
-/// written part of a line that then failed: the caller discards it.
-pub trait FieldSink<'a> {
-    /// The line's time; `as_written` is its text when [`tokens::parse_rfc3339_text`] found it written
-    /// exactly as [`Timestamp::write_rfc3339`] writes it.
-    fn time(&mut self, ts: Timestamp, as_written: Option<&'a str>);
-    /// The next field.
-    fn push(&mut self, name: &'static str, value: Value<'a>);
-    /// Every string value of the line is a slice of it without a `"` ([`LineOut::set_quote_free`]).
-    fn set_quote_free(&mut self, quote_free: bool);
-}
-
-impl<'a> FieldSink<'a> for LineOut<'a> {
-    #[inline(always)]
-    fn time(&mut self, _ts: Timestamp, as_written: Option<&'a str>) {
-        // The time itself is the record's result, set by `finish`.
-        if let Some(text) = as_written {
-            self.set_time_text(text);
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, name: &'static str, value: Value<'a>) {
-        LineOut::push(self, name, value);
-    }
-
-    #[inline(always)]
-    fn set_quote_free(&mut self, quote_free: bool) {
-        LineOut::set_quote_free(self, quote_free);
-    }
-}
-
-/// What a line turned out to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LineKind {
-    /// A header line (CloudFront `#Version:`/`#Fields:`, a VPC flow log's field names): no record.
-    Header,
-    /// Data: the records are in the [`LineOut`].
-    Data,
-    /// A unit that is not data by design (a CloudWatch Logs `CONTROL_MESSAGE`): no record, counted.
-    Skipped,
-}
-
-/// Parses the lines of one object.
-#[derive(Debug)]
-pub struct LineParser<'s> {
-    spec: &'s FormatSpec,
-    cloudfront: cloudfront::Columns,
-    vpcflow: vpcflow::Columns,
-    /// `waf` is `json` with fixed options.
-    waf: Option<JsonOptions>,
-}
-
-impl<'s> LineParser<'s> {
-    /// A parser for one object of this format.
-    pub fn new(spec: &'s FormatSpec) -> LineParser<'s> {
-        LineParser {
-            spec,
-            cloudfront: cloudfront::Columns::standard(),
-            vpcflow: vpcflow::Columns::default_v2(),
-            waf: matches!(spec, FormatSpec::Waf).then(JsonOptions::waf),
-        }
-    }
-
-    /// Sets the time of records that carry none (a VPC flow log layout without `start` or `end`): the
-    /// time in the object's file name, else its LastModified.
-    pub fn set_object_time(&mut self, t: Option<Timestamp>) {
-        self.vpcflow.undated = t;
-    }
-
-    /// The format it parses.
-    pub fn spec(&self) -> &'s FormatSpec {
-        self.spec
-    }
-
-    /// True if the format writes its fields through a [`FieldSink`] of the caller's choice
-    /// ([`LineParser::parse_direct`]): ALB and classic ELB, whose lines are one record each and need no
-    /// state from earlier lines.
-    pub fn has_direct(&self) -> bool {
-        matches!(self.spec, FormatSpec::Alb | FormatSpec::Elb)
-    }
-
-    /// Parses one line of a format for which [`LineParser::has_direct`] is true into `sink`: one record,
-    /// the whole line, whose fields are exactly those [`LineParser::parse_line`] gives. `None` for any
-    /// other format.
-    #[inline]
-    pub fn parse_direct<'a, S: FieldSink<'a>>(
-        &self,
-        line: &'a str,
-        sink: &mut S,
-    ) -> Option<Result<Timestamp, ParseError>> {
-        match self.spec {
-            FormatSpec::Alb => Some(alb::parse(line, sink)),
-            FormatSpec::Elb => Some(elb::parse(line, sink)),
-            _ => None,
-        }
-    }
-
-    /// Parses one line (without its line terminator, not blank).
-    pub fn parse_line<'a>(&mut self, line: &'a str, out: &mut LineOut<'a>) -> LineKind
-    where
-        's: 'a,
-    {
-        match self.spec {
-            FormatSpec::Alb => {
-                let start = out.fields.len();
-                let r = alb::parse(line, out);
-                out.finish(start, 0..line.len(), r);
-                LineKind::Data
+    /// Builds a format from its name and its options; the error names the option (`timestamp_field`,
+    /// `pattern`, ...) and says what is wrong, writing the option as `name(option)`, so that the config
+    /// and the `parse` flags share one set of rules. An option the format does not take is an error.
+    pub fn build(
+        format: LogFormat,
+        opts: &FormatOptions,
+        name: impl Fn(&str) -> String,
+    ) -> Result<FormatSpec, (&'static str, String)> {
+        let Some(d) = format.descriptor() else {
+            return Err((
+                "log_format",
+                "auto is not a format: the format is recognised per object (an input's log_format, or parse --format auto --key)".to_string(),
+            ));
+        };
+        for (o, given) in opts.given() {
+            if given && !d.options.contains(&o) {
+                let takers: Vec<&str> = ALL
+                    .iter()
+                    .filter(|t| t.options.contains(&o))
+                    .map(|t| t.name)
+                    .collect();
+                return Err((
+                    o,
+                    format!(
+                        "{} only applies to log_format {}, not {format}",
+                        name(o),
+                        join_names(&takers, "and")
+                    ),
+                ));
             }
-            FormatSpec::Elb => {
-                let start = out.fields.len();
-                let r = elb::parse(line, out);
-                out.finish(start, 0..line.len(), r);
-                LineKind::Data
-            }
-            FormatSpec::Cloudfront => {
-                if line.starts_with('#') {
-                    self.cloudfront.header(line);
-                    return LineKind::Header;
-                }
-                let start = out.fields.len();
-                let r = cloudfront::parse(&self.cloudfront, line, out);
-                out.finish(start, 0..line.len(), r);
-                LineKind::Data
-            }
-            FormatSpec::Waf => {
-                json::parse(self.waf.as_ref().expect("made for waf"), line, out);
-                LineKind::Data
-            }
-            FormatSpec::Json(opts) => {
-                json::parse(opts, line, out);
-                LineKind::Data
-            }
-            FormatSpec::Vpcflow => {
-                if self.vpcflow.header(line) {
-                    return LineKind::Header;
-                }
-                let start = out.fields.len();
-                let r = vpcflow::parse(&self.vpcflow, line, out);
-                out.finish(start, 0..line.len(), r);
-                LineKind::Data
-            }
-            FormatSpec::S3access => single(line, out, s3access::parse),
-            FormatSpec::Nlb => single(line, out, nlb::parse),
-            FormatSpec::AlbConnection => single(line, out, alb_connection::parse),
-            FormatSpec::Custom(spec) => {
-                let start = out.fields.len();
-                let r = custom::parse(spec, line, out);
-                out.finish(start, 0..line.len(), r);
-                LineKind::Data
-            }
-            FormatSpec::Cloudtrail => {
-                cloudtrail::parse(line, out);
-                LineKind::Data
-            }
-            FormatSpec::Cloudwatch(opts) => cloudwatch::parse(opts, line, out),
         }
+        (d.build)(opts, &name)
     }
 }
 
-/// Gives a column named by an object's header (CloudFront `#Fields:`, a VPC flow log's header line) the
-/// name it is written under: one s3logsbeat writes itself (`log`, `tags`, ...) gets a `_` in front, and
-/// one already in `seen` gets `_2`, `_3`, ..., so that a document never has a key twice. `seen` collects
-/// the names given; decided once per header, so lines pay nothing for it.
-fn header_name(name: &mut Name<'static>, seen: &mut Vec<String>) {
-    let mut unique = name.to_string();
-    if crate::config::RESERVED_NAMES.contains(&unique.as_str()) {
-        unique.insert(0, '_');
-    }
-    let base = unique.clone();
-    let mut n = 2;
-    while seen.contains(&unique) {
-        unique = format!("{base}_{n}");
-        n += 1;
-    }
-    if unique != *name {
-        *name = Name::Owned(unique.clone());
-    }
-    seen.push(unique);
+/// A format's options as given (`log_format_options`, or `parse`'s flags), before [`FormatSpec::build`]
+/// checks them against the format's [`Descriptor::options`].
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatOptions {
+    /// `json`, `custom`: the key (json) or named group (custom) holding the event time. Required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_field: Option<String>,
+    /// `json`, `custom`: `timeUnixMilliseconds`, `timeUnixSeconds`, `timeISO8601`, `time:<Go layout>`
+    /// or `time:<strftime layout>`. Required with `timestamp_field`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// `cloudwatch`: also decode a `message` that is a JSON object into `json`. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_json: Option<bool>,
+    /// `custom`: a regular expression whose named groups are the fields. Required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// `custom`: the type of named groups that are not strings: `integer`, `float` or `boolean` (or
+    /// `string`). Default: every group is a string.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub types: std::collections::BTreeMap<String, String>,
 }
 
-/// A line that is one record, parsed by `parse`.
-fn single<'a>(
-    line: &'a str,
-    out: &mut LineOut<'a>,
-    parse: impl FnOnce(&'a str, &mut LineOut<'a>) -> Result<Timestamp, ParseError>,
-) -> LineKind {
-    let start = out.fields.len();
-    let r = parse(line, out);
-    out.finish(start, 0..line.len(), r);
-    LineKind::Data
+impl FormatOptions {
+    /// Each option's name and whether it was given.
+    fn given(&self) -> [(&'static str, bool); 5] {
+        [
+            ("timestamp_field", self.timestamp_field.is_some()),
+            ("timestamp_format", self.timestamp_format.is_some()),
+            ("decode_json", self.decode_json.is_some()),
+            ("pattern", self.pattern.is_some()),
+            ("types", !self.types.is_empty()),
+        ]
+    }
+}
+
+/// The error of an option that `format` requires and was not given.
+pub fn required(
+    name: &dyn Fn(&str) -> String,
+    o: &'static str,
+    format: &str,
+) -> (&'static str, String) {
+    (
+        o,
+        format!("{} is required for log_format {format}", name(o)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_is_listed_once_under_its_own_name() {
+        for (i, d) in ALL.iter().enumerate() {
+            assert_eq!(LogFormat::from_name(d.name), Some(d.format), "{}", d.name);
+            assert_eq!(d.format.descriptor().map(|x| x.name), Some(d.name));
+            assert!(
+                d.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}: a plain word, written into documents unescaped",
+                d.name
+            );
+            assert!(ALL[i + 1..].iter().all(|o| o.format != d.format));
+            for o in d.required {
+                assert!(
+                    d.options.contains(o),
+                    "{}: {o} is required but not taken",
+                    d.name
+                );
+            }
+        }
+        assert_eq!(LogFormat::all().count(), ALL.len());
+        assert!(LogFormat::Auto.descriptor().is_none());
+        assert_eq!(LogFormat::Auto.name(), "auto");
+    }
+
+    #[test]
+    fn options_a_format_does_not_take_are_refused_naming_those_that_do() {
+        let opts = FormatOptions {
+            decode_json: Some(true),
+            ..Default::default()
+        };
+        let e = FormatSpec::build(LogFormat::Alb, &opts, |o| format!("x.{o}")).unwrap_err();
+        assert_eq!(
+            e,
+            (
+                "decode_json",
+                "x.decode_json only applies to log_format cloudwatch, not alb".to_string()
+            )
+        );
+        let opts = FormatOptions {
+            timestamp_field: Some("t".into()),
+            ..Default::default()
+        };
+        let e = FormatSpec::build(LogFormat::Cloudwatch, &opts, str::to_string).unwrap_err();
+        assert!(
+            e.1.contains("only applies to log_format json and custom, not cloudwatch"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn log_format_reads_every_name_and_auto() {
+        #[derive(serde::Deserialize)]
+        struct C {
+            f: LogFormat,
+        }
+        for d in ALL {
+            let c: C = serde_json::from_str(&format!("{{\"f\":\"{}\"}}", d.name)).unwrap();
+            assert_eq!(c.f, d.format);
+        }
+        let c: C = serde_json::from_str(r#"{"f":"auto"}"#).unwrap();
+        assert_eq!(c.f, LogFormat::Auto);
+        let e = serde_json::from_str::<C>(r#"{"f":"apache"}"#)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("unknown variant `apache`, expected one of `alb`"),
+            "{e}"
+        );
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod test_util {
     //! Helpers for the per-format unit tests.
     use super::*;
+    use crate::event::Timestamp;
 
     /// Parses one line and returns its single record as JSON (`@timestamp` included), or the error.
     pub fn parse_one(spec: &FormatSpec, line: &str) -> Result<serde_json::Value, ParseError> {

@@ -16,12 +16,52 @@
 
 use std::borrow::Cow;
 
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
+use super::ecs::{Ecs, Rest};
+use super::mapping::FieldType;
 use super::tokens::{parse_iso_utc, push_addr_port, push_int, push_str_unless_dash, SpaceFields};
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::{Split, Timestamp, Value};
+
+use FieldType::{Date, Ip, Keyword, Long};
 
 /// Columns up to and including `domain_name` (log version 1.0) must be there; the rest are optional.
 const REQUIRED: usize = 18;
+
+/// `nlb`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Nlb,
+    name: "nlb",
+    doc: "Network Load Balancer access logs (TLS listeners)",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: None,
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Nlb)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Single::boxed(parse)
+}
+
+/// The load balancers' directory, a file of a load balancer whose name says it is a network one
+/// (`..._net.<lb>...`).
+fn recognises(_bucket: &str, key: &str) -> bool {
+    super::route::load_balancer(key).is_some_and(|lb| lb.starts_with("net."))
+}
 
 /// Parses one NLB line into `out`.
 pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, ParseError> {
@@ -101,6 +141,78 @@ fn push_quoted_list<'a>(out: &mut LineOut<'a>, name: &'static str, raw: &'a str)
         out.push(name, Value::List(Cow::Borrowed(raw), split));
     }
 }
+
+/// NLB access log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("type", Keyword),
+    ("version", Keyword),
+    ("elb", Keyword),
+    ("listener", Keyword),
+    ("client_ip", Ip),
+    ("client_port", Long),
+    ("destination_ip", Ip),
+    ("destination_port", Long),
+    ("connection_time", Long),
+    ("tls_handshake_time", Long),
+    ("received_bytes", Long),
+    ("sent_bytes", Long),
+    ("incoming_tls_alert", Keyword),
+    ("chosen_cert_arn", Keyword),
+    ("chosen_cert_serial", Keyword),
+    ("tls_cipher", Keyword),
+    ("tls_protocol_version", Keyword),
+    ("tls_named_group", Keyword),
+    ("domain_name", Keyword),
+    ("alpn_fe_protocol", Keyword),
+    ("alpn_be_protocol", Keyword),
+    ("alpn_client_preference_list", Keyword),
+    ("tls_connection_creation_time", Date),
+];
+
+/// NLB access logs, as Elastic's `elb_logs` pipeline reads them. `destination:port` is where the client
+/// connected (the listener, or a VPC endpoint), AWS documents, so it is `destination.*` and not Elastic's
+/// `aws.elb.backend.*`; the log format's own version, which Elastic does not keep, is `aws.elb.log_version`.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("type", "aws.elb.type"),
+    ("version", "aws.elb.log_version"),
+    ("elb", "aws.elb.name"),
+    ("listener", "aws.elb.listener"),
+    ("client_ip", "source.ip"),
+    ("client_port", "source.port"),
+    ("destination_ip", "destination.ip"),
+    ("destination_port", "destination.port"),
+    ("connection_time", "aws.elb.connection_time.ms"),
+    ("tls_handshake_time", "aws.elb.tls_handshake_time.ms"),
+    ("received_bytes", "source.bytes"),
+    ("sent_bytes", "destination.bytes"),
+    ("incoming_tls_alert", "aws.elb.incoming_tls_alert"),
+    ("chosen_cert_arn", "aws.elb.chosen_cert.arn"),
+    ("chosen_cert_serial", "aws.elb.chosen_cert.serial"),
+    ("tls_cipher", "aws.elb.ssl_cipher"),
+    ("tls_protocol_version", "aws.elb.ssl_protocol"),
+    ("tls_named_group", "aws.elb.tls_named_group"),
+    ("domain_name", "destination.domain"),
+    ("alpn_fe_protocol", "aws.elb.alpn_fe_protocol"),
+    ("alpn_be_protocol", "aws.elb.alpn_be_protocol"),
+    (
+        "alpn_client_preference_list",
+        "aws.elb.alpn_client_preference_list",
+    ),
+    (
+        "tls_connection_creation_time",
+        "aws.elb.tls_connection_creation_time",
+    ),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.elb",
+    table: ECS_NAMES,
+    rest: Rest::Under("aws.elb."),
+    category: Some("network"),
+    conversions: &[],
+    derive: None,
+    derived: &[],
+};
 
 #[cfg(test)]
 mod tests {
@@ -196,6 +308,16 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "field tls_connection_creation_time: cannot parse time \"2020-04-01T08:51\""
+        );
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::Nlb,
+            &[
+            ("b", "pre/AWSLogs/123456789012/elasticloadbalancing/us-east-2/2024/01/02/123456789012_elasticloadbalancing_us-east-2_net.my-nlb.1234567890abcdef_20240102T0005Z_20sg8hgm.log.gz"),
+            ],
         );
     }
 }

@@ -17,11 +17,59 @@
 //! whatever the field's type.
 
 use super::tokens::{parse_clf_time, push_int, push_str_unless_dash, SpaceFields};
-use super::{ErrorKind, LineOut, ParseError};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value as J};
+
+use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
+use super::ecs::{get, put, str_at, Ecs, Rest};
+use super::mapping::FieldType;
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::event::Timestamp;
+
+use FieldType::{Ip, Keyword, Long};
 
 /// Columns up to and including `user_agent` must be there; `version_id` and later are optional.
 const REQUIRED: usize = 17;
+
+/// `s3access`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::S3access,
+    name: "s3access",
+    doc: "S3 server access logs",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: None,
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::S3access)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Single::boxed(parse)
+}
+
+static FILE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$").expect("valid")
+});
+
+/// A file name `YYYY-MM-DD-HH-MM-SS-<16 hex digits>`, under any prefix (date-partitioned ones too).
+fn recognises(_bucket: &str, key: &str) -> bool {
+    FILE_NAME.is_match(key.rsplit('/').next().unwrap_or(key))
+}
 
 /// The string columns after `time`, up to the status.
 const BEFORE_STATUS: [&str; 6] = [
@@ -92,6 +140,120 @@ pub fn parse<'a>(line: &'a str, out: &mut LineOut<'a>) -> Result<Timestamp, Pars
         push_str_unless_dash(out, name, t.value());
     }
     Ok(ts)
+}
+
+/// S3 server access log fields.
+const FIELDS: &[(&str, FieldType)] = &[
+    ("bucket_owner", Keyword),
+    ("bucket", Keyword),
+    ("remote_ip", Ip),
+    ("requester", Keyword),
+    ("request_id", Keyword),
+    ("operation", Keyword),
+    ("key", Keyword),
+    ("request_uri", Keyword),
+    ("http_status", Long),
+    ("error_code", Keyword),
+    ("bytes_sent", Long),
+    ("object_size", Long),
+    ("total_time", Long),
+    ("turn_around_time", Long),
+    ("referer", Keyword),
+    ("user_agent", Keyword),
+    ("version_id", Keyword),
+    ("host_id", Keyword),
+    ("signature_version", Keyword),
+    ("cipher_suite", Keyword),
+    ("authentication_type", Keyword),
+    ("host_header", Keyword),
+    ("tls_version", Keyword),
+    ("access_point_arn", Keyword),
+    ("acl_required", Keyword),
+];
+
+/// S3 server access logs, as Elastic's `s3access` pipeline writes them: every field under
+/// `aws.s3access.`, and the ECS ones beside them.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("bucket_owner", "aws.s3access.bucket_owner"),
+    ("bucket", "aws.s3access.bucket"),
+    ("remote_ip", "aws.s3access.remote_ip"),
+    ("remote_ip", "client.ip"),
+    ("requester", "aws.s3access.requester"),
+    ("requester", "client.user.id"),
+    ("request_id", "aws.s3access.request_id"),
+    ("request_id", "event.id"),
+    ("operation", "aws.s3access.operation"),
+    ("operation", "event.action"),
+    ("key", "aws.s3access.key"),
+    ("request_uri", "aws.s3access.request_uri"),
+    ("http_status", "aws.s3access.http_status"),
+    ("http_status", "http.response.status_code"),
+    ("error_code", "aws.s3access.error_code"),
+    ("error_code", "event.code"),
+    ("bytes_sent", "aws.s3access.bytes_sent"),
+    ("bytes_sent", "http.response.body.bytes"),
+    ("object_size", "aws.s3access.object_size"),
+    ("total_time", "aws.s3access.total_time"),
+    ("turn_around_time", "aws.s3access.turn_around_time"),
+    ("referer", "aws.s3access.referrer"),
+    ("referer", "http.request.referrer"),
+    ("user_agent", "aws.s3access.user_agent"),
+    ("user_agent", "user_agent.original"),
+    ("version_id", "aws.s3access.version_id"),
+    ("host_id", "aws.s3access.host_id"),
+    ("signature_version", "aws.s3access.signature_version"),
+    ("cipher_suite", "aws.s3access.cipher_suite"),
+    ("cipher_suite", "tls.cipher"),
+    ("authentication_type", "aws.s3access.authentication_type"),
+    ("host_header", "aws.s3access.host_header"),
+    ("tls_version", "aws.s3access.tls_version"),
+    ("access_point_arn", "aws.s3access.access_point_arn"),
+    ("acl_required", "aws.s3access.acl_required"),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.s3access",
+    table: ECS_NAMES,
+    rest: Rest::Under("aws.s3access."),
+    category: Some("web"),
+    conversions: &[],
+    derive: Some(derive),
+    derived: &[
+        ("event.outcome", Keyword),
+        ("event.type", Keyword),
+        ("event.duration", Long),
+        ("http.request.method", Keyword),
+        ("url.original", Keyword),
+        ("http.version", Keyword),
+    ],
+};
+
+/// The outcome from the error code, the duration from `total_time` (milliseconds), and the request
+/// line's method, URL and version.
+fn derive(out: &mut Map<String, J>) {
+    let failed = get(out, "aws.s3access.error_code").is_some();
+    put(
+        out,
+        "event.outcome",
+        J::from(if failed { "failure" } else { "success" }),
+    );
+    put(out, "event.type", J::from(vec!["access"]));
+    if let Some(ms) = get(out, "aws.s3access.total_time").and_then(J::as_u64) {
+        put(out, "event.duration", J::from(ms.saturating_mul(1_000_000)));
+    }
+    // `GET /bucket/key?query HTTP/1.1`; a lifecycle line has none.
+    if let Some(uri) = str_at(out, "aws.s3access.request_uri") {
+        let mut words = uri.split(' ');
+        let method = words.next().unwrap_or("");
+        let rest: Vec<&str> = words.collect();
+        if let Some((version, url)) = rest.split_last() {
+            if let (Some(v), false) = (version.strip_prefix("HTTP/"), url.is_empty()) {
+                put(out, "http.request.method", J::from(method));
+                put(out, "url.original", J::from(url.join(" ")));
+                put(out, "http.version", J::from(v));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +387,17 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "field http_status: \"2OO\" is not an integer"
+        );
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::S3access,
+            &[
+            ("b", "logs/2019-02-06-00-00-38-5F8D9AB3C0B2A1E0"),
+            ("b", "logs/123456789012/us-east-1/src-bucket/2024/01/01/2024-01-01-00-00-00-5F8D9AB3C0B2A1E0"),
+            ],
         );
     }
 }

@@ -1,14 +1,184 @@
-//! Timestamps of the `json` format: a JSON value and the input's [`TimeFormat`] in, a [`Timestamp`] out.
+//! Timestamps of the `json` and `custom` formats: a `timestamp_format` setting in, a compiled
+//! [`TimeFormat`] out (once, when the config is loaded or `parse` reads its flags); then a JSON value in,
+//! a [`Timestamp`] out, for every record.
 //!
-//! The formats and their compiled layouts come from `config::format` (checked once, when the config is
-//! loaded); this module only applies them to values, and never panics on one.
+//! The settings keep the original's names so that configs carry over: `timeUnixMilliseconds`,
+//! `timeISO8601` and `time:<layout>` with a layout in Go's reference-time notation (`2006-01-02
+//! 15:04:05`). A layout that contains `%` is read as strftime instead (`time:%Y-%m-%d %H:%M:%S`), and
+//! `timeUnixSeconds` is added for logs that write epoch seconds. What must stay true: a bad setting is an
+//! error that says what is accepted, and applying a format to a value never panics.
 
-use chrono::format::{Item, Parsed};
+use chrono::format::{Fixed, Item, Numeric, Pad, Parsed, StrftimeItems};
 use chrono::Utc;
 
 use super::tokens::{parse_i64, parse_rfc3339};
-pub use crate::config::TimeFormat;
 use crate::event::Timestamp;
+
+/// How the timestamp field is written.
+#[derive(Clone, Debug)]
+pub enum TimeFormat {
+    /// Epoch milliseconds: a JSON integer (a fraction is kept as sub-millisecond digits) or a string of
+    /// digits.
+    UnixMillis,
+    /// Epoch seconds: a JSON number or a string of digits.
+    UnixSeconds,
+    /// RFC 3339 / ISO 8601 with a zone (`2019-03-23T19:04:53+02:00`); converted to UTC.
+    Iso8601,
+    /// A layout; without a zone in it, the time is UTC.
+    Layout {
+        /// As configured, for messages.
+        text: String,
+        /// The compiled layout.
+        items: Vec<Item<'static>>,
+    },
+}
+
+impl TimeFormat {
+    /// Parses a `timestamp_format` setting; the error says what is accepted.
+    pub fn from_config(s: &str) -> Result<TimeFormat, String> {
+        match s {
+            "timeUnixMilliseconds" => Ok(TimeFormat::UnixMillis),
+            "timeUnixSeconds" => Ok(TimeFormat::UnixSeconds),
+            "timeISO8601" => Ok(TimeFormat::Iso8601),
+            _ => {
+                let Some(layout) = s.strip_prefix("time:") else {
+                    return Err(format!(
+                        "unknown timestamp format {s:?}: expected timeUnixMilliseconds, timeUnixSeconds, \
+                         timeISO8601, time:<Go layout> (time:2006-01-02 15:04:05) or time:<strftime> \
+                         (time:%Y-%m-%d %H:%M:%S)"
+                    ));
+                };
+                let items = if layout.contains('%') {
+                    strftime_items(layout)?
+                } else {
+                    go_layout_items(layout)?
+                };
+                Ok(TimeFormat::Layout {
+                    text: layout.to_string(),
+                    items,
+                })
+            }
+        }
+    }
+
+    /// What the format expects, for error messages.
+    pub fn expected(&self) -> &'static str {
+        match self {
+            TimeFormat::UnixMillis => "epoch milliseconds",
+            TimeFormat::UnixSeconds => "epoch seconds",
+            TimeFormat::Iso8601 => "an ISO 8601 time with a zone",
+            TimeFormat::Layout { .. } => "a time in the configured layout",
+        }
+    }
+}
+
+fn strftime_items(layout: &str) -> Result<Vec<Item<'static>>, String> {
+    let items: Vec<Item<'static>> = StrftimeItems::new(layout).map(|i| i.to_owned()).collect();
+    if items.iter().any(|i| matches!(i, Item::Error)) {
+        return Err(format!("invalid strftime layout {layout:?}"));
+    }
+    Ok(items)
+}
+
+/// Translates a layout in Go's reference-time notation (Mon Jan 2 15:04:05 MST 2006) into chrono items,
+/// following the chunk rules of Go's `time.Format`.
+fn go_layout_items(layout: &str) -> Result<Vec<Item<'static>>, String> {
+    use Fixed::*;
+    use Numeric::*;
+    let num = |n, p| Item::Numeric(n, p);
+    // Longest first where one token is a prefix of another.
+    let table: &[(&str, Item<'static>)] = &[
+        ("January", Item::Fixed(LongMonthName)),
+        ("Jan", Item::Fixed(ShortMonthName)),
+        ("Monday", Item::Fixed(LongWeekdayName)),
+        ("Mon", Item::Fixed(ShortWeekdayName)),
+        ("2006", num(Year, Pad::Zero)),
+        ("-07:00:00", Item::Fixed(TimezoneOffsetDoubleColon)),
+        ("-070000", Item::Fixed(TimezoneOffsetDoubleColon)),
+        ("-07:00", Item::Fixed(TimezoneOffsetColon)),
+        ("-0700", Item::Fixed(TimezoneOffset)),
+        ("-07", Item::Fixed(TimezoneOffsetTripleColon)),
+        ("Z07:00", Item::Fixed(TimezoneOffsetColonZ)),
+        ("Z0700", Item::Fixed(TimezoneOffsetZ)),
+        ("Z07", Item::Fixed(TimezoneOffsetColonZ)),
+        ("002", num(Ordinal, Pad::Zero)),
+        ("__2", num(Ordinal, Pad::Space)),
+        ("01", num(Month, Pad::Zero)),
+        ("02", num(Day, Pad::Zero)),
+        ("03", num(Hour12, Pad::Zero)),
+        ("04", num(Minute, Pad::Zero)),
+        ("05", num(Second, Pad::Zero)),
+        ("06", num(YearMod100, Pad::Zero)),
+        ("15", num(Hour, Pad::Zero)),
+        ("_2", num(Day, Pad::Space)),
+        ("PM", Item::Fixed(UpperAmPm)),
+        ("pm", Item::Fixed(LowerAmPm)),
+        ("1", num(Month, Pad::None)),
+        ("2", num(Day, Pad::None)),
+        ("3", num(Hour12, Pad::None)),
+        ("4", num(Minute, Pad::None)),
+        ("5", num(Second, Pad::None)),
+    ];
+    let b = layout.as_bytes();
+    let mut items = Vec::new();
+    let mut lit = String::new();
+    let flush = |lit: &mut String, items: &mut Vec<Item<'static>>| {
+        if !lit.is_empty() {
+            items.push(Item::OwnedLiteral(std::mem::take(lit).into_boxed_str()));
+        }
+    };
+    let mut i = 0;
+    'outer: while i < b.len() {
+        let rest = &layout[i..];
+        if rest.starts_with("MST") {
+            return Err(format!(
+                "layout {layout:?}: zone abbreviations (MST) cannot be parsed; use -0700 or Z07:00"
+            ));
+        }
+        // Fractional seconds: `.000`/`,000` (exact digits) or `.999`/`,999` (optional), not followed by
+        // another digit.
+        if (b[i] == b'.' || b[i] == b',')
+            && i + 1 < b.len()
+            && (b[i + 1] == b'0' || b[i + 1] == b'9')
+        {
+            let c = b[i + 1];
+            let mut j = i + 1;
+            while j < b.len() && b[j] == c {
+                j += 1;
+            }
+            if j >= b.len() || !b[j].is_ascii_digit() {
+                flush(&mut lit, &mut items);
+                let n = j - i - 1;
+                items.push(Item::Fixed(match (c, n) {
+                    (b'0', 3) => Fixed::Nanosecond3,
+                    (b'0', 6) => Fixed::Nanosecond6,
+                    (b'0', 9) => Fixed::Nanosecond9,
+                    _ => Fixed::Nanosecond,
+                }));
+                i = j;
+                continue;
+            }
+        }
+        for (tok, item) in table {
+            if rest.starts_with(tok) {
+                flush(&mut lit, &mut items);
+                items.push(item.clone());
+                i += tok.len();
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().expect("not at end");
+        if c.is_whitespace() {
+            flush(&mut lit, &mut items);
+            items.push(Item::OwnedSpace(c.to_string().into_boxed_str()));
+        } else {
+            lit.push(c);
+        }
+        i += c.len_utf8();
+    }
+    flush(&mut lit, &mut items);
+    Ok(items)
+}
 
 /// Why a JSON value is not a time of a [`TimeFormat`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

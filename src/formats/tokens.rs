@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 
-use super::{ErrorKind, FieldSink, ParseError};
+use super::{ErrorKind, ParseError};
+use crate::event::fields::FieldSink;
 use crate::event::{timestamp_from_parts, Timestamp, Value};
 use crate::scan::{find_byte, find_byte2};
 

@@ -24,9 +24,73 @@
 
 use std::borrow::Cow;
 
+use serde_json::{Map, Value as J};
+
+use super::descriptor::{Descriptor, Framing, ObjectLines};
+use super::ecs::{
+    epoch_seconds, network_type, number_as_text, put, str_at, transport, Conversion, Ecs, Rest,
+};
+use super::mapping::FieldType;
 use super::tokens::parse_i64;
-use super::{ErrorKind, LineOut, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
 use crate::event::{Name, Timestamp, Value};
+
+use FieldType::{Date, Ip, Keyword, Long};
+
+/// `vpcflow`.
+pub const FORMAT: Descriptor = Descriptor {
+    format: LogFormat::Vpcflow,
+    name: "vpcflow",
+    doc: "VPC flow logs (versions 2 to 8, header-named columns; Transit Gateway flow logs)",
+    options: &[],
+    required: &[],
+    build,
+    framing: Framing::Lines,
+    compressed_twice: false,
+    parser,
+    direct: None,
+    fields: FIELDS,
+    ecs: Some(&ECS),
+    recognises: Some(recognises),
+    not_a_log: None,
+};
+
+fn build(
+    _: &FormatOptions,
+    _: &dyn Fn(&str) -> String,
+) -> Result<FormatSpec, (&'static str, String)> {
+    Ok(FormatSpec::Vpcflow)
+}
+
+fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
+    Box::new(Columns::default_v2())
+}
+
+/// `AWSLogs/<account>/vpcflowlogs/`, or Hive-style `aws-service=vpcflowlogs/`.
+fn recognises(_bucket: &str, key: &str) -> bool {
+    key.contains("/vpcflowlogs/")
+        || key.starts_with("vpcflowlogs/")
+        || key.contains("aws-service=vpcflowlogs/")
+}
+
+impl<'s> ObjectLines<'s> for Columns {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        if self.header(unit) {
+            return LineKind::Header;
+        }
+        let start = out.len();
+        let r = parse(self, unit, out);
+        out.finish(start, 0..unit.len(), r);
+        LineKind::Data
+    }
+
+    fn set_object_time(&mut self, t: Option<Timestamp>) {
+        self.undated = t;
+    }
+}
 
 /// The default format, version 2, as its header names it.
 pub const DEFAULT_V2: [&str; 14] = [
@@ -169,7 +233,7 @@ impl Columns {
         // Decided once per header, so lines pay nothing for it.
         let mut seen: Vec<String> = Vec::with_capacity(cols.len());
         for c in cols.iter_mut() {
-            super::header_name(&mut c.name, &mut seen);
+            super::line::header_name(&mut c.name, &mut seen);
         }
         // Only a column still named `start` (not a renamed repeat) dates the line.
         let find = |n: &str| {
@@ -292,6 +356,163 @@ pub fn parse<'a>(
         .and_then(|s| s.checked_mul(1000))
         .and_then(Timestamp::from_epoch_millis)
         .ok_or_else(|| ParseError::new(ErrorKind::TimestampOutOfRange, name, secs))
+}
+
+/// VPC and Transit Gateway flow log fields (the documented ones; columns AWS adds later are strings,
+/// mapped as `keyword` by the dynamic template).
+const FIELDS: &[(&str, FieldType)] = &[
+    ("version", Long),
+    ("account_id", Keyword),
+    ("interface_id", Keyword),
+    ("srcaddr", Ip),
+    ("dstaddr", Ip),
+    ("srcport", Long),
+    ("dstport", Long),
+    ("protocol", Long),
+    ("packets", Long),
+    ("bytes", Long),
+    ("start", Long),
+    ("end", Long),
+    ("action", Keyword),
+    ("log_status", Keyword),
+    ("vpc_id", Keyword),
+    ("subnet_id", Keyword),
+    ("instance_id", Keyword),
+    ("tcp_flags", Long),
+    ("type", Keyword),
+    ("pkt_srcaddr", Ip),
+    ("pkt_dstaddr", Ip),
+    ("region", Keyword),
+    ("az_id", Keyword),
+    ("sublocation_type", Keyword),
+    ("sublocation_id", Keyword),
+    ("pkt_src_aws_service", Keyword),
+    ("pkt_dst_aws_service", Keyword),
+    ("flow_direction", Keyword),
+    ("traffic_path", Long),
+    ("ecs_cluster_arn", Keyword),
+    ("ecs_cluster_name", Keyword),
+    ("ecs_container_instance_arn", Keyword),
+    ("ecs_container_instance_id", Keyword),
+    ("ecs_container_id", Keyword),
+    ("ecs_second_container_id", Keyword),
+    ("ecs_service_name", Keyword),
+    ("ecs_task_definition_arn", Keyword),
+    ("ecs_task_arn", Keyword),
+    ("ecs_task_id", Keyword),
+    ("reject_reason", Keyword),
+    ("resource_type", Keyword),
+    ("tgw_id", Keyword),
+    ("tgw_attachment_id", Keyword),
+    ("tgw_src_vpc_account_id", Keyword),
+    ("tgw_dst_vpc_account_id", Keyword),
+    ("tgw_src_vpc_id", Keyword),
+    ("tgw_dst_vpc_id", Keyword),
+    ("tgw_src_subnet_id", Keyword),
+    ("tgw_dst_subnet_id", Keyword),
+    ("tgw_src_eni", Keyword),
+    ("tgw_dst_eni", Keyword),
+    ("tgw_src_az_id", Keyword),
+    ("tgw_dst_az_id", Keyword),
+    ("tgw_pair_attachment_id", Keyword),
+    ("packets_lost_no_route", Long),
+    ("packets_lost_blackhole", Long),
+    ("packets_lost_ttl_expired", Long),
+];
+
+/// VPC and Transit Gateway flow logs, as Elastic's `vpcflow` pipeline writes them; every other column
+/// (TGW's, the ECS task ids, `log_status`, a column AWS adds later) goes under `aws.vpcflow.` as named.
+const ECS_NAMES: &[(&str, &str)] = &[
+    ("account_id", "aws.vpcflow.account_id"),
+    ("account_id", "cloud.account.id"),
+    ("srcaddr", "source.ip"),
+    ("dstaddr", "destination.ip"),
+    ("srcport", "source.port"),
+    ("dstport", "destination.port"),
+    ("protocol", "network.iana_number"),
+    ("packets", "source.packets"),
+    ("packets", "network.packets"),
+    ("bytes", "source.bytes"),
+    ("bytes", "network.bytes"),
+    ("start", "event.start"),
+    ("end", "event.end"),
+    ("action", "aws.vpcflow.action"),
+    ("action", "event.action"),
+    ("instance_id", "aws.vpcflow.instance_id"),
+    ("instance_id", "cloud.instance.id"),
+    ("region", "cloud.region"),
+    ("az_id", "cloud.availability_zone"),
+    ("sublocation_type", "aws.vpcflow.sublocation.type"),
+    ("sublocation_id", "aws.vpcflow.sublocation.id"),
+    ("pkt_src_aws_service", "aws.vpcflow.pkt_src_service"),
+    ("pkt_dst_aws_service", "aws.vpcflow.pkt_dst_service"),
+    ("flow_direction", "network.direction"),
+    ("ecs_cluster_arn", "orchestrator.cluster.id"),
+    ("ecs_cluster_name", "orchestrator.cluster.name"),
+    ("ecs_container_instance_arn", "orchestrator.resource.name"),
+    ("ecs_container_instance_id", "orchestrator.resource.id"),
+    ("ecs_service_name", "service.name"),
+    ("reject_reason", "event.reason"),
+];
+
+const ECS: Ecs = Ecs {
+    dataset: "aws.vpcflow",
+    table: ECS_NAMES,
+    rest: Rest::Under("aws.vpcflow."),
+    category: Some("network"),
+    conversions: CONVERSIONS,
+    derive: Some(derive),
+    derived: &[
+        ("event.outcome", Keyword),
+        ("event.type", Keyword),
+        ("network.transport", Keyword),
+        ("network.type", Keyword),
+    ],
+};
+
+/// Epoch seconds as dates (a value outside the years 0000 to 9999 stays a number, beside); the
+/// protocol number as a keyword, as ECS keeps it.
+const CONVERSIONS: &[Conversion] = &[
+    Conversion {
+        name: "event.start",
+        into: &[("event.start", Date), ("aws.vpcflow.start", Long)],
+        convert: |v| match v.as_i64().and_then(epoch_seconds) {
+            Some(date) => vec![("event.start", J::String(date))],
+            None => vec![("aws.vpcflow.start", v)],
+        },
+    },
+    Conversion {
+        name: "event.end",
+        into: &[("event.end", Date), ("aws.vpcflow.end", Long)],
+        convert: |v| match v.as_i64().and_then(epoch_seconds) {
+            Some(date) => vec![("event.end", J::String(date))],
+            None => vec![("aws.vpcflow.end", v)],
+        },
+    },
+    Conversion {
+        name: "network.iana_number",
+        into: &[("network.iana_number", Keyword)],
+        convert: |v| vec![("network.iana_number", number_as_text(v))],
+    },
+];
+
+/// The outcome and type from the action, the transport from the protocol number, the address family.
+fn derive(out: &mut Map<String, J>) {
+    let action = str_at(out, "aws.vpcflow.action");
+    let (outcome, kind) = match action.as_deref() {
+        Some("ACCEPT") => (Some("success"), Some("allowed")),
+        Some("REJECT") => (Some("failure"), Some("denied")),
+        _ => (None, None),
+    };
+    if let Some(o) = outcome {
+        put(out, "event.outcome", J::from(o));
+    }
+    let types: Vec<&str> = std::iter::once("connection").chain(kind).collect();
+    put(out, "event.type", J::from(types));
+    if let Some(t) = str_at(out, "network.iana_number").and_then(|n| transport(&n)) {
+        put(out, "network.transport", J::from(t));
+    }
+    network_type(out);
 }
 
 #[cfg(test)]
@@ -469,5 +690,16 @@ mod tests {
         // Without `start`, `end` dates the line.
         let v = one(&["end action", "1418530070 ACCEPT"]);
         assert_eq!(v["@timestamp"], "2014-12-14T04:07:50.000Z");
+    }
+
+    #[test]
+    fn auto_recognises_the_keys_aws_writes_it_under() {
+        super::super::route::tests::assert_recognised(
+            super::super::LogFormat::Vpcflow,
+            &[
+            ("b", "AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/01/123456789012_vpcflowlogs_us-east-1_fl-1234_20240101T0000Z_hash.log.gz"),
+            ("b", "AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2024/month=01/day=01/x.log.gz"),
+            ],
+        );
     }
 }

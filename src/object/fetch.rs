@@ -63,7 +63,7 @@ pub async fn read_object(
     };
     let _reading = inflate::Reading::start();
     // Chosen before GetObject: an object no format is chosen for is never downloaded.
-    let Some(spec) = crate::formats::route::choose(&input.formats, &obj.bucket, &obj.key) else {
+    let Some(spec) = input.formats.choose(&obj.bucket, &obj.key) else {
         return Err(FetchError::Unmatched(path));
     };
     let resp = match s3

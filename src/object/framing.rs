@@ -1,10 +1,11 @@
 //! Framing: decompressed bytes in, the units a format parses out (lines, or JSON values), each with its
 //! byte offset in the decompressed object.
 //!
-//! Most AWS logs are lines. CloudTrail writes one JSON document per object, `{"Records":[...]}`, often
-//! pretty-printed over many lines, and Firehose writes CloudWatch Logs payloads as JSON documents back to
-//! back with no separator; for those the unit is a JSON value, found by a byte scanner that tracks
-//! strings and nesting and holds only the unit being assembled.
+//! Most AWS logs are lines. Some formats write one JSON document per object with the records in an array
+//! (CloudTrail's `{"Records":[...]}`, often pretty-printed over many lines), and Firehose writes records
+//! as JSON documents back to back with no separator (CloudWatch Logs payloads); for those the unit is a
+//! JSON value, found by a byte scanner that tracks strings and nesting and holds only the unit being
+//! assembled. Which framing an object gets is its format's (`crate::formats::Framing`).
 //!
 //! What must stay true:
 //! - Memory is bounded by the unit, never the object: a unit longer than the maximum is cut there,
@@ -123,24 +124,21 @@ impl LineSplitter {
     }
 }
 
+use crate::formats::ArrayShape;
+
 /// What a [`JsonSplitter`] hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JsonUnits {
     /// Every top-level value (CloudWatch Logs payloads written by Firehose).
     Values,
-    /// The elements of the top-level object's `Records` array (CloudTrail).
-    Records,
-}
-
-/// What the scanner learnt about a `Records` object, for the end of the object.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecordsShape {
-    /// A top-level `Records` array was found.
-    pub records: bool,
-    /// The top-level object has a CloudTrail digest's keys (`digestStartTime`, ...).
-    pub digest: bool,
-    /// The object does not start with `{`: not a JSON object at all.
-    pub not_an_object: bool,
+    /// The elements of the top-level object's array under `array` (CloudTrail's `Records`); whether
+    /// the object has one of the top-level keys `marks` is noted ([`ArrayShape::marked`]).
+    ArrayElements {
+        /// The array's key.
+        array: &'static str,
+        /// The keys noted.
+        marks: &'static [&'static str],
+    },
 }
 
 /// Splits JSON text into values (see [`JsonUnits`]) without parsing them.
@@ -163,18 +161,15 @@ pub struct JsonSplitter {
     scalar: bool,
     /// The unit passed `max`: it was cut and the rest is skipped.
     truncated: bool,
-    /// `Records`: the last string seen at depth 1 (a key, when a value follows), capped.
+    /// `ArrayElements`: the last string seen at depth 1 (a key, when a value follows), capped.
     key: Vec<u8>,
     capturing: bool,
-    /// `Records`: inside the top-level `Records` array.
+    /// `ArrayElements`: inside the top-level array.
     in_records: bool,
-    shape: RecordsShape,
+    shape: ArrayShape,
     /// `Values`: a unit that is not JSON runs to the end of its line.
     junk: bool,
 }
-
-/// Keys of a CloudTrail digest file's top-level object.
-const DIGEST_KEYS: [&[u8]; 3] = [b"digestStartTime", b"digestEndTime", b"digestS3Bucket"];
 
 impl JsonSplitter {
     /// A splitter handing out `units` of at most `max` bytes.
@@ -194,13 +189,13 @@ impl JsonSplitter {
             key: Vec::new(),
             capturing: false,
             in_records: false,
-            shape: RecordsShape::default(),
+            shape: ArrayShape::default(),
             junk: false,
         }
     }
 
-    /// What was learnt about the object's shape (for `Records`).
-    pub fn shape(&self) -> RecordsShape {
+    /// What was learnt about the object's shape (for `ArrayElements`).
+    pub fn shape(&self) -> ArrayShape {
         self.shape
     }
 
@@ -213,7 +208,7 @@ impl JsonSplitter {
     fn at_unit_level(&self) -> bool {
         match self.units {
             JsonUnits::Values => self.depth == 0,
-            JsonUnits::Records => self.in_records && self.depth == 2,
+            JsonUnits::ArrayElements { .. } => self.in_records && self.depth == 2,
         }
     }
 
@@ -268,8 +263,10 @@ impl JsonSplitter {
                     self.in_string = false;
                     if self.capturing {
                         self.capturing = false;
-                        if DIGEST_KEYS.contains(&self.key.as_slice()) {
-                            self.shape.digest = true;
+                        if let JsonUnits::ArrayElements { marks, .. } = self.units {
+                            if marks.iter().any(|m| m.as_bytes() == self.key.as_slice()) {
+                                self.shape.marked = true;
+                            }
                         }
                     }
                     if self.in_unit && self.at_unit_level() {
@@ -303,13 +300,13 @@ impl JsonSplitter {
                         self.keep(b);
                     }
                     self.in_string = true;
-                    if self.depth == 1 && self.units == JsonUnits::Records {
+                    if self.depth == 1 && self.units != JsonUnits::Values {
                         self.key.clear();
                         self.capturing = true;
                     }
                 }
                 b'{' | b'[' => {
-                    if self.depth == 0 && self.units == JsonUnits::Records && b != b'{' {
+                    if self.depth == 0 && self.units != JsonUnits::Values && b != b'{' {
                         self.shape.not_an_object = true;
                     }
                     if !self.in_unit && self.at_unit_level() {
@@ -318,9 +315,15 @@ impl JsonSplitter {
                     if self.in_unit {
                         self.keep(b);
                     }
-                    if b == b'[' && self.depth == 1 && self.key == b"Records" && !self.in_records {
-                        self.in_records = true;
-                        self.shape.records = true;
+                    if let JsonUnits::ArrayElements { array, .. } = self.units {
+                        if b == b'['
+                            && self.depth == 1
+                            && self.key == array.as_bytes()
+                            && !self.in_records
+                        {
+                            self.in_records = true;
+                            self.shape.array = true;
+                        }
                     }
                     self.depth += 1;
                 }
@@ -347,7 +350,7 @@ impl JsonSplitter {
                         // ships as a failure.
                         self.junk =
                             self.units == JsonUnits::Values && b != b'-' && !b.is_ascii_digit();
-                    } else if self.depth == 0 && self.units == JsonUnits::Records {
+                    } else if self.depth == 0 && self.units != JsonUnits::Values {
                         self.shape.not_an_object = true;
                     }
                 }
@@ -426,11 +429,11 @@ impl Framer {
         }
     }
 
-    /// What a `Records` scanner learnt (the default for the other framings).
-    pub fn shape(&self) -> RecordsShape {
+    /// What an `ArrayElements` scanner learnt (the default for the other framings).
+    pub fn shape(&self) -> ArrayShape {
         match self {
             Framer::Json(j) => j.shape(),
-            _ => RecordsShape::default(),
+            _ => ArrayShape::default(),
         }
     }
 }
@@ -438,6 +441,12 @@ impl Framer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// CloudTrail's layout: the elements of `Records`, its digests' keys marked.
+    const RECORDS: JsonUnits = JsonUnits::ArrayElements {
+        array: "Records",
+        marks: &["digestStartTime", "digestEndTime", "digestS3Bucket"],
+    };
 
     fn units(kind: JsonUnits, text: &[u8], chunk: usize, max: usize) -> Vec<(u64, String, bool)> {
         let mut s = JsonSplitter::new(kind, max);
@@ -463,7 +472,7 @@ mod tests {
   {"eventTime": "x", "Records": [2]}
 ], "Other": [{"x": 1}]}"#;
         for chunk in [1, 2, 5, 64, 4096] {
-            let u = units(JsonUnits::Records, text, chunk, 1 << 20);
+            let u = units(RECORDS, text, chunk, 1 << 20);
             assert_eq!(u.len(), 2, "chunk {chunk}: {u:?}");
             assert_eq!(
                 u[0].1,
@@ -479,20 +488,20 @@ mod tests {
 
     #[test]
     fn a_digest_and_a_non_object_are_recognised() {
-        let mut s = JsonSplitter::new(JsonUnits::Records, 100);
+        let mut s = JsonSplitter::new(RECORDS, 100);
         s.push(
             br#"{"awsAccountId":"1","digestStartTime":"2015","logFiles":[{"a":1}]}"#,
             &mut |_| panic!("no units"),
         );
         assert_eq!(
             s.shape(),
-            RecordsShape {
-                records: false,
-                digest: true,
+            ArrayShape {
+                array: false,
+                marked: true,
                 not_an_object: false
             }
         );
-        let mut s = JsonSplitter::new(JsonUnits::Records, 100);
+        let mut s = JsonSplitter::new(RECORDS, 100);
         s.push(b"hello world\n", &mut |_| panic!("no units"));
         assert!(s.shape().not_an_object);
     }

@@ -1,9 +1,15 @@
-//! One S3 object as a stream: bytes in, events out.
+//! One S3 object as a stream: bytes in, events out. The object stage's parts, in the order the bytes
+//! go through them: [`decode`] (the object's compression, and a second gzip layer where a format says
+//! so), [`framing`] (units: lines, or JSON values), [`lines`] (each unit parsed by its format, enriched,
+//! given its id); [`report`] is what it came to. [`reader`] and [`fetch`] run it on S3 objects;
+//! [`gunzip`] and [`inflate`] are the decompressors.
 //!
 //! [`ObjectParser`] is push-based so that the same code serves a file (`s3logsbeat parse`), a benchmark
 //! and an S3 `GetObject` body arriving in chunks: call [`ObjectParser::feed`] with each chunk, take the
 //! events with [`ObjectParser::drain`] (and publish them before feeding more: that is where backpressure
-//! applies), then call [`ObjectParser::finish`].
+//! applies), then call [`ObjectParser::finish`]. What it knows of a format it reads from the format's
+//! descriptor (`crate::formats::Descriptor`): its framing, a second compression, objects that are not
+//! logs; it names no format and knows nothing of AWS.
 //!
 //! What must stay true:
 //! - Compression is detected from the first bytes (gzip `1f 8b`, zstd `28 b5 2f fd`), never from the
@@ -13,464 +19,36 @@
 //! - Memory does not grow with the object: the decoder works on small slices and a line longer than
 //!   `max_line_bytes` is cut there, shipped with `log.flags: ["truncated"]`, and the rest of it skipped.
 //! - `log.offset` is the byte offset of the unit's first byte (a line, a CloudTrail record, a CloudWatch
-//!   payload's entry) in the decompressed object; for `cloudwatch`, after the inner gzip is undone.
+//!   payload's entry) in the decompressed object; for a format compressed twice, after the inner gzip is
+//!   undone.
 
+pub mod decode;
 pub mod fetch;
 pub mod framing;
 pub mod gunzip;
 pub mod inflate;
+pub mod lines;
 pub mod reader;
-
-use std::borrow::Cow;
-use std::fmt;
+pub mod report;
 
 use crate::event::doc::DocBuf;
 use crate::event::enrich::{EnrichSettings, ObjectContext};
 use crate::event::ids::IdBatch;
-use crate::event::{Event, EventId, Timestamp};
-use crate::formats::{ErrorKind, FormatSpec, LineKind, LineOut, LineParser, ParseError};
-use crate::object::framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
-use crate::object::gunzip::GzipStream;
-use crate::scan::is_plain_ascii;
+use crate::event::{Event, Timestamp};
+use crate::formats::{AtEnd, ErrorKind, FormatSpec, Framing, LineOut, LineParser};
+use decode::{compression_of, decoder_for, flush_head, push, Budget, Decoder, Inner};
+use framing::{Framer, JsonSplitter, JsonUnits, Line, LineSplitter};
+use lines::LineHandler;
+pub use report::{Compression, ObjectStats, ReadError, ReadErrorKind};
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
-
-/// Compressed input is handed to the decoder in slices of this size: gzip expands at most about 1000×,
-/// so one slice decodes to at most about 1 MiB.
-const DECODE_SLICE: usize = 1024;
-
-/// One call of [`ObjectParser::feed`] or [`ObjectParser::resume`] stops decoding once it has produced
-/// this many decompressed bytes or [`EVENT_BUDGET`] events, and keeps the rest of its input as a backlog.
-/// zstd has no expansion limit (an RLE block of 4 bytes stands for 128 KiB), so without this budget a
-/// few KB of input could make millions of events wait in memory before the caller drains them.
-const BYTE_BUDGET: u64 = 1 << 20;
-
-/// See [`BYTE_BUDGET`]. As many events as a reader reserves queue slots for before a parse
-/// ([`crate::config::PUBLISH_CHUNK_EVENTS`]), so that the events it holds beyond its reservation are at
-/// most the lines of one decoding step's text (a [`DECODE_SLICE`] of gzip: about 8 KiB of load balancer
-/// logs, at most about 1 MiB; 64 KiB of zstd or plain text).
-const EVENT_BUDGET: usize = crate::config::PUBLISH_CHUNK_EVENTS;
-
-/// What an object that AWS writes beside the logs is, when it is not a log and is skipped unread: ELB's
-/// test file, a CloudTrail digest (recognised by key; a digest under another key is recognised at its
-/// end by its fields). `None` for a log.
-pub fn not_a_log(spec: &FormatSpec, key: &str) -> Option<&'static str> {
-    if matches!(spec, FormatSpec::Alb | FormatSpec::Elb) && key.ends_with("ELBAccessLogTestFile") {
-        Some("the load balancer's test file")
-    } else if matches!(spec, FormatSpec::Cloudtrail) && key.contains("CloudTrail-Digest") {
-        Some("a CloudTrail digest")
-    } else {
-        None
-    }
-}
-
-/// The compression of an object, as sniffed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Compression {
-    /// Not yet known (fewer than 4 bytes seen).
-    #[default]
-    Unknown,
-    /// Plain text.
-    None,
-    /// gzip, possibly several members.
-    Gzip,
-    /// zstd, possibly several frames.
-    Zstd,
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Compression::Unknown => "unknown",
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        })
-    }
-}
-
-/// Reading an object failed: its events so far were produced, the rest are missing.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {kind}")]
-pub struct ReadError {
-    /// The object.
-    pub path: String,
-    /// What went wrong.
-    pub kind: ReadErrorKind,
-}
-
-/// Why an object could not be read to its end.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadErrorKind {
-    /// The compressed stream is corrupt.
-    #[error("corrupt {compression} stream: {source}")]
-    Corrupt {
-        /// Which decoder failed.
-        compression: Compression,
-        /// The decoder's error.
-        source: std::io::Error,
-    },
-    /// The compressed stream ended early.
-    #[error("{compression} stream is truncated (ends inside a member/frame)")]
-    Truncated {
-        /// Which decoder.
-        compression: Compression,
-    },
-}
-
-/// Counts for one object.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ObjectStats {
-    /// The compression that was detected.
-    pub compression: Compression,
-    /// Bytes fed in (compressed).
-    pub bytes_in: u64,
-    /// Bytes after decompression.
-    pub bytes: u64,
-    /// Lines seen, blank and header lines included.
-    pub lines: u64,
-    /// Blank lines skipped.
-    pub blank_lines: u64,
-    /// Header lines (CloudFront `#...`) consumed.
-    pub header_lines: u64,
-    /// Events produced (failure events included).
-    pub events: u64,
-    /// Records that did not parse (shipped as failure events, or dropped under `parse_errors: drop`).
-    pub parse_failures: u64,
-    /// Lines cut at `max_line_bytes`.
-    pub truncated_lines: u64,
-    /// Lines that were not valid UTF-8 (invalid bytes replaced by U+FFFD).
-    pub invalid_utf8_lines: u64,
-    /// Units that are not data by design (CloudWatch Logs `CONTROL_MESSAGE`s), skipped.
-    pub skipped_records: u64,
-    /// JSON objects and arrays decoded from the log that nest deeper than a document may, kept as
-    /// their JSON text ([`crate::formats::LineOut::push_json`]).
-    pub json_capped: u64,
-    /// The object was skipped as not being a log (ELB's `ELBAccessLogTestFile`, a CloudTrail digest).
-    pub skipped: bool,
-    /// The object is binary (a NUL byte in its first 4 KiB of text): one failure event, its text ignored.
-    pub binary: bool,
-}
-
-impl ObjectStats {
-    /// Adds another object's counts.
-    pub fn add(&mut self, o: &ObjectStats) {
-        self.bytes_in += o.bytes_in;
-        self.bytes += o.bytes;
-        self.lines += o.lines;
-        self.blank_lines += o.blank_lines;
-        self.header_lines += o.header_lines;
-        self.events += o.events;
-        self.parse_failures += o.parse_failures;
-        self.truncated_lines += o.truncated_lines;
-        self.invalid_utf8_lines += o.invalid_utf8_lines;
-        self.skipped_records += o.skipped_records;
-        self.json_capped += o.json_capped;
-    }
-}
-
-/// Parses and enriches lines; the part of [`ObjectParser`] that sees decompressed text.
-#[derive(Debug)]
-struct LineHandler<'s> {
-    /// The start of the text, gathered until [`BINARY_SNIFF`] bytes decide whether it is binary.
-    head: Option<Vec<u8>>,
-    parser: LineParser<'s>,
-    ctx: ObjectContext,
-    /// Lines are parsed straight into their documents ([`ObjectContext::write_direct`]): the format
-    /// can ([`LineParser::has_direct`]) and the settings keep its fields as they are. Its field names
-    /// are those of its index template, which `tests/component/template.rs` checks against what it writes.
-    direct: bool,
-    scratch: LineOut<'static>,
-    /// Events produced and not yet drained, without their documents: those are in `docs`, in the same
-    /// order.
-    events: Vec<Pending>,
-    /// The documents of `events`, written back to back into 64 KiB blocks (see [`crate::event::doc`]).
-    docs: DocBuf,
-    /// Ids of events in `events` still being computed (set before the events are drained).
-    ids: IdBatch,
-    stats: ObjectStats,
-    /// A second gzip layer inside the text (`cloudwatch` only).
-    inner: Inner,
-}
-
-/// An event before it is drained: its document is the next one in [`LineHandler::docs`].
-#[derive(Debug)]
-struct Pending {
-    id: EventId,
-    timestamp: Timestamp,
-    parse_failure: bool,
-}
-
-/// A second gzip layer: Firehose writes CloudWatch Logs payloads as gzip members, and compresses the
-/// object again. Decided from the first two bytes of the (outer-decoded) text.
-enum Inner {
-    /// Not for this format.
-    Off,
-    /// Fewer than two bytes of text seen.
-    Sniffing(Vec<u8>),
-    /// The text is not gzip.
-    Plain,
-    /// Decoding; `backlog` is input not decoded yet because the call's budget ran out.
-    Gzip { dec: GzipStream, backlog: Vec<u8> },
-}
-
-impl fmt::Debug for Inner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Inner::Off => "Off",
-            Inner::Sniffing(_) => "Sniffing",
-            Inner::Plain => "Plain",
-            Inner::Gzip { .. } => "Gzip",
-        })
-    }
-}
-
-/// The start of an object that is checked for NUL bytes: text logs have none, so one there means the
-/// object is not a log (a gzip inside a gzip, an image, a tarball).
-const BINARY_SNIFF: u64 = 4096;
-
-impl LineHandler<'_> {
-    /// Ships the one failure event of a binary object, whose first NUL byte is at `at`.
-    fn binary_object(&mut self, at: u64) {
-        self.stats.binary = true;
-        self.object_failure("(binary object)", ErrorKind::BinaryObject(at));
-    }
-
-    /// Ships one failure event for the object as a whole, with `text` as its message.
-    fn object_failure(&mut self, text: &str, kind: ErrorKind) {
-        self.stats.parse_failures += 1;
-        let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
-        out.finish(0, 0..text.len(), Err(ParseError::new(kind, "", "")));
-        let id = self.ctx.event_id(0, b"");
-        let rec = &out.records[0];
-        if let Some((timestamp, parse_failure)) =
-            self.ctx
-                .write_document(&mut self.docs, &out, rec, text, 0, false)
-        {
-            self.stats.events += 1;
-            self.events.push(Pending {
-                id,
-                timestamp,
-                parse_failure,
-            });
-        }
-        self.scratch = out.recycle();
-    }
-
-    fn on_line(&mut self, line: Line<'_>) {
-        self.stats.lines += 1;
-        let mut raw = line.bytes;
-        if let [rest @ .., b'\r'] = raw {
-            raw = rest;
-        }
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            self.stats.blank_lines += 1;
-            return;
-        }
-        if line.truncated {
-            self.stats.truncated_lines += 1;
-        }
-        // One scan of the line: printable ASCII without `\` (nearly every AWS log line) is valid UTF-8,
-        // and its quote-free slices need no JSON escaping, so neither the UTF-8 check nor each value's
-        // escape scan is needed.
-        let plain = is_plain_ascii(raw);
-        let text: Cow<'_, str> = if plain {
-            // SAFETY: printable ASCII bytes are valid UTF-8.
-            Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) })
-        } else {
-            match std::str::from_utf8(raw) {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => {
-                    self.stats.invalid_utf8_lines += 1;
-                    String::from_utf8_lossy(raw)
-                }
-            }
-        };
-        if self.direct {
-            self.direct_line(raw, &text, plain, line.offset, line.truncated);
-            return;
-        }
-        let lossy = matches!(text, Cow::Owned(_));
-        let mut out: LineOut<'_> = std::mem::take(&mut self.scratch).recycle();
-        if plain {
-            out.set_plain_line();
-        }
-        let kind = self.parser.parse_line(&text, &mut out);
-        self.stats.json_capped += out.json_capped();
-        if kind == LineKind::Header {
-            self.stats.header_lines += 1;
-        } else if kind == LineKind::Skipped {
-            self.stats.skipped_records += 1;
-        } else {
-            let several = out.records.len() > 1;
-            for rec in &out.records {
-                if rec.result.is_err() {
-                    self.stats.parse_failures += 1;
-                }
-                // Offsets are bytes of the object: where invalid UTF-8 became U+FFFD, positions in the
-                // text are mapped back to positions in the raw line.
-                let at = |p: usize| {
-                    if lossy {
-                        raw_position(raw, p)
-                    } else {
-                        p.min(raw.len())
-                    }
-                };
-                let start = at(rec.span.start);
-                // A line of one record is hashed whole; with several (JSON values back to back) each
-                // hashes its own bytes, or a long line of many would cost the square of its length.
-                let id_bytes = if several {
-                    &raw[start..at(rec.span.end).max(start)]
-                } else {
-                    raw
-                };
-                let offset = line.offset + start as u64;
-                let written = self.ctx.write_document(
-                    &mut self.docs,
-                    &out,
-                    rec,
-                    &text,
-                    offset,
-                    line.truncated,
-                );
-                if let Some((timestamp, parse_failure)) = written {
-                    self.add_event(timestamp, parse_failure, offset, id_bytes);
-                }
-            }
-        }
-        self.scratch = out.recycle();
-    }
-
-    /// Counts an event whose document was just written into `docs` and queues its id, over `id_bytes`
-    /// at `offset`: the id is set when its batch is hashed, at the latest in `ObjectParser::drain`.
-    #[inline(always)]
-    fn add_event(
-        &mut self,
-        timestamp: Timestamp,
-        parse_failure: bool,
-        offset: u64,
-        id_bytes: &[u8],
-    ) {
-        self.stats.events += 1;
-        self.events.push(Pending {
-            id: EventId([0; 16]),
-            timestamp,
-            parse_failure,
-        });
-        let events = &mut self.events;
-        let at = events.len() - 1;
-        if let Some(id) = self
-            .ids
-            .add(offset, id_bytes, at, |at, id| events[at].id = id)
-        {
-            events[at].id = id;
-        }
-    }
-
-    /// [`LineHandler::on_line`] for a format parsed straight into the document: one record, the whole
-    /// line, hashed whole for its id.
-    #[inline(always)]
-    fn direct_line(&mut self, raw: &[u8], text: &str, plain: bool, offset: u64, truncated: bool) {
-        let parser = &self.parser;
-        let written =
-            self.ctx
-                .write_direct(&mut self.docs, text, plain, offset, truncated, |fields| {
-                    parser
-                        .parse_direct(text, fields)
-                        .expect("direct is set only for a format that has it")
-                });
-        // Only a line that failed is written as no event (under `parse_errors: drop`).
-        match written {
-            None => self.stats.parse_failures += 1,
-            Some((timestamp, parse_failure)) => {
-                if parse_failure {
-                    self.stats.parse_failures += 1;
-                }
-                self.add_event(timestamp, parse_failure, offset, raw);
-            }
-        }
-    }
-}
-
-/// The byte position in `raw` of byte position `pos` of `String::from_utf8_lossy(raw)`, where each
-/// invalid sequence became one U+FFFD (3 bytes).
-fn raw_position(raw: &[u8], pos: usize) -> usize {
-    let (mut text, mut bytes) = (0usize, 0usize);
-    for chunk in raw.utf8_chunks() {
-        let valid = chunk.valid().len();
-        if pos <= text + valid {
-            return bytes + (pos - text);
-        }
-        text += valid;
-        bytes += valid;
-        let invalid = chunk.invalid().len();
-        if invalid > 0 {
-            if pos < text + 3 {
-                return bytes;
-            }
-            text += 3;
-            bytes += invalid;
-        }
-    }
-    bytes + pos.saturating_sub(text)
-}
-
-/// What one call may still decode (see [`BYTE_BUDGET`]).
-struct Budget {
-    bytes: u64,
-    events_at_start: usize,
-    events_now: usize,
-}
-
-impl Budget {
-    fn new(events: usize) -> Budget {
-        Budget {
-            bytes: 0,
-            events_at_start: events,
-            events_now: events,
-        }
-    }
-
-    fn spend(&mut self, bytes: usize, events_now: usize) {
-        self.bytes += bytes as u64;
-        self.events_now = events_now;
-    }
-
-    fn exhausted(&self) -> bool {
-        self.bytes >= BYTE_BUDGET || self.events_now - self.events_at_start >= EVENT_BUDGET
-    }
-}
-
-enum Decoder {
-    /// Fewer than 4 bytes seen: the compression is not known yet.
-    Sniffing(Vec<u8>),
-    Plain,
-    Gzip(GzipStream),
-    Zstd {
-        dec: Box<zstd::stream::raw::Decoder<'static>>,
-        out: Vec<u8>,
-        /// The last call reported a complete frame (zstd's hint 0).
-        frame_done: bool,
-        /// The last call filled the output buffer: the decoder may hold more output.
-        more_output: bool,
-    },
-}
-
-impl fmt::Debug for Decoder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Decoder::Sniffing(_) => "Sniffing",
-            Decoder::Plain => "Plain",
-            Decoder::Gzip(_) => "Gzip",
-            Decoder::Zstd { .. } => "Zstd",
-        })
-    }
-}
 
 /// Reads one object: decompression, lines, parsing, enrichment.
 #[derive(Debug)]
 pub struct ObjectParser<'s> {
     decoder: Decoder,
+    /// A second gzip layer inside the text ([`crate::formats::Descriptor::compressed_twice`]).
+    inner: Inner,
     splitter: Framer,
     handler: LineHandler<'s>,
     /// Compressed input not decoded yet because the last call used its budget.
@@ -498,6 +76,7 @@ impl<'s> ObjectParser<'s> {
         object: ObjectId<'_>,
         max_line_bytes: usize,
     ) -> ObjectParser<'s> {
+        let format = spec.descriptor();
         let ctx = ObjectContext::new(
             settings,
             spec.format(),
@@ -505,18 +84,19 @@ impl<'s> ObjectParser<'s> {
             object.key,
             object.last_modified,
         );
-        let skipped = not_a_log(spec, object.key).is_some();
-        let splitter = match spec {
-            FormatSpec::Cloudtrail => {
-                Framer::Json(JsonSplitter::new(JsonUnits::Records, max_line_bytes))
-            }
-            FormatSpec::Cloudwatch(_) => Framer::Sniff {
+        let skipped = format.not_a_log.is_some_and(|f| f(object.key).is_some());
+        let splitter = match format.framing {
+            Framing::Lines => Framer::Lines(LineSplitter::new(max_line_bytes)),
+            Framing::ArrayElements { array, marks, .. } => Framer::Json(JsonSplitter::new(
+                JsonUnits::ArrayElements { array, marks },
+                max_line_bytes,
+            )),
+            Framing::ValuesOrLines => Framer::Sniff {
                 max: max_line_bytes,
                 seen: Vec::new(),
             },
-            _ => Framer::Lines(LineSplitter::new(max_line_bytes)),
         };
-        let inner = if matches!(spec, FormatSpec::Cloudwatch(_)) {
+        let inner = if format.compressed_twice {
             Inner::Sniffing(Vec::with_capacity(2))
         } else {
             Inner::Off
@@ -532,15 +112,13 @@ impl<'s> ObjectParser<'s> {
             backlog: Vec::new(),
             decoded_elsewhere: false,
             decoder: Decoder::Sniffing(Vec::with_capacity(4)),
+            inner,
             splitter,
             handler: LineHandler {
                 head: Some(Vec::new()),
-                direct: parser.has_direct()
-                    && ctx.keeps_all(
-                        crate::outputs::elasticsearch::template::fields(spec.format())
-                            .iter()
-                            .map(|f| f.0),
-                    ),
+                // The format's fields are those of its index template, which `tests/component/template.rs`
+                // checks against what it writes.
+                direct: parser.has_direct() && ctx.keeps_all(format.fields.iter().map(|f| f.0)),
                 parser,
                 ctx,
                 scratch: LineOut::new(),
@@ -551,7 +129,6 @@ impl<'s> ObjectParser<'s> {
                     skipped,
                     ..Default::default()
                 },
-                inner,
             },
         }
     }
@@ -575,7 +152,7 @@ impl<'s> ObjectParser<'s> {
     }
 
     /// The format it reads.
-    pub fn format(&self) -> crate::config::LogFormat {
+    pub fn format(&self) -> crate::formats::LogFormat {
         self.handler.parser.spec().format()
     }
 
@@ -672,7 +249,7 @@ impl<'s> ObjectParser<'s> {
     /// True if input (or output the decoder holds) is waiting to be decoded (see [`ObjectParser::feed`]).
     pub fn has_backlog(&self) -> bool {
         !self.backlog.is_empty()
-            || matches!(&self.handler.inner, Inner::Gzip { backlog, .. } if !backlog.is_empty())
+            || matches!(&self.inner, Inner::Gzip { backlog, .. } if !backlog.is_empty())
             || matches!(
                 self.decoder,
                 Decoder::Zstd {
@@ -686,10 +263,16 @@ impl<'s> ObjectParser<'s> {
     pub fn resume(&mut self) -> Result<(), ReadError> {
         let mut budget = Budget::new(self.handler.events.len());
         // The inner layer's backlog comes before anything the outer one still has to decode.
-        if let Inner::Gzip { backlog, .. } = &mut self.handler.inner {
+        if let Inner::Gzip { backlog, .. } = &mut self.inner {
             if !backlog.is_empty() {
                 let data = std::mem::take(backlog);
-                push(&mut self.splitter, &mut self.handler, &mut budget, &data)?;
+                push(
+                    &mut self.inner,
+                    &mut self.splitter,
+                    &mut self.handler,
+                    &mut budget,
+                    &data,
+                )?;
                 if budget.exhausted() {
                     return Ok(());
                 }
@@ -709,93 +292,14 @@ impl<'s> ObjectParser<'s> {
 
     /// Decodes from `data` until it is used up or the budget is; returns how many bytes were used.
     fn decode(&mut self, data: &[u8], budget: &mut Budget) -> Result<usize, ReadError> {
-        let Self {
-            decoder,
-            splitter,
-            handler,
-            ..
-        } = self;
-        match decoder {
-            Decoder::Sniffing(_) => unreachable!("decode runs after sniffing"),
-            Decoder::Plain => {
-                let mut used = 0;
-                for piece in data.chunks(64 * 1024) {
-                    push(splitter, handler, budget, piece)?;
-                    used += piece.len();
-                    if budget.exhausted() {
-                        break;
-                    }
-                }
-                Ok(used)
-            }
-            Decoder::Gzip(dec) => {
-                let mut used = 0;
-                for piece in data.chunks(DECODE_SLICE) {
-                    // The text is pushed from the decoder's own buffer; the first push error stops the
-                    // pushing (the rest of the piece is still decoded, so that the stream stays whole).
-                    let mut pushed = Ok(());
-                    let r = dec.write(piece, &mut |text| {
-                        if pushed.is_ok() {
-                            pushed = push(splitter, handler, budget, text);
-                        }
-                    });
-                    pushed?;
-                    if let Err(e) = r {
-                        return Err(ReadError {
-                            path: handler.ctx.path.clone(),
-                            kind: ReadErrorKind::Corrupt {
-                                compression: Compression::Gzip,
-                                source: e,
-                            },
-                        });
-                    }
-                    used += piece.len();
-                    if budget.exhausted() {
-                        break;
-                    }
-                }
-                Ok(used)
-            }
-            Decoder::Zstd {
-                dec,
-                out,
-                frame_done,
-                more_output,
-            } => {
-                use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
-                let mut input = InBuffer::around(data);
-                loop {
-                    let mut ob = OutBuffer::around(out.as_mut_slice());
-                    let consumed_before = input.pos();
-                    let r = dec.run(&mut input, &mut ob);
-                    let produced = ob.pos();
-                    push(splitter, handler, budget, &out[..produced])?;
-                    match r {
-                        // Only a call that did something says where the frame is: after a frame that
-                        // ended exactly on a full output buffer, the extra call with nothing left to do
-                        // answers with the header size of a next frame, which is not a truncation.
-                        Ok(hint) if produced > 0 || input.pos() > consumed_before => {
-                            *frame_done = hint == 0
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(ReadError {
-                                path: handler.ctx.path.clone(),
-                                kind: ReadErrorKind::Corrupt {
-                                    compression: Compression::Zstd,
-                                    source: e,
-                                },
-                            })
-                        }
-                    }
-                    // A full output buffer means the decoder may hold more for the next call.
-                    *more_output = produced == out.len();
-                    if (input.pos() == data.len() && !*more_output) || budget.exhausted() {
-                        return Ok(input.pos());
-                    }
-                }
-            }
-        }
+        decode::decode(
+            &mut self.decoder,
+            &mut self.inner,
+            &mut self.splitter,
+            &mut self.handler,
+            data,
+            budget,
+        )
     }
 
     /// Ends the object: flushes the decoder and the last line. Returns the counts, or the error if the
@@ -817,204 +321,28 @@ impl<'s> ObjectParser<'s> {
         }
         let Self {
             decoder,
+            inner,
             splitter,
             handler,
             ..
         } = self;
-        match decoder {
-            Decoder::Gzip(dec) => {
-                if !dec.finish() {
-                    return Err(ReadError {
-                        path: handler.ctx.path.clone(),
-                        kind: ReadErrorKind::Truncated {
-                            compression: Compression::Gzip,
-                        },
-                    });
-                }
-            }
-            Decoder::Zstd { frame_done, .. } => {
-                if !*frame_done {
-                    return Err(ReadError {
-                        path: handler.ctx.path.clone(),
-                        kind: ReadErrorKind::Truncated {
-                            compression: Compression::Zstd,
-                        },
-                    });
-                }
-            }
-            Decoder::Plain | Decoder::Sniffing(_) => {}
-        }
-        match std::mem::replace(&mut handler.inner, Inner::Plain) {
-            // Text of one byte: not gzip.
-            Inner::Sniffing(head) => text(splitter, handler, &mut Budget::new(0), &head),
-            Inner::Gzip { dec, backlog } => {
-                debug_assert!(backlog.is_empty(), "resumed above");
-                if !dec.finish() {
-                    return Err(ReadError {
-                        path: handler.ctx.path.clone(),
-                        kind: ReadErrorKind::Truncated {
-                            compression: Compression::Gzip,
-                        },
-                    });
-                }
-            }
-            Inner::Off | Inner::Plain => {}
-        }
+        decode::finish(decoder, inner, splitter, handler)?;
         // An object shorter than the binary check's window is decided now.
         if flush_head(splitter, handler) {
             splitter.finish(&mut |l: Line<'_>| handler.on_line(l));
         }
-        if matches!(handler.parser.spec(), FormatSpec::Cloudtrail) && !handler.stats.binary {
-            let shape = splitter.shape();
-            if shape.digest && !shape.records {
-                // A digest file under another name: not events, and not a failure either.
-                handler.stats.skipped = true;
-            } else if !shape.records {
-                handler.object_failure(
-                    "(no Records array)",
-                    ErrorKind::NotThisFormat(
-                        "a CloudTrail log: the object has no top-level Records array",
-                    ),
-                );
+        let framing = handler.parser.spec().descriptor().framing;
+        if let (Framing::ArrayElements { at_end, .. }, false) = (framing, handler.stats.binary) {
+            match at_end(splitter.shape()) {
+                AtEnd::Log => {}
+                AtEnd::NotALog => handler.stats.skipped = true,
+                AtEnd::Failure { message, expected } => {
+                    handler.object_failure(message, ErrorKind::NotThisFormat(expected))
+                }
             }
         }
         handler.stats.bytes = splitter.offset();
         Ok(handler.stats.clone())
-    }
-}
-
-/// Hands decompressed bytes on: through the inner gzip layer when there is one (see [`Inner`]; its
-/// input beyond the call's budget waits in its backlog), then to [`text`].
-fn push(
-    splitter: &mut Framer,
-    handler: &mut LineHandler<'_>,
-    budget: &mut Budget,
-    bytes: &[u8],
-) -> Result<(), ReadError> {
-    match &mut handler.inner {
-        Inner::Off | Inner::Plain => {
-            text(splitter, handler, budget, bytes);
-            Ok(())
-        }
-        Inner::Sniffing(head) => {
-            let take = bytes.len().min(2 - head.len());
-            head.extend_from_slice(&bytes[..take]);
-            if head.len() < 2 {
-                return Ok(());
-            }
-            let head = std::mem::take(head);
-            handler.inner = if head == [0x1f, 0x8b] {
-                Inner::Gzip {
-                    dec: GzipStream::new(),
-                    backlog: Vec::new(),
-                }
-            } else {
-                Inner::Plain
-            };
-            push(splitter, handler, budget, &head)?;
-            push(splitter, handler, budget, &bytes[take..])
-        }
-        Inner::Gzip { backlog, .. } if !backlog.is_empty() => {
-            // Called before the backlog was resumed: keep the order.
-            backlog.extend_from_slice(bytes);
-            Ok(())
-        }
-        Inner::Gzip { .. } => {
-            let Inner::Gzip {
-                mut dec,
-                mut backlog,
-            } = std::mem::replace(&mut handler.inner, Inner::Plain)
-            else {
-                unreachable!("matched above")
-            };
-            let mut result = Ok(());
-            for (i, piece) in bytes.chunks(DECODE_SLICE).enumerate() {
-                if budget.exhausted() {
-                    backlog.extend_from_slice(&bytes[i * DECODE_SLICE..]);
-                    break;
-                }
-                let r = dec.write(piece, &mut |t| text(splitter, handler, budget, t));
-                if let Err(e) = r {
-                    result = Err(ReadError {
-                        path: handler.ctx.path.clone(),
-                        kind: ReadErrorKind::Corrupt {
-                            compression: Compression::Gzip,
-                            source: e,
-                        },
-                    });
-                    break;
-                }
-            }
-            handler.inner = Inner::Gzip { dec, backlog };
-            result
-        }
-    }
-}
-
-/// Hands decompressed text to the framer, a new closure per push so that the handler's event count can
-/// be read between pushes. The start of the text is checked for NUL bytes first; a binary object gets
-/// its one event there (see [`LineHandler::binary_object`]) and its text is ignored from then on, while
-/// the stream is still decoded to its end.
-fn text(splitter: &mut Framer, handler: &mut LineHandler<'_>, budget: &mut Budget, bytes: &[u8]) {
-    if handler.stats.binary {
-        // Still decoded to the end, so that a corrupt or truncated stream is reported as such.
-        budget.spend(bytes.len(), handler.events.len());
-        return;
-    }
-    let mut rest = bytes;
-    if let Some(head) = &mut handler.head {
-        // The first 4 KiB are gathered whole before any line is parsed, so that where the chunks of an
-        // object fall never changes whether it is binary (found by the object-stream fuzzer).
-        let take = rest.len().min(BINARY_SNIFF as usize - head.len());
-        head.extend_from_slice(&rest[..take]);
-        rest = &rest[take..];
-        if head.len() < BINARY_SNIFF as usize {
-            budget.spend(bytes.len(), handler.events.len());
-            return;
-        }
-        if !flush_head(splitter, handler) {
-            budget.spend(bytes.len(), handler.events.len());
-            return;
-        }
-    }
-    splitter.push(rest, &mut |l: Line<'_>| handler.on_line(l));
-    budget.spend(bytes.len(), handler.events.len());
-}
-
-/// Decides on the gathered start of the text: binary (its one event; false), or text (pushed; true).
-fn flush_head(splitter: &mut Framer, handler: &mut LineHandler<'_>) -> bool {
-    let Some(head) = handler.head.take() else {
-        return !handler.stats.binary;
-    };
-    if let Some(p) = memchr::memchr(0, &head) {
-        handler.binary_object(p as u64);
-        return false;
-    }
-    splitter.push(&head, &mut |l: Line<'_>| handler.on_line(l));
-    true
-}
-
-fn decoder_for(head: &[u8]) -> Decoder {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Decoder::Gzip(GzipStream::new())
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Decoder::Zstd {
-            dec: Box::new(zstd::stream::raw::Decoder::new().expect("zstd decoder allocates")),
-            out: vec![0; 64 * 1024],
-            frame_done: false,
-            more_output: false,
-        }
-    } else {
-        Decoder::Plain
-    }
-}
-
-fn compression_of(d: &Decoder) -> Compression {
-    match d {
-        Decoder::Sniffing(_) => Compression::Unknown,
-        Decoder::Plain => Compression::None,
-        Decoder::Gzip(_) => Compression::Gzip,
-        Decoder::Zstd { .. } => Compression::Zstd,
     }
 }
 
@@ -1206,7 +534,7 @@ mod tests {
                 });
                 assert_eq!(direct.1, general.1, "{spec:?} {policy:?}");
                 // The direct writer is chosen by the template's names: every field is among them.
-                let declared = crate::outputs::elasticsearch::template::fields(spec.format());
+                let declared = spec.descriptor().fields;
                 for (_, doc) in &direct.0 {
                     let v: serde_json::Value = serde_json::from_str(doc).unwrap();
                     for k in v.as_object().unwrap().keys() {

@@ -41,7 +41,7 @@ def main():
     sqs = boto3.client("sqs", endpoint_url=endpoint)
     attrs = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]
     if "Policy" not in attrs:
-        # The template's QueuePolicy, resolved for this stack (tests/commands.rs checks the template
+        # The template's QueuePolicy, resolved for this stack (tests/e2e/commands.rs checks the template
         # still says the same).
         account = outputs["QueueArn"].split(":")[4]
         policy = {"Version": "2012-10-17", "Statement": [{

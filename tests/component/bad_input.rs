@@ -145,7 +145,7 @@ fn a_one_mib_notification_body_is_read_whole() {
         Notification::Objects(o) => assert_eq!(o.len(), n),
         other => panic!("{other:?}"),
     }
-    // Not JSON at all: invalid, and the message is deleted (tests/daemon.rs shows the deletion).
+    // Not JSON at all: invalid, and the message is deleted (tests/e2e/daemon.rs shows the deletion).
     assert!(matches!(
         notification::parse("not json"),
         Notification::Invalid(_)

@@ -3,7 +3,7 @@
 //! included), so any change to a field name, type, value or id shows up as a diff under review.
 //!
 //! After an intended change: `UPDATE_GOLDEN=1 cargo test --test component format_golden`, then read the diff.
-//! (The original s3logsbeat's own outputs are the other golden test, tests/golden.rs.)
+//! (The original s3logsbeat's own outputs are the other golden test, tests/component/golden.rs.)
 
 use s3logsbeat::config::{EnrichSettings, FormatOptions, FormatSpec, LogFormat};
 use s3logsbeat::event::Timestamp;
@@ -23,6 +23,14 @@ fn cases() -> Vec<(&'static str, FormatSpec)> {
         ("s3access-aws-docs.log", f(LogFormat::S3access)),
         ("s3access-logstash-patterns.log", f(LogFormat::S3access)),
         ("waf-aws-docs.ndjson", f(LogFormat::Waf)),
+        (
+            "network-firewall-handwritten.log",
+            f(LogFormat::NetworkFirewall),
+        ),
+        (
+            "route53-resolver-handwritten.log",
+            f(LogFormat::Route53Resolver),
+        ),
     ];
     for n in 1..=4 {
         v.push((

@@ -394,7 +394,7 @@ fn h2_global_fields_at_the_top_level_never_give_a_key_twice() {
     let (key, config, object) = written("H2_fields_under_root_reserved.custom_format.txt");
     let settings = crate::common::settings(&config, &[]).unwrap();
     let input = &settings.inputs[0];
-    let spec = s3logsbeat::formats::route::choose(&input.formats, "bucket", &key).unwrap();
+    let spec = input.formats.choose("bucket", &key).unwrap();
     let p = parse_object(spec, &input.enrich, &key, object.as_bytes(), 8192, 1 << 20);
     p.result.unwrap();
     assert_eq!(p.events.len(), 2, "a parsed line and a failure");

@@ -20,6 +20,8 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("../data/samples/cloudtrail-aws-docs-example-07-AwsCloudTrailInsight.json"),
     include_bytes!("../data/samples/cloudtrail-aws-docs-example-01-StartInstances.json"),
     include_bytes!("../data/samples/cloudwatch-aws-docs-decoded-subscription-data-line165.json"),
+    include_bytes!("../data/samples/network-firewall-handwritten.log"),
+    include_bytes!("../data/samples/route53-resolver-handwritten.log"),
     b"2024-01-01T00:00:00Z 12 true hello\n2024-01-01T00:00:01Z - x rest\n",
 ];
 
@@ -35,6 +37,8 @@ fn specs() -> Vec<FormatSpec> {
         "s3access",
         "cloudtrail",
         "cloudwatch",
+        "network_firewall",
+        "route53_resolver",
     ]
     .into_iter()
     .map(spec)

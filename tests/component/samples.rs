@@ -56,6 +56,16 @@ fn every_sample_parses_without_failures_in_every_encoding() {
         ("alb-connection-aws-docs.log", LogFormat::AlbConnection, 1),
         ("s3access-aws-docs.log", LogFormat::S3access, 5),
         ("s3access-logstash-patterns.log", LogFormat::S3access, 3),
+        (
+            "network-firewall-handwritten.log",
+            LogFormat::NetworkFirewall,
+            5,
+        ),
+        (
+            "route53-resolver-handwritten.log",
+            LogFormat::Route53Resolver,
+            5,
+        ),
     ];
     for (file, format, want) in samples {
         let data = std::fs::read(format!(

@@ -40,10 +40,17 @@ fn accepts(t: FieldType, v: &Value) -> bool {
             .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok()),
         FieldType::Long => v.is_i64() || v.is_u64(),
         FieldType::Double => v.is_number(),
-        FieldType::Date => v
-            .as_str()
-            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+        FieldType::Boolean => v.is_boolean(),
+        FieldType::Date => v.as_str().is_some_and(is_date),
     }
+}
+
+/// What Elasticsearch's default date format (`strict_date_optional_time`) reads: RFC 3339, an offset
+/// without its colon (`+0000`, as Suricata writes it), or no zone at all (UTC).
+fn is_date(s: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        || chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").is_ok()
+        || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
 }
 
 /// Checks one parsed object under both namings; returns how many fields were checked.
@@ -193,6 +200,14 @@ fn every_field_the_parsers_write_is_declared_with_a_fitting_type() {
         (
             LogFormat::Cloudwatch,
             "cloudwatch-aws-docs-decoded-subscription-data-line165.json",
+        ),
+        (
+            LogFormat::NetworkFirewall,
+            "network-firewall-handwritten.log",
+        ),
+        (
+            LogFormat::Route53Resolver,
+            "route53-resolver-handwritten.log",
         ),
     ] {
         checked += check(format, file, &sample(file));
@@ -450,4 +465,104 @@ fn the_ecs_template_maps_the_ecs_names() {
     );
     assert_eq!(p["event"]["properties"]["duration"]["type"], "long");
     assert!(p.get("client_ip").is_none(), "no original names under ecs");
+}
+
+/// Issue 24 (3): the two formats added as one module each, named as Elastic's `firewall_logs` and
+/// `route53_resolver_logs` pipelines name them.
+#[test]
+fn ecs_names_of_network_firewall_and_route53_resolver_logs() {
+    let settings = s3logsbeat::config::EnrichSettings::new("n", "h");
+    let all = |format: LogFormat, file: &str| -> Vec<Value> {
+        let parsed = parse_object(
+            &spec(format.name()),
+            &settings,
+            "k.log",
+            &sample(file),
+            1 << 16,
+            1 << 20,
+        );
+        parsed
+            .events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                s3logsbeat::event::ecs::apply(format, &mut e, &mut 0).unwrap();
+                serde_json::from_str(&e.doc).unwrap()
+            })
+            .collect()
+    };
+    let fw = all(
+        LogFormat::NetworkFirewall,
+        "network-firewall-handwritten.log",
+    );
+    let flow = &fw[0];
+    assert_eq!(flow["@timestamp"], "2023-11-14T22:15:05.059525Z");
+    assert_eq!(flow["observer"]["name"], "test-firewall");
+    assert_eq!(flow["observer"]["type"], "firewall");
+    assert_eq!(flow["cloud"]["availability_zone"], "us-east-1a");
+    assert_eq!(flow["cloud"]["region"], "us-east-1");
+    assert_eq!(flow["source"]["ip"], "10.0.1.44");
+    assert_eq!(flow["source"]["port"], 59772);
+    assert_eq!(flow["destination"]["ip"], "203.0.113.10");
+    assert_eq!(flow["network"]["transport"], "tcp");
+    assert_eq!(flow["network"]["protocol"], "http");
+    assert_eq!(flow["network"]["type"], "ipv4");
+    assert_eq!(flow["aws"]["firewall"]["flow"]["id"], "2031903400513076");
+    assert_eq!(flow["aws"]["firewall"]["flow"]["pkts"], 6);
+    assert_eq!(flow["aws"]["firewall"]["tcp_flags"], "1b");
+    assert_eq!(flow["event"]["kind"], "event");
+    assert_eq!(flow["event"]["type"], serde_json::json!(["connection"]));
+    assert_eq!(flow["event"]["dataset"], "aws.firewall_logs");
+    let blocked = &fw[1];
+    assert_eq!(blocked["event"]["kind"], "alert");
+    assert_eq!(
+        blocked["event"]["type"],
+        serde_json::json!(["connection", "denied"])
+    );
+    assert_eq!(blocked["rule"]["id"], "1000003");
+    assert_eq!(blocked["rule"]["name"], "Deny all other TCP traffic");
+    assert_eq!(blocked["event"]["severity"], 3);
+    assert_eq!(blocked["url"]["original"], "/admin");
+    assert_eq!(blocked["http"]["version"], "1.1");
+    assert_eq!(blocked["aws"]["firewall"]["alert"]["action"], "blocked");
+    let tls = &fw[2];
+    assert_eq!(tls["tls"]["client"]["server_name"], "www.example.com");
+    assert_eq!(tls["destination"]["domain"], "www.example.com");
+    assert_eq!(tls["tls"]["version"], "1.2");
+    assert_eq!(tls["tls"]["version_protocol"], "tls");
+    assert_eq!(
+        tls["tls"]["server"]["x509"]["serial_number"],
+        "0A1B2C3D4E5F"
+    );
+    assert_eq!(fw[3]["network"]["type"], "ipv6");
+    assert!(fw.iter().all(|d| d.get("firewall_name").is_none()));
+
+    let dns = all(
+        LogFormat::Route53Resolver,
+        "route53-resolver-handwritten.log",
+    );
+    let a = &dns[0];
+    assert_eq!(a["@timestamp"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(a["dns"]["question"]["name"], "www.example.com");
+    assert_eq!(a["dns"]["question"]["type"], "A");
+    assert_eq!(a["dns"]["response_code"], "NOERROR");
+    assert_eq!(a["dns"]["answers"][0]["data"], "192.0.2.10");
+    assert_eq!(a["source"]["port"], 38900);
+    assert_eq!(a["network"]["transport"], "udp");
+    assert_eq!(a["network"]["iana_number"], "17");
+    assert_eq!(a["cloud"]["account"]["id"], "123456789012");
+    assert_eq!(a["cloud"]["instance"]["id"], "i-0123456789abcdef0");
+    assert_eq!(a["aws"]["vpc_id"], "vpc-0123456789abcdef0");
+    assert_eq!(a["aws"]["route53"]["version"], "1.100000");
+    assert_eq!(a["event"]["outcome"], "success");
+    assert_eq!(a["event"]["dataset"], "aws.route53_resolver_logs");
+    assert_eq!(dns[1]["dns"]["answers"][0]["name"], "app-lb.example.net");
+    assert_eq!(dns[2]["event"]["outcome"], "failure");
+    assert_eq!(
+        dns[2]["aws"]["route53"]["srcids"]["resolver_endpoint"],
+        "rslvr-in-0123456789abcdef0"
+    );
+    assert_eq!(dns[3]["aws"]["route53"]["firewall"]["action"], "BLOCK");
+    assert_eq!(dns[4]["network"]["type"], "ipv6");
+    assert!(dns.iter().all(|d| d.get("query_name").is_none()));
 }

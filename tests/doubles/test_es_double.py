@@ -1820,7 +1820,7 @@ TLS_REFUSED = (ssl.SSLError, ConnectionError, http.client.BadStatusLine)
 
 def make_certs(d):
     """A throwaway CA and the certificates the TLS tests use, made with the
-    openssl command line as make_certs in tests/logstash.rs does (P-256 keys:
+    openssl command line as make_certs in tests/e2e/logstash.rs does (P-256 keys:
     much faster to generate than RSA)."""
     def run(*args):
         r = subprocess.run(["openssl", *args], cwd=d, capture_output=True, timeout=30)

@@ -279,3 +279,50 @@ async fn parse_reads_one_object_from_s3_or_a_file_with_auto() {
         "{e}"
     );
 }
+
+/// Issue 24 (3): the two formats added as one module each are routed by `auto` from the keys AWS
+/// writes them under.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_routes_network_firewall_and_route53_resolver_logs() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let dir = TempDir::new("routing-added");
+    let q = moto.bucket_with_notifications("added", "added-q").await;
+    let objects = [
+        (
+            format!("{ACCOUNT}/network-firewall/alert/us-east-1/test-firewall/2023/11/14/22/123456789012_network-firewall_alert_us-east-1_test-firewall_202311142215_a1b2c3d4.log.gz"),
+            gzip(&sample("network-firewall-handwritten.log")),
+        ),
+        (
+            format!("{ACCOUNT}/vpcdnsquerylogs/vpc-0123456789abcdef0/2023/11/14/vpc-0123456789abcdef0_vpcdnsquerylogs_123456789012_20231114T2215Z_a1b2c3d4.log.gz"),
+            gzip(&sample("route53-resolver-handwritten.log")),
+        ),
+    ];
+    for (key, body) in &objects {
+        moto.put("added", key, body.clone()).await;
+    }
+    let cfg = write_config(
+        &dir,
+        &config_text(
+            Some(&moto.endpoint),
+            &[input(&q, "      log_format: auto\n")],
+            &output(&es),
+            "",
+        ),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let counts = es.doc_counts().await;
+    let want: BTreeMap<String, u64> = [("network_firewall", 5), ("route53_resolver", 5)]
+        .iter()
+        .map(|(f, n)| (format!("routed-{f}"), *n))
+        .collect();
+    assert_eq!(counts, want, "{}", run.stderr);
+    let fw = es.docs("routed-network_firewall").await;
+    assert!(fw
+        .iter()
+        .all(|d| d["_source"]["event"]["src_ip"].is_string()));
+    let dns = es.docs("routed-route53_resolver").await;
+    assert!(dns.iter().all(|d| d["_source"]["query_name"].is_string()));
+    assert_eq!(counter(&run.stderr, "parse_failures"), 0, "{}", run.stderr);
+    assert_eq!(moto.queue_counts(&q).await, (0, 0));
+}
