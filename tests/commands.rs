@@ -185,16 +185,13 @@ fn export_config_redacts_every_secret() {
     ] {
         assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
     }
-    let v: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    let v: s3logsbeat::config::tree::Value = s3logsbeat::config::yaml::from_str(&stdout).unwrap();
     let es = &v["output"]["elasticsearch"];
-    assert_eq!(es["username"], serde_yaml::Value::from("elastic"));
-    assert_eq!(es["password"], serde_yaml::Value::from("<redacted>"));
-    assert_eq!(es["api_key"], serde_yaml::Value::from("<redacted>"));
-    assert_eq!(
-        es["hosts"][0],
-        serde_yaml::Value::from("https://<redacted>@es:9200")
-    );
-    assert_eq!(v["name"], serde_yaml::Value::from("<redacted>"));
+    assert_eq!(es["username"], "elastic");
+    assert_eq!(es["password"], "<redacted>");
+    assert_eq!(es["api_key"], "<redacted>");
+    assert_eq!(es["hosts"][0], "https://<redacted>@es:9200");
+    assert_eq!(v["name"], "<redacted>");
 }
 
 #[test]
