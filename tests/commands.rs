@@ -194,6 +194,34 @@ fn export_config_redacts_every_secret() {
     assert_eq!(v["name"], "<redacted>");
 }
 
+/// `export config` prints YAML that reads back as the same config: exported again, it prints the same.
+#[test]
+fn an_exported_config_exports_the_same_again() {
+    let dir = TempDir::new("export-again");
+    for shipped in ["s3logsbeat.reference.yml", "config/mixed.yml"] {
+        let export = |file: &std::path::Path| {
+            let out = bin()
+                .args(["export", "config", "-c"])
+                .arg(file)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "{}: {stderr}", file.display());
+            stdout
+        };
+        let first = export(&repo().join(shipped));
+        let file = dir.0.join("exported.yml");
+        std::fs::write(&file, &first).unwrap();
+        assert_eq!(export(&file), first, "{shipped}");
+        let out = bin()
+            .args(["test", "config", "-c"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shipped}: {}", text(&out).1);
+    }
+}
+
 #[test]
 fn subcommands_take_only_their_own_flags() {
     let out = bin().args(["version", "-c", "x.yml"]).output().unwrap();

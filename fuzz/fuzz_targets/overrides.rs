@@ -80,7 +80,7 @@ fn flatten(v: &Value, at: &str, out: &mut Vec<String>) {
     match v {
         Value::Mapping(m) => {
             for (k, v) in m {
-                let key = join(k);
+                let key = join(k.as_str());
                 out.push(key.clone());
                 flatten(v, &key, out);
             }

@@ -906,6 +906,83 @@ logging.levle: debug
         );
     }
 
+    /// The configs the project ships, and the original's.
+    const SHIPPED: &[(&str, &str)] = &[
+        ("s3logsbeat.yml", include_str!("../../s3logsbeat.yml")),
+        (
+            "s3logsbeat.reference.yml",
+            include_str!("../../s3logsbeat.reference.yml"),
+        ),
+        ("alb.yml", include_str!("../../config/alb.yml")),
+        (
+            "alb_connection.yml",
+            include_str!("../../config/alb_connection.yml"),
+        ),
+        (
+            "cloudfront.yml",
+            include_str!("../../config/cloudfront.yml"),
+        ),
+        (
+            "cloudtrail.yml",
+            include_str!("../../config/cloudtrail.yml"),
+        ),
+        (
+            "cloudwatch.yml",
+            include_str!("../../config/cloudwatch.yml"),
+        ),
+        ("custom.yml", include_str!("../../config/custom.yml")),
+        ("elb.yml", include_str!("../../config/elb.yml")),
+        ("json.yml", include_str!("../../config/json.yml")),
+        ("mixed.yml", include_str!("../../config/mixed.yml")),
+        ("nlb.yml", include_str!("../../config/nlb.yml")),
+        ("s3access.yml", include_str!("../../config/s3access.yml")),
+        ("vpcflow.yml", include_str!("../../config/vpcflow.yml")),
+        ("waf.yml", include_str!("../../config/waf.yml")),
+        (
+            "original s3logsbeat.yml",
+            include_str!("../../tests/data/original-config/s3logsbeat.yml"),
+        ),
+        (
+            "original s3logsbeat.reference.yml",
+            include_str!("../../tests/data/original-config/s3logsbeat.reference.yml"),
+        ),
+    ];
+
+    /// `export config` prints the tree as YAML: read back, it is the same config, for every config
+    /// shipped, redacted or not.
+    #[test]
+    fn an_exported_config_reads_back_as_the_same_config() {
+        for (name, text) in SHIPPED {
+            let loaded = load_str(text, name, &[]).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert!(
+                loaded.tree.as_mapping().is_some_and(|m| !m.is_empty()),
+                "{name}"
+            );
+            let exported = yaml::to_string(&loaded.tree);
+            let again = load_str(&exported, name, &[])
+                .unwrap_or_else(|e| panic!("{name}: {e:?}\n{exported}"));
+            assert_eq!(again.tree, loaded.tree, "{name}:\n{exported}");
+            let problems = |l: &Loaded| -> Vec<(Option<String>, String)> {
+                l.errors
+                    .iter()
+                    .map(|e| (e.key.clone(), e.message.clone()))
+                    .collect()
+            };
+            assert_eq!(
+                problems(&again),
+                problems(&loaded),
+                "{name}: the same problems, if any"
+            );
+            let redacted = super::super::redact::redact(&loaded.tree, &loaded.source.from_env);
+            let text = yaml::to_string(&redacted);
+            assert_eq!(
+                yaml::read(&text).unwrap().value,
+                redacted,
+                "{name}:\n{text}"
+            );
+        }
+    }
+
     /// Issue 23: Rust's words (`expected usize`, `unknown variant`) reached users.
     #[test]
     fn serde_messages_are_put_in_plain_words() {

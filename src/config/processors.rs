@@ -397,6 +397,23 @@ mod tests {
         assert!(errs[0].1.contains("would change what is delivered"));
     }
 
+    #[test]
+    fn add_fields_values_keep_their_yaml_types() {
+        let (p, errs) = compile_str(
+            "- add_fields: {target: '', fields: {n: 7, neg: -2, f: 0.5, b: true, s: '7', d: 5s, z: ~, \
+             perm: 0640, l: [1, x], m: {k: v}}}\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let Action::AddFields { fields, .. } = &p.0[0].action else {
+            panic!("{:?}", p.0[0].action)
+        };
+        assert_eq!(
+            J::Object(fields.clone()),
+            serde_json::json!({"n": 7, "neg": -2, "f": 0.5, "b": true, "s": "7", "d": "5s", "z": null,
+                               "perm": "0640", "l": [1, "x"], "m": {"k": "v"}})
+        );
+    }
+
     /// Issue 23: `drop_fields: {fields: "a, b"}` passed `test config` and dropped nothing.
     #[test]
     fn lists_are_lists() {
