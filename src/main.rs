@@ -65,7 +65,7 @@ fn main() -> ExitCode {
             match load::load_file(&c.file(), &c.overrides()) {
                 Ok(loaded) if loaded.errors.is_empty() => {
                     let tree = redact::redact(&loaded.tree, &loaded.source.from_env);
-                    let text = serde_yaml::to_string(&tree).unwrap_or_default();
+                    let text = s3logsbeat::config::yaml::to_string(&tree);
                     let _ = io::stdout().write_all(text.as_bytes());
                     ExitCode::SUCCESS
                 }

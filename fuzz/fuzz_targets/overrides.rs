@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use s3logsbeat::config::{load, ConfigError, Mode, Settings};
-use serde_yaml::Value;
+use s3logsbeat::config::tree::Value;
 
 /// The longest input looked at (see the module doc).
 const MAX_INPUT: usize = 512;
@@ -80,7 +80,7 @@ fn flatten(v: &Value, at: &str, out: &mut Vec<String>) {
     match v {
         Value::Mapping(m) => {
             for (k, v) in m {
-                let key = join(k.as_str().unwrap_or("?"));
+                let key = join(k.as_str());
                 out.push(key.clone());
                 flatten(v, &key, out);
             }

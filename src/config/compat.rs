@@ -8,7 +8,7 @@ use super::Problems;
 
 /// Checks the libbeat keys; warnings and errors go to `p`. `tree` is the config as written: a key
 /// written with no value (`setup.kibana:`) is there although it reads as nothing.
-pub(super) fn check(raw: &RawConfig, tree: &serde_yaml::Value, p: &mut Problems) {
+pub(super) fn check(raw: &RawConfig, tree: &super::tree::Value, p: &mut Problems) {
     let ignored = |p: &mut Problems, key: &str, why: &str| {
         p.warn(
             key,
@@ -51,7 +51,7 @@ pub(super) fn check(raw: &RawConfig, tree: &serde_yaml::Value, p: &mut Problems)
     for (name, block) in [("kafka", &raw.output.kafka), ("redis", &raw.output.redis)] {
         let enabled = block
             .as_ref()
-            .is_some_and(|b| b.get("enabled").and_then(serde_yaml::Value::as_bool) != Some(false));
+            .is_some_and(|b| b.get("enabled").and_then(super::tree::Value::as_bool) != Some(false));
         if enabled {
             p.push(
                 format!("output.{name}"),

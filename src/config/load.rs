@@ -7,18 +7,18 @@
 //! were taken out (their problem is already reported).
 //!
 //! Every YAML text read here (the file, each `-E` value, a `${VAR}` that is a whole value) is held to
-//! the same bounds before anything walks it: its aliases are counted before they expand
-//! ([`super::positions::MAX_EXPANDED_NODES`]), and no value sits more than [`MAX_DEPTH`] levels deep,
+//! the same bounds, by the one YAML reader ([`super::yaml`]): its aliases are counted as they expand
+//! ([`super::yaml::MAX_EXPANDED_NODES`]); and here no value may sit more than [`MAX_DEPTH`] levels deep,
 //! dotted keys included, so the recursive walks over the tree (here, in serde and in the validators)
 //! stay shallow.
 
 use std::borrow::Cow;
 use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
-
-use super::positions::{check_aliases, Positions, Refused};
+use super::positions::Positions;
 use super::raw::RawConfig;
+use super::tree::{Mapping, Value};
+use super::yaml::{self, Refusal};
 use super::ConfigError;
 
 /// Most levels a value may sit below the top of the config, counting each part of a dotted key and each
@@ -127,20 +127,20 @@ pub fn load_file(path: &Path, overrides: &[String]) -> Result<Loaded, Vec<Config
 
 /// Parses config text; `file` names it in messages.
 pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, Vec<ConfigError>> {
-    let mut source = Source {
-        file: file.to_string(),
-        positions: Positions::of(text),
-        ..Source::default()
-    };
-    check_aliases(text).map_err(|r: Refused| {
-        let mut err = ConfigError::in_file(file, r.message);
-        err.line = Some(r.line);
+    let doc = yaml::read(text).map_err(|e| {
+        let mut err = ConfigError::in_file(file, e.message);
+        err.line = Some(e.line);
         vec![err]
     })?;
-    let mut tree: Value = if text.trim().is_empty() {
+    let mut source = Source {
+        file: file.to_string(),
+        positions: doc.positions,
+        ..Source::default()
+    };
+    let mut tree = if text.trim().is_empty() {
         Value::Mapping(Mapping::new())
     } else {
-        serde_yaml::from_str(text).map_err(|e| vec![yaml_error(&e, file, &source.positions)])?
+        doc.value
     };
     if !tree.is_mapping() {
         return Err(vec![
@@ -173,7 +173,7 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
     // Read, take out what is wrong, read again: every structural problem is found in one run. Each round
     // removes one value, so this ends; the bound is only a guard.
     for _ in 0..200 {
-        match serde_path_to_error::deserialize::<_, RawConfig>(tree.clone()) {
+        match serde_path_to_error::deserialize::<_, RawConfig>(&tree) {
             Ok(raw) => {
                 return Ok(Loaded {
                     raw,
@@ -196,53 +196,6 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
         }
     }
     Err(errors)
-}
-
-/// The YAML reader's error as a config error at its line (of the second writing, for a key written
-/// twice), saying what was exceeded when the text is YAML the reader cannot hold.
-fn yaml_error(e: &serde_yaml::Error, file: &str, positions: &Positions) -> ConfigError {
-    let text = e.to_string();
-    let mut err = ConfigError::in_file(file, format!("not valid YAML: {text}"));
-    err.line = e.location().map(|l| l.line());
-    // serde_yaml places the message after the path of the value concerned, and ends it with the
-    // place it also gives as a location.
-    let (path, what) = match text.find(": ") {
-        Some(i) if !text[..i].contains(' ') => (&text[..i], &text[i + 2..]),
-        _ => ("", text.as_str()),
-    };
-    let what = what.split(" at line ").next().unwrap_or(what);
-    let at = if path.is_empty() {
-        String::new()
-    } else {
-        format!("{path}: ")
-    };
-    if let Some(n) = what
-        .strip_prefix("invalid type: integer `")
-        .and_then(|r| r.split_once('`'))
-        .filter(|(_, r)| r.starts_with(" as u128") || r.starts_with(" as i128"))
-        .map(|(n, _)| n)
-    {
-        // Valid YAML: the number is more than a config value can hold.
-        err.message = format!(
-            "{at}{n} is out of range: integers go from {} to {}; quote it if it is meant as text",
-            i64::MIN,
-            u64::MAX
-        );
-    } else if what.starts_with("recursion limit exceeded") {
-        err.message = format!(
-            "{at}the YAML is nested too deeply to be read (more than 128 collections); at most \
-             {MAX_DEPTH} levels of nesting are allowed"
-        );
-    } else if let Some(key) = what.strip_prefix("duplicate entry with key ") {
-        // serde_yaml places it at the mapping's start; the walker saw the second writing.
-        if let Some((k, line)) = positions.duplicate() {
-            if key.trim_matches('"') == k {
-                err.line = Some(line);
-            }
-        }
-        err.message = format!("{at}key {key} is written twice in one mapping");
-    }
-    err
 }
 
 /// A serde error at `path` as (the key concerned, the message, the value to take out to go on).
@@ -363,7 +316,7 @@ fn remove_path(tree: &mut Value, path: &str) -> bool {
         };
     }
     match cur {
-        Value::Mapping(m) => m.remove(*last).is_some(),
+        Value::Mapping(m) => m.shift_remove(*last).is_some(),
         Value::Sequence(s) => match last.parse::<usize>() {
             Ok(i) if i < s.len() => {
                 // Keep the indices of the other entries: a null entry reads as a default or its own error.
@@ -373,17 +326,6 @@ fn remove_path(tree: &mut Value, path: &str) -> bool {
             _ => false,
         },
         _ => false,
-    }
-}
-
-/// A mapping key as text: numbers or booleans as keys are kept as their text.
-fn key_text(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
     }
 }
 
@@ -422,8 +364,7 @@ fn expand_dotted(v: Value, depth: usize) -> Result<Value, (String, String)> {
     match v {
         Value::Mapping(m) => {
             let mut out = Mapping::new();
-            for (k, v) in m {
-                let key = key_text(&k);
+            for (key, v) in m {
                 let parts: Vec<&str> = key.split('.').collect();
                 check_key(&key, &parts, depth).map_err(|m| (key.clone(), m))?;
                 // The path of a deeper problem is only spelt out when there is one.
@@ -452,32 +393,28 @@ fn expand_dotted(v: Value, depth: usize) -> Result<Value, (String, String)> {
             }
             Ok(Value::Sequence(out))
         }
-        Value::Tagged(mut t) => {
-            t.value = expand_dotted(t.value, depth)?;
-            Ok(Value::Tagged(t))
-        }
         other => Ok(other),
     }
 }
 
 fn insert_path(m: &mut Mapping, parts: &[&str], v: Value) -> Result<(), String> {
-    let k = Value::String(parts[0].to_string());
     if parts.len() == 1 {
-        match (m.get_mut(&k), v) {
+        match (m.get_mut(parts[0]), v) {
             (Some(Value::Mapping(existing)), Value::Mapping(new)) => {
                 for (nk, nv) in new {
-                    let nk = nk.as_str().unwrap_or_default().to_string();
                     insert_path(existing, &[nk.as_str()], nv)?;
                 }
             }
             (Some(_), _) => return Err(format!("key {} is set twice", parts[0])),
             (None, v) => {
-                m.insert(k, v);
+                m.insert(parts[0].to_string(), v);
             }
         }
         return Ok(());
     }
-    let child = m.entry(k).or_insert_with(|| Value::Mapping(Mapping::new()));
+    let child = m
+        .entry(parts[0].to_string())
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
     match child {
         Value::Mapping(cm) => insert_path(cm, &parts[1..], v),
         _ => Err(format!(
@@ -535,25 +472,26 @@ pub fn apply_override(tree: &mut Value, o: &str) -> Result<(), String> {
             *cur = Value::Mapping(Mapping::new());
         }
         let m = cur.as_mapping_mut().expect("just made a mapping");
-        let k = Value::String(p.to_string());
         if last {
-            m.insert(k, value);
+            m.insert(p.to_string(), value);
             return Ok(());
         }
-        cur = m.entry(k).or_insert_with(|| Value::Mapping(Mapping::new()));
+        cur = m
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
     }
     Ok(())
 }
 
 /// YAML text given as one value (an `-E` value, a `${VAR}` that is a whole value) at `depth` levels:
-/// read as YAML when it is (`[a, b]`, `5`, `{a.b: 1}`), else kept as the string it is; held to the
-/// bounds of the file. Text the alias check's parser refuses is kept as a string without handing it to
-/// the YAML reader, which may read further and expand what was not counted.
+/// read as YAML when it is (`[a, b]`, `5`, `{a.b: 1}`), else kept as the string it is (`a*[b` is a
+/// password, not broken YAML); held to the bounds of the file, so aliases that expand too far are an
+/// error wherever they come from.
 fn read_value(text: &str, depth: usize) -> Result<Value, String> {
-    let value = match check_aliases(text) {
-        Err(r) if r.not_yaml => return Ok(Value::String(text.to_string())),
-        Err(r) => return Err(r.message),
-        Ok(()) => serde_yaml::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
+    let value = match yaml::read(text) {
+        Ok(doc) => doc.value,
+        Err(e) if e.kind == Refusal::Aliases => return Err(e.message),
+        Err(_) => Value::String(text.to_string()),
     };
     // The error is placed at the -E or the key of the reference, which is where to look.
     expand_dotted(value, depth).map_err(|(_, m)| m)
@@ -648,7 +586,7 @@ fn expand_env_into(
                 if !path.is_empty() {
                     path.push('.');
                 }
-                path.push_str(k.as_str().unwrap_or_default());
+                path.push_str(k);
                 expand_env_into(v, path, depth + 1, lookup, errors, from_env);
                 path.truncate(len);
             }
@@ -704,23 +642,25 @@ fn expand_str(s: &str, key: &str, lookup: &Lookup<'_>) -> Result<(String, bool),
 mod tests {
     use super::*;
 
+    fn tree(text: &str) -> Value {
+        yaml::read(text).unwrap().value
+    }
+
     #[test]
     fn dotted_keys_nest_and_merge() {
         let v: Value =
-            serde_yaml::from_str("output.elasticsearch.hosts: [a]\noutput:\n  elasticsearch:\n    index: x\nqueue.mem.flush.min_events: 5\n")
-                .unwrap();
+            tree("output.elasticsearch.hosts: [a]\noutput:\n  elasticsearch:\n    index: x\nqueue.mem.flush.min_events: 5\n");
         let e = expand_dotted(v, 0).unwrap();
         assert_eq!(e["output"]["elasticsearch"]["hosts"][0].as_str(), Some("a"));
         assert_eq!(e["output"]["elasticsearch"]["index"].as_str(), Some("x"));
         assert_eq!(e["queue"]["mem"]["flush"]["min_events"].as_u64(), Some(5));
-        let v: Value = serde_yaml::from_str("a.b: 1\na: {b: 2}\n").unwrap();
+        let v: Value = tree("a.b: 1\na: {b: 2}\n");
         assert!(expand_dotted(v, 0).unwrap_err().1.contains("set twice"));
     }
 
     #[test]
     fn overrides_set_paths_and_list_entries() {
-        let mut v: Value =
-            serde_yaml::from_str("s3logsbeat:\n  inputs:\n    - type: sqs\n").unwrap();
+        let mut v: Value = tree("s3logsbeat:\n  inputs:\n    - type: sqs\n");
         apply_override(&mut v, "s3logsbeat.inputs.0.enabled=false").unwrap();
         apply_override(&mut v, "output.elasticsearch.hosts=[\"es:9200\"]").unwrap();
         apply_override(&mut v, "name=my shipper").unwrap();
@@ -742,18 +682,15 @@ mod tests {
     #[test]
     fn env_references() {
         std::env::set_var("S3LB_TEST_PORT", "9201");
-        let mut v: Value = serde_yaml::from_str(
+        let mut v: Value = tree(
             "a: ${S3LB_TEST_PORT}\nb: http://h:${S3LB_TEST_PORT}/\nc: ${S3LB_TEST_UNSET:dflt}\n",
-        )
-        .unwrap();
+        );
         let from_env = expand_env(&mut v, "").unwrap();
         assert_eq!(from_env, vec!["a", "b"], "c took its default");
         assert_eq!(v["a"].as_u64(), Some(9201));
         assert_eq!(v["b"].as_str(), Some("http://h:9201/"));
         assert_eq!(v["c"].as_str(), Some("dflt"));
-        let mut v: Value =
-            serde_yaml::from_str("x:\n  y: ${S3LB_TEST_UNSET}\n  z: ${S3LB_TEST_UNSET2}\n")
-                .unwrap();
+        let mut v: Value = tree("x:\n  y: ${S3LB_TEST_UNSET}\n  z: ${S3LB_TEST_UNSET2}\n");
         let errs = expand_env(&mut v, "").unwrap_err();
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert_eq!(errs[0].0, "x.y");
@@ -967,6 +904,83 @@ logging.levle: debug
             e.starts_with("f.yml:2: the YAML is nested too deeply to be read (more than 128 collections); at most 64 levels"),
             "{e}"
         );
+    }
+
+    /// The configs the project ships, and the original's.
+    const SHIPPED: &[(&str, &str)] = &[
+        ("s3logsbeat.yml", include_str!("../../s3logsbeat.yml")),
+        (
+            "s3logsbeat.reference.yml",
+            include_str!("../../s3logsbeat.reference.yml"),
+        ),
+        ("alb.yml", include_str!("../../config/alb.yml")),
+        (
+            "alb_connection.yml",
+            include_str!("../../config/alb_connection.yml"),
+        ),
+        (
+            "cloudfront.yml",
+            include_str!("../../config/cloudfront.yml"),
+        ),
+        (
+            "cloudtrail.yml",
+            include_str!("../../config/cloudtrail.yml"),
+        ),
+        (
+            "cloudwatch.yml",
+            include_str!("../../config/cloudwatch.yml"),
+        ),
+        ("custom.yml", include_str!("../../config/custom.yml")),
+        ("elb.yml", include_str!("../../config/elb.yml")),
+        ("json.yml", include_str!("../../config/json.yml")),
+        ("mixed.yml", include_str!("../../config/mixed.yml")),
+        ("nlb.yml", include_str!("../../config/nlb.yml")),
+        ("s3access.yml", include_str!("../../config/s3access.yml")),
+        ("vpcflow.yml", include_str!("../../config/vpcflow.yml")),
+        ("waf.yml", include_str!("../../config/waf.yml")),
+        (
+            "original s3logsbeat.yml",
+            include_str!("../../tests/data/original-config/s3logsbeat.yml"),
+        ),
+        (
+            "original s3logsbeat.reference.yml",
+            include_str!("../../tests/data/original-config/s3logsbeat.reference.yml"),
+        ),
+    ];
+
+    /// `export config` prints the tree as YAML: read back, it is the same config, for every config
+    /// shipped, redacted or not.
+    #[test]
+    fn an_exported_config_reads_back_as_the_same_config() {
+        for (name, text) in SHIPPED {
+            let loaded = load_str(text, name, &[]).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert!(
+                loaded.tree.as_mapping().is_some_and(|m| !m.is_empty()),
+                "{name}"
+            );
+            let exported = yaml::to_string(&loaded.tree);
+            let again = load_str(&exported, name, &[])
+                .unwrap_or_else(|e| panic!("{name}: {e:?}\n{exported}"));
+            assert_eq!(again.tree, loaded.tree, "{name}:\n{exported}");
+            let problems = |l: &Loaded| -> Vec<(Option<String>, String)> {
+                l.errors
+                    .iter()
+                    .map(|e| (e.key.clone(), e.message.clone()))
+                    .collect()
+            };
+            assert_eq!(
+                problems(&again),
+                problems(&loaded),
+                "{name}: the same problems, if any"
+            );
+            let redacted = super::super::redact::redact(&loaded.tree, &loaded.source.from_env);
+            let text = yaml::to_string(&redacted);
+            assert_eq!(
+                yaml::read(&text).unwrap().value,
+                redacted,
+                "{name}:\n{text}"
+            );
+        }
     }
 
     /// Issue 23: Rust's words (`expected usize`, `unknown variant`) reached users.

@@ -147,10 +147,10 @@ pub(super) fn validate(
 
 /// A file mode written as beats configs write it: `0600` (read by YAML as the number 600, or as a
 /// string), or already a number.
-fn octal(v: &serde_yaml::Value) -> Option<u32> {
+fn octal(v: &super::tree::Value) -> Option<u32> {
     let text = match v {
-        serde_yaml::Value::Number(n) => n.as_u64()?.to_string(),
-        serde_yaml::Value::String(s) => s.trim_start_matches("0o").to_string(),
+        super::tree::Value::Number(n) => n.as_u64()?.to_string(),
+        super::tree::Value::String(s) => s.trim_start_matches("0o").to_string(),
         _ => return None,
     };
     u32::from_str_radix(&text, 8).ok()
@@ -161,7 +161,7 @@ mod tests {
     use super::*;
 
     fn settings(yaml: &str) -> (LoggingSettings, Vec<(String, String)>) {
-        let l: raw::Logging = serde_yaml::from_str(yaml).unwrap();
+        let l: raw::Logging = super::super::yaml::from_str(yaml).unwrap();
         let mut p = Problems::default();
         let s = validate(&l, std::path::Path::new("/var/log/s3lb"), &mut p);
         (s, p.list)

@@ -22,7 +22,9 @@ pub mod processors;
 mod raw;
 pub mod redact;
 pub mod tls;
+pub mod tree;
 pub mod values;
+pub mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -406,7 +408,7 @@ const BUILT_IN_TEMPLATES: [&str; 4] = ["logs-*-*", "metrics-*-*", "traces-*-*", 
 /// built-in data stream templates also match, are warnings.
 fn template(t: &raw::Template, index: Option<&IndexPattern>, p: &mut Problems) -> TemplateSettings {
     let settings = match &t.settings {
-        None | Some(serde_yaml::Value::Null) => serde_json::json!({}),
+        None | Some(tree::Value::Null) => serde_json::json!({}),
         Some(v) => match serde_json::to_value(v) {
             Ok(j @ serde_json::Value::Object(_)) => j,
             _ => {

@@ -173,9 +173,9 @@ pub(super) fn validate(
     let mut enabled = Vec::new();
     let mut es = o.elasticsearch.clone();
     if cloud.id.is_some() || cloud.auth.is_some() {
-        let mut e = es
-            .take()
-            .unwrap_or_else(|| serde_yaml::from_str("{}").expect("every key has a default"));
+        let mut e = es.take().unwrap_or_else(|| {
+            super::tree::from_value(&super::tree::Value::Null).expect("every key has a default")
+        });
         apply_cloud(&mut e, cloud, p);
         es = Some(e);
     }
@@ -608,13 +608,13 @@ mod tests {
     use super::*;
 
     fn es(yaml: &str) -> Result<ElasticsearchSettings, Vec<(String, String)>> {
-        let c: raw::Elasticsearch = serde_yaml::from_str(yaml).unwrap();
+        let c: raw::Elasticsearch = super::super::yaml::from_str(yaml).unwrap();
         let mut p = Problems::default();
         elasticsearch(&c, &mut p).ok_or(p.list)
     }
 
     fn ls(yaml: &str) -> Result<LogstashSettings, Vec<(String, String)>> {
-        let c: raw::Logstash = serde_yaml::from_str(yaml).unwrap();
+        let c: raw::Logstash = super::super::yaml::from_str(yaml).unwrap();
         let mut p = Problems::default();
         logstash(&c, &mut p).ok_or(p.list)
     }

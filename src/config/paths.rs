@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value;
+use super::tree::Value;
 
 /// The default of `path.home`: the binary's directory (the current directory if that is unknown).
 pub fn default_home() -> PathBuf {

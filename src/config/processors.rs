@@ -4,9 +4,9 @@
 //! optional `when` (`equals`, `contains`, `regexp`, `range`, `has_fields`, `and`, `or`, `not`). Any other
 //! processor is an error: ignoring it would change what is delivered. `crate::event::processors` applies them.
 
+use super::tree::{Mapping, Value};
 use regex::Regex;
 use serde_json::{Map, Value as J};
-use serde_yaml::Value;
 
 use super::Problems;
 
@@ -121,9 +121,8 @@ pub(super) fn compile(list: &[Value], at: &str, p: &mut Problems) -> Processors 
             continue;
         };
         let (name, body) = m.iter().next().expect("one entry");
-        let name = name.as_str().unwrap_or("");
         let key = format!("{key}.{name}");
-        let empty = serde_yaml::Mapping::new();
+        let empty = Mapping::new();
         let body = match body {
             Value::Mapping(b) => b,
             Value::Null => &empty,
@@ -152,7 +151,7 @@ pub(super) fn compile(list: &[Value], at: &str, p: &mut Problems) -> Processors 
 
 type Problem = (String, String);
 
-fn strings(body: &serde_yaml::Mapping, field: &str, key: &str) -> Result<Vec<String>, Problem> {
+fn strings(body: &Mapping, field: &str, key: &str) -> Result<Vec<String>, Problem> {
     let k = format!("{key}.{field}");
     match body.get(field) {
         Some(Value::Sequence(s)) => s
@@ -173,13 +172,13 @@ fn strings(body: &serde_yaml::Mapping, field: &str, key: &str) -> Result<Vec<Str
     }
 }
 
-fn boolean(body: &serde_yaml::Mapping, field: &str, default: bool) -> bool {
+fn boolean(body: &Mapping, field: &str, default: bool) -> bool {
     body.get(field).and_then(Value::as_bool).unwrap_or(default)
 }
 
-fn known(body: &serde_yaml::Mapping, allowed: &[&str], key: &str) -> Result<(), Problem> {
+fn known(body: &Mapping, allowed: &[&str], key: &str) -> Result<(), Problem> {
     for k in body.keys() {
-        let k = k.as_str().unwrap_or("");
+        let k = k.as_str();
         if k != "when" && !allowed.contains(&k) {
             return Err((
                 format!("{key}.{k}"),
@@ -197,7 +196,7 @@ fn to_json(v: &Value) -> J {
     serde_json::to_value(v).unwrap_or(J::Null)
 }
 
-fn action(name: &str, body: &serde_yaml::Mapping, key: &str) -> Result<Action, Problem> {
+fn action(name: &str, body: &Mapping, key: &str) -> Result<Action, Problem> {
     match name {
         "add_fields" => {
             known(body, &["target", "fields"], key)?;
@@ -272,14 +271,11 @@ fn condition(v: &Value, key: &str) -> Result<Condition, Problem> {
         return Err((key.to_string(), format!("{key}: a condition is a mapping with one name (equals, contains, regexp, range, has_fields, and, or, not)")));
     };
     let (name, body) = m.iter().next().expect("one entry");
-    let name = name.as_str().unwrap_or("");
+    let name = name.as_str();
     let key = format!("{key}.{name}");
     let pairs = || -> Result<Vec<(String, &Value)>, Problem> {
         match body.as_mapping() {
-            Some(b) if !b.is_empty() => Ok(b
-                .iter()
-                .map(|(k, v)| (k.as_str().unwrap_or("").to_string(), v))
-                .collect()),
+            Some(b) if !b.is_empty() => Ok(b.iter().map(|(k, v)| (k.clone(), v)).collect()),
             _ => Err((
                 key.clone(),
                 format!("{key}: expected a mapping of field: value"),
@@ -323,7 +319,7 @@ fn condition(v: &Value, key: &str) -> Result<Condition, Problem> {
                     let mut bounds = Bounds::default();
                     for (bk, bv) in b {
                         let n = bv.as_f64().ok_or_else(|| (k.clone(), format!("{k}: bounds are numbers")))?;
-                        match bk.as_str().unwrap_or("") {
+                        match bk.as_str() {
                             "gt" => bounds.gt = Some(n),
                             "gte" => bounds.gte = Some(n),
                             "lt" => bounds.lt = Some(n),
@@ -358,7 +354,7 @@ mod tests {
     use super::*;
 
     fn compile_str(yaml: &str) -> (Processors, Vec<(String, String)>) {
-        let v: Vec<Value> = serde_yaml::from_str(yaml).unwrap();
+        let v: Vec<Value> = super::super::yaml::from_str(yaml).unwrap();
         let mut p = Problems::default();
         let out = compile(&v, "processors", &mut p);
         (out, p.list)
@@ -399,6 +395,23 @@ mod tests {
             ]
         );
         assert!(errs[0].1.contains("would change what is delivered"));
+    }
+
+    #[test]
+    fn add_fields_values_keep_their_yaml_types() {
+        let (p, errs) = compile_str(
+            "- add_fields: {target: '', fields: {n: 7, neg: -2, f: 0.5, b: true, s: '7', d: 5s, z: ~, \
+             perm: 0640, l: [1, x], m: {k: v}}}\n",
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        let Action::AddFields { fields, .. } = &p.0[0].action else {
+            panic!("{:?}", p.0[0].action)
+        };
+        assert_eq!(
+            J::Object(fields.clone()),
+            serde_json::json!({"n": 7, "neg": -2, "f": 0.5, "b": true, "s": "7", "d": "5s", "z": null,
+                               "perm": "0640", "l": [1, "x"], "m": {"k": "v"}})
+        );
     }
 
     /// Issue 23: `drop_fields: {fields: "a, b"}` passed `test config` and dropped nothing.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::{FormatOptions, LogFormat};
 use super::inputs::{FieldNames, ParseErrorPolicy};
+use super::tree::Value;
 use super::values::{ByteSize, Dur};
 
 /// The whole file.
@@ -58,7 +59,7 @@ pub struct RawConfig {
     /// Processors applied to every event, in order (`add_fields`, `drop_fields`, `rename`, `add_tags`,
     /// `drop_event`, `decode_json_fields`, each with an optional `when`). Default: none.
     #[serde(default)]
-    pub processors: Vec<serde_yaml::Value>,
+    pub processors: Vec<Value>,
     /// Runtime threads. Default: one per CPU.
     #[serde(default)]
     pub max_procs: Option<usize>,
@@ -68,10 +69,10 @@ pub struct RawConfig {
     /// libbeat's self-monitoring (`xpack.monitoring.*`): not supported (the monitoring endpoint serves
     /// the same counters); accepted with a warning.
     #[serde(default)]
-    pub xpack: Option<serde_yaml::Value>,
+    pub xpack: Option<Value>,
     /// libbeat 7's name for `xpack.monitoring`: accepted with a warning.
     #[serde(default)]
-    pub monitoring: Option<serde_yaml::Value>,
+    pub monitoring: Option<Value>,
 }
 
 /// `http:` (the monitoring endpoint, as in beats).
@@ -165,13 +166,13 @@ pub struct Setup {
     pub template: Template,
     /// Kibana: dashboards are not shipped; accepted with a warning.
     #[serde(default)]
-    pub kibana: Option<serde_yaml::Value>,
+    pub kibana: Option<Value>,
     /// Dashboards: not shipped; accepted with a warning.
     #[serde(default)]
-    pub dashboards: Option<serde_yaml::Value>,
+    pub dashboards: Option<Value>,
     /// Index lifecycle management: not managed; accepted with a warning.
     #[serde(default)]
-    pub ilm: Option<serde_yaml::Value>,
+    pub ilm: Option<Value>,
 }
 
 /// `setup.template`.
@@ -196,7 +197,7 @@ pub struct Template {
     pub overwrite: bool,
     /// Index settings merged into the template (`index.number_of_shards`, ...). Default: none.
     #[serde(default)]
-    pub settings: Option<serde_yaml::Value>,
+    pub settings: Option<Value>,
 }
 
 impl Default for Template {
@@ -374,7 +375,7 @@ pub struct RawInput {
     pub field_names: Option<FieldNames>,
     /// Processors for this input's events, run before the global `processors`. Default: none.
     #[serde(default)]
-    pub processors: Vec<serde_yaml::Value>,
+    pub processors: Vec<Value>,
     /// Tags added to this input's events, after the global `tags`. Default: none.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -489,10 +490,10 @@ pub struct Outputs {
     pub file: Option<File>,
     /// libbeat's Kafka output: not supported (an error when enabled: events would not go where meant).
     #[serde(default)]
-    pub kafka: Option<serde_yaml::Value>,
+    pub kafka: Option<Value>,
     /// libbeat's Redis output: not supported (an error when enabled).
     #[serde(default)]
-    pub redis: Option<serde_yaml::Value>,
+    pub redis: Option<Value>,
 }
 
 /// `ssl:` of an output.
@@ -785,7 +786,7 @@ pub struct LogFiles {
     pub keepfiles: Option<u32>,
     /// Unix permissions of the files, octal (`0600`). Default: 0600.
     #[serde(default)]
-    pub permissions: Option<serde_yaml::Value>,
+    pub permissions: Option<Value>,
 }
 
 /// `logging.metrics`.

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use serde_yaml::Value;
+use super::tree::Value;
 
 /// What a secret is replaced by.
 pub const REDACTED: &str = "<redacted>";
@@ -47,10 +47,7 @@ fn walk(v: &mut Value, key: &mut String, from_env: &HashSet<&str>) {
                 if !key.is_empty() {
                     key.push('.');
                 }
-                match k {
-                    Value::String(s) => key.push_str(s),
-                    other => key.push_str(serde_yaml::to_string(other).unwrap_or_default().trim()),
-                }
+                key.push_str(k);
                 walk(child, key, from_env);
                 key.truncate(len);
             }
@@ -92,12 +89,13 @@ mod tests {
 
     #[test]
     fn secrets_by_name_by_url_and_from_the_environment_are_redacted() {
-        let tree: Value = serde_yaml::from_str(
+        let tree = super::super::yaml::read(
             "output:\n  elasticsearch:\n    hosts: ['https://u:p@es:9200/x']\n    username: elastic\n    password: hunter2\n    api_key: id:key\n    headers: {Authorization: Bearer abc}\n    ssl: {key_passphrase: pp}\ncloud: {auth: 'elastic:pw'}\ns3logsbeat:\n  inputs:\n    - {queues_url: ['https://sqs/q'], fields: {team: ops}}\nname: from-env\n",
         )
-        .unwrap();
+        .unwrap()
+        .value;
         let out = redact(&tree, &["name".to_string()]);
-        let text = serde_yaml::to_string(&out).unwrap();
+        let text = super::super::yaml::to_string(&out);
         for secret in [
             "hunter2",
             "id:key",

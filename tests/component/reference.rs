@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use crate::common::repo;
+use s3logsbeat::config::{tree::Value, yaml};
 
 /// Keys accepted from beats configs and ignored or refused: documented in docs/configuration.md's
 /// "Migration from the original" rather than offered in the reference.
@@ -59,19 +60,17 @@ fn struct_fields(src: &str) -> Vec<(String, String)> {
 }
 
 /// Every key of the YAML tree, at any depth, dotted keys split into their parts.
-fn keys(v: &serde_yaml::Value, out: &mut BTreeSet<String>) {
+fn keys(v: &Value, out: &mut BTreeSet<String>) {
     match v {
-        serde_yaml::Value::Mapping(m) => {
+        Value::Mapping(m) => {
             for (k, v) in m {
-                if let Some(k) = k.as_str() {
-                    for part in k.split('.') {
-                        out.insert(part.to_string());
-                    }
+                for part in k.split('.') {
+                    out.insert(part.to_string());
                 }
                 keys(v, out);
             }
         }
-        serde_yaml::Value::Sequence(items) => {
+        Value::Sequence(items) => {
             for v in items {
                 keys(v, out);
             }
@@ -103,7 +102,7 @@ fn every_config_field_is_in_the_reference() {
         fields.len()
     );
     let text = std::fs::read_to_string(repo().join("s3logsbeat.reference.yml")).unwrap();
-    let tree: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let tree: Value = yaml::from_str(&text).unwrap();
     let mut present = BTreeSet::new();
     keys(&tree, &mut present);
     let missing: Vec<String> = fields

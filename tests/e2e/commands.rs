@@ -183,16 +183,41 @@ fn export_config_redacts_every_secret() {
     ] {
         assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
     }
-    let v: serde_yaml::Value = serde_yaml::from_str(&stdout).unwrap();
+    let v: s3logsbeat::config::tree::Value = s3logsbeat::config::yaml::from_str(&stdout).unwrap();
     let es = &v["output"]["elasticsearch"];
-    assert_eq!(es["username"], serde_yaml::Value::from("elastic"));
-    assert_eq!(es["password"], serde_yaml::Value::from("<redacted>"));
-    assert_eq!(es["api_key"], serde_yaml::Value::from("<redacted>"));
-    assert_eq!(
-        es["hosts"][0],
-        serde_yaml::Value::from("https://<redacted>@es:9200")
-    );
-    assert_eq!(v["name"], serde_yaml::Value::from("<redacted>"));
+    assert_eq!(es["username"], "elastic");
+    assert_eq!(es["password"], "<redacted>");
+    assert_eq!(es["api_key"], "<redacted>");
+    assert_eq!(es["hosts"][0], "https://<redacted>@es:9200");
+    assert_eq!(v["name"], "<redacted>");
+}
+
+/// `export config` prints YAML that reads back as the same config: exported again, it prints the same.
+#[test]
+fn an_exported_config_exports_the_same_again() {
+    let dir = TempDir::new("export-again");
+    for shipped in ["s3logsbeat.reference.yml", "config/mixed.yml"] {
+        let export = |file: &std::path::Path| {
+            let out = bin()
+                .args(["export", "config", "-c"])
+                .arg(file)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "{}: {stderr}", file.display());
+            stdout
+        };
+        let first = export(&repo().join(shipped));
+        let file = dir.0.join("exported.yml");
+        std::fs::write(&file, &first).unwrap();
+        assert_eq!(export(&file), first, "{shipped}");
+        let out = bin()
+            .args(["test", "config", "-c"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shipped}: {}", text(&out).1);
+    }
 }
 
 #[test]

@@ -379,9 +379,9 @@ fn systemd_analyze_verifies_the_unit_and_rates_its_exposure_ok() {
 fn the_kubernetes_example_config_is_valid() {
     let text =
         std::fs::read_to_string(repo().join("packaging/kubernetes/s3logsbeat.yaml")).unwrap();
-    let docs: Vec<serde_yaml::Value> = text
+    let docs: Vec<s3logsbeat::config::tree::Value> = text
         .split("\n---\n")
-        .map(|d| serde_yaml::from_str(d).unwrap())
+        .map(|d| s3logsbeat::config::yaml::from_str(d).unwrap())
         .collect();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["ServiceAccount", "ConfigMap", "Deployment"]);
