@@ -21,15 +21,15 @@ use tokio::task::JoinSet;
 
 use crate::ack::{AckGroup, Outcome};
 use crate::config::{InputSource, Settings};
-use crate::inputs::notification::ObjectRef;
 use crate::inputs::s3_list::{self, Listed};
 use crate::inputs::sqs::batch;
 use crate::object::reader::{Job, Readers};
+use crate::object::ObjectRef;
 use crate::ops::metrics::Metrics;
+use crate::ops::supervise;
 use crate::percent;
 use crate::pipeline::{self, StartError};
 use crate::shutdown::Shutdown;
-use crate::supervise;
 
 /// What to do with the listed objects.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,7 +125,7 @@ pub async fn run(
             _ => None,
         };
         let clients = Arc::new(
-            crate::inputs::aws::clients(&input.aws, hint)
+            crate::aws::clients(&input.aws, hint)
                 .await
                 .map_err(|error| StartError::Aws {
                     input: input.index,

@@ -178,7 +178,7 @@ fn test_input(a: &OutputTestArgs) -> ExitCode {
                 s3logsbeat::config::InputSource::S3(_) => ("s3", None),
             };
             out!("s3logsbeat.inputs.{} (type: {kind}):", input.index);
-            let clients = match s3logsbeat::inputs::aws::clients(&input.aws, first_queue).await {
+            let clients = match s3logsbeat::aws::clients(&input.aws, first_queue).await {
                 Ok(c) => c,
                 Err(e) => {
                     ok = false;

@@ -352,7 +352,7 @@ pub fn open_s3(uri: &str, aws: &AwsSettings) -> Result<Box<dyn Read + Send>, Str
         .build()
         .map_err(|e| format!("starting the runtime: {e}"))?;
     let clients = rt
-        .block_on(crate::inputs::aws::clients(aws, None))
+        .block_on(crate::aws::clients(aws, None))
         .map_err(|e| format!("{uri}: {e}"))?;
     let mut body = rt
         .block_on(clients.s3.get_object().bucket(&bucket).key(&key).send())

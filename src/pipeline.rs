@@ -29,10 +29,10 @@ use crate::inputs::sqs::{deleter, heartbeat};
 use crate::object::reader::Readers;
 use crate::ops::metrics::{HealthLimits, Metrics};
 use crate::ops::monitor;
+use crate::ops::supervise;
 use crate::outputs::{self, Output, SetupError};
 use crate::queue::{self, BatchSettings, QueueSender};
 use crate::shutdown::Shutdown;
-use crate::supervise;
 
 /// The run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum StartError {
         /// The input's position.
         input: usize,
         /// What is missing.
-        error: crate::inputs::aws::StartupError,
+        error: crate::aws::StartupError,
     },
 }
 
@@ -151,7 +151,7 @@ pub async fn run(
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
-        let clients = crate::inputs::aws::clients(&input.aws, s.queues.first().map(String::as_str))
+        let clients = crate::aws::clients(&input.aws, s.queues.first().map(String::as_str))
             .await
             .map_err(|error| StartError::Aws {
                 input: input.index,

@@ -9,6 +9,7 @@ use regex::Regex;
 
 use super::raw::Unmatched;
 use super::raw::{self, InputType, RawConfig, RawInput};
+pub use super::raw::{FieldNames, ParseErrorPolicy};
 use super::values::{parse_time_bound, S3Uri};
 use super::Problems;
 use crate::formats::{FormatOptions, FormatSpec, LogFormat};
@@ -17,30 +18,7 @@ use crate::formats::{FormatOptions, FormatSpec, LogFormat};
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Names a key regex group may not take, because s3logsbeat writes these fields itself.
-pub use crate::event::RESERVED_NAMES;
-
-/// What to do with a line that does not parse (`parse_errors` of an input).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParseErrorPolicy {
-    /// Ship it as an event with the raw line in `message` and the reason in `error.message`.
-    #[default]
-    Ship,
-    /// Count it and drop it.
-    Drop,
-}
-
-/// The names events' fields get (`field_names`, global or per input).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldNames {
-    /// The original s3logsbeat's names (`client_ip`, `elb_status_code`, ...).
-    #[default]
-    Original,
-    /// Elastic Common Schema names, as Filebeat's aws module writes them (`source.ip`,
-    /// `http.response.status_code`, `aws.elb.*`, ...).
-    Ecs,
-}
+pub use crate::fields::RESERVED_NAMES;
 
 /// The enrichment settings of one input.
 #[derive(Clone, Debug)]

@@ -21,12 +21,7 @@ use super::tree::{Mapping, Value};
 use super::yaml::{self, Refusal};
 use super::ConfigError;
 
-/// Most levels a value may sit below the top of the config, counting each part of a dotted key and each
-/// list entry (`s3logsbeat.inputs.0.log_format` is 4 levels). The deepest settings are about ten levels
-/// down (a condition inside a processor of a file selector); beats configs never come near this. The
-/// YAML reader stops at 128 nested collections, but a dotted key adds levels without nesting, so the
-/// loader checks the depth itself before anything walks the tree recursively.
-pub const MAX_DEPTH: usize = 64;
+pub use super::yaml::MAX_DEPTH;
 
 /// Longest `-E key=value`, in bytes. A setting written on a command line is a word or a short list;
 /// the file is where long values belong. The value is also held to the file's alias budget and depth.

@@ -2,7 +2,7 @@
 //! conditions checked), with errors that name `processors.N.…`. The processors beats configs use most:
 //! `add_fields`, `drop_fields`, `rename`, `add_tags`, `drop_event` and `decode_json_fields`, each with an
 //! optional `when` (`equals`, `contains`, `regexp`, `range`, `has_fields`, `and`, `or`, `not`). Any other
-//! processor is an error: ignoring it would change what is delivered. `crate::event::processors` applies them.
+//! processor is an error: ignoring it would change what is delivered. `event/processors.rs` applies them.
 
 use super::tree::{Mapping, Value};
 use regex::Regex;

@@ -7,6 +7,11 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+/// `true`: the serde default of a switch that is on unless the file turns it off.
+pub(super) fn yes() -> bool {
+    true
+}
+
 /// A duration: a Go-style string (`300ms`, `5s`, `1m30s`, `2h`) or a bare number of seconds (`5`, `0.5`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);

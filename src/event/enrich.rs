@@ -31,9 +31,9 @@ use std::borrow::Cow;
 
 pub use crate::config::{EnrichSettings, ParseErrorPolicy};
 use crate::event::doc::DocBuf;
-pub use crate::event::fields::JsonFields;
-use crate::event::fields::{write_key, write_time};
 use crate::event::{push_bytes, write_json_str, Event, EventId, Timestamp, RESERVED_NAMES};
+use crate::fields::sink::{write_key, write_time};
+pub use crate::fields::JsonFields;
 use crate::formats::{LineOut, LogFormat, ParseError, Record};
 
 /// The tag on events of lines that did not parse; filter on it in dashboards.

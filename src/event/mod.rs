@@ -10,31 +10,14 @@
 pub mod doc;
 pub mod ecs;
 pub mod enrich;
-pub mod fields;
 pub mod ids;
-pub mod json;
 pub mod processors;
-pub mod time;
 
 use std::fmt;
 
 use crate::event::doc::Doc;
 
-pub use json::*;
-pub use time::*;
-
-/// Names of fields s3logsbeat writes into every document itself: a key capture, a header column or a
-/// top-level global field may not take them (each says how it steps aside).
-pub const RESERVED_NAMES: [&str; 8] = [
-    "@timestamp",
-    "@metadata",
-    "log",
-    "beat",
-    "tags",
-    "fields",
-    "message",
-    "error",
-];
+pub use crate::fields::{json::*, time::*, RESERVED_NAMES};
 
 /// A 128-bit event id, printed as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

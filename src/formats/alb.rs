@@ -14,8 +14,8 @@ use super::tokens::{
     parse_rfc3339_text, push_int, push_lb_columns, push_str_unless_dash, SpaceFields,
 };
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::fields::{FieldSink, JsonFields};
-use crate::event::{Split, Timestamp, Value};
+use crate::fields::{FieldSink, JsonFields};
+use crate::fields::{Split, Timestamp, Value};
 
 use FieldType::{Date, Double, Ip, Keyword, Long};
 

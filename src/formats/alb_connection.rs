@@ -19,7 +19,7 @@ use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{number_as_text, Conversion, Ecs, Rest};
 use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::Timestamp;
+use crate::fields::Timestamp;
 
 use FieldType::{Date, Double, Ip, Keyword, Long};
 

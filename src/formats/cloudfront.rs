@@ -19,7 +19,7 @@ use super::ecs::{get, http_outcome_and_duration, Ecs, Rest};
 use super::mapping::FieldType;
 use super::tokens::{parse_date_and_time, push_int, push_num};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
-use crate::event::{Name, Timestamp, Value};
+use crate::fields::{Name, Timestamp, Value};
 
 use FieldType::{Double, Ip, Keyword, Long};
 

@@ -1,6 +1,6 @@
 //! `cloudtrail`: CloudTrail records, one event each.
 //!
-//! The object is one JSON document `{"Records":[...]}`, compact or pretty-printed; [`crate::object::framing`]
+//! The object is one JSON document `{"Records":[...]}`, compact or pretty-printed; the object stage (`object/framing.rs`)
 //! hands this format one element of `Records` at a time, so a large object is never held whole. Each
 //! record keeps CloudTrail's own keys as they are (`eventName`, `eventSource`, `eventID`,
 //! `userIdentity`, ...; nulls removed, as for `json`), `eventTime` included, and `@timestamp` is
@@ -17,7 +17,7 @@ use super::descriptor::{ArrayShape, AtEnd, Descriptor, Framing, ObjectLines, Sin
 use super::ecs::{get, put, str_at, Ecs, Rest};
 use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::Timestamp;
+use crate::fields::Timestamp;
 
 use FieldType::{Date, Flattened, Ip, Keyword, Text};
 

@@ -12,7 +12,7 @@
 //! Each entry of a payload is its own record whose span is the entry's bytes, so its `_id` hashes the
 //! entry (two entries never share an id) and a failure ships that entry alone. With `decode_json`, a
 //! `message` that is a JSON object is also decoded into `json` (nulls removed, its deepest levels kept as
-//! text past [`crate::event::MAX_VALUE_DEPTH`]); one that is not is left as it is, without a failure.
+//! text past [`crate::fields::MAX_VALUE_DEPTH`]); one that is not is left as it is, without a failure.
 
 use std::borrow::Cow;
 
@@ -25,7 +25,7 @@ use super::ecs::{Ecs, Rest};
 use super::mapping::FieldType;
 use super::tokens::parse_rfc3339;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
-use crate::event::{Timestamp, Value};
+use crate::fields::{Timestamp, Value};
 
 use FieldType::{Flattened, Keyword, Text};
 

@@ -17,7 +17,7 @@ use super::tokens::{is_json_number, parse_i64};
 use super::{
     required, ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError,
 };
-use crate::event::{Name, Timestamp, Value};
+use crate::fields::{Name, Timestamp, Value};
 
 /// `custom`.
 pub const FORMAT: Descriptor = Descriptor {

@@ -3,7 +3,7 @@
 //! it from there instead of naming the format: option checks (`config/`), routing (`auto`'s key
 //! layouts, [`super::route`]), the object stage (objects to skip, framing, a second gzip layer, the check
 //! at an object's end), the index template (fields and their mapping types) and ECS names
-//! ([`super::ecs::Ecs`], applied by `crate::event::ecs`). [`LineParser`] is the per-object face the object
+//! ([`super::ecs::Ecs`], applied by `event/ecs.rs`). [`LineParser`] is the per-object face the object
 //! stage calls for every unit, made from the descriptor.
 //!
 //! What must stay true: a descriptor is data and plain functions, with no state; its functions never
@@ -15,8 +15,8 @@ use super::ecs::Ecs;
 use super::line::{LineKind, LineOut, ParseError};
 use super::mapping::FieldType;
 use super::{FormatOptions, FormatSpec, LogFormat};
-use crate::event::fields::JsonFields;
-use crate::event::Timestamp;
+use crate::fields::JsonFields;
+use crate::fields::Timestamp;
 
 /// One log format, as the shared machinery reads it.
 pub struct Descriptor {
@@ -42,7 +42,7 @@ pub struct Descriptor {
     pub compressed_twice: bool,
     /// A parser of one object's units ([`ObjectLines`]), made per object.
     pub parser: ParserFn,
-    /// For a format of one record per line that writes through a [`crate::event::fields::FieldSink`]:
+    /// For a format of one record per line that writes through a [`crate::fields::FieldSink`]:
     /// its parser compiled for the document writer, used when the settings keep every field as it is
     /// named (no key capture or global field replaces one).
     pub direct: Option<DirectFn>,
@@ -80,7 +80,7 @@ pub type DirectFn =
 /// A parser of one line of one record, with no state between lines ([`Single`]).
 pub type LineFn = for<'a> fn(&'a str, &mut LineOut<'a>) -> Result<Timestamp, ParseError>;
 
-/// How an object's decompressed text is cut into units (see `crate::object::framing`).
+/// How an object's decompressed text is cut into units (see `object/framing.rs`).
 #[derive(Clone, Copy, Debug)]
 pub enum Framing {
     /// A unit per line.

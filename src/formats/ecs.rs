@@ -1,6 +1,6 @@
 //! How a format names its fields in the Elastic Common Schema (`field_names: ecs`): the [`Ecs`] mapping a
 //! format's descriptor carries, and the small helpers its conversions and derivations are written with.
-//! `crate::event::ecs` applies a mapping to an event; the index template reads the same mapping
+//! `event/ecs.rs` applies a mapping to an event; the index template reads the same mapping
 //! ([`Ecs::table`], [`Conversion::into`], [`Ecs::derived`]), so the template and the events cannot
 //! disagree.
 //!
@@ -114,7 +114,7 @@ pub fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
 pub fn epoch_seconds(secs: i64) -> Option<String> {
     let ms = secs.checked_mul(1000)?;
     Some(
-        crate::event::Timestamp::from_millis(ms)
+        crate::fields::Timestamp::from_millis(ms)
             .checked()?
             .to_rfc3339(),
     )

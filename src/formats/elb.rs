@@ -9,8 +9,8 @@ use super::ecs::{http_outcome_and_duration, sum_of_seconds, Ecs, Rest};
 use super::mapping::FieldType;
 use super::tokens::{parse_rfc3339_text, push_lb_columns, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::fields::{FieldSink, JsonFields};
-use crate::event::{Timestamp, Value};
+use crate::fields::{FieldSink, JsonFields};
+use crate::fields::{Timestamp, Value};
 
 use FieldType::{Double, Ip, Keyword, Long};
 

@@ -1,6 +1,6 @@
 //! `json`: one JSON object per line (several back to back are several records), with a timestamp field
-//! and format from the config; the JSON reader the other JSON formats (`waf`, `network_firewall`,
-//! `route53_resolver`, `cloudtrail`) are built on.
+//! and format from the config; the JSON reader the other JSON formats (WAF, Network Firewall,
+//! Route 53 Resolver, CloudTrail) are built on.
 //!
 //! The timestamp field becomes `@timestamp` and is removed; every other top-level key becomes a field,
 //! with nulls removed at every depth (as libbeat did, so WAF's `requestId: null` disappears). A value
@@ -21,7 +21,7 @@ use super::time::{TimeError, TimeFormat};
 use super::{
     required, ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError,
 };
-use crate::event::{Name, Timestamp};
+use crate::fields::{Name, Timestamp};
 
 /// `json`.
 pub const FORMAT: Descriptor = Descriptor {

@@ -2,7 +2,7 @@
 //! the sink fixed-column formats write through ([`FieldSink`] for a [`LineOut`]).
 //!
 //! A parser appends each record's fields to a reusable [`LineOut`], borrowing from the line;
-//! `crate::event::enrich` turns each record into an event. ALB and classic ELB put their fields through a
+//! `event/enrich.rs` turns each record into an event. ALB and classic ELB put their fields through a
 //! [`FieldSink`] instead, which is a [`LineOut`] or the document writer itself
 //! (`LineParser::parse_direct`); the formats still know nothing of how a document is laid out.
 //!
@@ -16,8 +16,8 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::event::fields::FieldSink;
-use crate::event::{Name, Timestamp, Value, MAX_VALUE_DEPTH};
+use crate::fields::FieldSink;
+use crate::fields::{Name, Timestamp, Value, MAX_VALUE_DEPTH};
 
 /// Why a line did not parse. Built only on the failure path; the message names the field and value.
 /// Boxed, so that the `Result`s of the hot path stay two words wide.
@@ -227,10 +227,10 @@ impl<'a> LineOut<'a> {
     }
 
     /// Adds a field holding a JSON value decoded from the log, held to [`MAX_VALUE_DEPTH`] levels: deeper
-    /// objects and arrays are kept as their JSON text ([`crate::event::cap_json_depth`]), so that the
+    /// objects and arrays are kept as their JSON text ([`crate::fields::cap_json_depth`]), so that the
     /// document stays one Elasticsearch maps and every later step can read back.
     pub fn push_json(&mut self, name: impl Into<Name<'a>>, mut v: serde_json::Value) {
-        crate::event::cap_json_depth(&mut v, MAX_VALUE_DEPTH, &mut self.json_capped);
+        crate::fields::cap_json_depth(&mut v, MAX_VALUE_DEPTH, &mut self.json_capped);
         self.push_named(name.into(), Value::Json(v));
     }
 
@@ -379,7 +379,7 @@ pub enum LineKind {
 /// the names given; decided once per header, so lines pay nothing for it.
 pub(super) fn header_name(name: &mut Name<'static>, seen: &mut Vec<String>) {
     let mut unique = name.to_string();
-    if crate::event::RESERVED_NAMES.contains(&unique.as_str()) {
+    if crate::fields::RESERVED_NAMES.contains(&unique.as_str()) {
         unique.insert(0, '_');
     }
     let base = unique.clone();

@@ -10,7 +10,7 @@
 //!
 //! `formats` is a library the rest of the program stands on: it imports nothing of `config` (which
 //! imports it to check `log_format` and its options) and of the event only the value types a record is
-//! made of and the [`crate::event::fields::FieldSink`] fixed-column formats write through.
+//! made of and the [`crate::fields::FieldSink`] fixed-column formats write through.
 //!
 //! To add a format: a file here with its parser and `pub const FORMAT: Descriptor`, its variant in
 //! [`LogFormat`] and [`FormatSpec`] and its descriptor in [`ALL`]; a sample in `tests/data/samples`, a
@@ -38,6 +38,7 @@ pub mod route;
 pub mod route53_resolver;
 pub mod s3access;
 pub mod time;
+pub mod timestamps;
 pub mod tokens;
 pub mod vpcflow;
 pub mod waf;
@@ -377,7 +378,7 @@ mod tests {
 pub(crate) mod test_util {
     //! Helpers for the per-format unit tests.
     use super::*;
-    use crate::event::Timestamp;
+    use crate::fields::Timestamp;
 
     /// Parses one line and returns its single record as JSON (`@timestamp` included), or the error.
     pub fn parse_one(spec: &FormatSpec, line: &str) -> Result<serde_json::Value, ParseError> {

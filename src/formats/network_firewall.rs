@@ -24,7 +24,7 @@ use super::json::{parse_values, push_object};
 use super::mapping::FieldType;
 use super::tokens::{parse_i64, parse_rfc3339};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
-use crate::event::Timestamp;
+use crate::fields::Timestamp;
 
 use FieldType::{Boolean, Date, Ip, Keyword, Long};
 

@@ -21,7 +21,7 @@ use super::ecs::{Ecs, Rest};
 use super::mapping::FieldType;
 use super::tokens::{parse_iso_utc, push_addr_port, push_int, push_str_unless_dash, SpaceFields};
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::{Split, Timestamp, Value};
+use crate::fields::{Split, Timestamp, Value};
 
 use FieldType::{Date, Ip, Keyword, Long};
 

@@ -14,7 +14,7 @@ use super::LogFormat;
 /// The time AWS wrote into an object's file name: `YYYYMMDDTHHMMZ` between `_`s, as VPC flow logs, load
 /// balancers and CloudTrail name their files (`..._vpcflowlogs_us-east-1_fl-1234_20180620T1620Z_fe123456.log.gz`:
 /// the end of the aggregation interval). `None` when the file name has none, or it is not a time.
-pub fn time_in_key(key: &str) -> Option<crate::event::Timestamp> {
+pub fn time_in_key(key: &str) -> Option<crate::fields::Timestamp> {
     let name = key.rsplit('/').next().unwrap_or(key);
     name.split(['_', '.']).find_map(|part| {
         let b = part.as_bytes();
@@ -27,7 +27,7 @@ pub fn time_in_key(key: &str) -> Option<crate::event::Timestamp> {
                 .all(|c| c.is_ascii_digit())
                 .then(|| t.parse().ok())?
         };
-        crate::event::timestamp_from_parts(
+        crate::fields::timestamp_from_parts(
             digits(0..4)? as i32,
             digits(4..6)?,
             digits(6..8)?,

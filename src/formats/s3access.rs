@@ -26,7 +26,7 @@ use super::descriptor::{Descriptor, Framing, ObjectLines, Single};
 use super::ecs::{get, put, str_at, Ecs, Rest};
 use super::mapping::FieldType;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
-use crate::event::Timestamp;
+use crate::fields::Timestamp;
 
 use FieldType::{Ip, Keyword, Long};
 

@@ -12,7 +12,7 @@ use chrono::format::{Fixed, Item, Numeric, Pad, Parsed, StrftimeItems};
 use chrono::Utc;
 
 use super::tokens::{parse_i64, parse_rfc3339};
-use crate::event::Timestamp;
+use crate::fields::Timestamp;
 
 /// How the timestamp field is written.
 #[derive(Clone, Debug)]

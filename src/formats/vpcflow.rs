@@ -33,7 +33,7 @@ use super::ecs::{
 use super::mapping::FieldType;
 use super::tokens::parse_i64;
 use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
-use crate::event::{Name, Timestamp, Value};
+use crate::fields::{Name, Timestamp, Value};
 
 use FieldType::{Date, Ip, Keyword, Long};
 

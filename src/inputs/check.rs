@@ -18,8 +18,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata as _;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 
+use crate::aws::{classify_code, Clients, Failure};
 use crate::config::{InputSettings, InputSource};
-use crate::inputs::aws::{classify_code, Clients, Failure};
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,6 @@
 //! - [`s3_list`]: `s3import`'s ListObjectsV2 listings.
 //! - [`check`]: `test input`, each input's queues and buckets checked from the account.
 
-pub mod aws;
 pub mod check;
 pub mod notification;
 pub mod s3_list;

@@ -9,23 +9,7 @@
 
 use serde_json::Value;
 
-/// One object to read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectRef {
-    /// Bucket name.
-    pub bucket: String,
-    /// Decoded key.
-    pub key: String,
-    /// The bucket's region, when the notification says (`awsRegion`; EventBridge's `region`).
-    pub region: Option<String>,
-}
-
-impl ObjectRef {
-    /// `s3://bucket/key`.
-    pub fn path(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-}
+pub use crate::object::ObjectRef;
 
 /// What a message body holds.
 #[derive(Clone, Debug, PartialEq, Eq)]

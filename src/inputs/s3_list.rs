@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use crate::config::values::S3Uri;
 use crate::error::chain;
-use crate::inputs::notification::ObjectRef;
+use crate::object::ObjectRef;
 use crate::ops::metrics::Metrics;
 use crate::shutdown::Shutdown;
 

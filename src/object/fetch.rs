@@ -11,8 +11,8 @@ use crate::ack::AckGroup;
 use crate::config::InputSettings;
 use crate::error::chain;
 use crate::event::Timestamp;
-use crate::inputs::notification::ObjectRef;
 use crate::object::inflate::{self, Piece};
+use crate::object::ObjectRef;
 use crate::object::{Compression, ObjectId, ObjectParser, ObjectStats, ReadError};
 use crate::ops::metrics::Metrics;
 use crate::queue::{QueueSender, Reservation};
@@ -84,7 +84,7 @@ pub async fn read_object(
                 }
             }
             // Credentials or access refused: `/health` says so until a read of this bucket succeeds.
-            if let crate::inputs::aws::Failure::Permanent(why) = crate::inputs::aws::classify_code(
+            if let crate::aws::Failure::Permanent(why) = crate::aws::classify_code(
                 aws_sdk_s3::error::ProvideErrorMetadata::code(&e),
                 String::new,
             ) {

@@ -194,7 +194,7 @@ impl Inflating {
     pub async fn join(self) -> Result<(), String> {
         let Inflating { pieces, thread, .. } = self;
         drop(pieces);
-        match crate::supervise::join_error(thread.await) {
+        match crate::ops::supervise::join_error(thread.await) {
             None => Ok(()),
             Some(why) => Err(why),
         }

@@ -43,6 +43,25 @@ pub use report::{Compression, ObjectStats, ReadError, ReadErrorKind};
 
 pub use crate::config::DEFAULT_MAX_LINE_BYTES;
 
+/// One object to read, as a source names it (an S3 notification, a listing); the object stage reads
+/// it and says which object every error and event came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Decoded key.
+    pub key: String,
+    /// The bucket's region, when the notification says (`awsRegion`; EventBridge's `region`).
+    pub region: Option<String>,
+}
+
+impl ObjectRef {
+    /// `s3://bucket/key`.
+    pub fn path(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
 /// Reads one object: decompression, lines, parsing, enrichment.
 #[derive(Debug)]
 pub struct ObjectParser<'s> {

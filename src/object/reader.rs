@@ -26,12 +26,12 @@ use tokio::task::JoinSet;
 
 use crate::ack::AckGroup;
 use crate::config::{InputSettings, InputSource, Unmatched};
-use crate::inputs::notification::ObjectRef;
 use crate::object::fetch::{read_object, FetchError};
+use crate::object::ObjectRef;
 use crate::ops::metrics::Metrics;
+use crate::ops::supervise;
 use crate::queue::QueueSender;
 use crate::shutdown::Shutdown;
-use crate::supervise;
 
 /// Objects to read, in order, for one ack group.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub struct ReadContext {
     /// The input (format, enrichment, limits).
     pub input: Arc<InputSettings>,
     /// The input's AWS clients (S3 per bucket region).
-    pub clients: Arc<crate::inputs::aws::Clients>,
+    pub clients: Arc<crate::aws::Clients>,
     /// The publish queue.
     pub queue: QueueSender,
     /// Counters.
@@ -89,7 +89,7 @@ impl Readers {
     /// Starts the readers of `input` (`workers` of them).
     pub fn for_input(
         input: &InputSettings,
-        clients: Arc<crate::inputs::aws::Clients>,
+        clients: Arc<crate::aws::Clients>,
         queue: QueueSender,
         metrics: Arc<Metrics>,
         shutdown: Shutdown,

@@ -31,13 +31,14 @@ const AWS_SDK: [&str; 8] = [
 ];
 
 /// Where a debug selector's module may sit: at the root, or in one of the folders of the flow.
-const SELECTOR_FOLDERS: [&str; 8] = [
+const SELECTOR_FOLDERS: [&str; 9] = [
     "",
     "inputs::",
     "inputs::sqs::",
     "object::",
     "formats::",
     "event::",
+    "fields::",
     "outputs::",
     "ops::",
 ];

@@ -6,3 +6,4 @@ pub mod logging;
 pub mod metrics;
 pub mod monitor;
 pub mod process;
+pub mod supervise;

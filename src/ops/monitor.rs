@@ -164,7 +164,7 @@ fn ended(r: Result<(tokio::task::Id, ()), JoinError>, open: &mut VecDeque<Open>)
     }
     if let Err(e) = r {
         if !e.is_cancelled() {
-            if let Some(why) = crate::supervise::join_error(Err(e)) {
+            if let Some(why) = crate::ops::supervise::join_error(Err(e)) {
                 tracing::error!("monitoring request {why}");
             }
         }

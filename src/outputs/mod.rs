@@ -24,9 +24,9 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::config::OutputSettings;
 use crate::ops::metrics::Metrics;
+use crate::ops::supervise;
 use crate::queue::Batch;
 use crate::shutdown::Shutdown;
-use crate::supervise;
 
 /// Consecutive batches an output may panic on before the pipeline stops.
 pub const PANICS_IN_A_ROW: usize = 3;

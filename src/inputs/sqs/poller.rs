@@ -17,9 +17,9 @@ use std::time::{Duration, SystemTime};
 
 use super::registry::{MessageRef, Registry};
 use crate::ack::AckGroup;
+use crate::aws::Failure;
 use crate::backoff::Backoff;
 use crate::config::SqsSettings;
-use crate::inputs::aws::Failure;
 use crate::inputs::notification::{self, Notification};
 use crate::object::reader::{Job, Readers};
 use crate::ops::metrics::Metrics;
@@ -104,7 +104,7 @@ impl Poller {
                     Metrics::add(&self.metrics.sqs_receive_errors, 1);
                     drop(slots);
                     failures += 1;
-                    let (permanent, why) = match crate::inputs::aws::classify(&e) {
+                    let (permanent, why) = match crate::aws::classify(&e) {
                         Failure::Permanent(why) => (true, why),
                         Failure::Transient(why) => (false, why),
                     };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::sync::watch;
 
-use crate::inputs::aws::Failure;
+use crate::aws::Failure;
 use crate::ops::metrics::{Metrics, QueueDepth};
 
 /// While failures go on for the same reason, how often they are logged again.
@@ -99,7 +99,7 @@ impl Sampler {
             )
             .send()
             .await
-            .map_err(|e| match crate::inputs::aws::classify(&e) {
+            .map_err(|e| match crate::aws::classify(&e) {
                 Failure::Permanent(why) | Failure::Transient(why) => why,
             })?;
         let attributes = out.attributes.unwrap_or_default();

@@ -1,18 +1,18 @@
 //! A record's fields into its document: the [`FieldSink`] interface through which the fixed-column
 //! formats (ALB, classic ELB) hand over each field as they read it, and [`JsonFields`], the sink that
 //! writes each one into the document's JSON at once, with the key and time writers the general path
-//! (`crate::event::enrich`) shares.
+//! (`event/enrich.rs`) shares.
 //!
 //! It sits below `crate::formats` so that a format's descriptor can name the one sink its direct parser
 //! is compiled for (`formats::Descriptor::direct`): the hot path stays one monomorphized function per
 //! format, with no call through a vtable per field. What must stay true: what a [`JsonFields`] writes for
 //! a line is byte for byte what the general writer writes for the same fields (a test in
-//! `crate::object` compares them on thousands of mutated lines), and it writes nothing but UTF-8.
+//! `object/` compares them on thousands of mutated lines), and it writes nothing but UTF-8.
 
 use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 
-use crate::event::{copy_quoted, copy_short, push_bytes, write_json_str, Name, Timestamp, Value};
+use crate::fields::{copy_quoted, copy_short, push_bytes, write_json_str, Name, Timestamp, Value};
 
 /// Where a fixed-column format (ALB, classic ELB) puts a line's fields, in order: a `LineOut` (`crate::formats`), which
 /// keeps them as values for the general document writer, or a writer of the document's JSON itself
@@ -44,7 +44,7 @@ pub(crate) fn write_time(doc: &mut Vec<u8>, ts: Timestamp, as_written: Option<&s
 }
 
 /// A [`FieldSink`] that writes each field into the document as the format reads it
-/// (`ObjectContext::write_direct` in [`crate::event::enrich`]).
+/// (`ObjectContext::write_direct` in [`event/enrich.rs`]).
 pub struct JsonFields<'d> {
     doc: &'d mut Vec<u8>,
     /// Strings are copied without an escape scan: the line is plain (see `write_direct`).

@@ -194,7 +194,7 @@ pub fn write_clean_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// [`write_clean_str`] without the debug check, for a writer that bets `s` needs no escaping and checks
-/// the bet itself, after the fact (`crate::event::enrich::JsonFields`: a lost bet's document is written again).
+/// the bet itself, after the fact (`JsonFields`: a lost bet's document is written again).
 #[inline]
 pub fn copy_quoted(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();

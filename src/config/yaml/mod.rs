@@ -23,8 +23,14 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde::de::DeserializeOwned;
 
+mod scalar;
+mod write;
+
+pub use write::to_string;
+
 use super::positions::Positions;
-use super::tree::{Mapping, Number, Value};
+use super::tree::{Mapping, Value};
+use scalar::{resolve, unsupported};
 
 /// Most values the aliases (`*name`) of one YAML text may stand for, all together: what expanding them
 /// adds to the values written out. A real config has none or a few small ones; a few KB of nested
@@ -37,8 +43,15 @@ pub const MAX_EXPANDED_NODES: u64 = 100_000;
 /// thousandfold.
 pub const MAX_EXPANDED_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Most levels a value may sit below the top of the config, counting each part of a dotted key and each
+/// list entry (`s3logsbeat.inputs.0.log_format` is 4 levels). The deepest settings are about ten levels
+/// down (a condition inside a processor of a file selector); beats configs never come near this. The
+/// YAML reader stops at 128 nested collections, but a dotted key adds levels without nesting, so the
+/// loader checks the depth itself before anything walks the tree recursively.
+pub const MAX_DEPTH: usize = 64;
+
 /// Most collections nested in one another. A config needs about ten; the loader refuses a value more
-/// than [`super::load::MAX_DEPTH`] levels down, with its key. This bound only keeps the tree shallow
+/// than [`MAX_DEPTH`] levels down, with its key. This bound only keeps the tree shallow
 /// enough for the recursive walks that come before that check (dropping, copying).
 pub const MAX_NESTING: usize = 128;
 
@@ -418,7 +431,7 @@ impl Reader {
                 format!(
                     "the YAML is nested too deeply to be read (more than {MAX_NESTING} \
                      collections); at most {} levels of nesting are allowed",
-                    super::load::MAX_DEPTH
+                    MAX_DEPTH
                 ),
             ));
         }
@@ -565,173 +578,6 @@ impl Reader {
     }
 }
 
-/// How a tag is written in the text.
-fn written(tag: &Tag) -> String {
-    if tag.is_yaml_core_schema() {
-        format!("!!{}", tag.suffix)
-    } else {
-        format!("{}{}", tag.handle, tag.suffix)
-    }
-}
-
-fn unsupported(tag: &Tag) -> String {
-    format!(
-        "the YAML tag {} is not supported: a config value is text, a number, true or false, a list or a mapping",
-        written(tag)
-    )
-}
-
-/// The value of a scalar, from its text, how it is written, and its tag.
-fn resolve(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
-    let Some(tag) = tag else {
-        return Ok(match style {
-            ScalarStyle::Plain => plain(text)?,
-            _ => Value::String(text.to_string()),
-        });
-    };
-    // `! x`: the non-specific tag, which makes a scalar text.
-    if tag.handle.is_empty() && tag.suffix == "!" {
-        return Ok(Value::String(text.to_string()));
-    }
-    if !tag.is_yaml_core_schema() {
-        return Err(unsupported(tag));
-    }
-    let not = |what: &str| format!("{text:?} is not {what} ({})", written(tag));
-    match tag.suffix.as_str() {
-        "str" => Ok(Value::String(text.to_string())),
-        "null" if text.is_empty() || is_null(text) => Ok(Value::Null),
-        "null" => Err(not("null")),
-        "bool" => bool_of(text)
-            .map(Value::Bool)
-            .ok_or_else(|| not("true or false")),
-        "int" => int(text)?
-            .map(Value::Number)
-            .ok_or_else(|| not("a whole number")),
-        "float" => match int(text)? {
-            Some(n) => Ok(Value::Number(Number::Float(n.as_f64()))),
-            None => float(text)
-                .map(|f| Value::Number(Number::Float(f)))
-                .ok_or_else(|| not("a number")),
-        },
-        _ => Err(unsupported(tag)),
-    }
-}
-
-fn is_null(text: &str) -> bool {
-    matches!(text, "~" | "null" | "Null" | "NULL")
-}
-
-fn bool_of(text: &str) -> Option<bool> {
-    match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-/// A plain scalar: null, a boolean, a number, else text.
-fn plain(text: &str) -> Result<Value, String> {
-    if text.is_empty() || is_null(text) {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = bool_of(text) {
-        return Ok(Value::Bool(b));
-    }
-    if let Some(n) = int(text)? {
-        return Ok(Value::Number(n));
-    }
-    if !leading_zero_digits(text) {
-        if let Some(f) = float(text) {
-            return Ok(Value::Number(Number::Float(f)));
-        }
-    }
-    Ok(Value::String(text.to_string()))
-}
-
-/// A whole number (`12`, `-3`, `+4`, `0x1f`, `-0o17`, `0b101`), `None` if the text is not one; an error
-/// if it is one that no config value can hold.
-fn int(text: &str) -> Result<Option<Number>, String> {
-    if let Some(n) = unsigned(text, u64::from_str_radix) {
-        return Ok(Some(Number::Unsigned(n)));
-    }
-    if let Some(n) = negative(text, i64::from_str_radix) {
-        return Ok(Some(Number::from_i64(n)));
-    }
-    if unsigned(text, u128::from_str_radix).is_some()
-        || negative(text, i128::from_str_radix).is_some()
-    {
-        return Err(format!(
-            "{text} is out of range: integers go from {} to {}; quote it if it is meant as text",
-            i64::MIN,
-            u64::MAX
-        ));
-    }
-    Ok(None)
-}
-
-type Radix<T> = fn(&str, u32) -> Result<T, std::num::ParseIntError>;
-
-/// `12`, `+12`, `0x1f`, `0o17`, `0b101`.
-fn unsigned<T>(text: &str, parse: Radix<T>) -> Option<T> {
-    let digits = text.strip_prefix('+').unwrap_or(text);
-    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(rest) = digits.strip_prefix(prefix) {
-            // `from_str_radix` takes a sign of its own, which YAML does not put after the prefix.
-            if rest.starts_with(['+', '-']) {
-                return None;
-            }
-            if let Ok(n) = parse(rest, radix) {
-                return Some(n);
-            }
-        }
-    }
-    if digits.starts_with(['+', '-']) || leading_zero_digits(text) {
-        return None;
-    }
-    parse(digits, 10).ok()
-}
-
-/// `-12`, `-0x1f`, `-0o17`, `-0b101`.
-fn negative<T>(text: &str, parse: Radix<T>) -> Option<T> {
-    for (prefix, radix) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            if let Ok(n) = parse(&format!("-{rest}"), radix) {
-                return Some(n);
-            }
-        }
-    }
-    if leading_zero_digits(text) {
-        return None;
-    }
-    parse(text, 10).ok()
-}
-
-/// `0640`, `-007`: digits after a leading zero, which YAML 1.2 reads as text, not as a number.
-fn leading_zero_digits(text: &str) -> bool {
-    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
-    t.len() > 1 && t.starts_with('0') && t[1..].bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A float: decimal (`0.5`, `1e3`, `+2.`), `.inf`, `-.inf`, `.nan` (in YAML's capitalisations).
-fn float(text: &str) -> Option<f64> {
-    let unsigned = match text.strip_prefix('+') {
-        Some(u) if u.starts_with(['+', '-']) => return None,
-        Some(u) => u,
-        None => text,
-    };
-    match unsigned {
-        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
-        _ => {}
-    }
-    match text {
-        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
-        _ => {}
-    }
-    // Rust also reads `inf`, `NaN`, `infinity`: not YAML numbers, so text.
-    unsigned.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
 /// `T` from YAML text: for fixtures, tests, and the manifests the packaging tests read. A refusal is given
 /// with its line.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
@@ -739,130 +585,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     super::tree::from_value(&doc.value).map_err(|e| e.to_string())
 }
 
-/// The tree as YAML text (block style, keys in their order), which [`read`] reads back as the same tree.
-pub fn to_string(v: &Value) -> String {
-    let mut out = String::new();
-    if is_block(v) {
-        block(&mut out, v, 0);
-    } else {
-        inline(&mut out, v);
-    }
-    out.push('\n');
-    out
-}
-
-/// A collection written over several lines (an empty one is written `{}` or `[]`).
-fn is_block(v: &Value) -> bool {
-    match v {
-        Value::Mapping(m) => !m.is_empty(),
-        Value::Sequence(s) => !s.is_empty(),
-        _ => false,
-    }
-}
-
-fn newline(out: &mut String, indent: usize) {
-    out.push('\n');
-    out.extend(std::iter::repeat_n(' ', indent));
-}
-
-/// A non-empty collection whose first line starts where `out` ends, the others at `indent`.
-fn block(out: &mut String, v: &Value, indent: usize) {
-    match v {
-        Value::Mapping(m) => {
-            for (i, (k, child)) in m.iter().enumerate() {
-                if i > 0 {
-                    newline(out, indent);
-                }
-                write_text(out, k);
-                out.push(':');
-                if is_block(child) {
-                    newline(out, indent + 2);
-                    block(out, child, indent + 2);
-                } else {
-                    out.push(' ');
-                    inline(out, child);
-                }
-            }
-        }
-        Value::Sequence(items) => {
-            for (i, child) in items.iter().enumerate() {
-                if i > 0 {
-                    newline(out, indent);
-                }
-                out.push_str("- ");
-                if is_block(child) {
-                    block(out, child, indent + 2);
-                } else {
-                    inline(out, child);
-                }
-            }
-        }
-        other => inline(out, other),
-    }
-}
-
-/// A scalar, or an empty collection.
-fn inline(out: &mut String, v: &Value) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_text(out, s),
-        Value::Sequence(_) => out.push_str("[]"),
-        Value::Mapping(_) => out.push_str("{}"),
-    }
-}
-
-/// Text as a plain scalar when it reads back as the same text, else double-quoted.
-fn write_text(out: &mut String, s: &str) {
-    if plain_is_safe(s) {
-        out.push_str(s);
-        return;
-    }
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if printable(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04x}", c as u32)),
-        }
-    }
-    out.push('"');
-}
-
-/// Characters YAML allows unescaped in a double-quoted scalar, less the ones that some readers take for
-/// line breaks or a byte order mark.
-fn printable(c: char) -> bool {
-    matches!(c, ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
-}
-
-/// True when `s` written plain, in block context, is read back as the text `s`: not empty, not null, a
-/// boolean or a number, no indicator at its start (nor a document marker, `---` or `...`), no `: ` or
-/// ` #` inside, no space at either end, nothing that needs escaping.
-fn plain_is_safe(s: &str) -> bool {
-    let (Some(first), Some(last)) = (s.chars().next(), s.chars().last()) else {
-        return false;
-    };
-    !"-?:,[]{}#&*!|>'\"%@`".contains(first)
-        && !first.is_whitespace()
-        && !last.is_whitespace()
-        && last != ':'
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.starts_with("---")
-        && !s.starts_with("...")
-        && s.chars().all(|c| c != '\t' && printable(c))
-        && matches!(plain(s), Ok(Value::String(_)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tree::Number;
 
     fn value(text: &str) -> Value {
         read(text)
@@ -1023,7 +749,7 @@ mod tests {
         assert_eq!(err.line, 5);
         // Found by the config fuzzer: a bomb whose text the parser refuses part way (a parser that read
         // further expanded it for minutes).
-        let seed = include_str!("../../fuzz/seeds/config/alias-bomb-past-a-parse-error.yml");
+        let seed = include_str!("../../../fuzz/seeds/config/alias-bomb-past-a-parse-error.yml");
         let err = refused(seed);
         assert!(err.message.starts_with("not valid YAML"), "{err:?}");
         assert!(err.kind == Refusal::Syntax && err.line > 0, "{err:?}");
