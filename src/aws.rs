@@ -55,6 +55,23 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// A CloudWatch Logs client for `region` (the configured one when `None`), with the input's
+    /// credentials and endpoint.
+    pub fn logs_for(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
+        let mut b = aws_sdk_cloudwatchlogs::config::Builder::from(&self.config);
+        if let Some(r) = region.filter(|r| !r.is_empty()) {
+            b = b.region(Region::new(r.to_string()));
+        }
+        aws_sdk_cloudwatchlogs::Client::from_conf(b.build())
+    }
+
+    /// The configured region.
+    pub fn region(&self) -> Option<String> {
+        self.config.region().map(|r| r.to_string())
+    }
+}
+
 /// Why the clients could not be made: one line each.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

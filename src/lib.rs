@@ -49,6 +49,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod scan;
 pub mod shutdown;
+pub mod state;
 
 /// This program's version, sent as `beat.version` and `@metadata.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

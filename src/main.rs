@@ -171,14 +171,24 @@ fn test_input(a: &OutputTestArgs) -> ExitCode {
     runtime.block_on(async {
         let mut ok = true;
         for input in &settings.inputs {
+            let mut aws = input.aws.clone();
             let (kind, first_queue) = match &input.source {
                 s3logsbeat::config::InputSource::Sqs(q) => {
                     ("sqs", q.queues.first().map(String::as_str))
                 }
                 s3logsbeat::config::InputSource::S3(_) => ("s3", None),
+                s3logsbeat::config::InputSource::CloudwatchLogs(c) => {
+                    if aws.region.is_none() {
+                        aws.region = c
+                            .region
+                            .clone()
+                            .or_else(|| c.names.iter().find_map(|(r, _)| r.clone()));
+                    }
+                    ("cloudwatch_logs", None)
+                }
             };
             out!("s3logsbeat.inputs.{} (type: {kind}):", input.index);
-            let clients = match s3logsbeat::aws::clients(&input.aws, first_queue).await {
+            let clients = match s3logsbeat::aws::clients(&aws, first_queue).await {
                 Ok(c) => c,
                 Err(e) => {
                     ok = false;

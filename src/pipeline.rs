@@ -147,7 +147,33 @@ pub async fn run(
     let (samplers_stop, samplers_rx) = tokio::sync::watch::channel(false);
     let mut samplers = JoinSet::new();
     let mut sampled: HashMap<tokio::task::Id, String> = HashMap::new();
+    let paces = Arc::new(crate::inputs::cloudwatch::Paces::default());
+    let mut lags = Vec::new();
     for input in &settings.inputs {
+        if let InputSource::CloudwatchLogs(c) = &input.source {
+            let task = cloudwatch_input(
+                &settings,
+                input,
+                c,
+                CloudwatchShared {
+                    paces: paces.clone(),
+                    queue: queue_tx.clone(),
+                    metrics: metrics.clone(),
+                    shutdown: shutdown.clone(),
+                    once,
+                },
+            )
+            .await?;
+            lags.push(task.lag_ms.clone());
+            let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
+            pollers.spawn(async move {
+                if let Err(why) = task.run().await {
+                    metrics.live.task_died(&why);
+                    shutdown.fail(why);
+                }
+            });
+            continue;
+        }
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
@@ -200,7 +226,22 @@ pub async fn run(
         metrics.clone(),
         shutdown.clone(),
     ));
-    // Only the readers hold the queue now, so it closes when the last one ends.
+    if !lags.is_empty() {
+        metrics.live.add_gauge(
+            "cloudwatch_lag_seconds",
+            "Seconds since the checkpoint of the longest-waiting CloudWatch Logs group, at its last read",
+            move || {
+                let ms = lags
+                    .iter()
+                    .map(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+                    .max()
+                    .unwrap_or(0);
+                (ms / 1000) as i64
+            },
+        );
+    }
+    // Only the readers (and the cloudwatch_logs inputs) hold the queue now, so it closes when the last
+    // one ends.
     drop(queue_tx);
     while let Some(r) = pollers.join_next().await {
         if let Some(why) = supervise::join_error(r) {
@@ -265,6 +306,61 @@ pub async fn run(
         returned,
         unresolved: registry.unresolved() as u64,
         failure: shutdown.failure(),
+    })
+}
+
+/// What every `cloudwatch_logs` input of the run shares.
+struct CloudwatchShared {
+    paces: Arc<crate::inputs::cloudwatch::Paces>,
+    queue: QueueSender,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+    once: bool,
+}
+
+/// A `cloudwatch_logs` input ready to run: its clients (in the region of its groups when the input's
+/// AWS settings name none) and its state store (`state.s3`, else files under `path.data`).
+async fn cloudwatch_input(
+    settings: &Settings,
+    input: &crate::config::InputSettings,
+    c: &crate::config::CloudwatchLogsSettings,
+    shared: CloudwatchShared,
+) -> Result<crate::inputs::cloudwatch::Input, StartError> {
+    let mut aws = input.aws.clone();
+    if aws.region.is_none() {
+        aws.region = c
+            .region
+            .clone()
+            .or_else(|| c.names.iter().find_map(|(r, _)| r.clone()));
+    }
+    let clients = crate::aws::clients(&aws, None)
+        .await
+        .map_err(|error| StartError::Aws {
+            input: input.index,
+            error,
+        })?;
+    let store = match &settings.state.s3 {
+        Some((bucket, key)) => crate::state::Store::S3(crate::state::s3::S3Store::new(
+            clients.s3.clone(),
+            bucket,
+            key,
+        )),
+        None => crate::state::Store::File(crate::state::file::FileStore::new(
+            settings.paths.data.clone(),
+        )),
+    };
+    Ok(crate::inputs::cloudwatch::Input {
+        input: input.clone(),
+        cw: c.clone(),
+        clients: Arc::new(clients),
+        store,
+        state: settings.state.clone(),
+        paces: shared.paces,
+        queue: shared.queue,
+        metrics: shared.metrics,
+        shutdown: shared.shutdown,
+        once: shared.once,
+        lag_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
     })
 }
 
@@ -387,7 +483,7 @@ fn health_limits(settings: &Settings) -> HealthLimits {
         .iter()
         .filter_map(|i| match &i.source {
             InputSource::Sqs(s) => Some(s.wait_time + s.poll_frequency),
-            InputSource::S3(_) => None,
+            InputSource::S3(_) | InputSource::CloudwatchLogs(_) => None,
         })
         .max();
     HealthLimits {

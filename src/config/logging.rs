@@ -2,7 +2,7 @@
 //! typo must not silently log at `info`); files are rotated by size as beats do (`rotateeverybytes`,
 //! `keepfiles`, `permissions`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw;
@@ -109,7 +109,7 @@ pub(super) fn validate(
             p.push("logging.files.rotateeverybytes", "logging.files.rotateeverybytes must be at least 1");
         }
         LogFileSettings {
-            dir: f.path.clone().map(PathBuf::from).unwrap_or_else(|| logs.to_path_buf()),
+            dir: f.path.clone().map(PathBuf::from).unwrap_or_else(|| Path::to_path_buf(logs)),
             name: f.name.clone().unwrap_or_else(|| "s3logsbeat".into()),
             rotate_bytes: rotate_bytes.max(1),
             keep: keep.clamp(2, 1024),

@@ -10,6 +10,7 @@
 //! library (`crate::formats`, which checks `log_format` and its options and imports nothing of this
 //! module) and the event's value types that library stands on; nothing outside it reads `raw`.
 
+pub mod cloudwatch;
 pub mod compat;
 pub mod index;
 pub mod inputs;
@@ -36,6 +37,7 @@ use crate::formats as format;
 pub use crate::formats::{
     CloudwatchOptions, CustomSpec, FormatOptions, FormatSpec, JsonOptions, LogFormat, TimeFormat,
 };
+pub use cloudwatch::{CloudwatchLogsSettings, StartPosition, StateSettings};
 pub use index::{IndexPart, IndexPattern};
 pub use inputs::{
     key_regex, AwsSettings, EnrichSettings, Fallback, FieldNames, Formats, InputSettings,
@@ -190,6 +192,8 @@ pub struct Settings {
     pub warnings: Vec<ConfigError>,
     /// Keys whose values came from environment variables (`${VAR}`): `export config` hides them.
     pub from_env: Vec<String>,
+    /// `state`: where inputs without a queue keep checkpoints and leases.
+    pub state: StateSettings,
 }
 
 /// The monitoring endpoint (`http.*`).
@@ -258,12 +262,12 @@ impl Settings {
             let Some(kind) = input.kind else {
                 p.push(
                     format!("{key}.type"),
-                    format!("{key}.type is required: sqs or s3"),
+                    format!("{key}.type is required: sqs, s3 or cloudwatch_logs"),
                 );
                 continue;
             };
             let wanted = match mode {
-                Mode::Sqs => kind == InputType::Sqs,
+                Mode::Sqs => kind == InputType::Sqs || kind == InputType::CloudwatchLogs,
                 Mode::S3 => kind == InputType::S3,
                 Mode::All => true,
             };
@@ -277,7 +281,7 @@ impl Settings {
         }
         if !raw.s3logsbeat.inputs.is_empty() && wanted_inputs == 0 {
             let what = match mode {
-                Mode::Sqs => "no enabled input of type sqs: `run` has nothing to do (s3 inputs are for `s3import`)",
+                Mode::Sqs => "no enabled input of type sqs or cloudwatch_logs: `run` has nothing to do (s3 inputs are for `s3import`)",
                 Mode::S3 => "no enabled input of type s3: `s3import` has nothing to do (sqs inputs are for `run`)",
                 Mode::All => "every input is disabled",
             };
@@ -311,6 +315,7 @@ impl Settings {
             s.processors.0.extend(processors.0.iter().cloned());
         }
         let http = http(&raw.http, &mut p);
+        let state = cloudwatch::state(&raw, &mut p);
         let index = match &output {
             Some(OutputSettings::Elasticsearch(es)) => Some(&es.index),
             _ => None,
@@ -363,6 +368,7 @@ impl Settings {
             max_procs: raw.max_procs,
             warnings,
             from_env: source.from_env.clone(),
+            state,
         })
     }
 }
@@ -668,7 +674,7 @@ output.console:
             ("output.console.enabled=false", "no output configured"),
             (
                 "s3logsbeat.inputs.0.type=kinesis",
-                "unknown value \"kinesis\": expected sqs or s3",
+                "unknown value \"kinesis\": expected one of sqs, s3, cloudwatch_logs",
             ),
         ];
         for (o, want) in cases {

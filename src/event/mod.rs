@@ -11,6 +11,7 @@ pub mod doc;
 pub mod ecs;
 pub mod enrich;
 pub mod ids;
+pub mod message;
 pub mod processors;
 
 use std::fmt;

@@ -34,6 +34,7 @@ pub mod line;
 pub mod mapping;
 pub mod network_firewall;
 pub mod nlb;
+pub mod plain;
 pub mod route;
 pub mod route53_resolver;
 pub mod s3access;
@@ -56,7 +57,7 @@ pub use mapping::FieldType;
 pub use time::TimeFormat;
 
 /// Every format, in the order the documentation lists them.
-pub static ALL: [&Descriptor; 14] = [
+pub static ALL: [&Descriptor; 15] = [
     &alb::FORMAT,
     &elb::FORMAT,
     &cloudfront::FORMAT,
@@ -71,6 +72,7 @@ pub static ALL: [&Descriptor; 14] = [
     &custom::FORMAT,
     &network_firewall::FORMAT,
     &route53_resolver::FORMAT,
+    &plain::FORMAT,
 ];
 
 /// The `log_format` of an input: a format, or `auto`.
@@ -91,6 +93,7 @@ pub enum LogFormat {
     Custom,
     NetworkFirewall,
     Route53Resolver,
+    Plain,
     /// Not a format: the format of each object is recognised from its key (an input's `log_format`,
     /// `parse --format auto`).
     Auto,
@@ -182,6 +185,7 @@ pub enum FormatSpec {
     Custom(CustomSpec),
     NetworkFirewall,
     Route53Resolver,
+    Plain,
 }
 
 impl FormatSpec {
@@ -202,6 +206,7 @@ impl FormatSpec {
             FormatSpec::Custom(_) => LogFormat::Custom,
             FormatSpec::NetworkFirewall => LogFormat::NetworkFirewall,
             FormatSpec::Route53Resolver => LogFormat::Route53Resolver,
+            FormatSpec::Plain => LogFormat::Plain,
         }
     }
 

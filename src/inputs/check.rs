@@ -58,8 +58,103 @@ pub async fn input(input: &InputSettings, clients: &Clients) -> Vec<Finding> {
                 objects(&target, &b.bucket, &b.prefix, true, clients, &mut out).await;
             }
         }
+        InputSource::CloudwatchLogs(c) => {
+            for (region, name) in &c.names {
+                let logs = clients.logs_for(region.as_deref().or(c.region.as_deref()));
+                log_groups(name, true, &logs, &mut out).await;
+            }
+            for prefix in &c.prefixes {
+                let logs = clients.logs_for(c.region.as_deref());
+                log_groups(prefix, false, &logs, &mut out).await;
+            }
+        }
     }
     out
+}
+
+/// A log group by name (`exact`), or the groups under a prefix: that they exist, and that one event of
+/// the first can be read.
+async fn log_groups(
+    name: &str,
+    exact: bool,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    out: &mut Vec<Finding>,
+) {
+    use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+    let target = if exact {
+        format!("log group {name}")
+    } else {
+        format!("log groups {name}*")
+    };
+    let found = match logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+    {
+        Ok(r) => r
+            .log_groups()
+            .iter()
+            .filter_map(|g| g.log_group_name().map(str::to_string))
+            .filter(|g| !exact || g == name)
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            let reason = why(e.code(), || crate::error::chain(&e));
+            push(
+                out,
+                &target,
+                Level::Error,
+                format!(
+                    "cannot list log groups: {reason} (the input needs logs:DescribeLogGroups)"
+                ),
+            );
+            return;
+        }
+    };
+    let Some(first) = found.first() else {
+        push(
+            out,
+            &target,
+            if exact { Level::Error } else { Level::Warning },
+            if exact {
+                "no such log group in this region".to_string()
+            } else {
+                "no log group has this prefix yet: groups created later are found every scan_frequency".to_string()
+            },
+        );
+        return;
+    };
+    push(
+        out,
+        &target,
+        Level::Ok,
+        format!("{} log group(s) found", found.len()),
+    );
+    match logs
+        .filter_log_events()
+        .log_group_name(first)
+        .limit(1)
+        .send()
+        .await
+    {
+        Ok(_) => push(
+            out,
+            &target,
+            Level::Ok,
+            format!("events of {first} can be read"),
+        ),
+        Err(e) => {
+            let reason = why(e.code(), || crate::error::chain(&e));
+            push(
+                out,
+                &target,
+                Level::Error,
+                format!(
+                "cannot read events of {first}: {reason} (the input needs logs:FilterLogEvents)"
+            ),
+            );
+        }
+    }
 }
 
 fn push(out: &mut Vec<Finding>, target: &str, level: Level, message: impl Into<String>) {

@@ -3,9 +3,11 @@
 //! - [`notification`]: SQS message bodies (S3, SNS-wrapped, EventBridge) → objects.
 //! - [`sqs`]: the daemon's pollers, visibility heartbeat and deleter.
 //! - [`s3_list`]: `s3import`'s ListObjectsV2 listings.
+//! - [`cloudwatch`]: `type: cloudwatch_logs`, log groups polled with checkpoints in the state store.
 //! - [`check`]: `test input`, each input's queues and buckets checked from the account.
 
 pub mod check;
+pub mod cloudwatch;
 pub mod notification;
 pub mod s3_list;
 pub mod sqs;

@@ -171,6 +171,7 @@ impl ReadContext {
         match self.input.source {
             InputSource::Sqs(_) => "its message returns to the queue",
             InputSource::S3(_) => "the import counts the object as failed",
+            InputSource::CloudwatchLogs(_) => "its log group's window is read again",
         }
     }
 }

@@ -135,6 +135,24 @@ counters! {
     output_retries,
     /// Panics caught in readers, outputs or other tasks.
     task_panics,
+    /// CloudWatch Logs calls made (DescribeLogGroups, FilterLogEvents).
+    cloudwatch_api_calls,
+    /// CloudWatch Logs calls refused for the request quota (ThrottlingException): the pace halves.
+    cloudwatch_throttles,
+    /// CloudWatch Logs calls that failed otherwise (each retried later, or its group dropped).
+    cloudwatch_api_errors,
+    /// Log events read from CloudWatch Logs (before dropping those already delivered).
+    cloudwatch_events_read,
+    /// Log events read again inside `latency` and already delivered: not sent twice.
+    cloudwatch_events_repeated,
+    /// Reads of a log group whose every event was delivered: its checkpoint moved.
+    cloudwatch_reads_done,
+    /// Reads of a log group that did not end delivered: its checkpoint stayed, the window is read again.
+    cloudwatch_reads_failed,
+    /// Checkpoint documents written to the state store.
+    state_writes,
+    /// State writes refused because another writer changed the document first.
+    state_conflicts,
 }
 
 impl Metrics {

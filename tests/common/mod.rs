@@ -104,6 +104,51 @@ impl Moto {
         aws_sdk_sqs::Client::from_conf(conf)
     }
 
+    #[allow(dead_code)] // Not every test binary reads CloudWatch Logs.
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        let conf = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_sdk_cloudwatchlogs::config::Region::new(REGION))
+            .credentials_provider(Self::creds())
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+    }
+
+    /// Puts `messages` (time in ms, text) into `group`/`stream`, creating both if needed.
+    #[allow(dead_code)]
+    pub async fn put_log_events(&self, group: &str, stream: &str, messages: &[(i64, String)]) {
+        use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+        let logs = self.logs();
+        let _ = logs.create_log_group().log_group_name(group).send().await;
+        let _ = logs
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await;
+        let mut events: Vec<InputLogEvent> = messages
+            .iter()
+            .map(|(t, m)| {
+                InputLogEvent::builder()
+                    .timestamp(*t)
+                    .message(m)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        events.sort_by_key(|e| e.timestamp);
+        for chunk in events.chunks(5000) {
+            logs.put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     pub async fn create_queue(&self, name: &str) -> String {
         self.sqs()
             .create_queue()

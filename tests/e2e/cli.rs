@@ -128,7 +128,7 @@ fn parse_ships_or_drops_bad_lines_and_fails_on_truncated_gzip() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(
             "expected alb, elb, cloudfront, waf, json, vpcflow, s3access, nlb, alb_connection, \
-             cloudtrail, cloudwatch, custom, network_firewall or route53_resolver, or auto"
+             cloudtrail, cloudwatch, custom, network_firewall, route53_resolver or plain, or auto"
         ),
         "{}",
         String::from_utf8_lossy(&out.stderr)

@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod cloudwatch;
 mod commands;
 mod daemon;
 mod faults;
@@ -19,5 +20,6 @@ mod routing;
 mod s3import;
 mod security;
 mod startup;
+mod state;
 #[cfg(feature = "fault-hooks")]
 mod supervision;

@@ -241,8 +241,8 @@ fn iam_policy_json_grants_exactly_the_calls_the_code_makes() {
         .flat_map(|s| s["Action"].as_array().unwrap().iter())
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
-    // Every `sqs.<operation>()` / `s3.<operation>()` call in src/, mapped to the IAM action it needs.
-    let call = regex::Regex::new(r"\b(sqs|s3)\s*\.\s*([a-z_0-9]+)\s*\(\s*\)").unwrap();
+    // Every `sqs.<operation>()` / `s3.<operation>()` / `logs.<operation>()` call in src/, mapped to the IAM action it needs.
+    let call = regex::Regex::new(r"\b(sqs|s3|logs)\s*\.\s*([a-z_0-9]+)\s*\(\s*\)").unwrap();
     let mut used = BTreeSet::new();
     let mut files = vec![repo().join("src")];
     while let Some(p) = files.pop() {
@@ -267,6 +267,9 @@ fn iam_policy_json_grants_exactly_the_calls_the_code_makes() {
                 ("s3", "get_object" | "head_object") => "s3:GetObject",
                 ("s3", "get_bucket_notification_configuration") => "s3:GetBucketNotification",
                 ("s3", "list_objects_v2") => "s3:ListBucket",
+                ("s3", "put_object") => "s3:PutObject",
+                ("logs", "filter_log_events") => "logs:FilterLogEvents",
+                ("logs", "describe_log_groups") => "logs:DescribeLogGroups",
                 (svc, op) => panic!(
                     "{}: {svc}.{op}() is not in this test's map: add it and to iam-policy.json",
                     p.display()

@@ -76,12 +76,14 @@ pub struct AwsBlock {
 
 /// The kind of an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum InputType {
     /// S3 event notifications from SQS queues (`run`).
     Sqs,
     /// Objects already in buckets (`s3import`).
     S3,
+    /// Log groups in CloudWatch Logs, polled (`run`).
+    CloudwatchLogs,
 }
 
 impl InputType {
@@ -90,6 +92,7 @@ impl InputType {
         match self {
             InputType::Sqs => "sqs",
             InputType::S3 => "s3",
+            InputType::CloudwatchLogs => "cloudwatch_logs",
         }
     }
 }
@@ -185,6 +188,74 @@ pub struct RawInput {
     /// Tags added to this input's events, after the global `tags`. Default: none.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `type: cloudwatch_logs`: log groups by ARN (`arn:aws:logs:<region>:<account>:log-group:<name>`,
+    /// a trailing `:*` allowed), one or a list. The region in the ARN is the one read. One of
+    /// `log_group_arn`, `log_group_name`, `log_group_name_prefix` is required.
+    #[serde(default)]
+    pub log_group_arn: Strings,
+    /// `type: cloudwatch_logs`: log groups by name, one or a list, in `region_name`.
+    #[serde(default)]
+    pub log_group_name: Strings,
+    /// `type: cloudwatch_logs`: every log group whose name starts with this, one or a list; found again
+    /// every `scan_frequency`, so a group created later is read and a deleted one dropped.
+    #[serde(default)]
+    pub log_group_name_prefix: Strings,
+    /// `type: cloudwatch_logs`: the region of the groups named by name or prefix. Default: the input's
+    /// AWS region.
+    #[serde(default)]
+    pub region_name: Option<String>,
+    /// `type: cloudwatch_logs`: read only these log streams of each group. Default: all.
+    #[serde(default)]
+    pub log_streams: Vec<String>,
+    /// `type: cloudwatch_logs`: read only the log streams whose name starts with this. Default: all.
+    #[serde(default)]
+    pub log_stream_prefix: Option<String>,
+    /// `type: cloudwatch_logs`: where a group without a checkpoint starts: `beginning`, `end` (now), an
+    /// RFC 3339 time, or a duration back from now (`-2h`). Default: beginning.
+    #[serde(default)]
+    pub start_position: Option<String>,
+    /// `type: cloudwatch_logs`: how often the groups are found again and each is read up to now.
+    /// Default: 1m.
+    #[serde(default)]
+    pub scan_frequency: Option<Dur>,
+    /// `type: cloudwatch_logs`: how late CloudWatch may make an event visible: each read goes back this
+    /// far before the checkpoint, and events already delivered in that window are not sent again.
+    /// Default: 2m.
+    #[serde(default)]
+    pub latency: Option<Dur>,
+    /// `type: cloudwatch_logs`: the longest one CloudWatch Logs call may take. Default: 120s.
+    #[serde(default)]
+    pub api_timeout: Option<Dur>,
+    /// `type: cloudwatch_logs`: groups read at the same time. Default: 1.
+    #[serde(default)]
+    pub number_of_workers: Option<usize>,
+}
+
+/// A string or a list of strings (`log_group_name: a` or `log_group_name: [a, b]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "OneOrMany", into = "Vec<String>")]
+pub struct Strings(pub Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<OneOrMany> for Strings {
+    fn from(v: OneOrMany) -> Strings {
+        match v {
+            OneOrMany::One(s) => Strings(vec![s]),
+            OneOrMany::Many(v) => Strings(v),
+        }
+    }
+}
+
+impl From<Strings> for Vec<String> {
+    fn from(s: Strings) -> Vec<String> {
+        s.0
+    }
 }
 
 /// One of an input's `file_selectors`.

@@ -69,6 +69,10 @@ pub struct RawConfig {
     /// Elastic Cloud: `cloud.id` sets `output.elasticsearch.hosts`, `cloud.auth` its `user:password`.
     #[serde(default)]
     pub cloud: Cloud,
+    /// `state`: where checkpoints and leases of inputs without a queue are kept. Default: files under
+    /// `path.data`.
+    #[serde(default)]
+    pub state: State,
     /// libbeat's self-monitoring (`xpack.monitoring.*`): not supported (the monitoring endpoint serves
     /// the same counters); accepted with a warning.
     #[serde(default)]
@@ -355,4 +359,30 @@ pub struct LogMetrics {
     /// How often. Default: 30s.
     #[serde(default)]
     pub period: Option<Dur>,
+}
+
+/// `state:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// `state.s3`: keep the state in S3 instead, for containers and fleets. Default: none (files).
+    #[serde(default)]
+    pub s3: Option<StateS3>,
+    /// How long a lease on an input is held without being renewed; another instance takes over this
+    /// long after the holder died. Default: 1m.
+    #[serde(default)]
+    pub lease_duration: Option<Dur>,
+}
+
+/// `state.s3:`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateS3 {
+    /// The bucket. Required.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The state object's key; leases are written beside it (`<key>.lease.<input>`). Default:
+    /// `s3logsbeat/state.json`.
+    #[serde(default)]
+    pub key: Option<String>,
 }

@@ -1,0 +1,307 @@
+//! `type: cloudwatch_logs` against moto's CloudWatch Logs: groups found by prefix (and a group created
+//! while running), every event delivered once with its fields, checkpoints that survive a restart, an
+//! event made visible late within `latency` delivered once, two instances sharing a lease in S3 (the
+//! survivor takes over when the holder is killed), and state that is not ours refused by name.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::common::{config_text, daemon, eventually, run_to_end, Moto, TempDir};
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn input(extra: &str) -> String {
+    format!(
+        "    - type: cloudwatch_logs\n      log_group_name_prefix: /app/\n      scan_frequency: 1s\n{extra}"
+    )
+}
+
+fn config(moto: &Moto, dir: &TempDir, inputs: &[String], extra: &str) -> String {
+    let out = dir.0.join("out");
+    config_text(
+        Some(&moto.endpoint),
+        inputs,
+        &format!(
+            "output.file:\n  path: {}\n  filename: events\n",
+            out.display()
+        ),
+        &format!("path.data: {}\n{extra}", dir.0.join("data").display()),
+    )
+}
+
+/// The events written so far by the file output in `dir` (rotated files included).
+fn events(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir.join("out")) else {
+        return out;
+    };
+    let mut files: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files {
+        for l in std::fs::read_to_string(f).unwrap().lines() {
+            out.push(serde_json::from_str(l).unwrap());
+        }
+    }
+    out
+}
+
+fn ids(events: &[Value]) -> BTreeSet<String> {
+    events
+        .iter()
+        .map(|e| e["@metadata"]["_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn messages(prefix: &str, n: usize, first_ms: i64) -> Vec<(i64, String)> {
+    (0..n)
+        .map(|i| (first_ms + i as i64 * 1000, format!("{prefix} line {i}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_by_prefix_each_event_once_and_checkpoints_survive_a_restart() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("cw-once");
+    let t0 = now_ms() - 600_000;
+    moto.put_log_events("/app/a", "s1", &messages("a1", 30, t0))
+        .await;
+    moto.put_log_events("/app/a", "s2", &messages("a2", 20, t0 + 500))
+        .await;
+    moto.put_log_events("/app/b", "s1", &messages("b1", 10, t0))
+        .await;
+    moto.put_log_events("/other/c", "s1", &messages("c1", 5, t0))
+        .await;
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config(
+            &moto,
+            &dir,
+            &[input("      latency: 2s\n      tags: [cw]\n")],
+            "",
+        ),
+    )
+    .unwrap();
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let first = events(&dir.0);
+    assert_eq!(
+        first.len(),
+        60,
+        "every event of /app/a and /app/b, none of /other/c"
+    );
+    assert_eq!(ids(&first).len(), 60, "one id per event");
+    let e = first
+        .iter()
+        .find(|e| e["message"] == "a2 line 3")
+        .expect("a2 line 3 delivered");
+    assert_eq!(e["@metadata"]["format"], "plain");
+    assert_eq!(e["aws"]["cloudwatch"]["log_group"], "/app/a");
+    assert_eq!(e["aws"]["cloudwatch"]["log_stream"], "s2");
+    assert!(e["aws"]["cloudwatch"]["ingestion_time"].is_string(), "{e}");
+    assert!(
+        e["event"]["id"].as_str().is_some_and(|s| !s.is_empty()),
+        "{e}"
+    );
+    assert_eq!(e["log"]["file"]["path"], "/app/a/s2");
+    assert_eq!(e["tags"], serde_json::json!(["cw"]));
+    let ts = chrono::DateTime::parse_from_rfc3339(e["@timestamp"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        ts.timestamp_millis(),
+        t0 + 500 + 3000,
+        "the event's own time"
+    );
+
+    // The checkpoints are in path.data, in a document that says what it is.
+    let data: Vec<_> = std::fs::read_dir(dir.0.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let doc = data
+        .iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("cloudwatch_logs.") && name.ends_with(".json")
+        })
+        .expect("a checkpoint document");
+    let doc: Value = serde_json::from_slice(&std::fs::read(doc).unwrap()).unwrap();
+    assert_eq!(doc["kind"], "cloudwatch_logs_checkpoints");
+    assert!(
+        doc["data"]["groups"]["/app/a"]["checkpoint_ms"]
+            .as_u64()
+            .unwrap()
+            > t0 as u64
+    );
+
+    // New events (written now, so after the checkpoint), and a group created since: the second run
+    // reads only what is new. It reads up to now less latency, so it starts once that has passed.
+    let t1 = now_ms() - 500;
+    let new: Vec<(i64, String)> = (0..4)
+        .map(|i| (t1 + i * 10, format!("a1-new {i}")))
+        .collect();
+    moto.put_log_events("/app/a", "s1", &new).await;
+    moto.put_log_events("/app/new", "x", &messages("new", 3, t1 - 100_000))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let all = events(&dir.0);
+    assert_eq!(all.len(), 67, "7 new events, nothing read twice");
+    assert_eq!(ids(&all).len(), 67);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_event_within_latency_arrives_once_while_running() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("cw-late");
+    let now = now_ms();
+    moto.put_log_events("/app/a", "s1", &messages("early", 5, now - 20_000))
+        .await;
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config(&moto, &dir, &[input("      latency: 60s\n")], ""),
+    )
+    .unwrap();
+    let mut child = daemon(&cfg, &[]).spawn().unwrap();
+    let d = dir.0.clone();
+    eventually(LONG, "the first events", || {
+        let d = d.clone();
+        async move { events(&d).len() == 5 }
+    })
+    .await;
+    // CloudWatch makes an event visible late: its time is before the checkpoint, within latency.
+    moto.put_log_events("/app/a", "s2", &[(now - 30_000, "late".to_string())])
+        .await;
+    eventually(LONG, "the late event", || {
+        let d = d.clone();
+        async move { events(&d).iter().any(|e| e["message"] == "late") }
+    })
+    .await;
+    // Several more reads of the same window send nothing again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let all = events(&dir.0);
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert_eq!(ids(&all).len(), 6);
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_a_lease_in_s3_and_the_survivor_takes_over() {
+    let moto = Moto::start().await;
+    moto.create_bucket("state").await;
+    let dir_a = TempDir::new("cw-a");
+    let dir_b = TempDir::new("cw-b");
+    let now = now_ms();
+    moto.put_log_events("/app/a", "s1", &messages("one", 10, now - 300_000))
+        .await;
+    let state =
+        "state:\n  s3:\n    bucket: state\n    key: fleet/state.json\n  lease_duration: 10s\n";
+    let cfg_a = dir_a.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg_a,
+        config(&moto, &dir_a, &[input("      latency: 5s\n")], state),
+    )
+    .unwrap();
+    let cfg_b = dir_b.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg_b,
+        config(&moto, &dir_b, &[input("      latency: 5s\n")], state),
+    )
+    .unwrap();
+    let mut a = daemon(&cfg_a, &[]).spawn().unwrap();
+    let da = dir_a.0.clone();
+    eventually(LONG, "the holder reads", || {
+        let d = da.clone();
+        async move { events(&d).len() == 10 }
+    })
+    .await;
+    let mut b = daemon(&cfg_b, &[]).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(events(&dir_b.0).is_empty(), "only the lease holder reads");
+    // The holder dies without giving the lease up; more events arrive.
+    a.start_kill().unwrap();
+    let _ = a.wait().await;
+    let t = now_ms();
+    let two: Vec<(i64, String)> = (0..5).map(|i| (t + i, format!("two {i}"))).collect();
+    moto.put_log_events("/app/a", "s1", &two).await;
+    let db = dir_b.0.clone();
+    eventually(LONG, "the survivor takes over", || {
+        let d = db.clone();
+        async move {
+            events(&d)
+                .iter()
+                .filter(|e| e["message"].as_str().unwrap_or("").starts_with("two"))
+                .count()
+                == 5
+        }
+    })
+    .await;
+    // It started from the holder's checkpoint in S3: the first ten were not read again.
+    let survivor = events(&dir_b.0);
+    assert!(
+        survivor
+            .iter()
+            .all(|e| !e["message"].as_str().unwrap().starts_with("one")),
+        "{survivor:?}"
+    );
+    let _ = b.start_kill();
+    let _ = b.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_that_is_not_ours_stops_the_start_with_its_name() {
+    let moto = Moto::start().await;
+    moto.create_bucket("state").await;
+    moto.put_log_events("/app/a", "s1", &messages("x", 1, now_ms() - 60_000))
+        .await;
+    let dir = TempDir::new("cw-foreign");
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config(
+            &moto,
+            &dir,
+            &[input("")],
+            "state:\n  s3:\n    bucket: state\n    key: other.json\n",
+        ),
+    )
+    .unwrap();
+    // Run once to learn the input's document name, then put another program's JSON there.
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let objects = moto
+        .s3()
+        .list_objects_v2()
+        .bucket("state")
+        .send()
+        .await
+        .unwrap();
+    let key = objects
+        .contents()
+        .iter()
+        .filter_map(|o| o.key())
+        .find(|k| k.starts_with("other.json.cloudwatch_logs.") && !k.contains(".lease."))
+        .expect("the checkpoint object")
+        .to_string();
+    moto.put("state", &key, br#"{"registry": {"offsets": [1]}}"#.to_vec())
+        .await;
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("s3://state/{key}")) && run.stderr.contains("not written by"),
+        "{}",
+        run.stderr
+    );
+}
