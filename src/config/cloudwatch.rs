@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::inputs::{Fallback, Formats};
 use super::raw::{RawConfig, RawInput};
 use super::values::parse_time_bound;
 use super::Problems;
@@ -111,7 +110,7 @@ pub(super) fn state(raw: &RawConfig, p: &mut Problems) -> StateSettings {
 
 /// The format a cloudwatch_logs input applies to each message: `log_format` (default `plain`); `auto`
 /// and `file_selectors` name objects' keys and mean nothing here.
-pub(super) fn formats(input: &RawInput, key: &str, p: &mut Problems) -> Option<Formats> {
+pub(super) fn format(input: &RawInput, key: &str, p: &mut Problems) -> Option<FormatSpec> {
     if !input.file_selectors.is_empty() {
         p.push(
             format!("{key}.file_selectors"),
@@ -133,11 +132,7 @@ pub(super) fn formats(input: &RawInput, key: &str, p: &mut Problems) -> Option<F
     let default = FormatOptions::default();
     let opts = input.log_format_options.as_ref().unwrap_or(&default);
     match FormatSpec::build(format, opts, |o| format!("{okey}.{o}")) {
-        Ok(spec) => Some(Formats {
-            selectors: Vec::new(),
-            fallback: Fallback::Format(spec),
-            unmatched: input.unmatched.unwrap_or_default(),
-        }),
+        Ok(spec) => Some(spec),
         Err((o, m)) => {
             p.push(format!("{okey}.{o}"), m);
             None

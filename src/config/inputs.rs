@@ -247,7 +247,7 @@ pub(super) fn validate(
     let key = format!("s3logsbeat.inputs.{i}");
     let before = p.len();
     let formats = if kind == InputType::CloudwatchLogs {
-        super::cloudwatch::formats(input, &key, p)
+        super::cloudwatch::format(input, &key, p).map(Formats::one)
     } else {
         formats(input, &key, p)
     };
