@@ -275,6 +275,33 @@ pub(super) fn validate(input: &RawInput, key: &str, p: &mut Problems) -> Cloudwa
     }
 }
 
+/// The keys of `type: cloudwatch_logs` set on an input of another type (`kind`): each is a problem.
+pub(super) fn refuse_keys(input: &RawInput, key: &str, kind: &str, p: &mut Problems) {
+    for (k, there) in [
+        ("log_group_arn", !input.log_group_arn.0.is_empty()),
+        ("log_group_name", !input.log_group_name.0.is_empty()),
+        (
+            "log_group_name_prefix",
+            !input.log_group_name_prefix.0.is_empty(),
+        ),
+        ("region_name", input.region_name.is_some()),
+        ("log_streams", !input.log_streams.is_empty()),
+        ("log_stream_prefix", input.log_stream_prefix.is_some()),
+        ("start_position", input.start_position.is_some()),
+        ("scan_frequency", input.scan_frequency.is_some()),
+        ("latency", input.latency.is_some()),
+        ("api_timeout", input.api_timeout.is_some()),
+        ("number_of_workers", input.number_of_workers.is_some()),
+    ] {
+        if there {
+            p.push(
+                format!("{key}.{k}"),
+                format!("{key}.{k} only applies to type cloudwatch_logs, not {kind}"),
+            );
+        }
+    }
+}
+
 /// The region and name of a log group ARN (`arn:aws:logs:<region>:<account>:log-group:<name>[:*]`).
 pub fn group_arn(arn: &str) -> Result<(String, String), &'static str> {
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
