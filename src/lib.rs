@@ -24,6 +24,7 @@
 //! - [`pipeline`]: the daemon's wiring and ordered shutdown ([`shutdown`]); [`import`]: `s3import`;
 //!   [`parse_cmd`]: `s3logsbeat parse`; [`cli`]: the command line.
 //! - [`ops`]: counters, the monitoring endpoint, logging, supervision (every task's end looked at).
+//! - [`state`]: checkpoints and leases that survive a restart, in files or in S3 (conditional writes).
 //! - [`error`], [`percent`], [`scan`], [`backoff`]: error chains, percent-encoding, the hot path's byte
 //!   scans and the wait between two tries of every retry loop, used across the stages; [`faults`]:
 //!   test-only fault hooks (the `fault-hooks` feature).
