@@ -300,11 +300,26 @@ pub struct Live {
     aws_refused: Mutex<BTreeMap<String, String>>,
     /// A task that died, with why.
     task_died: Mutex<Option<String>>,
+    /// Leases on inputs without a queue, by input: who holds each, and until when.
+    leases: Mutex<BTreeMap<String, LeaseView>>,
+    /// Since when CloudWatch Logs calls in each region have been throttled without a success between.
+    throttled: Mutex<BTreeMap<String, Instant>>,
     /// Seconds from the start of reading an object to its last event published.
     pub object_seconds: Histogram,
     /// Seconds of one output request (bulk request or Logstash window) on the wire.
     pub request_seconds: Histogram,
     gauges: Mutex<Vec<GaugeSource>>,
+}
+
+/// A lease as `/stats` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseView {
+    /// The instance holding it.
+    pub holder: String,
+    /// This instance holds it.
+    pub here: bool,
+    /// Its expiry, in milliseconds since the epoch.
+    pub until_ms: u64,
 }
 
 impl Default for Live {
@@ -319,6 +334,8 @@ impl Default for Live {
             in_flight_sent: Mutex::new(None),
             aws_refused: Mutex::new(BTreeMap::new()),
             task_died: Mutex::new(None),
+            leases: Mutex::new(BTreeMap::new()),
+            throttled: Mutex::new(BTreeMap::new()),
             object_seconds: Histogram::new([
                 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
             ]),
@@ -400,6 +417,49 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// The lease of `input` was seen held by `holder` until `until_ms` (ms since the epoch); `here`: by
+    /// this instance.
+    pub fn lease(&self, input: &str, holder: &str, here: bool, until_ms: u64) {
+        lock(&self.leases).insert(
+            input.to_string(),
+            LeaseView {
+                holder: holder.to_string(),
+                here,
+                until_ms,
+            },
+        );
+    }
+
+    /// Every lease seen, by input.
+    pub fn leases(&self) -> BTreeMap<String, LeaseView> {
+        lock(&self.leases).clone()
+    }
+
+    /// CloudWatch Logs calls in `region` were throttled (`true`) or succeeded (`false`).
+    pub fn throttled(&self, region: &str, throttled: bool) {
+        let mut m = lock(&self.throttled);
+        if throttled {
+            m.entry(region.to_string()).or_insert_with(Instant::now);
+        } else if !m.is_empty() {
+            m.remove(region);
+        }
+    }
+
+    /// What is wrong without stopping delivery (`/health` says "degraded", still 200): calls throttled
+    /// without a success for `limit` or longer.
+    pub fn degraded(&self, limit: Duration) -> Vec<String> {
+        lock(&self.throttled)
+            .iter()
+            .filter(|(_, since)| since.elapsed() >= limit)
+            .map(|(region, since)| {
+                format!(
+                    "CloudWatch Logs calls in {region} throttled for {}s without a success: reading is slowed",
+                    since.elapsed().as_secs()
+                )
+            })
+            .collect()
     }
 
     /// A task died: the daemon is stopping or limping.
@@ -533,6 +593,37 @@ mod tests {
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn throttling_without_a_success_is_degraded_until_a_call_succeeds() {
+        let m = Metrics::default();
+        assert!(m.live.degraded(Duration::ZERO).is_empty());
+        m.live.throttled("eu-west-1", true);
+        m.live.throttled("eu-west-1", true);
+        let d = m.live.degraded(Duration::ZERO);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("eu-west-1"), "{d:?}");
+        assert!(m.live.degraded(secs(3600)).is_empty(), "not for long yet");
+        m.live.throttled("eu-west-1", false);
+        assert!(m.live.degraded(Duration::ZERO).is_empty());
+    }
+
+    #[test]
+    fn leases_are_kept_by_input() {
+        let m = Metrics::default();
+        m.live.lease("s3logsbeat.inputs.0", "host-a/1/ab", false, 5);
+        m.live.lease("s3logsbeat.inputs.0", "host-b/2/cd", true, 9);
+        let l = m.live.leases();
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            l["s3logsbeat.inputs.0"],
+            LeaseView {
+                holder: "host-b/2/cd".into(),
+                here: true,
+                until_ms: 9
+            }
+        );
     }
 
     fn visible(n: u64) -> Option<QueueDepth> {

@@ -338,8 +338,15 @@ pub fn route(
         }
         "/health" => {
             let reasons = state.metrics.live.unhealthy(&state.limits);
-            if reasons.is_empty() {
+            let degraded = state.metrics.live.degraded(DEGRADED_AFTER);
+            if reasons.is_empty() && degraded.is_empty() {
                 (200, TEXT, "ok\n".into())
+            } else if reasons.is_empty() {
+                let mut body = String::from("degraded\n");
+                for r in degraded {
+                    let _ = writeln!(body, "- {r}");
+                }
+                (200, TEXT, body)
             } else {
                 let mut body = String::from("unhealthy\n");
                 for r in reasons {
@@ -397,6 +404,10 @@ fn root(state: &State) -> String {
     .to_string()
 }
 
+/// How long CloudWatch Logs calls must be throttled without a success before `/health` says
+/// "degraded" (still 200: events flow, slower).
+pub const DEGRADED_AFTER: Duration = Duration::from_secs(300);
+
 /// `/stats`: every counter (total since start) and gauge, as numbers.
 pub fn stats(m: &Metrics) -> String {
     let counters: serde_json::Map<String, serde_json::Value> = m
@@ -426,7 +437,20 @@ pub fn stats(m: &Metrics) -> String {
         })
         .collect();
     // Histograms are in `/metrics` only: their buckets mean little as JSON totals.
-    json!({"counters": counters, "gauges": gauges, "sqs_queues": queues}).to_string()
+    // Inputs without a queue: who holds each one's lease.
+    let leases: serde_json::Map<String, serde_json::Value> = m
+        .live
+        .leases()
+        .into_iter()
+        .map(|(input, l)| {
+            (
+                input,
+                json!({"holder": l.holder, "held_here": l.here, "expires_at_ms": l.until_ms}),
+            )
+        })
+        .collect();
+    json!({"counters": counters, "gauges": gauges, "sqs_queues": queues, "leases": leases})
+        .to_string()
 }
 
 /// Seconds to the millisecond: a lag finer than that means nothing.
@@ -580,6 +604,17 @@ fn process_metrics(reg: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_say_who_holds_each_lease() {
+        let m = Metrics::default();
+        m.live.lease("s3logsbeat.inputs.0", "host-b/2/cd", true, 9);
+        let stats: serde_json::Value = serde_json::from_str(&stats(&m)).unwrap();
+        assert_eq!(
+            stats["leases"]["s3logsbeat.inputs.0"],
+            json!({"holder": "host-b/2/cd", "held_here": true, "expires_at_ms": 9})
+        );
+    }
 
     fn state() -> State {
         State {

@@ -43,6 +43,13 @@ pub struct GroupRef {
 }
 
 impl GroupRef {
+    /// Its region as `/health` names it (`the input's region` when not given).
+    pub fn region_or_default(&self) -> String {
+        self.region
+            .clone()
+            .unwrap_or_else(|| "the input's region".to_string())
+    }
+
     /// `region/name` (`name` alone in the input's region): its key in the checkpoints.
     pub fn key(&self) -> String {
         match &self.region {
@@ -156,12 +163,14 @@ impl Input {
                 break;
             }
             match lease.try_take(now_ms()).await {
-                Ok(Taken::Held { .. }) => {
+                Ok(Taken::Held { until_ms }) => {
+                    self.metrics.live.lease(&key, &holder, true, until_ms);
                     if busy_logged.take().is_some() {
                         tracing::info!(input = %key, lease = %lease.describe(), "lease taken over: reading");
                     }
                 }
                 Ok(Taken::Busy { holder, until_ms }) => {
+                    self.metrics.live.lease(&key, &holder, false, until_ms);
                     if busy_logged.as_ref() != Some(&holder) {
                         tracing::info!(input = %key, %holder, lease = %lease.describe(), "another instance holds the lease; waiting to take over");
                         busy_logged = Some(holder);

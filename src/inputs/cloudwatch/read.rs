@@ -163,6 +163,9 @@ impl Reader {
                     pace.success();
                     self.metrics
                         .live
+                        .throttled(&group.region_or_default(), false);
+                    self.metrics
+                        .live
                         .aws_access(&format!("log group {}", group.key()), None);
                     p
                 }
@@ -170,6 +173,9 @@ impl Reader {
                     Some("ThrottlingException") | Some("LimitExceededException") => {
                         Metrics::add(&self.metrics.cloudwatch_throttles, 1);
                         pace.throttled();
+                        self.metrics
+                            .live
+                            .throttled(&group.region_or_default(), true);
                         continue;
                     }
                     Some("ResourceNotFoundException") => return Err(ReadEnd::Gone),
