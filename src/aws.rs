@@ -59,7 +59,10 @@ impl Clients {
     /// A CloudWatch Logs client for `region` (the configured one when `None`), with the input's
     /// credentials and endpoint.
     pub fn logs_for(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
-        let mut b = aws_sdk_cloudwatchlogs::config::Builder::from(&self.config);
+        // No retries inside the SDK: a throttled call goes back to the region's pace, which waits and
+        // slows every caller, instead of being retried at once behind its back.
+        let mut b = aws_sdk_cloudwatchlogs::config::Builder::from(&self.config)
+            .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled());
         if let Some(r) = region.filter(|r| !r.is_empty()) {
             b = b.region(Region::new(r.to_string()));
         }

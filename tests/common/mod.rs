@@ -253,6 +253,49 @@ pub fn s3_record(bucket: &str, key: &str) -> String {
     .to_string()
 }
 
+/// `tests/doubles/throttle_proxy.py` in front of moto: the first `n` FilterLogEvents calls are refused
+/// with ThrottlingException, the rest forwarded.
+#[allow(dead_code)] // Not every test binary reads CloudWatch Logs.
+pub struct ThrottleProxy {
+    _child: Child,
+    pub endpoint: String,
+}
+
+#[allow(dead_code)]
+impl ThrottleProxy {
+    pub async fn start(moto: &Moto, n: u32) -> ThrottleProxy {
+        let port = free_port();
+        let script = repo().join("tests/doubles/throttle_proxy.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args([&port.to_string(), &moto.endpoint, &n.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", script.display()));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        wait_http(
+            &format!("{endpoint}/proxy/stats"),
+            "throttle_proxy.py",
+            &mut child,
+        )
+        .await;
+        ThrottleProxy {
+            _child: child,
+            endpoint,
+        }
+    }
+
+    /// What it refused and forwarded.
+    pub async fn stats(&self) -> Value {
+        let r = reqwest::get(format!("{}/proxy/stats", self.endpoint))
+            .await
+            .unwrap();
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    }
+}
+
 /// The Elasticsearch double.
 pub struct EsDouble {
     child: Child,

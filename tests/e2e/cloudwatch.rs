@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::common::{config_text, daemon, eventually, run_to_end, Moto, TempDir};
+use crate::common::{
+    config_text, counter, daemon, eventually, run_to_end, Moto, TempDir, ThrottleProxy,
+};
 
 const LONG: Duration = Duration::from_secs(90);
 
@@ -303,5 +305,54 @@ async fn state_that_is_not_ours_stops_the_start_with_its_name() {
         run.stderr.contains(&format!("s3://state/{key}")) && run.stderr.contains("not written by"),
         "{}",
         run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_calls_slow_the_pace_and_nothing_is_lost() {
+    let moto = Moto::start().await;
+    let proxy = ThrottleProxy::start(&moto, 4).await;
+    let t0 = now_ms() - 120_000;
+    moto.put_log_events("/app/a", "s1", &messages("a", 20, t0))
+        .await;
+    moto.put_log_events("/app/b", "s1", &messages("b", 20, t0))
+        .await;
+    let dir = TempDir::new("cw-throttle");
+    let out = dir.0.join("out");
+    let cfg = dir.0.join("s3logsbeat.yml");
+    // Every call goes through the proxy: the first four FilterLogEvents are refused as over quota.
+    std::fs::write(
+        &cfg,
+        config_text(
+            Some(&proxy.endpoint),
+            &[input("      latency: 2s\n")],
+            &format!(
+                "output.file:\n  path: {}\n  filename: events\n",
+                out.display()
+            ),
+            &format!("path.data: {}\n", dir.0.join("data").display()),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let all = events(&dir.0);
+    assert_eq!(all.len(), 40, "every event, once");
+    assert_eq!(ids(&all).len(), 40);
+    let stats = proxy.stats().await;
+    assert_eq!(stats["refused"], 4, "{stats}");
+    assert_eq!(
+        counter(&run.stderr, "cloudwatch_throttles"),
+        4,
+        "{}",
+        run.stderr
+    );
+    // Four halvings from 5 calls/s: the retries waited 0.4, 0.8, 1.6 and 3.2 s, so the run cannot have
+    // been a tight loop.
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
