@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::common::{
-    config_text, counter, daemon, eventually, run_to_end, Moto, TempDir, ThrottleProxy,
+    config_text, counter, daemon, eventually, run_to_end, terminate, EsDouble, Moto, TempDir,
+    ThrottleProxy,
 };
 
 const LONG: Duration = Duration::from_secs(90);
@@ -355,4 +356,97 @@ async fn throttled_calls_slow_the_pace_and_nothing_is_lost() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// Elasticsearch output for these tests: one index, quick retries, small bulks.
+fn es_output(es: &EsDouble) -> String {
+    format!(
+        "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"cw\"\n  bulk_max_size: 100\n  backoff.init: 100ms\n  backoff.max: 1s\nqueue.mem.events: 400\n",
+        es.url
+    )
+}
+
+async fn indexed(es: &EsDouble) -> u64 {
+    es.doc_counts().await.values().sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_group_then_restarted_every_event_once_by_id_none_missing() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    let t0 = now_ms() - 600_000;
+    let many: Vec<(i64, String)> = (0..3000).map(|i| (t0 + i, format!("event {i}"))).collect();
+    moto.put_log_events("/app/a", "s1", &many).await;
+    let dir = TempDir::new("cw-kill");
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            Some(&moto.endpoint),
+            &[input("      latency: 2s\n")],
+            &es_output(&es),
+            &format!(
+                "path.data: {}\nstate.lease_duration: 10s\n",
+                dir.0.join("data").display()
+            ),
+        ),
+    )
+    .unwrap();
+    // Slow bulks, so the group is still being delivered when the process is killed.
+    es.faults(serde_json::json!({"latency_ms": 300})).await;
+    let mut child = daemon(&cfg, &[]).spawn().unwrap();
+    eventually(LONG, "part of the group indexed", || async {
+        indexed(&es).await >= 300
+    })
+    .await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let before = indexed(&es).await;
+    assert!(before < 3000, "killed mid-group: {before} indexed");
+    // No checkpoint moved: the group's read was not delivered whole.
+    es.faults(serde_json::json!({"latency_ms": 0})).await;
+    // The killed instance's lease is still in path.data: the restart takes it over once it expires.
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // Every event is in the index once: the restart sent the group again, and the events indexed before
+    // the kill came back with the same _id (409, already there).
+    assert_eq!(indexed(&es).await, 3000);
+    let docs = es.docs("cw").await;
+    let messages: BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d["_source"]["message"].as_str())
+        .collect();
+    assert_eq!(messages.len(), 3000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_meet_without_losing_or_doubling_the_boundary_millisecond() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("cw-boundary");
+    // One event every millisecond for the next 4 seconds: with no latency window, each read ends at its
+    // "now", somewhere inside this run of milliseconds, and the next starts one past it.
+    let t0 = now_ms() + 500;
+    let ms: Vec<(i64, String)> = (0..4000).map(|i| (t0 + i, format!("ms {i}"))).collect();
+    moto.put_log_events("/app/a", "s1", &ms).await;
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config(&moto, &dir, &[input("      latency: 0s\n")], ""),
+    )
+    .unwrap();
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    let d = dir.0.clone();
+    eventually(LONG, "every millisecond's event", || {
+        let d = d.clone();
+        async move { events(&d).len() >= 4000 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let all = events(&dir.0);
+    assert_eq!(all.len(), 4000, "none twice");
+    assert_eq!(ids(&all).len(), 4000);
+    // The run of milliseconds was cut into several windows, so boundaries fell inside it.
+    assert!(counter(&stderr, "cloudwatch_reads_done") >= 3, "{stderr}");
 }

@@ -157,6 +157,7 @@ impl Input {
         };
         let mut groups: BTreeMap<GroupRef, Group> = BTreeMap::new();
         let mut busy_logged = None;
+        let mut once_busy_since: Option<std::time::Instant> = None;
         tracing::info!(input = %key, checkpoints = %cps.describe(), instance = %holder, "reading CloudWatch Logs");
         loop {
             if self.shutdown.is_stopping() {
@@ -173,10 +174,16 @@ impl Input {
                     self.metrics.live.lease(&key, &holder, false, until_ms);
                     if busy_logged.as_ref() != Some(&holder) {
                         tracing::info!(input = %key, %holder, lease = %lease.describe(), "another instance holds the lease; waiting to take over");
-                        busy_logged = Some(holder);
+                        busy_logged = Some(holder.clone());
                     }
-                    if self.once {
-                        return Ok(());
+                    // `--once` waits for a lease left by an instance that died (it expires), but not
+                    // for ever behind one that is alive and renewing.
+                    let waited = *once_busy_since.get_or_insert_with(std::time::Instant::now);
+                    if self.once && waited.elapsed() > self.state.lease_duration * 2 {
+                        return Err(format!(
+                            "{key}: another instance ({holder}) holds the lease ({}) and keeps it: --once has nothing to read",
+                            lease.describe()
+                        ));
                     }
                     let wait = Duration::from_millis(until_ms.saturating_sub(now_ms()))
                         .clamp(Duration::from_secs(1), self.cw.scan_frequency);
