@@ -450,3 +450,55 @@ async fn windows_meet_without_losing_or_doubling_the_boundary_millisecond() {
     // The run of milliseconds was cut into several windows, so boundaries fell inside it.
     assert!(counter(&stderr, "cloudwatch_reads_done") >= 3, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_down_then_back_the_checkpoint_waits_for_delivery() {
+    let (moto, es) = tokio::join!(Moto::start(), EsDouble::start());
+    moto.put_log_events("/app/a", "s1", &messages("a", 50, now_ms() - 60_000))
+        .await;
+    let dir = TempDir::new("cw-es-down");
+    let cfg = dir.0.join("s3logsbeat.yml");
+    std::fs::write(
+        &cfg,
+        config_text(
+            Some(&moto.endpoint),
+            &[input("      latency: 2s\n")],
+            &es_output(&es),
+            &format!("path.data: {}\n", dir.0.join("data").display()),
+        ),
+    )
+    .unwrap();
+    es.faults(serde_json::json!({"down": true})).await;
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let checkpoint = || {
+        std::fs::read_dir(dir.0.join("data"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()).any(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("cloudwatch_logs.")
+                })
+            })
+            .unwrap_or(false)
+    };
+    assert!(!checkpoint(), "no checkpoint while nothing is delivered");
+    es.faults(serde_json::json!({"down": false})).await;
+    eventually(
+        LONG,
+        "every event indexed once Elasticsearch is back",
+        || async { indexed(&es).await == 50 },
+    )
+    .await;
+    eventually(LONG, "the checkpoint written after delivery", || async {
+        checkpoint()
+    })
+    .await;
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
