@@ -8,7 +8,7 @@ MOTO_VERSION := 5.2.5
 # cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/e2e/commands.rs).
 CFN_LINT_VERSION := 1.58.0
 
-.PHONY: help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
+.PHONY: bench-cloudwatch help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-e2e: release venv ## The daemon end to end (moto + file output / Elasticse
 
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.
 	$(VENV)/bin/python scripts/bench_faults.py
+
+bench-cloudwatch: release venv ## A cloudwatch_logs input draining log groups on moto (1M events by default; CW_ARGS="--events 200000"): events/s, CPU per event.
+	$(VENV)/bin/python scripts/bench_cloudwatch.py $(CW_ARGS)
 
 FUZZ_TARGETS := object_stream notification config processors index_name custom_format overrides
 FUZZ_SECONDS ?= 600
