@@ -67,13 +67,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Every message received was deleted in the end (the `--once` success condition).
+    /// Every message received was deleted in the end, and every log group read was delivered (the
+    /// `--once` success condition).
     pub fn complete(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let m = &self.metrics;
         self.failure.is_none()
             && m.sqs_messages_kept.load(Relaxed) == 0
             && m.sqs_delete_errors.load(Relaxed) == 0
+            && m.cloudwatch_reads_failed.load(Relaxed) == 0
             && self.returned == 0
             && self.unresolved == 0
     }
