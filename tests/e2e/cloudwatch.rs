@@ -164,7 +164,7 @@ async fn groups_by_prefix_each_event_once_and_checkpoints_survive_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_event_within_latency_arrives_once_while_running() {
+async fn a_late_event_within_latency_and_a_group_created_while_running_arrive_once() {
     let moto = Moto::start().await;
     let dir = TempDir::new("cw-late");
     let now = now_ms();
@@ -191,11 +191,29 @@ async fn a_late_event_within_latency_arrives_once_while_running() {
         async move { events(&d).iter().any(|e| e["message"] == "late") }
     })
     .await;
-    // Several more reads of the same window send nothing again.
+    // A group created while running is found at the next scan.
+    moto.put_log_events(
+        "/app/created-later",
+        "x",
+        &messages("later", 2, now_ms() - 1000),
+    )
+    .await;
+    eventually(LONG, "the new group's events", || {
+        let d = d.clone();
+        async move {
+            events(&d)
+                .iter()
+                .filter(|e| e["aws"]["cloudwatch"]["log_group"] == "/app/created-later")
+                .count()
+                == 2
+        }
+    })
+    .await;
+    // Several more reads of the same windows send nothing again.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let all = events(&dir.0);
-    assert_eq!(all.len(), 6, "{all:?}");
-    assert_eq!(ids(&all).len(), 6);
+    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(ids(&all).len(), 8);
     let _ = child.start_kill();
     let _ = child.wait().await;
 }
