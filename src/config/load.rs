@@ -274,9 +274,27 @@ fn plain_words(inner: &str) -> String {
     inner.to_string()
 }
 
-/// `a.b[0].c` (serde_path_to_error) as `a.b.0.c` (the form `-E` takes).
+/// `a.b[0].c` (serde_path_to_error) as `a.b.0.c` (the form `-E` takes). Only a list index is rewritten:
+/// a key may itself hold `[` or `]` (`-E "p]ocessors=1"`), and must come out as it was written so that
+/// its error names it (fuzz finding of the `overrides` target).
 fn dotted(path: &str) -> String {
-    path.replace('[', ".").replace(']', "")
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..open]);
+        if digits > 0 && after.as_bytes().get(digits) == Some(&b']') {
+            out.push('.');
+            out.push_str(&after[..digits]);
+            rest = &after[digits + 1..];
+        } else {
+            out.push('[');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn join_key(path: &str, name: &str) -> String {
@@ -850,6 +868,15 @@ logging.levle: debug
 
     #[test]
     fn an_override_is_named_by_the_errors_it_causes() {
+        // Fuzz finding of the overrides target (fuzz-ci, seed 1): a key with `]` lost it in the error's
+        // key, which then named neither its -E nor a line.
+        let e = only_error("s3logsbeat: {}\n", &["p]ocessors=[{drop_event: {}}]"]);
+        assert!(
+            e.starts_with("f.yml: -E p]ocessors=[{drop_event: {}}]: unknown key p]ocessors "),
+            "{e}"
+        );
+        assert_eq!(dotted("a.b[0].c[12]"), "a.b.0.c.12");
+        assert_eq!(dotted("p]o[x].q[1"), "p]o[x].q[1");
         // Fuzz finding G8 (2026-12-07): an unknown key made by a dotted -E named neither the -E nor a
         // line, and a key with an empty part was blamed on a line of the file as an empty key.
         let e = only_error("s3logsbeat: {}\n", &["outptu.elasticsearch.index=x"]);
