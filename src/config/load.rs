@@ -197,9 +197,17 @@ pub fn load_str(text: &str, file: &str, overrides: &[String]) -> Result<Loaded, 
 fn describe(path: &str, inner: &str) -> (String, String, Option<String>) {
     // serde says "unknown field `x`, expected one of ..." at the path of the map holding it.
     if let Some(rest) = inner.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or("");
+        // The name ends at serde's "`, expected ..." (or "`, there are no fields"), not at the first
+        // backtick: a key may hold one (fuzz finding of the overrides target).
+        let (name, expected) = rest
+            .rsplit_once("`, expected ")
+            .map(|(n, e)| (n, format!("expected {e}")))
+            .or_else(|| {
+                rest.rsplit_once("`, there are no fields")
+                    .map(|(n, _)| (n, "there are no fields".to_string()))
+            })
+            .unwrap_or_else(|| (rest.split('`').next().unwrap_or(""), String::new()));
         let key = join_key(path, name);
-        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or("");
         return (
             key.clone(),
             format!("unknown key {key} ({expected})"),
@@ -870,6 +878,13 @@ logging.levle: debug
     fn an_override_is_named_by_the_errors_it_causes() {
         // Fuzz finding of the overrides target (fuzz-ci, seed 1): a key with `]` lost it in the error's
         // key, which then named neither its -E nor a line.
+        let e = only_error("s3logsbeat: {}\n", &["s3logsbe`t.x=1"]);
+        assert!(
+            e.starts_with(
+                "f.yml: -E s3logsbe`t.x=1: unknown key s3logsbe`t (expected one of `s3logsbeat`"
+            ),
+            "{e}"
+        );
         let e = only_error("s3logsbeat: {}\n", &["p]ocessors=[{drop_event: {}}]"]);
         assert!(
             e.starts_with("f.yml: -E p]ocessors=[{drop_event: {}}]: unknown key p]ocessors "),
