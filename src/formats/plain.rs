@@ -4,7 +4,8 @@
 //! application wrote; for S3 objects it ships text logs no other format reads.
 //!
 //! What must stay true: every non-blank unit becomes exactly one record, with the unit unchanged (its
-//! bytes, escaped as JSON), and no unit fails: without a source time a record takes the time it was read.
+//! bytes, escaped as JSON), and no unit fails: without a source time the records of an object take the
+//! time its first line was read.
 
 use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::mapping::FieldType;
@@ -53,11 +54,9 @@ impl<'s> ObjectLines<'s> for Lines {
     {
         let start = out.len();
         out.push("message", Value::Str(unit.into()));
-        out.finish(
-            start,
-            0..unit.len(),
-            Ok(self.time.unwrap_or_else(Timestamp::now)),
-        );
+        // Without a source time, every line of the object takes the moment its first was read.
+        let time = *self.time.get_or_insert_with(Timestamp::now);
+        out.finish(start, 0..unit.len(), Ok(time));
         LineKind::Data
     }
 
@@ -70,6 +69,21 @@ impl<'s> ObjectLines<'s> for Lines {
 mod tests {
     use super::*;
     use crate::formats::LineParser;
+
+    #[test]
+    fn without_a_source_time_the_lines_of_an_object_share_one() {
+        let spec = FormatSpec::Plain;
+        let mut p = LineParser::new(&spec);
+        p.set_object_time(None);
+        let mut times = Vec::new();
+        for line in ["one", "two"] {
+            let mut out = LineOut::new();
+            p.parse_line(line, &mut out);
+            times.push(out.records[0].result.clone().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        assert_eq!(times[0], times[1]);
+    }
 
     #[test]
     fn a_unit_is_its_message_at_the_source_time() {
