@@ -89,7 +89,8 @@ def main():
         if lines != total or len(ids) != total:
             sys.exit(f"expected {total} events once each, got {lines} lines and {len(ids)} ids")
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        calls = next((w.split("=")[1] for w in run.stderr.split() if w.startswith("cloudwatch_api_calls=")), "?")
+        done = next((l for l in reversed(run.stderr.splitlines()) if "--once: done" in l), "")
+        calls = next((w.split("=")[1] for w in done.split() if w.startswith("cloudwatch_api_calls=")), "?")
         print(f"s3logsbeat --once: {wall:.1f} s wall, {total / wall:,.0f} events/s, "
               f"{cpu / total * 1e6:.2f} CPU-s per million events, {calls} CloudWatch Logs calls; "
               f"every event written once")
