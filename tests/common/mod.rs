@@ -264,11 +264,16 @@ pub struct ThrottleProxy {
 #[allow(dead_code)]
 impl ThrottleProxy {
     pub async fn start(moto: &Moto, n: u32) -> ThrottleProxy {
+        ThrottleProxy::refusing(moto, n, "ThrottlingException").await
+    }
+
+    /// Refuses the first `n` FilterLogEvents calls with the error `code`.
+    pub async fn refusing(moto: &Moto, n: u32, code: &str) -> ThrottleProxy {
         let port = free_port();
         let script = repo().join("tests/doubles/throttle_proxy.py");
         let mut child = Command::new("python3")
             .arg(&script)
-            .args([&port.to_string(), &moto.endpoint, &n.to_string()])
+            .args([&port.to_string(), &moto.endpoint, &n.to_string(), code])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -5,7 +5,9 @@ The first N `FilterLogEvents` requests (header `X-Amz-Target: Logs_20140328.Filt
 forwarded to moto unchanged and its answer relayed. `GET /proxy/stats` reports what was refused and
 forwarded, so a test can check both sides.
 
-Usage: throttle_proxy.py PORT MOTO_URL N
+Usage: throttle_proxy.py PORT MOTO_URL N [ERROR]
+ERROR is the error code answered (default ThrottlingException; AccessDeniedException shows a refused
+permission).
 """
 
 import http.client
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT = int(sys.argv[1])
 UPSTREAM = urllib.parse.urlparse(sys.argv[2])
 TO_REFUSE = int(sys.argv[3])
+ERROR = sys.argv[4] if len(sys.argv) > 4 else "ThrottlingException"
 
 lock = threading.Lock()
 stats = {"refused": 0, "forwarded": 0, "filter_log_events": 0}
@@ -56,13 +59,14 @@ class Handler(BaseHTTPRequestHandler):
                     stats["refused"] += 1
             if refuse:
                 err = json.dumps(
-                    {"__type": "ThrottlingException", "message": "Rate exceeded"}
+                    {"__type": ERROR, "message": "Rate exceeded" if ERROR == "ThrottlingException"
+                     else "User is not authorized to perform: logs:FilterLogEvents"}
                 ).encode()
                 self._send(
                     400,
                     [
                         ("Content-Type", "application/x-amz-json-1.1"),
-                        ("x-amzn-ErrorType", "ThrottlingException"),
+                        ("x-amzn-ErrorType", ERROR),
                     ],
                     err,
                 )

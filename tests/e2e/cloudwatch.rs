@@ -520,3 +520,53 @@ async fn elasticsearch_down_then_back_the_checkpoint_waits_for_delivery() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_turns_health_to_503_naming_the_group() {
+    let moto = Moto::start().await;
+    let proxy = ThrottleProxy::refusing(&moto, 1_000_000, "AccessDeniedException").await;
+    moto.put_log_events("/app/a", "s1", &messages("a", 3, now_ms() - 60_000))
+        .await;
+    let dir = TempDir::new("cw-denied");
+    let cfg = dir.0.join("s3logsbeat.yml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &cfg,
+        config_text(
+            Some(&proxy.endpoint),
+            &[input("      latency: 2s\n")],
+            &format!("output.file:\n  path: {}\n", dir.0.join("out").display()),
+            &format!(
+                "path.data: {}\nhttp.enabled: true\nhttp.port: {port}\n",
+                dir.0.join("data").display()
+            ),
+        ),
+    )
+    .unwrap();
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    eventually(LONG, "/health failing on access denied", || {
+        let health = health.clone();
+        async move {
+            match reqwest::get(&health).await {
+                Ok(r) if r.status() == 503 => r
+                    .text()
+                    .await
+                    .is_ok_and(|t| t.contains("AWS refuses log group /app/a")),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    terminate(&child);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("read not delivered") && stderr.contains("AccessDenied"),
+        "{stderr}"
+    );
+}
