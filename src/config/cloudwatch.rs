@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::raw::{RawConfig, RawInput};
 use super::values::parse_time_bound;
 use super::Problems;
-use crate::formats::{FormatOptions, FormatSpec, LogFormat};
+use crate::formats::LogFormat;
 
 /// A validated `type: cloudwatch_logs` input.
 #[derive(Clone, Debug)]
@@ -109,34 +109,25 @@ pub(super) fn state(raw: &RawConfig, p: &mut Problems) -> StateSettings {
 }
 
 /// The format a cloudwatch_logs input applies to each message: `log_format` (default `plain`); `auto`
-/// and `file_selectors` name objects' keys and mean nothing here.
-pub(super) fn format(input: &RawInput, key: &str, p: &mut Problems) -> Option<FormatSpec> {
+/// and `file_selectors` name objects' keys and mean nothing here. Its options are built as every
+/// input's are (`config/inputs.rs`).
+pub(super) fn format(input: &RawInput, key: &str, p: &mut Problems) -> Option<LogFormat> {
     if !input.file_selectors.is_empty() {
         p.push(
             format!("{key}.file_selectors"),
             format!("{key}.file_selectors does not apply to type cloudwatch_logs: log events have no key; set log_format"),
         );
     }
-    let format = match input.log_format {
-        None => LogFormat::Plain,
+    match input.log_format {
+        None => Some(LogFormat::Plain),
         Some(LogFormat::Auto) => {
             p.push(
                 format!("{key}.log_format"),
                 format!("{key}.log_format auto does not apply to type cloudwatch_logs: log events have no key; name the format of the messages (plain by default)"),
             );
-            return None;
-        }
-        Some(f) => f,
-    };
-    let okey = format!("{key}.log_format_options");
-    let default = FormatOptions::default();
-    let opts = input.log_format_options.as_ref().unwrap_or(&default);
-    match FormatSpec::build(format, opts, |o| format!("{okey}.{o}")) {
-        Ok(spec) => Some(spec),
-        Err((o, m)) => {
-            p.push(format!("{okey}.{o}"), m);
             None
         }
+        Some(f) => Some(f),
     }
 }
 

@@ -247,7 +247,9 @@ pub(super) fn validate(
     let key = format!("s3logsbeat.inputs.{i}");
     let before = p.len();
     let formats = if kind == InputType::CloudwatchLogs {
-        super::cloudwatch::format(input, &key, p).map(Formats::one)
+        super::cloudwatch::format(input, &key, p)
+            .and_then(|f| build_format(f, input.log_format_options.as_ref(), &key, p))
+            .map(Formats::one)
     } else {
         formats(input, &key, p)
     };

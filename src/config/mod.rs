@@ -537,6 +537,19 @@ output.console:
     }
 
     #[test]
+    fn a_cloudwatch_logs_input_builds_its_format_as_every_input_does() {
+        let text = "s3logsbeat:\n  inputs:\n    - type: cloudwatch_logs\n      log_group_name: g\n      log_format: json\noutput.console: {}\n";
+        let e = first_error(text, &[], Mode::Sqs);
+        assert!(
+            e.contains("log_format_options is required for log_format json"),
+            "{e}"
+        );
+        let plain = text.replace("      log_format: json\n", "");
+        let s = settings(&plain, &[], Mode::Sqs).unwrap();
+        assert_eq!(s.inputs[0].formats.all()[0].format(), LogFormat::Plain);
+    }
+
+    #[test]
     fn the_original_keys_load() {
         let s = settings(BASE, &[], Mode::All).unwrap();
         assert_eq!(s.inputs.len(), 2);
