@@ -53,9 +53,7 @@ impl Clients {
             })
             .clone()
     }
-}
 
-impl Clients {
     /// A CloudWatch Logs client for `region` (the configured one when `None`), with the input's
     /// credentials and endpoint.
     pub fn logs_for(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {

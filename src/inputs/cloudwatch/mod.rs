@@ -19,7 +19,7 @@ pub mod checkpoints;
 pub mod pace;
 pub mod read;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,13 +43,6 @@ pub struct GroupRef {
 }
 
 impl GroupRef {
-    /// Its region as `/health` names it (`the input's region` when not given).
-    pub fn region_or_default(&self) -> String {
-        self.region
-            .clone()
-            .unwrap_or_else(|| "the input's region".to_string())
-    }
-
     /// `region/name` (`name` alone in the input's region): its key in the checkpoints.
     pub fn key(&self) -> String {
         match &self.region {
@@ -248,15 +241,18 @@ impl Input {
                 }
                 let reads = batch.iter().map(|(cp, g)| {
                     let from = cp.saturating_sub(latency);
-                    let seen: HashSet<String> = groups[g].seen.keys().cloned().collect();
+                    let seen = &groups[g].seen;
                     let logs = self.clients.logs_for(g.region.as_deref());
-                    let pace = self.paces.of(&self.region(g));
+                    let region = self.region(g);
+                    let pace = self.paces.of(&region);
                     let reader = &reader;
                     async move {
                         if from > to {
                             return (g.clone(), None);
                         }
-                        let r = reader.read(&logs, &pace, g, (from, to), &seen).await;
+                        let r = reader
+                            .read(&logs, (&region, &pace), g, (from, to), seen)
+                            .await;
                         (g.clone(), Some(r))
                     }
                 });

@@ -9,7 +9,7 @@
 //! What must stay true: the read reports `Delivered` only when the ack group settled delivered, that is
 //! when every event it published was delivered or dead-lettered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,10 +80,10 @@ impl Reader {
     pub async fn read(
         &self,
         logs: &aws_sdk_cloudwatchlogs::Client,
-        pace: &Pace,
+        (region, pace): (&str, &Pace),
         group: &GroupRef,
         (from, to): (u64, u64),
-        seen: &HashSet<String>,
+        seen: &HashMap<String, u64>,
     ) -> Read {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let ack = AckGroup::new(format!("log group {}", group.key()), move |o| {
@@ -95,7 +95,15 @@ impl Reader {
             published: 0,
         };
         if let Err(end) = self
-            .pages(logs, pace, group, (from, to), seen, &ack, &mut read)
+            .pages(
+                logs,
+                (region, pace),
+                group,
+                (from, to),
+                seen,
+                &ack,
+                &mut read,
+            )
             .await
         {
             ack.fail(match &end {
@@ -122,10 +130,10 @@ impl Reader {
     async fn pages(
         &self,
         logs: &aws_sdk_cloudwatchlogs::Client,
-        pace: &Pace,
+        (region, pace): (&str, &Pace),
         group: &GroupRef,
         (from, to): (u64, u64),
-        seen: &HashSet<String>,
+        seen: &HashMap<String, u64>,
         ack: &AckGroup,
         read: &mut Read,
     ) -> Result<(), ReadEnd> {
@@ -161,9 +169,7 @@ impl Reader {
                 }
                 Ok(Ok(p)) => {
                     pace.success();
-                    self.metrics
-                        .live
-                        .throttled(&group.region_or_default(), false);
+                    self.metrics.live.throttled(region, false);
                     self.metrics
                         .live
                         .aws_access(&format!("log group {}", group.key()), None);
@@ -173,9 +179,7 @@ impl Reader {
                     Some("ThrottlingException") | Some("LimitExceededException") => {
                         Metrics::add(&self.metrics.cloudwatch_throttles, 1);
                         pace.throttled();
-                        self.metrics
-                            .live
-                            .throttled(&group.region_or_default(), true);
+                        self.metrics.live.throttled(region, true);
                         continue;
                     }
                     Some("ResourceNotFoundException") => return Err(ReadEnd::Gone),
@@ -202,7 +206,7 @@ impl Reader {
                 };
                 Metrics::add(&self.metrics.cloudwatch_events_read, 1);
                 let ts = ts.max(0) as u64;
-                if seen.contains(id) {
+                if seen.contains_key(id) {
                     Metrics::add(&self.metrics.cloudwatch_events_repeated, 1);
                     continue;
                 }
