@@ -115,6 +115,24 @@ pub fn parse<'a>(opts: &JsonOptions, line: &'a str, out: &mut LineOut<'a>) {
 /// Reads every JSON value on `line` (Firehose concatenates records, and a line may hold several), each
 /// a record of `out` made by `record` from the value and its text; a line that stops being JSON is one
 /// failure from there to its end.
+/// A record's fields and time from one decoded JSON value (and the value's text, for errors).
+pub type RecordFn = for<'a> fn(J, &str, &mut LineOut<'a>) -> Result<Timestamp, ParseError>;
+
+/// [`ObjectLines`] of a JSON-lines format with fixed rules (Network Firewall, Route 53 Resolver): every
+/// JSON value of a line is a record, read by the format's [`RecordFn`].
+#[derive(Debug)]
+pub struct Records(pub RecordFn);
+
+impl<'s> ObjectLines<'s> for Records {
+    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
+    where
+        's: 'a,
+    {
+        parse_values(unit, out, self.0);
+        LineKind::Data
+    }
+}
+
 pub(super) fn parse_values<'a>(
     line: &'a str,
     out: &mut LineOut<'a>,

@@ -20,10 +20,10 @@ use serde_json::{Map, Value as J};
 
 use super::descriptor::{Descriptor, Framing, ObjectLines};
 use super::ecs::{network_type, put, str_at, Conversion, Ecs, Rest};
-use super::json::{parse_values, push_object};
+use super::json::{push_object, Records};
 use super::mapping::FieldType;
 use super::tokens::{parse_i64, parse_rfc3339};
-use super::{ErrorKind, FormatOptions, FormatSpec, LineKind, LineOut, LogFormat, ParseError};
+use super::{ErrorKind, FormatOptions, FormatSpec, LineOut, LogFormat, ParseError};
 use crate::fields::Timestamp;
 
 use FieldType::{Date, Ip, Keyword, Long};
@@ -54,26 +54,12 @@ fn build(
 }
 
 fn parser(_: &FormatSpec) -> Box<dyn ObjectLines<'_> + '_> {
-    Box::new(Lines)
+    Box::new(Records(record))
 }
 
 /// `AWSLogs/<account>/vpcdnsquerylogs/<vpc>/<yyyy>/<mm>/<dd>/...`.
 fn recognises(_bucket: &str, key: &str) -> bool {
     key.contains("/vpcdnsquerylogs/") || key.starts_with("vpcdnsquerylogs/")
-}
-
-/// [`ObjectLines`] of Resolver query logs: every JSON value of a line is a record.
-#[derive(Debug)]
-struct Lines;
-
-impl<'s> ObjectLines<'s> for Lines {
-    fn parse<'a>(&mut self, unit: &'a str, out: &mut LineOut<'a>) -> LineKind
-    where
-        's: 'a,
-    {
-        parse_values(unit, out, record);
-        LineKind::Data
-    }
 }
 
 fn record(v: J, text: &str, out: &mut LineOut<'_>) -> Result<Timestamp, ParseError> {
