@@ -23,6 +23,7 @@ use crate::ack::{AckGroup, Outcome};
 use crate::config::{InputSource, Settings};
 use crate::inputs::s3_list::{self, Listed};
 use crate::inputs::sqs::batch;
+use crate::object::finalise::Finaliser;
 use crate::object::reader::{Job, Readers};
 use crate::object::ObjectRef;
 use crate::ops::metrics::Metrics;
@@ -116,6 +117,7 @@ pub async fn run(
     };
     let mut tasks = JoinSet::new();
     let mut readers = Vec::new();
+    let (finaliser, finaliser_task) = Finaliser::start(metrics.clone());
     for input in &settings.inputs {
         let InputSource::S3(src) = &input.source else {
             continue;
@@ -165,6 +167,7 @@ pub async fn run(
                     queue_tx.clone().expect("read mode has a queue"),
                     metrics.clone(),
                     shutdown.clone(),
+                    &finaliser,
                 );
                 readers.push((input.index, task));
                 tasks.spawn(feed_readers(
@@ -196,6 +199,15 @@ pub async fn run(
     if let Some(d) = delivery {
         d.finish(&metrics, &shutdown).await;
     }
+    // The last backups and deletes; each object's group settles when its own is done.
+    drop(finaliser);
+    supervise::expect_clean_end(
+        finaliser_task,
+        "the backups and deletes after delivery",
+        &metrics,
+        &shutdown,
+    )
+    .await;
     reporter.abort();
     let _ = reporter.await;
     Ok(ImportSummary {

@@ -177,6 +177,7 @@ fn test_input(a: &OutputTestArgs) -> ExitCode {
                     ("sqs", q.queues.first().map(String::as_str))
                 }
                 s3logsbeat::config::InputSource::S3(_) => ("s3", None),
+                s3logsbeat::config::InputSource::S3Poll(_) => ("s3, polled", None),
                 s3logsbeat::config::InputSource::CloudwatchLogs(c) => {
                     if aws.region.is_none() {
                         aws.region = c

@@ -60,6 +60,8 @@ pub enum Set {
     NotificationKey,
     /// A query parameter value: RFC 3986's unreserved characters only.
     QueryValue,
+    /// A URL path (`x-amz-copy-source`): RFC 3986's unreserved characters and `/`; a space is `%20`.
+    Path,
 }
 
 /// Percent-encodes `s`, keeping the bytes of `set`.
@@ -70,7 +72,7 @@ pub fn encode(s: &str, set: Set) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)
             }
-            b'/' if set == Set::NotificationKey => out.push('/'),
+            b'/' if set != Set::QueryValue => out.push('/'),
             b' ' if set == Set::NotificationKey => out.push('+'),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";

@@ -26,6 +26,7 @@ use crate::inputs::sqs::poller::Poller;
 use crate::inputs::sqs::registry::Registry;
 use crate::inputs::sqs::sampler::Sampler;
 use crate::inputs::sqs::{deleter, heartbeat};
+use crate::object::finalise::Finaliser;
 use crate::object::reader::Readers;
 use crate::ops::metrics::{HealthLimits, Metrics};
 use crate::ops::monitor;
@@ -144,6 +145,7 @@ pub async fn run(
 
     let mut pollers = JoinSet::new();
     let mut readers = Vec::new();
+    let (finaliser, finaliser_task) = Finaliser::start(metrics.clone());
     // A queue's depth is read only for the monitoring endpoint, once per queue however many inputs name
     // it, beside polling until the end of the run.
     let (samplers_stop, samplers_rx) = tokio::sync::watch::channel(false);
@@ -192,6 +194,7 @@ pub async fn run(
             queue_tx.clone(),
             metrics.clone(),
             shutdown.clone(),
+            &finaliser,
         );
         readers.push((input.index, task));
         let poller = Poller {
@@ -269,6 +272,15 @@ pub async fn run(
         tracing::info!("all pollers stopped; delivering what was read");
     }
     delivery.finish(&metrics, &shutdown).await;
+    // Every event is delivered or given up: the last backups and deletes run, then their groups settle.
+    drop(finaliser);
+    supervise::expect_clean_end(
+        finaliser_task,
+        "the backups and deletes after delivery",
+        &metrics,
+        &shutdown,
+    )
+    .await;
     // Every ack group has settled now: the deleter handles the last ones and ends.
     registry.close();
     supervise::expect_clean_end(deleter, "the SQS deleter", &metrics, &shutdown).await;
@@ -485,7 +497,7 @@ fn health_limits(settings: &Settings) -> HealthLimits {
         .iter()
         .filter_map(|i| match &i.source {
             InputSource::Sqs(s) => Some(s.wait_time + s.poll_frequency),
-            InputSource::S3(_) | InputSource::CloudwatchLogs(_) => None,
+            InputSource::S3(_) | InputSource::S3Poll(_) | InputSource::CloudwatchLogs(_) => None,
         })
         .max();
     HealthLimits {

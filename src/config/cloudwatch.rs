@@ -282,7 +282,10 @@ pub(super) fn refuse_keys(input: &RawInput, key: &str, kind: &str, p: &mut Probl
         ("scan_frequency", input.scan_frequency.is_some()),
         ("latency", input.latency.is_some()),
         ("api_timeout", input.api_timeout.is_some()),
-        ("number_of_workers", input.number_of_workers.is_some()),
+        (
+            "number_of_workers",
+            input.number_of_workers.is_some() && kind != "s3",
+        ),
     ] {
         if there {
             p.push(

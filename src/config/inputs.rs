@@ -112,6 +112,8 @@ pub struct InputSettings {
     pub field_names: FieldNames,
     /// The input's `processors`, then the global ones; applied to every event before it is published.
     pub processors: super::processors::Processors,
+    /// What becomes of an object once every event of it is delivered: a backup, a delete.
+    pub finalise: super::s3::Finalise,
 }
 
 /// How an input chooses the format of an object (see `crate::formats::route`).
@@ -197,8 +199,10 @@ impl Formats {
 pub enum InputSource {
     /// S3 notifications on these queues.
     Sqs(SqsSettings),
-    /// Objects in these buckets, with LastModified in `[since, to)`.
+    /// Objects in these buckets, with LastModified in `[since, to)` (`s3import`).
     S3(S3Settings),
+    /// A bucket's prefixes, listed again and again by the daemon.
+    S3Poll(super::s3::S3PollSettings),
     /// Log groups in CloudWatch Logs.
     CloudwatchLogs(super::cloudwatch::CloudwatchLogsSettings),
 }
@@ -294,6 +298,15 @@ pub(super) fn validate(
                 }
             }
             super::cloudwatch::refuse_keys(input, &key, "sqs", p);
+            super::s3::refuse_polling_keys(input, &key, "sqs", p);
+            only(
+                p,
+                &[
+                    ("bucket_arn", input.bucket_arn.is_some()),
+                    ("non_aws_bucket_name", input.non_aws_bucket_name.is_some()),
+                ],
+                "s3",
+            );
             only(
                 p,
                 &[
@@ -352,34 +365,23 @@ pub(super) fn validate(
                     .then_some(queue_metrics_interval),
             })
         }
+        InputType::S3 if super::s3::is_polling(input) => {
+            super::cloudwatch::refuse_keys(input, &key, "s3", p);
+            refuse_sqs_keys(input, &key, p);
+            InputSource::S3Poll(super::s3::validate_polling(input, &key, p))
+        }
         InputType::S3 => {
+            super::s3::refuse_polling_keys(input, &key, "s3 with buckets (s3import)", p);
             if input.buckets.is_empty() {
                 p.push(
                     format!("{key}.buckets"),
                     format!(
-                        "{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix"
+                        "{key}.buckets is required for type s3: s3://bucket or s3://bucket/prefix (s3import), or bucket_arn to poll the bucket (run)"
                     ),
                 );
             }
             super::cloudwatch::refuse_keys(input, &key, "s3", p);
-            only(
-                p,
-                &[
-                    ("queues_url", !input.queues_url.is_empty()),
-                    ("wait_time", input.wait_time.is_some()),
-                    (
-                        "max_number_of_messages",
-                        input.max_number_of_messages.is_some(),
-                    ),
-                    ("visibility_timeout", input.visibility_timeout.is_some()),
-                    ("poll_frequency", input.poll_frequency.is_some()),
-                    (
-                        "queue_metrics_interval",
-                        input.queue_metrics_interval.is_some(),
-                    ),
-                ],
-                "sqs",
-            );
+            refuse_sqs_keys(input, &key, p);
             let mut buckets = Vec::new();
             for (j, b) in input.buckets.iter().enumerate() {
                 match S3Uri::parse(b) {
@@ -409,9 +411,51 @@ pub(super) fn validate(
             InputSource::S3(S3Settings { buckets, since, to })
         }
         InputType::CloudwatchLogs => {
+            super::s3::refuse_polling_keys(input, &key, "cloudwatch_logs", p);
+            only(
+                p,
+                &[
+                    ("bucket_arn", input.bucket_arn.is_some()),
+                    ("non_aws_bucket_name", input.non_aws_bucket_name.is_some()),
+                    ("backup_to_bucket_arn", input.backup_to_bucket_arn.is_some()),
+                    (
+                        "non_aws_backup_to_bucket_name",
+                        input.non_aws_backup_to_bucket_name.is_some(),
+                    ),
+                    ("delete_after_read", input.delete_after_read.is_some()),
+                ],
+                "sqs or s3",
+            );
             InputSource::CloudwatchLogs(super::cloudwatch::validate(input, &key, p))
         }
     };
+    let finalise = match &source {
+        InputSource::Sqs(_) => super::s3::validate_finalise(input, &key, None, p),
+        InputSource::S3(s) => {
+            let listed: Vec<(String, String)> = s
+                .buckets
+                .iter()
+                .map(|u| (u.bucket.clone(), u.prefix.clone()))
+                .collect();
+            super::s3::validate_finalise(input, &key, Some(&listed), p)
+        }
+        InputSource::S3Poll(s) => {
+            let listed: Vec<(String, String)> = s
+                .prefixes
+                .iter()
+                .map(|pre| (s.bucket.clone(), pre.clone()))
+                .collect();
+            super::s3::validate_finalise(input, &key, Some(&listed), p)
+        }
+        InputSource::CloudwatchLogs(_) => Default::default(),
+    };
+    let s3_kind = kind == InputType::S3;
+    if input.workers.is_some() && input.number_of_workers.is_some() && s3_kind {
+        p.push(
+            format!("{key}.number_of_workers"),
+            format!("{key}: give workers or number_of_workers (Filebeat's name), not both"),
+        );
+    }
 
     if input.workers == Some(0) {
         p.push(
@@ -479,10 +523,44 @@ pub(super) fn validate(
         },
         max_line_bytes,
         aws,
-        workers: input.workers.unwrap_or(5).max(1),
+        workers: input
+            .workers
+            .or(if s3_kind {
+                input.number_of_workers
+            } else {
+                None
+            })
+            .unwrap_or(5)
+            .max(1),
         field_names,
         processors,
+        finalise,
     })
+}
+
+/// The keys of `type: sqs` set on an `s3` input: each is a problem.
+fn refuse_sqs_keys(input: &RawInput, key: &str, p: &mut Problems) {
+    for (k, there) in [
+        ("queues_url", !input.queues_url.is_empty()),
+        ("wait_time", input.wait_time.is_some()),
+        (
+            "max_number_of_messages",
+            input.max_number_of_messages.is_some(),
+        ),
+        ("visibility_timeout", input.visibility_timeout.is_some()),
+        ("poll_frequency", input.poll_frequency.is_some()),
+        (
+            "queue_metrics_interval",
+            input.queue_metrics_interval.is_some(),
+        ),
+    ] {
+        if there {
+            p.push(
+                format!("{key}.{k}"),
+                format!("{key}.{k} only applies to type sqs"),
+            );
+        }
+    }
 }
 
 /// Under `field_names: ecs`, each format of the input that has no ECS names (`json`, `custom`: their

@@ -22,6 +22,7 @@ pub mod positions;
 pub mod processors;
 mod raw;
 pub mod redact;
+pub mod s3;
 pub mod tls;
 pub mod tree;
 pub mod values;
@@ -267,8 +268,12 @@ impl Settings {
                 continue;
             };
             let wanted = match mode {
-                Mode::Sqs => kind == InputType::Sqs || kind == InputType::CloudwatchLogs,
-                Mode::S3 => kind == InputType::S3,
+                Mode::Sqs => {
+                    kind == InputType::Sqs
+                        || kind == InputType::CloudwatchLogs
+                        || (kind == InputType::S3 && s3::is_polling(input))
+                }
+                Mode::S3 => kind == InputType::S3 && !s3::is_polling(input),
                 Mode::All => true,
             };
             if !wanted || !input.enabled {
@@ -281,8 +286,8 @@ impl Settings {
         }
         if !raw.s3logsbeat.inputs.is_empty() && wanted_inputs == 0 {
             let what = match mode {
-                Mode::Sqs => "no enabled input of type sqs or cloudwatch_logs: `run` has nothing to do (s3 inputs are for `s3import`)",
-                Mode::S3 => "no enabled input of type s3: `s3import` has nothing to do (sqs inputs are for `run`)",
+                Mode::Sqs => "no enabled input of type sqs, cloudwatch_logs or s3 with bucket_arn: `run` has nothing to do (s3 inputs with buckets are for `s3import`)",
+                Mode::S3 => "no enabled input of type s3 with buckets: `s3import` has nothing to do (sqs inputs and s3 inputs with bucket_arn are for `run`)",
                 Mode::All => "every input is disabled",
             };
             p.push("s3logsbeat.inputs", what);

@@ -58,6 +58,12 @@ pub async fn input(input: &InputSettings, clients: &Clients) -> Vec<Finding> {
                 objects(&target, &b.bucket, &b.prefix, true, clients, &mut out).await;
             }
         }
+        InputSource::S3Poll(s) => {
+            for prefix in &s.prefixes {
+                let target = format!("s3://{}/{prefix}", s.bucket);
+                objects(&target, &s.bucket, prefix, true, clients, &mut out).await;
+            }
+        }
         InputSource::CloudwatchLogs(c) => {
             for (region, name) in &c.names {
                 let logs = clients.logs_for(region.as_deref().or(c.region.as_deref()));

@@ -46,6 +46,17 @@ pub enum FetchError {
     Aborted,
 }
 
+/// An object read to its end.
+#[derive(Debug)]
+pub struct ObjectRead {
+    /// What reading it came to.
+    pub stats: ObjectStats,
+    /// The ETag of the version read (what a delete after delivery names in `If-Match`).
+    pub etag: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Reads `obj` in the format its key routes to and publishes its events under `ack`.
 pub async fn read_object(
     s3: &aws_sdk_s3::Client,
@@ -55,7 +66,7 @@ pub async fn read_object(
     ack: &AckGroup,
     metrics: &Metrics,
     shutdown: &Shutdown,
-) -> Result<ObjectStats, FetchError> {
+) -> Result<ObjectRead, FetchError> {
     let path = obj.path();
     let failed = |reason: String| FetchError::Failed {
         path: path.clone(),
@@ -118,6 +129,7 @@ pub async fn read_object(
         tracing::warn!(object = %path, "key_regex_fields does not match this key: its events get no key fields");
     }
     let size = resp.content_length().unwrap_or(0);
+    let etag = resp.e_tag().map(String::from);
     let mut body = resp.body;
     let mut out = Publisher {
         input,
@@ -191,7 +203,11 @@ pub async fn read_object(
         tracing::warn!(object = %path, failures = stats.parse_failures, lines = stats.lines,
             "lines did not parse; shipped as events tagged _s3logsbeat_parse_failure (or dropped under parse_errors: drop)");
     }
-    Ok(stats)
+    Ok(ObjectRead {
+        stats,
+        etag,
+        size: size.max(0) as u64,
+    })
 }
 
 /// Parses the text [`inflate`] hands on, to its end; the events of text before a failure are published

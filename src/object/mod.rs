@@ -24,6 +24,7 @@
 
 pub mod decode;
 pub mod fetch;
+pub mod finalise;
 pub mod framing;
 pub mod gunzip;
 pub mod inflate;

@@ -25,8 +25,10 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::ack::AckGroup;
+use crate::ack::Outcome;
 use crate::config::{InputSettings, InputSource, Unmatched};
-use crate::object::fetch::{read_object, FetchError};
+use crate::object::fetch::{read_object, FetchError, ObjectRead};
+use crate::object::finalise::{self, Finaliser};
 use crate::object::ObjectRef;
 use crate::ops::metrics::Metrics;
 use crate::ops::supervise;
@@ -55,6 +57,8 @@ pub struct ReadContext {
     pub metrics: Arc<Metrics>,
     /// Shutdown.
     pub shutdown: Shutdown,
+    /// Where objects go once delivered, when the input backs them up or deletes them.
+    pub finaliser: Option<Finaliser>,
 }
 
 /// A free reader, taken before the work for it is fetched.
@@ -93,6 +97,7 @@ impl Readers {
         queue: QueueSender,
         metrics: Arc<Metrics>,
         shutdown: Shutdown,
+        finaliser: &Finaliser,
     ) -> (Readers, tokio::task::JoinHandle<()>) {
         let ctx = ReadContext {
             input: Arc::new(input.clone()),
@@ -100,6 +105,7 @@ impl Readers {
             queue,
             metrics,
             shutdown,
+            finaliser: (!input.finalise.is_none()).then(|| finaliser.clone()),
         };
         Readers::start(ctx, input.workers)
     }
@@ -171,6 +177,7 @@ impl ReadContext {
         match self.input.source {
             InputSource::Sqs(_) => "its message returns to the queue",
             InputSource::S3(_) => "the import counts the object as failed",
+            InputSource::S3Poll(_) => "the object is listed and read again",
             InputSource::CloudwatchLogs(_) => "its log group's window is read again",
         }
     }
@@ -181,22 +188,37 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
     let Job { objects, ack } = job;
     for obj in objects {
         let path = obj.path();
-        let reading = ack.obligation("reading an object");
         let s3 = ctx.clients.s3_for(obj.region.as_deref());
+        // An object backed up or deleted after delivery has a group of its own inside its source's,
+        // which settles when its last event does.
+        let (own, read) = match &ctx.finaliser {
+            Some(f) => {
+                let (g, read) = finalising(f, &ctx, &obj, &s3, &ack);
+                (Some(g), Some(read))
+            }
+            None => (None, None),
+        };
+        let group = own.as_ref().unwrap_or(&ack);
+        let reading = group.obligation("reading an object");
         let began = std::time::Instant::now();
         let r = supervise::guard(read_object(
             &s3,
             &obj,
             &ctx.input,
             &ctx.queue,
-            &ack,
+            group,
             &ctx.metrics,
             &ctx.shutdown,
         ))
         .await;
         let m = &ctx.metrics;
         match r {
-            Ok(Ok(stats)) => {
+            Ok(Ok(done)) => {
+                let stats = &done.stats;
+                // Objects that are not logs (a digest, a test file) are left as they are.
+                if let (Some(read), false) = (&read, stats.skipped) {
+                    let _ = read.set(done_info(&done));
+                }
                 Metrics::add(&m.s3_objects_read, 1);
                 if stats.skipped {
                     Metrics::add(&m.s3_objects_skipped, 1);
@@ -233,7 +255,7 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
                         };
                         tracing::warn!(object = %path, from = %ack.label(),
                             "no format for this key (file_selectors, log_format): not read, {then}");
-                        ack.keep(format!("{path}: no format for this key"));
+                        group.keep(format!("{path}: no format for this key"));
                     }
                 }
                 reading.done();
@@ -246,17 +268,64 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
             Ok(Err(e)) => {
                 Metrics::add(&m.s3_objects_failed, 1);
                 tracing::error!(object = %path, from = %ack.label(), error = %e, "object could not be read");
-                ack.keep(e.to_string());
+                group.keep(e.to_string());
                 reading.done();
             }
             Err(panic) => {
                 Metrics::add(&m.task_panics, 1);
                 tracing::error!(object = %path, from = %ack.label(),
                     "reader panicked: {panic}; the object's group failed and comes back");
-                ack.fail(format!("the reader of {path} panicked: {panic}"));
+                group.fail(format!("the reader of {path} panicked: {panic}"));
                 drop(reading);
                 break;
             }
         }
     }
+}
+
+/// What a finalisation needs of the read: the version and size.
+type ReadInfo = (Option<String>, u64);
+
+fn done_info(done: &ObjectRead) -> ReadInfo {
+    (done.etag.clone(), done.size)
+}
+
+/// The group of one object that is finalised after delivery: when it settles `Delivered` with the object
+/// read to its end (`read` set), the object goes to the finaliser holding `source` until it is done; any
+/// other outcome goes to `source` as it is.
+fn finalising(
+    f: &Finaliser,
+    ctx: &ReadContext,
+    obj: &ObjectRef,
+    s3: &aws_sdk_s3::Client,
+    source: &AckGroup,
+) -> (AckGroup, Arc<std::sync::OnceLock<ReadInfo>>) {
+    let read: Arc<std::sync::OnceLock<ReadInfo>> = Arc::new(std::sync::OnceLock::new());
+    let hold = source.obligation("backing up or deleting an object");
+    let (f, what, object, s3, info) = (
+        f.clone(),
+        ctx.input.finalise.clone(),
+        obj.clone(),
+        s3.clone(),
+        read.clone(),
+    );
+    let g = AckGroup::new(obj.path(), move |outcome| match outcome {
+        Outcome::Delivered => match info.get() {
+            Some((etag, size)) => f.submit(finalise::Job {
+                object,
+                etag: etag.clone(),
+                size: *size,
+                what,
+                s3,
+                hold,
+            }),
+            // Not read (missing, unmatched, not a log): nothing to finalise.
+            None => hold.done(),
+        },
+        other => {
+            hold.group().record(other);
+            hold.done();
+        }
+    });
+    (g, read)
 }

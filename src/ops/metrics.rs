@@ -153,6 +153,22 @@ counters! {
     state_writes,
     /// State writes refused because another writer changed the document first.
     state_conflicts,
+    /// Listings of a polled prefix (`type: s3` with `bucket_arn`) begun.
+    s3_poll_listings,
+    /// Objects a polled prefix's listing found new and handed to the readers.
+    s3_poll_objects_found,
+    /// Objects of a polled prefix that failed to be read or delivered three times: given up, logged
+    /// with the object, passed by the cursor.
+    s3_poll_objects_given_up,
+    /// Objects copied to the backup bucket after delivery.
+    s3_objects_backed_up,
+    /// Objects deleted after delivery (`delete_after_backup`, `delete_after_read`).
+    s3_objects_deleted,
+    /// Objects not deleted because they changed since they were read (the delete's `If-Match` failed):
+    /// the new version is kept.
+    s3_objects_changed_before_delete,
+    /// Backups or deletes that failed: the object is kept (for `sqs`, its message too) and read again.
+    s3_finalise_failures,
 }
 
 impl Metrics {

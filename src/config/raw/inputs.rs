@@ -226,9 +226,56 @@ pub struct RawInput {
     /// `type: cloudwatch_logs`: the longest one CloudWatch Logs call may take. Default: 120s.
     #[serde(default)]
     pub api_timeout: Option<Dur>,
-    /// `type: cloudwatch_logs`: groups read at the same time. Default: 1.
+    /// `type: cloudwatch_logs`: groups read at the same time. Default: 1. `type: s3` polling: objects
+    /// read at the same time (Filebeat's name for `workers`). Default: 5.
     #[serde(default)]
     pub number_of_workers: Option<usize>,
+    /// `type: s3` polling (`run`): the bucket to list, `arn:aws:s3:::<bucket>`. With it (or
+    /// `non_aws_bucket_name`) an `s3` input is polled by the daemon; without, it is for `s3import`.
+    #[serde(default)]
+    pub bucket_arn: Option<String>,
+    /// `type: s3` polling: the bucket of an S3-compatible store (with `aws.endpoint` and
+    /// `aws.path_style`), instead of `bucket_arn`.
+    #[serde(default)]
+    pub non_aws_bucket_name: Option<String>,
+    /// `type: s3` polling: the key prefixes to list, one or a list; each has its own cursor and lease.
+    /// Default: the whole bucket (one prefix, `""`).
+    #[serde(default)]
+    pub bucket_list_prefix: Strings,
+    /// `type: s3` polling: pause between two listings of a prefix. Default: 120s (Filebeat's).
+    #[serde(default)]
+    pub bucket_list_interval: Option<Dur>,
+    /// `type: s3` polling: how long after a later key an out-of-order key (CloudTrail delivers out of key
+    /// order) is still found: delivered keys of this window are remembered and listed again, up to 10,000
+    /// per prefix. Default: 1h.
+    #[serde(default)]
+    pub bucket_list_lookback: Option<Dur>,
+    /// `type: s3` polling: objects whose LastModified is before this time (RFC 3339) are not read.
+    /// Default: no bound.
+    #[serde(default)]
+    pub start_timestamp: Option<String>,
+    /// `type: s3` polling: objects whose LastModified is older than this when listed are not read.
+    /// Default: no bound.
+    #[serde(default)]
+    pub ignore_older: Option<Dur>,
+    /// After every event of an object is delivered (or dead-lettered): copy it to this bucket,
+    /// `arn:aws:s3:::<bucket>`, as `backup_to_bucket_prefix` + its key. Not for an object that could not be
+    /// read. Default: no copy.
+    #[serde(default)]
+    pub backup_to_bucket_arn: Option<String>,
+    /// The backup bucket of an S3-compatible store, instead of `backup_to_bucket_arn`.
+    #[serde(default)]
+    pub non_aws_backup_to_bucket_name: Option<String>,
+    /// Put before each key in the backup bucket, as written (`done/` gives `done/<key>`; `done` gives
+    /// `done<key>`). Default: none.
+    #[serde(default)]
+    pub backup_to_bucket_prefix: Option<String>,
+    /// Delete the object once its backup is written. Needs a backup bucket. Default: false.
+    #[serde(default)]
+    pub delete_after_backup: Option<bool>,
+    /// Delete the object once every event of it is delivered, keeping no copy. Default: false.
+    #[serde(default)]
+    pub delete_after_read: Option<bool>,
 }
 
 /// A string or a list of strings (`log_group_name: a` or `log_group_name: [a, b]`).
