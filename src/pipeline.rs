@@ -77,6 +77,8 @@ impl RunSummary {
             && m.sqs_messages_kept.load(Relaxed) == 0
             && m.sqs_delete_errors.load(Relaxed) == 0
             && m.cloudwatch_reads_failed.load(Relaxed) == 0
+            && m.s3_poll_objects_failed.load(Relaxed) == 0
+            && m.s3_poll_objects_given_up.load(Relaxed) == 0
             && self.returned == 0
             && self.unresolved == 0
     }
@@ -153,6 +155,7 @@ pub async fn run(
     let mut sampled: HashMap<tokio::task::Id, String> = HashMap::new();
     let paces = Arc::new(crate::inputs::cloudwatch::Paces::default());
     let mut lags = Vec::new();
+    let mut poll_lags: Vec<Arc<std::sync::atomic::AtomicU64>> = Vec::new();
     for input in &settings.inputs {
         if let InputSource::CloudwatchLogs(c) = &input.source {
             let task = cloudwatch_input(
@@ -176,6 +179,50 @@ pub async fn run(
                     shutdown.fail(why);
                 }
             });
+            continue;
+        }
+        if let InputSource::S3Poll(poll) = &input.source {
+            let clients = crate::aws::clients(&input.aws, None)
+                .await
+                .map_err(|error| StartError::Aws {
+                    input: input.index,
+                    error,
+                })?;
+            let store = state_store(&settings, &clients);
+            let clients = Arc::new(clients);
+            let (pool, task) = Readers::for_input(
+                input,
+                clients.clone(),
+                queue_tx.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+                &finaliser,
+            );
+            readers.push((input.index, task));
+            for prefix in &poll.prefixes {
+                let lag = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                poll_lags.push(lag.clone());
+                let task = crate::inputs::s3_poll::Prefix {
+                    input: Arc::new(input.clone()),
+                    poll: poll.clone(),
+                    prefix: prefix.clone(),
+                    s3: clients.s3.clone(),
+                    readers: pool.clone(),
+                    store: store.clone(),
+                    state: settings.state.clone(),
+                    metrics: metrics.clone(),
+                    shutdown: shutdown.clone(),
+                    once,
+                    lag_s: lag,
+                };
+                let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
+                pollers.spawn(async move {
+                    if let Err(why) = task.run().await {
+                        metrics.live.task_died(&why);
+                        shutdown.fail(why);
+                    }
+                });
+            }
             continue;
         }
         let InputSource::Sqs(s) = &input.source else {
@@ -242,6 +289,19 @@ pub async fn run(
                     .max()
                     .unwrap_or(0);
                 (ms / 1000) as i64
+            },
+        );
+    }
+    if !poll_lags.is_empty() {
+        metrics.live.add_gauge(
+            "s3_poll_lag_seconds",
+            "Age of the oldest object a polled prefix found and has not delivered yet (0: none waiting)",
+            move || {
+                poll_lags
+                    .iter()
+                    .map(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+                    .max()
+                    .unwrap_or(0) as i64
             },
         );
     }
@@ -353,16 +413,7 @@ async fn cloudwatch_input(
             input: input.index,
             error,
         })?;
-    let store = match &settings.state.s3 {
-        Some((bucket, key)) => crate::state::Store::S3(crate::state::s3::S3Store::new(
-            clients.s3.clone(),
-            bucket,
-            key,
-        )),
-        None => crate::state::Store::File(crate::state::file::FileStore::new(
-            settings.paths.data.clone(),
-        )),
-    };
+    let store = state_store(settings, &clients);
     Ok(crate::inputs::cloudwatch::Input {
         input: input.clone(),
         cw: c.clone(),
@@ -376,6 +427,20 @@ async fn cloudwatch_input(
         once: shared.once,
         lag_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
     })
+}
+
+/// The state store of the run: `state.s3`, else files under `path.data`.
+fn state_store(settings: &Settings, clients: &crate::aws::Clients) -> crate::state::Store {
+    match &settings.state.s3 {
+        Some((bucket, key)) => crate::state::Store::S3(crate::state::s3::S3Store::new(
+            clients.s3.clone(),
+            bucket,
+            key,
+        )),
+        None => crate::state::Store::File(crate::state::file::FileStore::new(
+            settings.paths.data.clone(),
+        )),
+    }
 }
 
 /// Joins the queue samplers (`queues`: each one's queue) as they end, so that one that dies stops the

@@ -157,6 +157,8 @@ counters! {
     s3_poll_listings,
     /// Objects a polled prefix's listing found new and handed to the readers.
     s3_poll_objects_found,
+    /// Reads of a polled prefix's objects that failed (read again at the next listing).
+    s3_poll_objects_failed,
     /// Objects of a polled prefix that failed to be read or delivered three times: given up, logged
     /// with the object, passed by the cursor.
     s3_poll_objects_given_up,
