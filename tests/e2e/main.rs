@@ -18,6 +18,7 @@ mod monitoring;
 mod packaging;
 mod routing;
 mod s3import;
+mod s3poll;
 mod security;
 mod startup;
 mod state;

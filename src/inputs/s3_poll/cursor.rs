@@ -301,7 +301,11 @@ mod tests {
         c.set("c", now - 60_000, Status::Done, 1);
         assert_eq!(c.advance(now, hour), 0, "a is still being read");
         c.set("a", now - 2 * hour, Status::Done, 1);
-        assert_eq!(c.advance(now, hour), 2, "a and b are older than the lookback");
+        assert_eq!(
+            c.advance(now, hour),
+            2,
+            "a and b are older than the lookback"
+        );
         assert_eq!(c.after(), "b");
         assert_eq!(c.get("c").unwrap().status, Status::Done, "c is inside it");
         c.save().await.unwrap();
@@ -322,7 +326,11 @@ mod tests {
             c.set(&format!("k{i:06}"), now, Status::Done, 1);
         }
         c.advance(now, u64::MAX / 2);
-        assert_eq!(c.len(), MAX_RECENT, "over the bound, even recent keys are passed");
+        assert_eq!(
+            c.len(),
+            MAX_RECENT,
+            "over the bound, even recent keys are passed"
+        );
         assert_eq!(c.after(), "k000499");
         c.set("k999999", now, Status::Failed(1), 1);
         assert_eq!(c.forget_gone(1), Vec::<String>::new(), "seen by listing 1");

@@ -105,9 +105,9 @@ impl Prefix {
                     if busy_logged.take().is_some() {
                         tracing::info!(prefix = %label, lease = %lease.describe(), "lease taken over: listing");
                         // The holder before us wrote where it got to.
-                        cursor = Cursor::load(self.store.clone(), &id)
-                            .await
-                            .map_err(|e| format!("{key}: the cursor of {label} cannot be read: {e}"))?;
+                        cursor = Cursor::load(self.store.clone(), &id).await.map_err(|e| {
+                            format!("{key}: the cursor of {label} cannot be read: {e}")
+                        })?;
                     }
                 }
                 Ok(Taken::Busy { holder, until_ms }) => {
