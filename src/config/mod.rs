@@ -555,6 +555,63 @@ output.console:
     }
 
     #[test]
+    fn an_s3_input_polls_only_with_filebeats_keys_and_never_lists_its_backups() {
+        let poll = "s3logsbeat:\n  inputs:\n    - type: s3\n      bucket_arn: \"arn:aws:s3:::logs\"\n      bucket_list_prefix: [AWSLogs/]\n      number_of_workers: 3\n      log_format: auto\n      backup_to_bucket_arn: \"arn:aws:s3:::logs\"\n      backup_to_bucket_prefix: done/\n      delete_after_backup: true\noutput.console: {}\n";
+        let s = settings(poll, &[], Mode::Sqs).unwrap();
+        let InputSource::S3Poll(p) = &s.inputs[0].source else {
+            panic!("polled by run: {:?}", s.inputs[0].source)
+        };
+        assert_eq!(
+            (p.bucket.as_str(), p.prefixes.clone()),
+            ("logs", vec!["AWSLogs/".to_string()])
+        );
+        assert_eq!(
+            s.inputs[0].workers, 3,
+            "number_of_workers is Filebeat's workers"
+        );
+        let f = &s.inputs[0].finalise;
+        assert!(f.delete && f.backup.as_ref().is_some_and(|b| b.prefix == "done/"));
+        // s3import does not take it.
+        let e = first_error(poll, &[], Mode::S3);
+        assert!(e.contains("s3import` has nothing to do"), "{e}");
+        // The original's s3 inputs are s3import's: run does not poll them.
+        let original = "s3logsbeat:\n  inputs:\n    - type: s3\n      buckets: [\"s3://logs/AWSLogs/\"]\n      log_format: alb\noutput.console: {}\n";
+        let e = first_error(original, &[], Mode::Sqs);
+        assert!(e.contains("`run` has nothing to do"), "{e}");
+        assert!(settings(original, &[], Mode::S3).is_ok());
+        // A backup under a listed prefix would be listed again.
+        let looping = poll.replace("done/", "AWSLogs/done/");
+        let e = first_error(&looping, &[], Mode::Sqs);
+        assert!(
+            e.contains("backup_to_bucket_prefix") && e.contains("listed again")
+                || e.contains("read and backed up again"),
+            "{e}"
+        );
+        let whole = poll.replace("      bucket_list_prefix: [AWSLogs/]\n", "");
+        assert!(first_error(&whole, &[], Mode::Sqs).contains("backed up again"));
+        let import_loop = original.replace(
+            "      log_format: alb\n",
+            "      log_format: alb\n      backup_to_bucket_arn: \"arn:aws:s3:::logs\"\n      backup_to_bucket_prefix: AWSLogs/x/\n",
+        );
+        assert!(first_error(&import_loop, &[], Mode::S3).contains("backed up again"));
+        // Mixed forms, a delete without a copy said two ways, a prefix under another.
+        let mixed = poll.replace(
+            "      log_format: auto\n",
+            "      log_format: auto\n      since: 2020-01-01T00:00:00Z\n",
+        );
+        assert!(first_error(&mixed, &[], Mode::Sqs).contains("since is s3import's key"));
+        let both = poll.replace(
+            "      delete_after_backup: true\n",
+            "      delete_after_read: true\n",
+        );
+        assert!(first_error(&both, &[], Mode::Sqs).contains("say delete_after_backup"));
+        let nested = poll.replace("[AWSLogs/]", "[AWSLogs/, AWSLogs/1/]");
+        assert!(first_error(&nested, &[], Mode::Sqs).contains("listed twice"));
+        let sqs = "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: [\"https://sqs.eu-west-1.amazonaws.com/1/q\"]\n      log_format: alb\n      delete_after_backup: true\noutput.console: {}\n";
+        assert!(first_error(sqs, &[], Mode::Sqs).contains("needs a backup bucket"));
+    }
+
+    #[test]
     fn the_original_keys_load() {
         let s = settings(BASE, &[], Mode::All).unwrap();
         assert_eq!(s.inputs.len(), 2);
