@@ -267,7 +267,16 @@ fn iam_policy_json_grants_exactly_the_calls_the_code_makes() {
                 ("s3", "get_object" | "head_object") => "s3:GetObject",
                 ("s3", "get_bucket_notification_configuration") => "s3:GetBucketNotification",
                 ("s3", "list_objects_v2") => "s3:ListBucket",
-                ("s3", "put_object") => "s3:PutObject",
+                (
+                    "s3",
+                    "put_object"
+                    | "copy_object"
+                    | "create_multipart_upload"
+                    | "upload_part_copy"
+                    | "complete_multipart_upload",
+                ) => "s3:PutObject",
+                ("s3", "abort_multipart_upload") => "s3:AbortMultipartUpload",
+                ("s3", "delete_object") => "s3:DeleteObject",
                 ("logs", "filter_log_events") => "logs:FilterLogEvents",
                 ("logs", "describe_log_groups") => "logs:DescribeLogGroups",
                 (svc, op) => panic!(
