@@ -8,7 +8,7 @@ MOTO_VERSION := 5.2.5
 # cfn-lint checks deploy/aws/s3logsbeat.cfn.yml (tests/e2e/commands.rs).
 CFN_LINT_VERSION := 1.58.0
 
-.PHONY: bench-cloudwatch help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
+.PHONY: bench-cloudwatch bench-s3poll help build release dist test lint fmt bench bench-e2e bench-faults fuzz fuzz-ci fuzz-tools demo clean venv tools
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-faults: release venv ## Delivery under faults, end to end (moto + ES doubl
 
 bench-cloudwatch: release venv ## A cloudwatch_logs input draining log groups on moto (1M events by default; CW_ARGS="--events 200000"): events/s, CPU per event.
 	$(VENV)/bin/python scripts/bench_cloudwatch.py $(CW_ARGS)
+
+bench-s3poll: release venv ## A polled bucket of 10,000 to 1,000,000 objects (a synthetic S3 listing, S3POLL_ARGS="--sizes 10000"): objects/s, peak RSS, cursor size.
+	$(VENV)/bin/python scripts/bench_s3poll.py $(S3POLL_ARGS)
 
 FUZZ_TARGETS := object_stream notification config processors index_name custom_format overrides
 FUZZ_SECONDS ?= 600
