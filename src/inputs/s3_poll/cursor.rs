@@ -195,7 +195,7 @@ impl Cursor {
     }
 
     /// Moves the cursor over the done keys at its head that are older than `lookback_ms` (or over any
-    /// done key while more than [`MAX_RECENT`] are remembered); returns how many it passed.
+    /// done key while [`MAX_RECENT`] or more are remembered); returns how many it passed.
     pub fn advance(&mut self, now_ms: u64, lookback_ms: u64) -> usize {
         let mut passed = 0;
         while let Some((k, e)) = self.entries.first_key_value() {
@@ -203,7 +203,7 @@ impl Cursor {
                 break;
             }
             let recent = e.modified_ms.saturating_add(lookback_ms) > now_ms;
-            if recent && self.entries.len() <= MAX_RECENT {
+            if recent && self.entries.len() < MAX_RECENT {
                 break;
             }
             let k = k.clone();
@@ -328,10 +328,10 @@ mod tests {
         c.advance(now, u64::MAX / 2);
         assert_eq!(
             c.len(),
-            MAX_RECENT,
-            "over the bound, even recent keys are passed"
+            MAX_RECENT - 1,
+            "at the bound, even recent keys are passed"
         );
-        assert_eq!(c.after(), "k000499");
+        assert_eq!(c.after(), "k000500");
         c.set("k999999", now, Status::Failed(1), 1);
         assert_eq!(c.forget_gone(1), Vec::<String>::new(), "seen by listing 1");
         assert_eq!(c.forget_gone(2), vec!["k999999".to_string()]);

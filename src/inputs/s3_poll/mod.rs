@@ -314,6 +314,12 @@ impl Prefix {
                     if cursor.len() < MAX_RECENT {
                         break;
                     }
+                    // The head is a key that failed and waits for the next listing: nothing settles
+                    // before then.
+                    if cursor.reading() == 0 {
+                        tracing::warn!(prefix = %label, "{MAX_RECENT} keys remembered behind one that failed: the listing stops here until it is read again");
+                        return Ended::Full;
+                    }
                     match rx.recv().await {
                         Some(s) => self.settle(cursor, s, listing),
                         None => return Ended::Stopped,
@@ -392,6 +398,8 @@ enum Ended {
     Failed,
     /// Another instance took the lease.
     LeaseLost,
+    /// [`MAX_RECENT`] keys remembered behind a failed one.
+    Full,
     /// Shutdown.
     Stopped,
 }
