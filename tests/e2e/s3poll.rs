@@ -535,3 +535,89 @@ async fn an_object_changed_since_it_was_read_is_not_deleted() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_backup_keeps_the_object_and_its_message() {
+    let moto = Moto::start().await;
+    let queue = moto.bucket_with_notifications("kept", "kept-notes").await;
+    let elb = sample("elb-logstash-patterns.log");
+    moto.put("kept", "logs/a.log", elb).await;
+    let dir = TempDir::new("sqs-backup-fails");
+    // The backup bucket does not exist: the copy fails.
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{queue}\"]\n      log_format: elb\n      visibility_timeout: 30s\n{}",
+        backup("      delete_after_backup: true\n")
+    );
+    let cfg = write_config(&dir, &file_config(&moto, &dir, &[input], ""));
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        counter(&run.stderr, "s3_finalise_failures"),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        counter(&run.stderr, "s3_objects_deleted"),
+        0,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("s3://kept/logs/a.log"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        exists(&moto, "kept", "logs/a.log").await,
+        "never deleted after a failed copy"
+    );
+    assert_eq!(events(&dir.0).len(), 4, "the events were delivered");
+    assert_eq!(
+        moto.queue_counts(&queue).await,
+        (0, 1),
+        "the message is kept: it returns after its visibility timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_that_keeps_failing_is_given_up_after_three_listings() {
+    let moto = Moto::start().await;
+    moto.create_bucket("bad").await;
+    let gz = gzip(&sample("elb-logstash-patterns.log"));
+    moto.put("bad", "logs/a.log.gz", gz[..gz.len() - 10].to_vec())
+        .await;
+    moto.put("bad", "logs/b.log", sample("elb-logstash-patterns.log"))
+        .await;
+    let dir = TempDir::new("poll-given-up");
+    let cfg = write_config(
+        &dir,
+        &file_config(&moto, &dir, &[poll_input("bad", "")], ""),
+    );
+    let child = daemon(&cfg, &[]).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    terminate(&child);
+    let out = tokio::time::timeout(LONG, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(counter(&stderr, "s3_poll_objects_failed"), 2, "{stderr}");
+    assert_eq!(counter(&stderr, "s3_poll_objects_given_up"), 1, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("given up") && l.contains("s3://bad/logs/a.log.gz")),
+        "{stderr}"
+    );
+    assert_eq!(events(&dir.0).len(), 4, "the good object read once");
+    // The cursor passed it: a restart does not read it again.
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        counter(&run.stderr, "s3_poll_objects_found"),
+        0,
+        "{}",
+        run.stderr
+    );
+}

@@ -33,8 +33,8 @@ pub enum Status {
     Reading,
     /// Delivered, outside the window, or given up.
     Done,
-    /// Its reads failed this many times; it is read again at the next listing.
-    Failed(u32),
+    /// Its last read failed; it is read again at the next listing.
+    Failed,
 }
 
 /// A found key: its LastModified (ms since the epoch), where it stands, and the listing that last saw it.
@@ -46,6 +46,8 @@ pub struct Entry {
     pub status: Status,
     /// The listing that last saw it.
     pub seen: u64,
+    /// Its reads that failed.
+    pub failures: u32,
 }
 
 /// One prefix's cursor and the keys after it.
@@ -87,6 +89,7 @@ fn parse(what: &str, data: &Value) -> Result<(String, BTreeMap<String, Entry>), 
                     modified_ms,
                     status: Status::Done,
                     seen: 0,
+                    failures: 0,
                 },
             );
         }
@@ -156,17 +159,31 @@ impl Cursor {
             .min()
     }
 
-    /// Sets where `key` stands.
+    /// Sets where `key` stands (its failures so far are kept).
     pub fn set(&mut self, key: &str, modified_ms: u64, status: Status, listing: u64) {
+        let failures = self.entries.get(key).map_or(0, |e| e.failures);
         self.entries.insert(
             key.to_string(),
             Entry {
                 modified_ms,
                 status,
                 seen: listing,
+                failures,
             },
         );
         self.dirty |= status == Status::Done;
+    }
+
+    /// A read of `key` failed: it is read again at the next listing. Returns its failures so far.
+    pub fn fail(&mut self, key: &str) -> u32 {
+        match self.entries.get_mut(key) {
+            Some(e) => {
+                e.status = Status::Failed;
+                e.failures += 1;
+                e.failures
+            }
+            None => 0,
+        }
     }
 
     /// Marks `key` seen by `listing`.
@@ -182,7 +199,7 @@ impl Cursor {
         let gone: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, e)| matches!(e.status, Status::Failed(_)) && e.seen < listing)
+            .filter(|(_, e)| e.status == Status::Failed && e.seen < listing)
             .map(|(k, _)| k.clone())
             .collect();
         for k in &gone {
@@ -332,7 +349,10 @@ mod tests {
             "at the bound, even recent keys are passed"
         );
         assert_eq!(c.after(), "k000500");
-        c.set("k999999", now, Status::Failed(1), 1);
+        c.set("k999999", now, Status::Reading, 1);
+        assert_eq!(c.fail("k999999"), 1);
+        c.set("k999999", now, Status::Reading, 1);
+        assert_eq!(c.fail("k999999"), 2, "failures are kept across reads");
         assert_eq!(c.forget_gone(1), Vec::<String>::new(), "seen by listing 1");
         assert_eq!(c.forget_gone(2), vec!["k999999".to_string()]);
         assert_eq!(c.oldest_waiting_ms(), None);

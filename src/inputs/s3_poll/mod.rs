@@ -221,10 +221,7 @@ impl Prefix {
         match outcome {
             Outcome::Delivered => cursor.set(&key, e.modified_ms, Status::Done, listing),
             Outcome::Kept(why) | Outcome::Failed(why) => {
-                let attempts = match e.status {
-                    Status::Failed(n) => n + 1,
-                    _ => 1,
-                };
+                let attempts = cursor.fail(&key);
                 let path = format!("s3://{}/{key}", self.poll.bucket);
                 if attempts >= MAX_ATTEMPTS {
                     Metrics::add(&self.metrics.s3_poll_objects_given_up, 1);
@@ -233,7 +230,6 @@ impl Prefix {
                 } else {
                     Metrics::add(&self.metrics.s3_poll_objects_failed, 1);
                     tracing::warn!(object = %path, attempts, reason = %why, "not done: read again at the next listing");
-                    cursor.set(&key, e.modified_ms, Status::Failed(attempts), listing);
                 }
             }
         }
@@ -300,7 +296,7 @@ impl Prefix {
                         cursor.saw(key, listing);
                         continue;
                     }
-                    Some(Status::Failed(_)) | None => {}
+                    Some(Status::Failed) | None => {}
                 }
                 if !self.inside(modified_ms) {
                     Metrics::add(&self.metrics.s3_objects_outside_window, 1);
