@@ -60,6 +60,14 @@ impl Finalise {
     pub fn is_none(&self) -> bool {
         self.backup.is_none() && !self.delete
     }
+
+    /// `key` in `bucket` is one of this input's backups (the backup bucket, under a backup prefix): a
+    /// notification of the copy, never to be read as a log of its own.
+    pub fn is_backup(&self, bucket: &str, key: &str) -> bool {
+        self.backup.as_ref().is_some_and(|b| {
+            b.bucket == bucket && !b.prefix.is_empty() && key.starts_with(&b.prefix)
+        })
+    }
 }
 
 /// The input names its bucket Filebeat's way: the daemon polls it.

@@ -139,10 +139,10 @@ async fn finalise(job: &Job, metrics: &Metrics) -> Result<(), String> {
     let o = &job.object;
     if let Some(b) = &job.what.backup {
         let to_key = format!("{}{}", b.prefix, o.key);
-        if b.bucket == o.bucket && (b.prefix.is_empty() || o.key.starts_with(&b.prefix)) {
-            // `test config` refuses this for listed inputs; a notification can still bring it.
+        if b.bucket == o.bucket && b.prefix.is_empty() {
+            // `test config` refuses this for listed inputs; an sqs input learns the bucket here.
             return Err(format!(
-                "the backup would be s3://{}/{to_key}, the object itself or a backup of a backup (the bucket's notifications include the backup prefix): not copied, not deleted",
+                "the backup would be the object itself (backup_to_bucket_prefix is empty and s3://{} is the object's bucket): not copied, not deleted",
                 b.bucket
             ));
         }

@@ -188,6 +188,13 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
     let Job { objects, ack } = job;
     for obj in objects {
         let path = obj.path();
+        if ctx.input.finalise.is_backup(&obj.bucket, &obj.key) {
+            // The bucket notifies its own backups: reading one would index its events again under
+            // another key, and back it up again.
+            Metrics::add(&ctx.metrics.s3_objects_skipped, 1);
+            tracing::warn!(object = %path, from = %ack.label(), "one of this input's backups (backup_to_bucket_prefix): not read; leave the backup prefix out of the bucket's notifications");
+            continue;
+        }
         let s3 = ctx.clients.s3_for(obj.region.as_deref());
         // An object backed up or deleted after delivery has a group of its own inside its source's,
         // which settles when its last event does.

@@ -621,3 +621,38 @@ async fn an_object_that_keeps_failing_is_given_up_after_three_listings() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_in_the_notified_bucket_is_not_read_again() {
+    let moto = Moto::start().await;
+    let queue = moto.bucket_with_notifications("same", "same-notes").await;
+    let elb = sample("elb-logstash-patterns.log");
+    moto.put("same", "logs/a.log", elb.clone()).await;
+    let dir = TempDir::new("sqs-same-bucket");
+    let input = format!(
+        "    - type: sqs\n      queues_url: [\"{queue}\"]\n      log_format: elb\n      backup_to_bucket_arn: \"arn:aws:s3:::same\"\n      backup_to_bucket_prefix: done/\n      delete_after_backup: true\n"
+    );
+    let cfg = write_config(&dir, &file_config(&moto, &dir, &[input], ""));
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // The copy's own notification came back on the queue; it was not read as a log.
+    assert_eq!(
+        counter(&run.stderr, "sqs_messages_deleted"),
+        3,
+        "S3's test event, the object's notification and its backup's: {}",
+        run.stderr
+    );
+    assert_eq!(
+        counter(&run.stderr, "s3_objects_skipped"),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(events(&dir.0).len(), 4, "read once");
+    assert_eq!(body(&moto, "same", "done/logs/a.log").await, elb);
+    assert!(!exists(&moto, "same", "logs/a.log").await);
+    assert!(
+        !exists(&moto, "same", "done/done/logs/a.log").await,
+        "no backup of a backup"
+    );
+}
