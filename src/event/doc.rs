@@ -125,6 +125,9 @@ pub struct DocBuf {
 /// A block's size: 64 KiB, about 60 ALB documents. A larger document gets a block its own size.
 pub const BLOCK: usize = 64 * 1024;
 
+/// A block sealed with at most this many bytes has its documents copied out (see [`DocBuf::seal`]).
+const SMALL: usize = BLOCK / 4;
+
 impl DocBuf {
     /// Starts a document that will likely take `room` bytes (it may take more: the block then grows),
     /// and returns the buffer to append it to. A block without that room left is sealed and a new one
@@ -173,12 +176,23 @@ impl DocBuf {
     /// Moves the current block's closed documents to `ready`, behind one `Arc`; a block without any is
     /// kept. A block's spare room stays with it: shrinking blocks in place (glibc splits the chunk) left
     /// holes that raised the drain's peak to 33 MB against 30 MB.
+    ///
+    /// A block sealed mostly empty (the end of a small object, or of a chunk) would pin [`BLOCK`] bytes
+    /// for a few documents until they are delivered: with thousands of one-line objects in the queue,
+    /// that is what grew the memory (4,096 queued events could hold 256 MiB). Its documents are copied
+    /// into an allocation of their own size instead, and the block is kept for the next ones.
     fn seal(&mut self) {
         self.discard();
         if self.ends.is_empty() {
             return;
         }
-        let block = Arc::new(std::mem::take(&mut self.block));
+        let block = if self.block.len() <= SMALL && self.block.capacity() >= BLOCK {
+            let exact = self.block.as_slice().to_vec();
+            self.block.clear();
+            Arc::new(exact)
+        } else {
+            Arc::new(std::mem::take(&mut self.block))
+        };
         let mut start = 0;
         for end in self.ends.drain(..) {
             self.ready.push(Doc {
@@ -228,6 +242,26 @@ mod tests {
         b.close();
         assert_eq!(b.freeze().collect::<Vec<_>>(), ["{\"d\":4}"]);
         assert_eq!(docs[3], "{\"b\":2}");
+    }
+
+    #[test]
+    fn a_few_small_documents_do_not_pin_a_whole_block() {
+        let mut b = DocBuf::default();
+        write(&mut b, b"{\"line\":1}");
+        b.close();
+        let docs: Vec<Doc> = b.freeze().collect();
+        assert_eq!(docs, ["{\"line\":1}"]);
+        assert!(
+            docs[0].buf.capacity() < 64,
+            "held {} bytes for one small document",
+            docs[0].buf.capacity()
+        );
+        // The block is kept for the next documents.
+        assert!(b.block.capacity() >= BLOCK);
+        write(&mut b, b"{\"line\":2}");
+        b.close();
+        assert_eq!(b.freeze().collect::<Vec<_>>(), ["{\"line\":2}"]);
+        assert_eq!(docs[0], "{\"line\":1}");
     }
 
     #[test]
