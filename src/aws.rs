@@ -107,19 +107,7 @@ pub async fn clients(aws: &AwsSettings, queue_url: Option<&str>) -> Result<Clien
         tracing::info!(region = %r, "no region configured: using the queue's");
         cfg = cfg.into_builder().region(Region::new(r)).build();
     }
-    if let Some(role) = &aws.role_arn {
-        let mut b = AssumeRoleProvider::builder(role)
-            .session_name("s3logsbeat")
-            .configure(&cfg);
-        if let Some(x) = &aws.external_id {
-            b = b.external_id(x);
-        }
-        let provider = b.build().await;
-        cfg = cfg
-            .into_builder()
-            .credentials_provider(SharedCredentialsProvider::new(provider))
-            .build();
-    }
+    let cfg = assume_role(cfg, aws).await;
     check_credentials(&cfg).await?;
     let endpoint = aws
         .endpoint
@@ -136,6 +124,44 @@ pub async fn clients(aws: &AwsSettings, queue_url: Option<&str>) -> Result<Clien
         path_style,
         regional: Mutex::new(HashMap::new()),
     })
+}
+
+/// `cfg` with `aws.role_arn` assumed (through STS, refreshed before it expires), if it names one.
+async fn assume_role(cfg: SdkConfig, aws: &AwsSettings) -> SdkConfig {
+    let Some(role) = &aws.role_arn else {
+        return cfg;
+    };
+    let mut b = AssumeRoleProvider::builder(role)
+        .session_name("s3logsbeat")
+        .configure(&cfg);
+    if let Some(x) = &aws.external_id {
+        b = b.external_id(x);
+    }
+    let provider = b.build().await;
+    cfg.into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build()
+}
+
+/// The credentials of `aws` (region, profile, role) for signing requests outside the SDK, checked once,
+/// and the region the chain found (when `aws` names none).
+pub async fn credentials(
+    aws: &AwsSettings,
+) -> Result<(SharedCredentialsProvider, Option<String>), StartupError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(r) = &aws.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(p) = &aws.profile {
+        loader = loader.profile_name(p);
+    }
+    let cfg = assume_role(loader.load().await, aws).await;
+    check_credentials(&cfg).await?;
+    let region = cfg.region().map(|r| r.to_string());
+    let provider = cfg.credentials_provider().ok_or_else(|| {
+        StartupError::NoCredentials("no credential provider is configured".into())
+    })?;
+    Ok((provider, region))
 }
 
 fn s3_client(cfg: &SdkConfig, region: Option<&str>, path_style: bool) -> aws_sdk_s3::Client {

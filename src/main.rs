@@ -231,13 +231,17 @@ fn test_output(a: &OutputTestArgs) -> ExitCode {
     };
     runtime.block_on(async {
         let metrics = std::sync::Arc::new(s3logsbeat::ops::metrics::Metrics::default());
-        let output = match Output::new(&settings.output, metrics) {
+        let mut output = match Output::new(&settings.output, metrics) {
             Ok(o) => o,
             Err(e) => {
                 say!("{e}");
                 return ExitCode::FAILURE;
             }
         };
+        // Named, not installed: `test output` says whether it is there.
+        if let (Output::Elasticsearch(es), true) = (&mut output, settings.template.enabled) {
+            es.install_template_first(&settings.template.name, serde_json::Value::Null, false);
+        }
         let mut ok = true;
         out!("{}:", settings.output.kind());
         for (target, r) in output.check().await {

@@ -16,6 +16,7 @@ pub mod index;
 pub mod inputs;
 pub mod load;
 pub mod logging;
+pub mod opensearch;
 pub mod outputs;
 pub mod paths;
 pub mod positions;

@@ -45,9 +45,10 @@ pub enum OutputSettings {
 }
 
 impl OutputSettings {
-    /// The config name: `elasticsearch`, `logstash`, `console`, `file`.
+    /// The config name: `elasticsearch`, `opensearch`, `logstash`, `console`, `file`.
     pub fn kind(&self) -> &'static str {
         match self {
+            OutputSettings::Elasticsearch(es) if es.opensearch().is_some() => "opensearch",
             OutputSettings::Elasticsearch(_) => "elasticsearch",
             OutputSettings::Logstash(_) => "logstash",
             OutputSettings::Console(_) => "console",
@@ -117,6 +118,35 @@ pub struct ElasticsearchSettings {
     pub headers: Vec<(String, String)>,
     /// HTTP(S) proxy (`proxy_url`).
     pub proxy: Option<String>,
+    /// Elasticsearch, or OpenSearch and how it differs.
+    pub flavor: Flavor,
+}
+
+/// The cluster an `ElasticsearchSettings` ships to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `output.elasticsearch`.
+    Elasticsearch,
+    /// `output.opensearch`.
+    OpenSearch(super::opensearch::OpenSearchSettings),
+}
+
+impl ElasticsearchSettings {
+    /// The output's key: `output.elasticsearch` or `output.opensearch`.
+    pub fn key(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Elasticsearch => "output.elasticsearch",
+            Flavor::OpenSearch(_) => "output.opensearch",
+        }
+    }
+
+    /// The OpenSearch settings, for `output.opensearch`.
+    pub fn opensearch(&self) -> Option<&super::opensearch::OpenSearchSettings> {
+        match &self.flavor {
+            Flavor::OpenSearch(o) => Some(o),
+            Flavor::Elasticsearch => None,
+        }
+    }
 }
 
 /// Validated `output.logstash`.
@@ -180,7 +210,26 @@ pub(super) fn validate(
         es = Some(e);
     }
     if let Some(es) = es.as_ref().filter(|x| x.enabled) {
-        enabled.push(elasticsearch(es, p).map(|s| OutputSettings::Elasticsearch(Box::new(s))));
+        for (key, there) in [
+            ("aws", es.aws.is_some()),
+            ("document_id", es.document_id.is_some()),
+        ] {
+            if there {
+                p.push(
+                    format!("output.elasticsearch.{key}"),
+                    format!("output.elasticsearch.{key} only applies to output.opensearch"),
+                );
+            }
+        }
+        enabled.push(
+            elasticsearch(es, "output.elasticsearch", p)
+                .map(|s| OutputSettings::Elasticsearch(Box::new(s))),
+        );
+    }
+    if let Some(os) = o.opensearch.as_ref().filter(|x| x.enabled) {
+        enabled.push(
+            super::opensearch::validate(os, p).map(|s| OutputSettings::Elasticsearch(Box::new(s))),
+        );
     }
     if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
         enabled.push(logstash(ls, p).map(|s| OutputSettings::Logstash(Box::new(s))));
@@ -196,11 +245,11 @@ pub(super) fn validate(
     match enabled.len() {
         1 => enabled.pop().flatten(),
         0 => {
-            p.push("output", "no output configured: set one of output.elasticsearch, output.logstash, output.console or output.file");
+            p.push("output", "no output configured: set one of output.elasticsearch, output.opensearch, output.logstash, output.console or output.file");
             None
         }
         _ => {
-            p.push("output", "more than one output is enabled: keep exactly one of output.elasticsearch, output.logstash, output.console, output.file");
+            p.push("output", "more than one output is enabled: keep exactly one of output.elasticsearch, output.opensearch, output.logstash, output.console, output.file");
             None
         }
     }
@@ -297,13 +346,18 @@ fn positive(
     d
 }
 
-fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<ElasticsearchSettings> {
-    const K: &str = "output.elasticsearch";
+/// Checks `output.elasticsearch`, or the same keys under `output.opensearch` (`k`, the key named in
+/// problems).
+pub(super) fn elasticsearch(
+    c: &raw::Elasticsearch,
+    k: &str,
+    p: &mut Problems,
+) -> Option<ElasticsearchSettings> {
     let before = p.len();
     if c.hosts.is_empty() {
         p.push(
-            format!("{K}.hosts"),
-            format!("{K}.hosts is required: at least one host:port or URL"),
+            format!("{k}.hosts"),
+            format!("{k}.hosts is required: at least one host:port or URL"),
         );
     }
     let protocol = match c.protocol.as_deref() {
@@ -311,8 +365,8 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         Some(s @ ("http" | "https")) => Some(s),
         Some(other) => {
             p.push(
-                format!("{K}.protocol"),
-                format!("{K}.protocol {other:?} is neither http nor https"),
+                format!("{k}.protocol"),
+                format!("{k}.protocol {other:?} is neither http nor https"),
             );
             None
         }
@@ -325,14 +379,14 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
     };
     let mut hosts = Vec::new();
     for (i, h) in c.hosts.iter().enumerate() {
-        let key = format!("{K}.hosts.{i}");
+        let key = format!("{k}.hosts.{i}");
         let h = h.trim().trim_end_matches('/');
         let base = match h.split_once("://") {
             Some((scheme @ ("http" | "https"), _)) => {
                 if let Some(proto) = protocol.filter(|p| *p != scheme) {
                     p.push(
                         key.clone(),
-                        format!("{key}: {h:?} says {scheme}:// but {K}.protocol is {proto}: remove one of them"),
+                        format!("{key}: {h:?} says {scheme}:// but {k}.protocol is {proto}: remove one of them"),
                     );
                 }
                 h.to_string()
@@ -358,7 +412,7 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
     let uses_tls = hosts.iter().any(|h| h.starts_with("https://"));
     let authorization = match (&c.username, &c.password, &c.api_key) {
         (_, _, Some(_)) if c.username.is_some() => {
-            p.push(format!("{K}.api_key"), format!("{K}.api_key and {K}.username exclude each other: choose one way to authenticate"));
+            p.push(format!("{k}.api_key"), format!("{k}.api_key and {k}.username exclude each other: choose one way to authenticate"));
             None
         }
         (_, _, Some(k)) => {
@@ -379,21 +433,21 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         }
         (None, Some(_), None) => {
             p.push(
-                format!("{K}.password"),
-                format!("{K}.password is set without {K}.username"),
+                format!("{k}.password"),
+                format!("{k}.password is set without {k}.username"),
             );
             None
         }
         (None, None, None) => None,
     };
     let tls = match &c.ssl {
-        Some(ssl) if ssl.enabled != Some(false) => tls::validate(ssl, K, p).unwrap_or_default(),
+        Some(ssl) if ssl.enabled != Some(false) => tls::validate(ssl, k, p).unwrap_or_default(),
         _ => TlsSettings::default(),
     };
     let index = match IndexPattern::parse(c.index.as_deref().unwrap_or(DEFAULT_INDEX)) {
         Ok(i) => Some(i),
         Err(m) => {
-            p.push(format!("{K}.index"), format!("{K}.index {m}"));
+            p.push(format!("{k}.index"), format!("{k}.index {m}"));
             None
         }
     };
@@ -401,8 +455,8 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
         None => Some(DEFAULT_DEAD_LETTER_INDEX.to_string()),
         Some(n) if n.drop.is_some() && n.dead_letter_index.is_some() => {
             p.push(
-                format!("{K}.non_indexable_policy"),
-                format!("{K}.non_indexable_policy: choose drop or dead_letter_index, not both"),
+                format!("{k}.non_indexable_policy"),
+                format!("{k}.non_indexable_policy: choose drop or dead_letter_index, not both"),
             );
             None
         }
@@ -415,7 +469,7 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
                 .unwrap_or_else(|| DEFAULT_DEAD_LETTER_INDEX.to_string());
             // Checked as the name it is (no pattern, no lower-casing): a dead-letter index Elasticsearch
             // refuses would turn every rejection into a second one.
-            let key = format!("{K}.non_indexable_policy.dead_letter_index.index");
+            let key = format!("{k}.non_indexable_policy.dead_letter_index.index");
             let why = if name.chars().any(|c| c.is_uppercase()) {
                 Some("is not valid: it has upper-case letters".to_string())
             } else {
@@ -432,16 +486,16 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
     };
     // Every check runs before anything is given up, so all problems are reported at once.
     let workers =
-        at_least_one(c.worker, DEFAULT_ES_WORKER, &format!("{K}.worker"), p) * c.hosts.len().max(1);
-    let bulk_max_size = at_least_one(c.bulk_max_size, 1600, &format!("{K}.bulk_max_size"), p);
-    let compression_level = level(c.compression_level, 1, &format!("{K}.compression_level"), p);
+        at_least_one(c.worker, DEFAULT_ES_WORKER, &format!("{k}.worker"), p) * c.hosts.len().max(1);
+    let bulk_max_size = at_least_one(c.bulk_max_size, 1600, &format!("{k}.bulk_max_size"), p);
+    let compression_level = level(c.compression_level, 1, &format!("{k}.compression_level"), p);
     let timeout = positive(
         c.timeout,
         Duration::from_secs(90),
-        &format!("{K}.timeout"),
+        &format!("{k}.timeout"),
         p,
     );
-    let backoff = backoff(&c.backoff, K, p);
+    let backoff = backoff(&c.backoff, k, p);
     for (name, value) in &c.headers {
         let bad_name = name.is_empty()
             || !name
@@ -449,8 +503,8 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if bad_name || value.contains(['\r', '\n']) {
             p.push(
-                format!("{K}.headers.{name}"),
-                format!("{K}.headers.{name}: not a valid HTTP header"),
+                format!("{k}.headers.{name}"),
+                format!("{k}.headers.{name}: not a valid HTTP header"),
             );
         }
     }
@@ -458,8 +512,8 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
     if let Some(u) = &proxy {
         if !(u.starts_with("http://") || u.starts_with("https://")) || url::Url::parse(u).is_err() {
             p.push(
-                format!("{K}.proxy_url"),
-                format!("{K}.proxy_url {u:?} is not an http:// or https:// proxy URL"),
+                format!("{k}.proxy_url"),
+                format!("{k}.proxy_url {u:?} is not an http:// or https:// proxy URL"),
             );
         }
     }
@@ -490,6 +544,7 @@ fn elasticsearch(c: &raw::Elasticsearch, p: &mut Problems) -> Option<Elasticsear
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         proxy,
+        flavor: Flavor::Elasticsearch,
     })
 }
 

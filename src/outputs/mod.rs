@@ -75,7 +75,9 @@ impl Output {
     /// `test output`: each target (host, directory, stdout) and what it said, or why it failed.
     pub async fn check(&self) -> Vec<(String, Result<String, String>)> {
         match self {
-            Output::Elasticsearch(es) => elasticsearch::setup::check(es.transport()).await,
+            Output::Elasticsearch(es) => {
+                elasticsearch::setup::check(es.transport(), es.template_name()).await
+            }
             Output::Logstash(l) => l.check().await,
             Output::Console(_) => vec![("stdout".into(), Ok("events are written here".into()))],
             Output::File(f) => vec![f.check()],

@@ -343,10 +343,38 @@ impl EsDouble {
         EsDouble::spawn(&args, "https", b.build().unwrap()).await
     }
 
+    /// Amazon OpenSearch (`managed` or `serverless`) checking SigV4 signatures for `region` with
+    /// botocore (`tests/doubles/opensearch.py`), in the virtualenv that has it.
+    pub async fn start_opensearch(mode: &str, region: &str, extra: &[&str]) -> EsDouble {
+        let mut args: Vec<String> = vec![
+            "--opensearch".into(),
+            mode.into(),
+            "--sigv4-region".into(),
+            region.into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        EsDouble::spawn_with(
+            &repo().join(".venv/bin/python").display().to_string(),
+            &args,
+            "http",
+            reqwest::Client::new(),
+        )
+        .await
+    }
+
     async fn spawn(extra: &[String], scheme: &str, client: reqwest::Client) -> EsDouble {
+        EsDouble::spawn_with("python3", extra, scheme, client).await
+    }
+
+    async fn spawn_with(
+        python: &str,
+        extra: &[String],
+        scheme: &str,
+        client: reqwest::Client,
+    ) -> EsDouble {
         let port = free_port();
         let script = repo().join("tests/doubles/es_double.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python)
             .arg(&script)
             .args(["--port", &port.to_string(), "--refresh-interval", "0.2"])
             .args(extra)

@@ -312,6 +312,9 @@ import uuid
 import zlib
 from collections import deque
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import opensearch  # noqa: E402  [OS-*], beside this file
+
 # ---------------------------------------------------------------------------
 # Constants
 # ---------------------------------------------------------------------------
@@ -1865,7 +1868,7 @@ def new_counters():
             "requests_413": 0, "requests_rejected": 0, "dropped_connections": 0,
             "truncated_responses": 0, "requests_401": 0, "down_closed": 0,
             "resets_before_index": 0, "restart_closed": 0, "tls_handshake_failures": 0,
-            "index_template_puts": 0, "index_template_puts_acknowledged": 0,
+            "index_template_puts": 0, "index_template_puts_acknowledged": 0, "sigv4_refused": 0,
             "bulk_requests_before_template": 0}
 
 
@@ -2000,6 +2003,10 @@ class State:
     def fault(self, key):
         with self.lock:
             return self.faults[key]
+
+    # -- OpenSearch [OS-*] (tests/doubles/opensearch.py) -------------------
+    opensearch = None        # None, "managed" or "serverless"
+    signatures = None        # an opensearch.Signatures when requests must be signed
 
     def bump(self, counter, n=1):
         with self.lock:
@@ -2158,6 +2165,8 @@ class State:
                                         f"{principal.describe()} with effective roles [writer] on indices "
                                         f"[{name}], this action is granted by the index privileges "
                                         f"[create_doc,create,index,write,all]"})
+        if self.opensearch == "serverless" and op.id is not None:   # [OS-ID]
+            return fail(400, {"type": "illegal_argument_exception", "reason": opensearch.IDS_REFUSED})
         idx = self.indices.get(name)
         if idx is None:
             idx = self.indices[name] = Index(name)               # auto-create [R-INDEX]
@@ -2370,7 +2379,17 @@ class State:
         with self.lock:
             out = json.loads(json.dumps(self.counters))
             out["indices"] = {name: {"docs": len(idx.docs)} for name, idx in self.indices.items()}
+            if self.signatures is not None:
+                out["sigv4_keys"] = sorted(getattr(self, "_keys", set()))
+                out.setdefault("sigv4_refused", 0)
             return out
+
+    def note_key(self, akid):
+        """[OS-SIGV4] an access key whose signature was accepted."""
+        with self.lock:
+            if not hasattr(self, "_keys"):
+                self._keys = set()
+            self._keys.add(akid)
 
     def docs_dump(self, name):
         """The JSON text of GET /_double/docs/{index}, sources byte for byte, or None."""
@@ -2433,7 +2452,10 @@ def check_params(req, allowed, unsupported_params=()):
 
 def api_root(state, req):
     check_params(req, set())
-    return Response(200, None if req.method == "HEAD" else ROOT_BODY)
+    if state.opensearch == "serverless":                         # [OS-ROOT]
+        return Response(404, None if req.method == "HEAD" else {"message": "Not Found"}, filterable=False)
+    body = opensearch.ROOT_BODY if state.opensearch else ROOT_BODY
+    return Response(200, None if req.method == "HEAD" else body)
 
 
 # -- bulk [R-PARAMS] [R-NDJSON] [R-RESPONSE] -----------------------------------
@@ -2500,7 +2522,18 @@ def api_template_put(state, req):
     (master_timeout, create, the body, then unknown parameters)."""
     check_time_param(req, "master_timeout")
     create = bool_param(req, "create")
-    template = read_template_body(req.body)
+    body = req.body
+    if state.opensearch:                                                 # [OS-MAPPING]
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        refusal = opensearch.template_refusal(parsed) if isinstance(parsed, dict) else None
+        if refusal:
+            return Response(400, refusal, filterable=False)
+        # flat_object is OpenSearch's flattened: checked as Elasticsearch checks that one.
+        body = body.replace(b'"flat_object"', b'"flattened"')
+    template = read_template_body(body)
     check_params(req, TEMPLATE_PUT_PARAMS)
     state.put_template(req.params["name"], template, create)
     return Response(200, {"acknowledged": True})
@@ -2925,6 +2958,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # The body is read before answering anything, so the connection stays in sync.
         raw, self._raw_len, too_large = self._read_body(HARD_BODY_CAP if self._gzip else limit)
         self._ctype = response_type(self.headers.get("Accept"))            # [R-COMPAT]
+        if state.signatures is not None:                                    # [OS-SIGV4]
+            try:
+                akid = state.signatures.check(method, self.path, self._lower_headers(), raw)
+            except opensearch.Refused as e:
+                state.bump("sigv4_refused")
+                return Response(403, {"message": str(e)}, filterable=False)
+            state.note_key(akid)
         # [R-AUTH] Elasticsearch authenticates the headers before it looks at the body.
         principal = state.authenticate(self.headers.get("Authorization"), self.path)
         if too_large:
@@ -2992,6 +3032,11 @@ def main(argv=None):
     ap.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     ap.add_argument("--tls-client-ca", metavar="PEM",
                     help="require client certificates signed by a CA in this file (needs --tls-cert)")
+    ap.add_argument("--opensearch", choices=["managed", "serverless"],
+                    help="behave as an Amazon OpenSearch domain or Serverless collection [OS-*]")
+    ap.add_argument("--sigv4-region", help="require SigV4 signatures scoped to this region [OS-SIGV4]")
+    ap.add_argument("--sigv4-secret-prefix", help="the secret of access key K is this prefix + K")
+    ap.add_argument("--sigv4-moto", metavar="URL", help="look up keys moto's STS issued")
     args = ap.parse_args(argv)
     ssl_context = None
     if args.tls_cert or args.tls_key or args.tls_client_ca:       # [R-TLS]
@@ -3011,6 +3056,11 @@ def main(argv=None):
     sys.setrecursionlimit(20000)      # JSON nesting up to Jackson's 1000 levels
     threading.stack_size(16 * 1024 * 1024)
     state = State()
+    state.opensearch = args.opensearch
+    if args.sigv4_region:
+        state.signatures = opensearch.Signatures(
+            args.sigv4_region, "aoss" if args.opensearch == "serverless" else "es",
+            args.sigv4_secret_prefix, args.sigv4_moto)
     server = DoubleServer((args.host, args.port), state, verbose=args.verbose, ssl_context=ssl_context)
     port = server.server_address[1]
     if args.port_file:

@@ -15,6 +15,7 @@ mod logging;
 mod logstash;
 mod migration;
 mod monitoring;
+mod opensearch;
 mod packaging;
 mod routing;
 mod s3import;

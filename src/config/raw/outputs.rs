@@ -16,6 +16,9 @@ pub struct Outputs {
     /// `output.elasticsearch`.
     #[serde(default)]
     pub elasticsearch: Option<Elasticsearch>,
+    /// `output.opensearch`: the keys of `output.elasticsearch`, with `aws` (SigV4) and `document_id`.
+    #[serde(default)]
+    pub opensearch: Option<Elasticsearch>,
     /// `output.logstash`.
     #[serde(default)]
     pub logstash: Option<Logstash>,
@@ -162,6 +165,49 @@ pub struct Elasticsearch {
     /// An HTTP(S) proxy for every request (`http://proxy:3128`). Default: none.
     #[serde(default)]
     pub proxy_url: Option<String>,
+    /// `output.opensearch` only: sign every request with AWS Signature Version 4 (Amazon OpenSearch
+    /// Service and Serverless). Default: not signed.
+    #[serde(default)]
+    pub aws: Option<SigV4Block>,
+    /// `output.opensearch` only: `event` (each document's `_id` is the event's deterministic id) or `none`
+    /// (an `index` action without `_id`, as Serverless time-series collections need; a retried bulk
+    /// may then index a document twice). Default: event.
+    #[serde(default)]
+    pub document_id: Option<DocumentId>,
+}
+
+/// `output.opensearch.aws`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigV4Block {
+    /// The region signed for. Default: the one in the host name (`*.<region>.es.amazonaws.com`,
+    /// `*.<region>.aoss.amazonaws.com`), else `s3logsbeat.aws.region`, else the environment's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `es` (managed domains, legacy Elasticsearch domains included) or `aoss` (Serverless). Default: from
+    /// the host name (`aoss` for `*.aoss.amazonaws.com`), else `es`.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// A role to assume for signing. Default: none (the credentials of the standard chain).
+    #[serde(default)]
+    pub role_arn: Option<String>,
+    /// The external id of `role_arn`. Default: none.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// A shared-config profile for the credentials. Default: `AWS_PROFILE` or `default`.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// `output.opensearch.document_id`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentId {
+    /// The event's deterministic id: a repeat is the same document.
+    #[default]
+    Event,
+    /// No `_id`: OpenSearch picks one (Serverless time-series collections refuse ids).
+    None,
 }
 
 /// `output.elasticsearch.non_indexable_policy`.

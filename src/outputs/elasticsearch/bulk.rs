@@ -3,7 +3,8 @@
 //! Reference: Elasticsearch's bulk API (the team's `elasticsearch-bulk.md`; pinned examples in
 //! `tests/fixtures/elasticsearch/`, which the test double is checked against too). What must stay true:
 //! - Every document is sent with `create` and its own `_id`, and no `_type`, so 7.x and 8.x accept it and
-//!   a document indexed before answers 409 instead of being written twice.
+//!   a document indexed before answers 409 instead of being written twice; only under
+//!   `output.opensearch.document_id: none` with `index` and no `_id` (Serverless time-series collections).
 //! - Success is read item by item, never from `"errors"` alone; a response whose item count does not
 //!   match the request, or that cannot be read, is a whole-request failure (the outcome is unknown: send
 //!   again, the ids make that harmless).
@@ -28,19 +29,50 @@ pub struct Action<'a> {
 
 /// The NDJSON body of a bulk request.
 pub fn encode<'a>(actions: impl Iterator<Item = Action<'a>>, size_hint: usize) -> Vec<u8> {
+    encode_all(actions, size_hint, DocumentIds::Event)
+}
+
+/// [`encode`], with or without `_id`s.
+pub fn encode_all<'a>(
+    actions: impl Iterator<Item = Action<'a>>,
+    size_hint: usize,
+    ids: DocumentIds,
+) -> Vec<u8> {
     let mut body = Vec::with_capacity(size_hint);
     for a in actions {
-        encode_one(&mut body, a);
+        encode_as(&mut body, a, ids);
     }
     body
 }
 
 /// Appends one action and its document to `body`.
 pub fn encode_one(body: &mut Vec<u8>, a: Action<'_>) {
-    body.extend_from_slice(b"{\"create\":{\"_index\":");
-    write_json_str(body, a.index);
-    body.extend_from_slice(b",\"_id\":");
-    write_json_str(body, a.id);
+    encode_as(body, a, DocumentIds::Event);
+}
+
+/// Whether documents carry their event's `_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentIds {
+    /// `create` with the event's `_id`.
+    Event,
+    /// `index` without `_id` (OpenSearch Serverless time-series collections refuse ids).
+    None,
+}
+
+/// Appends one action and its document to `body`, with or without its `_id`.
+pub fn encode_as(body: &mut Vec<u8>, a: Action<'_>, ids: DocumentIds) {
+    match ids {
+        DocumentIds::Event => {
+            body.extend_from_slice(b"{\"create\":{\"_index\":");
+            write_json_str(body, a.index);
+            body.extend_from_slice(b",\"_id\":");
+            write_json_str(body, a.id);
+        }
+        DocumentIds::None => {
+            body.extend_from_slice(b"{\"index\":{\"_index\":");
+            write_json_str(body, a.index);
+        }
+    }
     body.extend_from_slice(b"}}\n");
     body.extend_from_slice(a.doc.as_bytes());
     body.push(b'\n');

@@ -19,6 +19,9 @@ use crate::ops::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
 
+/// What OpenSearch Serverless answers a document with an id in a time-series collection.
+pub const IDS_REFUSED: &str = "Document ID is not supported in create/index operation request";
+
 /// The dead-letter document of a rejected one.
 pub fn document(r: &Rejected<'_>) -> String {
     let mut doc = Vec::with_capacity(r.item.doc.len() + 200);
@@ -49,6 +52,20 @@ impl Elasticsearch {
         shutdown: &Shutdown,
     ) -> Result<(), Aborted> {
         if rejected.is_empty() {
+            return Ok(());
+        }
+        // An OpenSearch Serverless time-series collection refuses every document that has an id: a
+        // setting to change, not documents to dead-letter one by one.
+        if let Some(r) = rejected.iter().find(|r| r.reason.contains(IDS_REFUSED)) {
+            let why = format!(
+                "output.opensearch: the collection refuses document ids ({}: {}); set output.opensearch.document_id: none",
+                r.error_type, r.reason
+            );
+            tracing::error!("{why}");
+            for r in &rejected {
+                r.item.group.fail(why.clone());
+            }
+            shutdown.fail(why);
             return Ok(());
         }
         let mut letters = Vec::new();

@@ -24,6 +24,7 @@ pub mod hosts;
 pub mod index;
 pub mod retry;
 pub mod setup;
+pub mod sigv4;
 pub mod template;
 pub mod transport;
 
@@ -132,6 +133,11 @@ impl Elasticsearch {
             }
         }
         Ok(())
+    }
+
+    /// The name of the index template installed before the first bulk request, if any.
+    pub fn template_name(&self) -> Option<&str> {
+        self.template.as_ref().map(|t| t.name.as_str())
     }
 
     /// The HTTP side, for [`setup`].

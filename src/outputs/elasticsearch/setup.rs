@@ -10,17 +10,30 @@ use serde_json::Value;
 
 use super::transport::Transport;
 
-/// What a host said to `GET /`: `Ok("version 8.15.3, cluster docker-cluster")` or why not.
-pub async fn check(t: &Transport) -> Vec<(String, Result<String, String>)> {
+/// What a host said to `GET /`: `Ok("Elasticsearch 8.15.3, cluster docker-cluster")` or why not; with
+/// the index template's name, whether it is installed.
+pub async fn check(t: &Transport, template: Option<&str>) -> Vec<(String, Result<String, String>)> {
     let mut out = Vec::new();
     for url in t.hosts.urls() {
         let r = match t.request(Method::GET, &url, "/", None).await {
             Err(e) => Err(e),
+            // Serverless has no `GET /`: a 404 is an answer, and the signature was accepted.
+            Ok((404, _)) if is_serverless(t) => {
+                Ok("OpenSearch Serverless (no version to read), signature accepted".to_string())
+            }
+            Ok((403, body)) if t.signer().is_some() => Err(super::sigv4::explain_403(
+                &body,
+                t.signer().expect("checked"),
+            )),
             Ok((200, body)) => {
                 let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let distribution = match v["version"]["distribution"].as_str() {
+                    Some("opensearch") => "OpenSearch",
+                    _ => "Elasticsearch",
+                };
                 match (v["version"]["number"].as_str(), v["cluster_name"].as_str()) {
                     (Some(version), Some(cluster)) => {
-                        Ok(format!("Elasticsearch {version}, cluster {cluster}"))
+                        Ok(format!("{distribution} {version}, cluster {cluster}"))
                     }
                     _ => Err(format!(
                         "answered 200 but not as Elasticsearch does: {}",
@@ -34,9 +47,58 @@ pub async fn check(t: &Transport) -> Vec<(String, Result<String, String>)> {
             Ok((403, body)) => Err(format!("forbidden (403): {}", snippet(&body))),
             Ok((s, body)) => Err(format!("HTTP {s}: {}", snippet(&body))),
         };
+        let r = match (r, template) {
+            (Ok(said), Some(name)) => {
+                let path = format!(
+                    "/_index_template/{}",
+                    crate::percent::encode(name, crate::percent::Set::QueryValue)
+                );
+                let installed = match t.request(Method::HEAD, &url, &path, None).await {
+                    Ok((200, _)) => format!("index template {name} installed"),
+                    Ok((404, _)) => format!(
+                        "index template {name} not installed (s3logsbeat setup installs it)"
+                    ),
+                    Ok((s, _)) => format!("index template {name}: HTTP {s}"),
+                    Err(e) => format!("index template {name}: {e}"),
+                };
+                Ok(format!("{said}; {installed}"))
+            }
+            (r, _) => r,
+        };
         out.push((url, r));
     }
     out
+}
+
+fn is_serverless(t: &Transport) -> bool {
+    t.signer()
+        .is_some_and(|s| s.service() == crate::config::opensearch::Service::Aoss)
+}
+
+/// The template as `url` takes it: Elasticsearch's as it is; for OpenSearch without `flattened`
+/// (`flat_object` from 2.7 on, read from `GET /`; Serverless and older versions keep such objects in
+/// `_source` only).
+async fn as_cluster_takes_it(t: &Transport, url: &str, body: &Value) -> Value {
+    if !t.is_opensearch() {
+        return body.clone();
+    }
+    let flat_object = !is_serverless(t)
+        && match t.request(Method::GET, url, "/", None).await {
+            Ok((200, b)) => {
+                let v: Value = serde_json::from_str(&b).unwrap_or(Value::Null);
+                let n: Vec<u64> = v["version"]["number"]
+                    .as_str()
+                    .unwrap_or("0")
+                    .split('.')
+                    .take(2)
+                    .map(|x| x.parse().unwrap_or(0))
+                    .collect();
+                n.first().copied().unwrap_or(0) > 2
+                    || (n.first() == Some(&2) && n.get(1).copied().unwrap_or(0) >= 7)
+            }
+            _ => false,
+        };
+    super::template::for_opensearch(body, flat_object)
 }
 
 /// Why the index template was not installed.
@@ -97,7 +159,8 @@ pub async fn install_template(
                 }
             }
         }
-        match t.request(Method::PUT, &url, &path, Some(body)).await {
+        let body = as_cluster_takes_it(t, &url, body).await;
+        match t.request(Method::PUT, &url, &path, Some(&body)).await {
             Ok((200, _)) => return Ok(format!("index template {name} installed on {url}")),
             Ok((s, b)) if s < 500 => {
                 // A refusal from a host that answers is final: another host would refuse it too.

@@ -144,6 +144,33 @@ pub fn template(inputs: &[(LogFormat, FieldNames)], t: &TemplateSettings) -> Val
     })
 }
 
+/// The template for OpenSearch: no `flattened` (OpenSearch has none): `flat_object` where the cluster
+/// has it (OpenSearch 2.7 and later), else an object kept in `_source` and not indexed.
+pub fn for_opensearch(body: &Value, flat_object: bool) -> Value {
+    fn walk(v: &mut Value, flat_object: bool) {
+        match v {
+            Value::Object(m) => {
+                if m.get("type").and_then(Value::as_str) == Some("flattened") {
+                    *v = if flat_object {
+                        json!({"type": "flat_object"})
+                    } else {
+                        json!({"type": "object", "enabled": false})
+                    };
+                    return;
+                }
+                for (_, x) in m.iter_mut() {
+                    walk(x, flat_object);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, flat_object)),
+            _ => {}
+        }
+    }
+    let mut out = body.clone();
+    walk(&mut out, flat_object);
+    out
+}
+
 /// Puts `mapping` at the dotted `path` in a `properties` tree.
 fn insert(properties: &mut Map<String, Value>, path: &str, mapping: Value) {
     match path.split_once('.') {

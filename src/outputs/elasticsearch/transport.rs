@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::bulk::{self, Action, Response};
 use super::concurrency::Limiter;
 use super::hosts::{Host, Hosts, PROBE_EVERY};
+use super::sigv4::Signer;
 use crate::config::{ElasticsearchSettings, Secret};
 use crate::error::chain;
 use crate::ops::metrics::Metrics;
@@ -48,6 +49,25 @@ pub struct Transport {
     metrics: Arc<Metrics>,
     /// Probes of hosts in backoff; stopped with the transport.
     probes: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// SigV4 signing (`output.opensearch.aws`).
+    signer: Option<Arc<Signer>>,
+    /// Documents with their `_id`, or without (`output.opensearch.document_id: none`).
+    ids: bulk::DocumentIds,
+    /// `output.opensearch`.
+    opensearch: bool,
+}
+
+/// Sends `req`, signed when there is a signer: the response, or why there is none.
+async fn send(
+    client: &reqwest::Client,
+    signer: Option<&Signer>,
+    req: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, String> {
+    let mut req = req.build().map_err(|e| chain(&e))?;
+    if let Some(s) = signer {
+        s.sign(&mut req).await?;
+    }
+    client.execute(req).await.map_err(|e| chain(&e))
 }
 
 impl Drop for Transport {
@@ -111,19 +131,39 @@ impl Transport {
                 .then(|| Compressors::new(Framing::Gzip, s.compression_level)),
             metrics,
             probes: Mutex::new(Vec::new()),
+            opensearch: s.opensearch().is_some(),
+            ids: match s.opensearch().map(|o| o.document_id) {
+                Some(crate::config::opensearch::DocumentId::None) => bulk::DocumentIds::None,
+                _ => bulk::DocumentIds::Event,
+            },
+            signer: s
+                .opensearch()
+                .and_then(|o| o.sigv4.as_ref())
+                .map(|v| Arc::new(Signer::new(v))),
         })
+    }
+
+    /// The output is `output.opensearch`.
+    pub fn is_opensearch(&self) -> bool {
+        self.opensearch
+    }
+
+    /// The signer, for `output.opensearch` with `aws`.
+    pub fn signer(&self) -> Option<&Signer> {
+        self.signer.as_deref()
     }
 
     /// `host` failed a whole request: puts it in backoff, and starts its probe if none runs.
     pub fn host_failed(&self, host: &Arc<Host>, shutdown: &Shutdown) -> Duration {
         let (wait, start_probe) = self.hosts.failed(host);
         if start_probe {
-            let (client, auth, hosts, host, shutdown) = (
+            let (client, auth, hosts, host, shutdown, signer) = (
                 self.client.clone(),
                 self.authorization.clone(),
                 self.hosts.clone(),
                 host.clone(),
                 shutdown.clone(),
+                self.signer.clone(),
             );
             let probe = tokio::spawn(async move {
                 // Until the host is up again (a request or this probe found it so), or shutdown.
@@ -132,7 +172,8 @@ impl Transport {
                     if let Some(a) = &auth {
                         req = req.header("Authorization", a.0.as_str());
                     }
-                    if matches!(req.send().await, Ok(r) if r.status().is_success()) {
+                    if matches!(send(&client, signer.as_deref(), req).await, Ok(r) if r.status().is_success())
+                    {
                         tracing::info!(target: "s3logsbeat::elasticsearch", host = %host.url, "elasticsearch answers again");
                         hosts.succeeded(&host);
                     }
@@ -164,7 +205,7 @@ impl Transport {
                 .header("Content-Type", "application/json")
                 .body(b.to_string());
         }
-        let resp = req.send().await.map_err(|e| chain(&e))?;
+        let resp = send(&self.client, self.signer(), req).await?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| chain(&e))?;
         Ok((status, text))
@@ -182,7 +223,7 @@ impl Transport {
         size_hint: usize,
     ) -> std::io::Result<Body> {
         let Some(gzip) = &self.gzip else {
-            let bytes = bulk::encode(actions, size_hint);
+            let bytes = bulk::encode_all(actions, size_hint, self.ids);
             return Ok(Body {
                 raw_bytes: bytes.len(),
                 bytes,
@@ -193,7 +234,7 @@ impl Transport {
         let mut slice = Vec::with_capacity(SLICE_BYTES + SLICE_BYTES / 4);
         let mut raw_bytes = 0;
         for a in actions {
-            bulk::encode_one(&mut slice, a);
+            bulk::encode_as(&mut slice, a, self.ids);
             if slice.len() >= SLICE_BYTES {
                 stream.write(&slice)?;
                 raw_bytes += slice.len();
@@ -240,17 +281,23 @@ impl Transport {
         Metrics::add(&self.metrics.output_requests, 1);
         tracing::debug!(target: "s3logsbeat::elasticsearch", host = %host.url, items = actions, bytes = sent, "bulk request");
         let began = std::time::Instant::now();
-        let response = match req.send().await {
+        let response = match send(&self.client, self.signer(), req).await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 match resp.bytes().await {
+                    Ok(b) if status == 403 && self.signer.is_some() => {
+                        Response::Unauthorized(super::sigv4::explain_403(
+                            &String::from_utf8_lossy(&b),
+                            self.signer().expect("checked"),
+                        ))
+                    }
                     Ok(b) => bulk::decode(status, &b, actions),
                     // A 200 whose body was cut short: whether the items were indexed is unknown, so
                     // they are all sent again (their ids make that harmless).
                     Err(e) => Response::Retry(format!("reading the response: {}", chain(&e))),
                 }
             }
-            Err(e) => Response::Retry(chain(&e)),
+            Err(e) => Response::Retry(e),
         };
         let live = &self.metrics.live;
         live.request_seconds.observe(began.elapsed().as_secs_f64());

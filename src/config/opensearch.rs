@@ -1,0 +1,157 @@
+//! `output.opensearch`, checked once: the keys of `output.elasticsearch` (checked by the same code, named
+//! under `output.opensearch`) and what OpenSearch adds: `aws` (requests signed with SigV4 for `es` or
+//! `aoss`) and `document_id`. Out: the Elasticsearch output's settings with their [`OpenSearchSettings`].
+//!
+//! What must stay true: the region and service signed for are known before anything is sent (given, or
+//! read from the host name, or left to the environment's region at start-up); a signed output takes no
+//! other authentication.
+
+use super::raw;
+pub use super::raw::DocumentId;
+use super::Problems;
+
+const K: &str = "output.opensearch";
+
+/// What `output.opensearch` adds to the Elasticsearch output.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenSearchSettings {
+    /// Signing, for Amazon OpenSearch Service and Serverless; `None`: a self-managed cluster.
+    pub sigv4: Option<SigV4Settings>,
+    /// The `_id` of each document.
+    pub document_id: DocumentId,
+}
+
+/// The AWS service signed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// Managed domains (`es`).
+    Es,
+    /// Serverless collections (`aoss`).
+    Aoss,
+}
+
+impl Service {
+    /// The signing name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Es => "es",
+            Service::Aoss => "aoss",
+        }
+    }
+}
+
+/// `output.opensearch.aws`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigV4Settings {
+    /// The region signed for; `None`: the environment's, resolved at start-up.
+    pub region: Option<String>,
+    /// The service signed for.
+    pub service: Service,
+    /// A role to assume.
+    pub role_arn: Option<String>,
+    /// Its external id.
+    pub external_id: Option<String>,
+    /// A shared-config profile.
+    pub profile: Option<String>,
+}
+
+/// The region and service in an Amazon OpenSearch host name (`search-x.eu-west-1.es.amazonaws.com`,
+/// `id.us-east-1.aoss.amazonaws.com`), if it is one.
+pub fn from_host(url: &str) -> Option<(String, Service)> {
+    let host = url::Url::parse(url).ok()?.host_str()?.to_string();
+    let labels: Vec<&str> = host.split('.').collect();
+    let n = labels.len();
+    if n < 4 || labels[n - 2] != "amazonaws" || labels[n - 1] != "com" {
+        return None;
+    }
+    let service = match labels[n - 3] {
+        "es" => Service::Es,
+        "aoss" => Service::Aoss,
+        _ => return None,
+    };
+    Some((labels[n - 4].to_string(), service))
+}
+
+/// Checks `output.opensearch`.
+pub(super) fn validate(
+    c: &raw::Elasticsearch,
+    p: &mut Problems,
+) -> Option<super::outputs::ElasticsearchSettings> {
+    let before = p.len();
+    let es = super::outputs::elasticsearch(c, K, p);
+    let from_host = es
+        .as_ref()
+        .and_then(|s| s.hosts.first())
+        .and_then(|h| from_host(h));
+    let sigv4 = c.aws.as_ref().map(|a| {
+        let service = match a.service.as_deref() {
+            None => from_host.as_ref().map_or(Service::Es, |(_, s)| *s),
+            Some("es") => Service::Es,
+            Some("aoss") => Service::Aoss,
+            Some(other) => {
+                p.push(
+                    format!("{K}.aws.service"),
+                    format!("{K}.aws.service {other:?} is neither es (managed domains) nor aoss (Serverless)"),
+                );
+                Service::Es
+            }
+        };
+        SigV4Settings {
+            region: a
+                .region
+                .clone()
+                .or_else(|| from_host.as_ref().map(|(r, _)| r.clone())),
+            service,
+            role_arn: a.role_arn.clone(),
+            external_id: a.external_id.clone(),
+            profile: a.profile.clone(),
+        }
+    });
+    if sigv4.is_some() {
+        for (key, there) in [
+            ("username", c.username.is_some()),
+            ("api_key", c.api_key.is_some()),
+        ] {
+            if there {
+                p.push(
+                    format!("{K}.{key}"),
+                    format!("{K}.{key} and {K}.aws exclude each other: requests are signed with AWS credentials"),
+                );
+            }
+        }
+    }
+    let document_id = c.document_id.unwrap_or_default();
+    if let Some(s) = &sigv4 {
+        if s.service == Service::Aoss && document_id == DocumentId::Event {
+            p.warn(
+                format!("{K}.document_id"),
+                format!("{K}: Serverless time-series collections refuse document ids; for one, set {K}.document_id: none (a retried bulk may then index a document twice)"),
+            );
+        }
+    }
+    if p.len() > before {
+        return None;
+    }
+    let mut es = es?;
+    es.flavor = super::outputs::Flavor::OpenSearch(OpenSearchSettings { sigv4, document_id });
+    Some(es)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_and_service_from_host_names() {
+        assert_eq!(
+            from_host("https://search-logs-abc.eu-west-1.es.amazonaws.com"),
+            Some(("eu-west-1".into(), Service::Es))
+        );
+        assert_eq!(
+            from_host("https://0abc.us-east-1.aoss.amazonaws.com:443"),
+            Some(("us-east-1".into(), Service::Aoss))
+        );
+        assert_eq!(from_host("http://127.0.0.1:9200"), None);
+        assert_eq!(from_host("https://s3.eu-west-1.amazonaws.com"), None);
+    }
+}
