@@ -153,7 +153,14 @@ pub async fn credentials(
         loader = loader.region(Region::new(r.clone()));
     }
     if let Some(p) = &aws.profile {
-        loader = loader.profile_name(p);
+        // The profile's own credentials, not the environment's keys that the default chain puts first.
+        loader = loader
+            .profile_name(p)
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(p)
+                    .build(),
+            ));
     }
     let cfg = assume_role(loader.load().await, aws).await;
     check_credentials(&cfg).await?;

@@ -2531,8 +2531,6 @@ def api_template_put(state, req):
         refusal = opensearch.template_refusal(parsed) if isinstance(parsed, dict) else None
         if refusal:
             return Response(400, refusal, filterable=False)
-        # flat_object is OpenSearch's flattened: checked as Elasticsearch checks that one.
-        body = body.replace(b'"flat_object"', b'"flattened"')
     template = read_template_body(body)
     check_params(req, TEMPLATE_PUT_PARAMS)
     state.put_template(req.params["name"], template, create)
@@ -3057,6 +3055,11 @@ def main(argv=None):
     threading.stack_size(16 * 1024 * 1024)
     state = State()
     state.opensearch = args.opensearch
+    if args.opensearch:                                  # [OS-MAPPING] OpenSearch's types
+        LEAF_FIELD_PARAMS["flat_object"] = {"depth_limit", "ignore_above", "index", "doc_values",
+                                            "similarity", "null_value"}
+        for missing in ("flattened", "constant_keyword"):
+            LEAF_FIELD_PARAMS.pop(missing, None)
     if args.sigv4_region:
         state.signatures = opensearch.Signatures(
             args.sigv4_region, "aoss" if args.opensearch == "serverless" else "es",

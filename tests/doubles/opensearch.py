@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import json
 import re
+import urllib.parse
 import urllib.request
 
 OPENSEARCH_VERSION = "2.11.1"
@@ -119,8 +120,12 @@ class Signatures:
         names = signed.split(";")
         if "host" not in names:
             raise Refused("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-        request = AWSRequest(method=method, url="http://" + headers["host"] + raw_path, data=body,
-                             headers={n: headers[n] for n in names if n in headers})
+        # The service reads the query's names and values and encodes them again (RFC 3986) for the
+        # canonical request, whatever encoding the client sent: botocore does that from `params`.
+        path, _, query = raw_path.partition("?")
+        params = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        request = AWSRequest(method=method, url="http://" + headers["host"] + path, data=body,
+                             params=params, headers={n: headers[n] for n in names if n in headers})
         request.context["timestamp"] = amz_date
         signer = SigV4Auth(Credentials(akid, secret, token), service, region)
         signer._modify_request_before_signing(request)
