@@ -665,7 +665,7 @@ mod tests {
     fn es(yaml: &str) -> Result<ElasticsearchSettings, Vec<(String, String)>> {
         let c: raw::Elasticsearch = super::super::yaml::from_str(yaml).unwrap();
         let mut p = Problems::default();
-        elasticsearch(&c, &mut p).ok_or(p.list)
+        elasticsearch(&c, "output.elasticsearch", &mut p).ok_or(p.list)
     }
 
     fn ls(yaml: &str) -> Result<LogstashSettings, Vec<(String, String)>> {

@@ -227,11 +227,11 @@ mod tests {
         );
     }
 
-    /// Items are read in order; an item with another action than `create` fails as a 500 of ours,
-    /// and keys we do not ask for are skipped.
+    /// Items are read in order; an item with another action than `create` or `index` fails as a 500 of
+    /// ours, and keys we do not ask for are skipped.
     #[test]
     fn items_without_a_create_result_fail_alone() {
-        let body = br#"{"errors":true,"took":3,"items":[{"create":{"status":201,"_id":"a"}},{"index":{"status":200}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}}]}"#;
+        let body = br#"{"errors":true,"took":3,"items":[{"create":{"status":201,"_id":"a"}},{"update":{"status":200}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}}]}"#;
         let Response::Items(items) = decode(200, body, 3) else {
             panic!("not items")
         };
