@@ -244,7 +244,7 @@ mod tests {
                 (409, "version_conflict_engine_exception")
             ]
         );
-        assert_eq!(items[1].reason(), "item has no create result");
+        assert_eq!(items[1].reason(), "item has no create or index result");
     }
 
     #[test]
