@@ -214,6 +214,10 @@ pub struct TemplateArgs {
     /// Only this format's fields, whatever the inputs are (repeatable).
     #[arg(long, value_parser = parse_format)]
     pub format: Vec<LogFormat>,
+    /// `elasticsearch`, or `opensearch` (2.7 and later: `flat_object` for Elasticsearch's `flattened`).
+    /// Default: the configured output's.
+    #[arg(long, value_parser = ["elasticsearch", "opensearch"])]
+    pub target: Option<String>,
 }
 
 /// `setup`.

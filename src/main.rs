@@ -78,8 +78,15 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let body =
+            let mut body =
                 template::template(&template_formats(&settings, &a.format), &settings.template);
+            let opensearch = match a.target.as_deref() {
+                Some(t) => t == "opensearch",
+                None => settings.output.kind() == "opensearch",
+            };
+            if opensearch {
+                body = template::for_opensearch(&body, true);
+            }
             out!(
                 "{}",
                 serde_json::to_string_pretty(&body).unwrap_or_default()
@@ -294,15 +301,23 @@ fn setup(a: &SetupArgs) -> ExitCode {
         let t = &settings.template;
         let body = template::template(&template_formats(&settings, &[]), t);
         match setup::install_template(es.transport(), &t.name, &body, t.overwrite).await {
-            Ok(what) => {
-                out!("{what}");
-                ExitCode::SUCCESS
-            }
+            Ok(what) => out!("{what}"),
             Err(why) => {
                 say!("setup: index template {} not installed: {why}", t.name);
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
             }
         }
+        if let Some(ism) = &t.ism {
+            let body = template::ism_policy(ism, &t.pattern);
+            match setup::install_ism(es.transport(), &ism.name, &body, ism.overwrite).await {
+                Ok(what) => out!("{what}"),
+                Err(why) => {
+                    say!("setup: ISM policy {} not installed: {why}", ism.name);
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        ExitCode::SUCCESS
     })
 }
 

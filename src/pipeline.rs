@@ -500,6 +500,13 @@ pub fn start_delivery(
                 crate::outputs::elasticsearch::template::template(&formats, t),
                 t.overwrite,
             );
+            if let Some(ism) = &t.ism {
+                es.install_ism_with_template(
+                    &ism.name,
+                    crate::outputs::elasticsearch::template::ism_policy(ism, &t.pattern),
+                    ism.overwrite,
+                );
+            }
         }
     }
     let output = Arc::new(output);

@@ -222,6 +222,8 @@ pub struct TemplateSettings {
     pub overwrite: bool,
     /// Index settings to merge in.
     pub settings: serde_json::Value,
+    /// `setup.ism`: OpenSearch's lifecycle policy, installed with the template.
+    pub ism: Option<opensearch::IsmSettings>,
 }
 
 /// The host name, as `beat.hostname` and the default `beat.name`.
@@ -326,7 +328,12 @@ impl Settings {
             Some(OutputSettings::Elasticsearch(es)) => Some(&es.index),
             _ => None,
         };
-        let template = template(&raw.setup.template, index, &mut p);
+        let mut template = template(&raw.setup.template, index, &mut p);
+        template.ism = opensearch::ism(
+            raw.setup.ism.as_ref(),
+            matches!(&output, Some(o) if o.kind() == "opensearch"),
+            &mut p,
+        );
         if raw.max_procs == Some(0) {
             p.push("max_procs", "max_procs must be at least 1");
         }
@@ -485,6 +492,7 @@ fn template(t: &raw::Template, index: Option<&IndexPattern>, p: &mut Problems) -
         name,
         overwrite: t.overwrite,
         settings,
+        ism: None,
     }
 }
 

@@ -137,6 +137,92 @@ pub(super) fn validate(
     Some(es)
 }
 
+/// `setup.ism`: an Index State Management policy for the indices the template covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsmSettings {
+    /// The policy's name.
+    pub name: String,
+    /// Rollover conditions (`min_size`, `min_index_age`), if any.
+    pub rollover: Vec<(&'static str, String)>,
+    /// Delete an index at this age, if set.
+    pub delete_after: Option<String>,
+    /// Replace a policy of the same name.
+    pub overwrite: bool,
+}
+
+/// An OpenSearch time value (`30d`, `12h`) or size (`50gb`).
+fn ism_value(v: &str, size: bool) -> bool {
+    let units: &[&str] = if size {
+        &["b", "kb", "mb", "gb", "tb", "pb"]
+    } else {
+        &["d", "h", "m", "s", "ms", "micros", "nanos"]
+    };
+    let v = v.trim().to_ascii_lowercase();
+    units.iter().any(|u| {
+        v.strip_suffix(u)
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// Checks `setup.ism` (`opensearch`: the output is `output.opensearch`).
+pub(super) fn ism(
+    raw: Option<&raw::Ism>,
+    opensearch: bool,
+    p: &mut Problems,
+) -> Option<IsmSettings> {
+    let i = raw?;
+    if i.enabled == Some(false) {
+        return None;
+    }
+    if !opensearch {
+        p.push(
+            "setup.ism",
+            "setup.ism applies to output.opensearch (Index State Management); Elasticsearch's lifecycle is ILM, which s3logsbeat leaves to Kibana",
+        );
+        return None;
+    }
+    let mut ok = true;
+    let mut check = |key: &str, v: &Option<String>, size: bool| {
+        let v = v.as_ref()?;
+        if ism_value(v, size) {
+            Some(v.trim().to_ascii_lowercase())
+        } else {
+            let what = if size {
+                "a size such as 50gb"
+            } else {
+                "an age such as 30d or 12h"
+            };
+            p.push(
+                format!("setup.ism.{key}"),
+                format!("setup.ism.{key} {v:?} is not {what}"),
+            );
+            ok = false;
+            None
+        }
+    };
+    let mut rollover = Vec::new();
+    if let Some(v) = check("rollover_min_size", &i.rollover_min_size, true) {
+        rollover.push(("min_size", v));
+    }
+    if let Some(v) = check("rollover_min_index_age", &i.rollover_min_index_age, false) {
+        rollover.push(("min_index_age", v));
+    }
+    let delete_after = check("delete_min_index_age", &i.delete_min_index_age, false);
+    if ok && rollover.is_empty() && delete_after.is_none() {
+        p.push(
+            "setup.ism",
+            "setup.ism has nothing to do: set rollover_min_size, rollover_min_index_age or delete_min_index_age",
+        );
+        return None;
+    }
+    ok.then(|| IsmSettings {
+        name: i.policy_name.clone().unwrap_or_else(|| "s3logsbeat".into()),
+        rollover,
+        delete_after,
+        overwrite: i.overwrite,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2379,6 +2379,8 @@ class State:
         with self.lock:
             out = json.loads(json.dumps(self.counters))
             out["indices"] = {name: {"docs": len(idx.docs)} for name, idx in self.indices.items()}
+            if self.opensearch:
+                out["ism_policies"] = {k: v["policy"] for k, v in self.ism_policies.items()}
             if self.signatures is not None:
                 out["sigv4_keys"] = sorted(getattr(self, "_keys", set()))
                 out.setdefault("sigv4_refused", 0)
@@ -2564,6 +2566,48 @@ def api_template_delete(state, req):
         raise unsupported(f"the template name [{req.params['name']}]")
     state.delete_templates(names)
     return Response(200, {"acknowledged": True})
+
+
+def api_ism_get(state, req):
+    """[OS-ISM] GET|HEAD /_plugins/_ism/policies/{name}."""
+    with state.lock:
+        p = state.ism_policies.get(req.params["name"])
+    if p is None:
+        return Response(404, opensearch.ism_error(404, "status_exception", "Policy not found"), filterable=False)
+    return Response(200, None if req.method == "HEAD" else {
+        "_id": req.params["name"], "_version": p["version"], "_seq_no": p["seq_no"], "_primary_term": 1,
+        "policy": p["policy"]})
+
+
+def api_ism_put(state, req):
+    """[OS-ISM] PUT /_plugins/_ism/policies/{name}."""
+    name = req.params["name"]
+    try:
+        body = json.loads(req.body or b"null")
+    except ValueError as e:
+        return Response(400, opensearch.ism_error(400, "parse_exception", str(e)), filterable=False)
+    problem = opensearch.ism_problem(body)
+    if problem:
+        return Response(400, opensearch.ism_error(400, "illegal_argument_exception", problem), filterable=False)
+    with state.lock:
+        old = state.ism_policies.get(name)
+        seq = req.query.get("if_seq_no")
+        if old is not None and (seq is None or int(seq) != old["seq_no"]):
+            return Response(409, opensearch.ism_error(
+                409, "version_conflict_engine_exception",
+                f"[{name}]: version conflict, document already exists (current version [{old['version']}])"),
+                filterable=False)
+        version = 1 if old is None else old["version"] + 1
+        state.ism_seq = getattr(state, "ism_seq", -1) + 1
+        state.ism_policies[name] = {"policy": body["policy"], "version": version, "seq_no": state.ism_seq}
+    return Response(201 if old is None else 200, {"_id": name, "_version": version, "_primary_term": 1,
+                                                  "_seq_no": state.ism_seq, "policy": {"policy": body["policy"]}})
+
+
+OPENSEARCH_ROUTES = [
+    (("GET", "HEAD"), ("_plugins", "_ism", "policies", "{name}"), api_ism_get),
+    (("PUT",), ("_plugins", "_ism", "policies", "{name}"), api_ism_put),
+]
 
 
 # ---------------------------------------------------------------------------
@@ -3055,6 +3099,9 @@ def main(argv=None):
     threading.stack_size(16 * 1024 * 1024)
     state = State()
     state.opensearch = args.opensearch
+    if args.opensearch:                                  # [OS-ISM]
+        ROUTES.extend(OPENSEARCH_ROUTES)
+        state.ism_policies = {}
     if args.opensearch:                                  # [OS-MAPPING] OpenSearch's types
         LEAF_FIELD_PARAMS["flat_object"] = {"depth_limit", "ignore_above", "index", "doc_values",
                                             "similarity", "null_value"}

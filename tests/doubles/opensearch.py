@@ -18,6 +18,11 @@ counted in ``sigv4_keys``.
 [OS-ID] Serverless (time-series collections) refuses a document id: a ``create`` or ``index`` item with
 ``_id`` fails with status 400 and the service's reason.
 
+[OS-ISM] ``GET|HEAD|PUT /_plugins/_ism/policies/{name}``: a policy is checked as the ISM plugin does
+(``default_state`` and every transition name a state, known actions, ``ism_template`` with
+``index_patterns``); an existing one is replaced only with ``if_seq_no`` and ``if_primary_term`` of the
+version read (409 otherwise).  ``GET /_double/stats`` lists them under ``ism_policies``.
+
 [OS-MAPPING] OpenSearch has no ``flattened`` and no ``constant_keyword``: an index template using them is
 refused (400 ``mapper_parsing_exception``, "No handler for type [flattened] declared on field [x]");
 ``flat_object`` is accepted.
@@ -163,3 +168,38 @@ def template_refusal(body):
                       "reason": f"Failed to parse mapping [_doc]: {reason}",
                       "caused_by": {"type": "mapper_parsing_exception", "reason": reason}},
             "status": 400}
+
+
+ISM_ACTIONS = {"rollover", "delete", "read_only", "read_write", "replica_count", "force_merge", "close",
+               "open", "notification", "snapshot", "index_priority", "allocation", "shrink", "rollup",
+               "transform", "alias"}
+
+
+def ism_problem(body):
+    """Why the ISM plugin would refuse this policy body, or None."""
+    if not isinstance(body, dict) or not isinstance(body.get("policy"), dict):
+        return "Required [policy] is missing"
+    p = body["policy"]
+    states = p.get("states")
+    if not isinstance(states, list) or not states:
+        return "Policy must have at least one state"
+    names = [s.get("name") for s in states if isinstance(s, dict)]
+    if p.get("default_state") not in names:
+        return f"Policy default_state [{p.get('default_state')}] does not exist in the states"
+    for st in states:
+        for a in st.get("actions", []):
+            unknown = set(a) - ISM_ACTIONS - {"timeout", "retry"}
+            if unknown:
+                return f"Invalid field: [{sorted(unknown)[0]}] found in Actions."
+        for t in st.get("transitions", []):
+            if t.get("state_name") not in names:
+                return f"Policy contains a transition to a state that does not exist [{t.get('state_name')}]"
+    for t in p.get("ism_template") or []:
+        if not t.get("index_patterns"):
+            return "ism_template requires index_patterns"
+    return None
+
+
+def ism_error(status, typ, reason):
+    return {"error": {"root_cause": [{"type": typ, "reason": reason}], "type": typ, "reason": reason},
+            "status": status}

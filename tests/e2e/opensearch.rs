@@ -306,3 +306,100 @@ async fn serverless_refuses_ids_and_takes_documents_without_them() {
         out.stdout
     );
 }
+
+#[test]
+fn export_template_for_opensearch_has_no_flattened() {
+    let dir = TempDir::new("os-export");
+    let cfg = write_config(
+        &dir,
+        "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: [\"https://sqs.eu-west-1.amazonaws.com/1/q\"]\n      log_format: cloudtrail\noutput.console: {}\n",
+    );
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_s3logsbeat"))
+            .arg("export")
+            .arg("template")
+            .arg("-c")
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let es = run(&[]);
+    assert!(
+        es.contains("\"flattened\"") && !es.contains("flat_object"),
+        "{es}"
+    );
+    let os = run(&["--target", "opensearch"]);
+    assert!(
+        os.contains("\"flat_object\"") && !os.contains("\"flattened\""),
+        "{os}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_installs_an_ism_policy_and_keeps_or_replaces_it() {
+    let (moto, os) = tokio::join!(
+        Moto::start(),
+        EsDouble::start_opensearch("managed", "eu-west-1", &[PREFIX, "s-"])
+    );
+    let queue = moto.create_queue("ism").await;
+    let dir = TempDir::new("os-ism");
+    let ism = |overwrite: bool| {
+        format!(
+            "  aws:\n    region: eu-west-1\nsetup.ism:\n  rollover_min_index_age: 1d\n  delete_min_index_age: 30d\n  overwrite: {overwrite}\n"
+        )
+    };
+    let setup = |cfg: std::path::PathBuf| async move {
+        let mut c = daemon(&cfg, &["setup"]);
+        c.env("AWS_ACCESS_KEY_ID", "AKIDENV1")
+            .env("AWS_SECRET_ACCESS_KEY", "s-AKIDENV1");
+        run_to_end(c, LONG).await
+    };
+    let cfg = write_config(&dir, &config(&moto, &queue, &os, &ism(false)));
+    let run = setup(cfg.clone()).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("ISM policy s3logsbeat installed"),
+        "{}",
+        run.stdout
+    );
+    let p = &os.stats().await["ism_policies"]["s3logsbeat"];
+    assert_eq!(p["default_state"], "hot", "{p}");
+    assert_eq!(
+        p["states"][0]["actions"][0]["rollover"]["min_index_age"],
+        "1d"
+    );
+    assert_eq!(
+        p["states"][0]["transitions"][0]["conditions"]["min_index_age"],
+        "30d"
+    );
+    assert_eq!(
+        p["states"][1]["actions"][0],
+        serde_json::json!({"delete": {}})
+    );
+    assert_eq!(p["ism_template"][0]["index_patterns"][0], "logs-os");
+    // Again: kept; with overwrite: replaced over the version read.
+    let run = setup(cfg).await;
+    assert!(
+        run.stdout.contains("exists") && run.stdout.contains("kept"),
+        "{}",
+        run.stdout
+    );
+    let cfg = write_config(&dir, &config(&moto, &queue, &os, &ism(true)));
+    let run = setup(cfg).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("ISM policy s3logsbeat installed"),
+        "{}",
+        run.stdout
+    );
+    // ISM is OpenSearch's: with output.elasticsearch it is a config error.
+    let es = "s3logsbeat:\n  inputs:\n    - type: sqs\n      queues_url: [\"https://sqs.eu-west-1.amazonaws.com/1/q\"]\n      log_format: elb\noutput.elasticsearch:\n  hosts: [\"http://localhost:9200\"]\nsetup.ism:\n  delete_min_index_age: 30d\n";
+    let e = match settings(es, &[]) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.join("\n"),
+    };
+    assert!(e.contains("setup.ism applies to output.opensearch"), "{e}");
+}

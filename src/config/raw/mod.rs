@@ -180,6 +180,35 @@ pub struct Setup {
     /// Index lifecycle management: not managed; accepted with a warning.
     #[serde(default)]
     pub ilm: Option<Value>,
+    /// OpenSearch's Index State Management (`output.opensearch` only): a policy installed with the
+    /// template. Default: none.
+    #[serde(default)]
+    pub ism: Option<Ism>,
+}
+
+/// `setup.ism`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ism {
+    /// Install the policy at start-up and with `setup`. Default: true when the block is present.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The policy's name. Default: `s3logsbeat`.
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    /// Roll an index over at this primary size (`50gb`). Needs a rollover alias on the indices.
+    /// Default: no rollover.
+    #[serde(default)]
+    pub rollover_min_size: Option<String>,
+    /// Roll an index over at this age (`1d`). Default: no rollover.
+    #[serde(default)]
+    pub rollover_min_index_age: Option<String>,
+    /// Delete an index at this age (`30d`). Default: never.
+    #[serde(default)]
+    pub delete_min_index_age: Option<String>,
+    /// Replace a policy of the same name. Default: false.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// `setup.template`.

@@ -48,6 +48,8 @@ struct Template {
     name: String,
     body: serde_json::Value,
     overwrite: bool,
+    /// An OpenSearch ISM policy installed with it: name, body, overwrite.
+    ism: Option<(String, serde_json::Value, bool)>,
     /// Installed, kept, or refused for good: bulk requests may go. Held while an install is tried, so
     /// that the other workers wait for it rather than index into indices without the template.
     settled: tokio::sync::Mutex<bool>,
@@ -89,8 +91,21 @@ impl Elasticsearch {
             name: name.to_string(),
             body,
             overwrite,
+            ism: None,
             settled: tokio::sync::Mutex::new(false),
         }));
+    }
+
+    /// With the template, the OpenSearch ISM policy `name` of `body` (`setup.ism`).
+    pub fn install_ism_with_template(
+        &mut self,
+        name: &str,
+        body: serde_json::Value,
+        overwrite: bool,
+    ) {
+        if let Some(t) = &mut self.template {
+            t.ism = Some((name.to_string(), body, overwrite));
+        }
     }
 
     /// Waits until the index template is settled: installed (or kept), or refused by a host that answers
@@ -110,6 +125,14 @@ impl Elasticsearch {
             match setup::install_template(&self.transport, &t.name, &t.body, t.overwrite).await {
                 Ok(what) => {
                     tracing::info!("{what}");
+                    if let Some((name, body, overwrite)) = &t.ism {
+                        match setup::install_ism(&self.transport, name, body, *overwrite).await {
+                            Ok(what) => tracing::info!("{what}"),
+                            Err(why) => tracing::warn!(
+                                "ISM policy {name} not installed: {why}; delivery goes on without it (see `s3logsbeat setup`)"
+                            ),
+                        }
+                    }
                     *settled = true;
                 }
                 Err(TemplateError::Refused(why)) => {

@@ -70,6 +70,66 @@ pub async fn check(t: &Transport, template: Option<&str>) -> Vec<(String, Result
     out
 }
 
+/// Installs the Index State Management policy `name` on the first host that answers; kept when one exists
+/// unless `overwrite` (then replaced over the version read, as OpenSearch requires).
+pub async fn install_ism(
+    t: &Transport,
+    name: &str,
+    body: &Value,
+    overwrite: bool,
+) -> Result<String, TemplateError> {
+    let path = format!(
+        "/_plugins/_ism/policies/{}",
+        crate::percent::encode(name, crate::percent::Set::QueryValue)
+    );
+    let mut last = String::from("no host");
+    for url in t.hosts.urls() {
+        let put = match t.request(Method::GET, &url, &path, None).await {
+            Ok((200, b)) if !overwrite => {
+                let _ = b;
+                return Ok(format!(
+                    "ISM policy {name} exists on {url}: kept (setup.ism.overwrite: false)"
+                ));
+            }
+            Ok((200, b)) => {
+                let v: Value = serde_json::from_str(&b).unwrap_or(Value::Null);
+                format!(
+                    "{path}?if_seq_no={}&if_primary_term={}",
+                    v["_seq_no"].as_i64().unwrap_or(0),
+                    v["_primary_term"].as_i64().unwrap_or(1)
+                )
+            }
+            Ok((404, _)) => path.clone(),
+            Ok((s, b)) if s < 500 => {
+                return Err(TemplateError::Refused(format!(
+                    "{url}: GET {path}: HTTP {s}: {}",
+                    snippet(&b)
+                )))
+            }
+            Ok((s, b)) => {
+                last = format!("{url}: GET {path}: HTTP {s}: {}", snippet(&b));
+                continue;
+            }
+            Err(e) => {
+                last = format!("{url}: {e}");
+                continue;
+            }
+        };
+        match t.request(Method::PUT, &url, &put, Some(body)).await {
+            Ok((200 | 201, _)) => return Ok(format!("ISM policy {name} installed on {url}")),
+            Ok((s, b)) if s < 500 => {
+                return Err(TemplateError::Refused(format!(
+                    "{url}: PUT {path}: HTTP {s}: {}",
+                    snippet(&b)
+                )))
+            }
+            Ok((s, b)) => last = format!("{url}: PUT {path}: HTTP {s}: {}", snippet(&b)),
+            Err(e) => last = format!("{url}: {e}"),
+        }
+    }
+    Err(TemplateError::Unreachable(last))
+}
+
 fn is_serverless(t: &Transport) -> bool {
     t.signer()
         .is_some_and(|s| s.service() == crate::config::opensearch::Service::Aoss)

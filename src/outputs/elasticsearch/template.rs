@@ -171,6 +171,40 @@ pub fn for_opensearch(body: &Value, flat_object: bool) -> Value {
     out
 }
 
+/// The body of an OpenSearch Index State Management policy (`PUT _plugins/_ism/policies/<name>`) for the
+/// indices of `pattern`: a `hot` state that rolls over (when asked) and moves to `delete` at its age (when
+/// asked).
+pub fn ism_policy(ism: &crate::config::opensearch::IsmSettings, pattern: &str) -> Value {
+    let mut hot_actions = Vec::new();
+    if !ism.rollover.is_empty() {
+        let conditions: Map<String, Value> = ism
+            .rollover
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        hot_actions.push(json!({ "rollover": conditions }));
+    }
+    let mut states = vec![json!({
+        "name": "hot",
+        "actions": hot_actions,
+        "transitions": match &ism.delete_after {
+            Some(age) => json!([{"state_name": "delete", "conditions": {"min_index_age": age}}]),
+            None => json!([]),
+        },
+    })];
+    if ism.delete_after.is_some() {
+        states.push(json!({"name": "delete", "actions": [{"delete": {}}], "transitions": []}));
+    }
+    json!({
+        "policy": {
+            "description": format!("s3logsbeat {}: the indices of {pattern}", env!("CARGO_PKG_VERSION")),
+            "default_state": "hot",
+            "states": states,
+            "ism_template": [{"index_patterns": [pattern], "priority": 150}],
+        }
+    })
+}
+
 /// Puts `mapping` at the dotted `path` in a `properties` tree.
 fn insert(properties: &mut Map<String, Value>, path: &str, mapping: Value) {
     match path.split_once('.') {
@@ -233,6 +267,7 @@ mod tests {
 
     fn settings(extra: Value) -> TemplateSettings {
         TemplateSettings {
+            ism: None,
             enabled: true,
             name: "s3logsbeat".into(),
             pattern: "s3logsbeat-*".into(),
