@@ -2177,3 +2177,45 @@ class FixtureReplayTest(DoubleTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---------------------------------------------------------------------------
+# OpenSearch fixtures: tests/fixtures/opensearch/*.json, each against the double as OpenSearch
+# ---------------------------------------------------------------------------
+
+OS_FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures", "opensearch")
+
+
+class OpenSearchFixtureTest(unittest.TestCase):
+    """Each exchange against a double started with --opensearch (managed, or the file's mode)."""
+
+    assertMatches = FixtureReplayTest.assertMatches
+
+    def replay(self, name):
+        with open(os.path.join(OS_FIXTURES, name), encoding="utf-8") as f:
+            fx = json.load(f)
+        double = DoubleProcess(extra_args=("--opensearch", fx.get("mode", "managed")))
+        try:
+            r = fx["request"]
+            path = r["path"]
+            if r["query"]:
+                path += "?" + urllib.parse.urlencode(r["query"], safe=",*")
+            body = None if r["body"] is None else ndjson(*r["body"])
+            got = call(double.port, r["method"], path, body, dict(r["headers"]))
+            self.assertEqual(got.status, fx["status"], got.body)
+            self.assertMatches(got.json, fx["response"])
+        finally:
+            double.stop()
+
+    def test_every_fixture_is_replayed(self):
+        names = sorted(n for n in os.listdir(OS_FIXTURES) if n.endswith(".json"))
+        self.assertEqual(names, ["bulk-index-without-id.json", "bulk-serverless-id-refused.json", "root.json"])
+        for n in names:
+            self.replay(n)
+
+    def test_serverless_has_no_root(self):
+        double = DoubleProcess(extra_args=("--opensearch", "serverless"))
+        try:
+            self.assertEqual(call(double.port, "GET", "/").status, 404)
+        finally:
+            double.stop()

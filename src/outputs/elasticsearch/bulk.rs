@@ -261,6 +261,67 @@ mod tests {
         );
     }
 
+    /// The OpenSearch exchanges pinned in `tests/fixtures/opensearch/` (the double replays them too): our
+    /// request is the fixture's (with `_id`s for `create`, without for `index`), and the response decodes
+    /// to its statuses and reasons.
+    #[test]
+    fn the_documented_opensearch_exchanges_decode() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/opensearch");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("bulk-") || !name.ends_with(".json") {
+                continue;
+            }
+            seen += 1;
+            let f: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let lines = f["request"]["body"].as_array().unwrap();
+            let (op, ids) = if lines[0].get("index").is_some() {
+                ("index", DocumentIds::None)
+            } else {
+                ("create", DocumentIds::Event)
+            };
+            let docs: Vec<String> = lines.chunks(2).map(|p| p[1].to_string()).collect();
+            let actions: Vec<Action<'_>> = lines
+                .chunks(2)
+                .zip(&docs)
+                .map(|(pair, d)| Action {
+                    index: pair[0][op]["_index"].as_str().unwrap(),
+                    id: pair[0][op]["_id"].as_str().unwrap_or("unused"),
+                    doc: d,
+                })
+                .collect();
+            let body = encode_all(actions.iter().copied(), 0, ids);
+            let ours: Vec<serde_json::Value> = String::from_utf8(body)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(&ours, lines, "{name}: request body");
+            let response = serde_json::to_vec(&f["response"]).unwrap();
+            let Response::Items(items) = decode(200, &response, actions.len()) else {
+                panic!("{name}")
+            };
+            for (got, w) in items.iter().zip(f["response"]["items"].as_array().unwrap()) {
+                let w = &w[op];
+                assert_eq!(
+                    u64::from(got.status),
+                    w["status"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    got.reason(),
+                    w["error"]["reason"].as_str().unwrap_or(""),
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(seen, 2);
+    }
+
     /// The documented Elasticsearch 8 exchanges pinned in `tests/fixtures/elasticsearch/`, which the
     /// test double is checked against too: our request matches each fixture's, and our decoder reads
     /// each documented response to the statuses it holds.
