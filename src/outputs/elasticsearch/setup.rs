@@ -18,9 +18,14 @@ pub async fn check(t: &Transport, template: Option<&str>) -> Vec<(String, Result
         let r = match t.request(Method::GET, &url, "/", None).await {
             Err(e) => Err(e),
             // Serverless has no `GET /`: a 404 is an answer, and the signature was accepted.
-            Ok((404, _)) if is_serverless(t) => {
-                Ok("OpenSearch Serverless (no version to read), signature accepted".to_string())
-            }
+            Ok((404, _)) if is_serverless(t) => Ok(format!(
+                "OpenSearch Serverless (no version to read), signature accepted{}",
+                if t.sends_ids() {
+                    "; documents go with ids (document_id: event), which time-series collections refuse: set output.opensearch.document_id: none for one"
+                } else {
+                    ""
+                }
+            )),
             Ok((403, body)) if t.signer().is_some() => Err(super::sigv4::explain_403(
                 &body,
                 t.signer().expect("checked"),

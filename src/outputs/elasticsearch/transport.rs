@@ -143,6 +143,11 @@ impl Transport {
         })
     }
 
+    /// Documents go with their event's `_id`.
+    pub fn sends_ids(&self) -> bool {
+        self.ids == bulk::DocumentIds::Event
+    }
+
     /// The output is `output.opensearch`.
     pub fn is_opensearch(&self) -> bool {
         self.opensearch
