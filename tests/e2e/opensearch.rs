@@ -403,3 +403,52 @@ async fn setup_installs_an_ism_policy_and_keeps_or_replaces_it() {
     };
     assert!(e.contains("setup.ism applies to output.opensearch"), "{e}");
 }
+
+/// A request signed (with the SDK's own signer) at `time` for `service`, sent to the double.
+async fn signed_get(os: &EsDouble, service: &str, time: std::time::SystemTime) -> (u16, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let creds = aws_credential_types::Credentials::new("AKIDRAW", "s-AKIDRAW", None, None, "test");
+    let identity = creds.into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = aws_sigv4::http_request::PayloadChecksumKind::XAmzSha256;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("eu-west-1")
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let url = format!("{}/", os.url);
+    let req = SignableRequest::new(
+        "GET",
+        url.as_str(),
+        std::iter::empty(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap();
+    let (instructions, _) = sign(req, &params).unwrap().into_parts();
+    let (headers, _) = instructions.into_parts();
+    let mut r = reqwest::Client::new().get(&url);
+    for h in headers {
+        r = r.header(h.name(), h.value());
+    }
+    let resp = r.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_date_or_another_service_is_refused_as_aws_refuses_it() {
+    let os = EsDouble::start_opensearch("managed", "eu-west-1", &[PREFIX, "s-"]).await;
+    let now = std::time::SystemTime::now();
+    let (status, body) = signed_get(&os, "es", now).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = signed_get(&os, "es", now - Duration::from_secs(20 * 60)).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Signature expired"), "{body}");
+    let (status, body) = signed_get(&os, "aoss", now).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("scoped to correct service"), "{body}");
+    assert_eq!(os.stats().await["sigv4_refused"], 2);
+}

@@ -186,3 +186,47 @@ pub fn explain_403(body: &str, signer: &Signer) -> String {
     };
     format!("403 from OpenSearch ({}): {why}", signer.describe())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_403_names_its_likely_cause() {
+        let s = |service| {
+            Signer::new(&SigV4Settings {
+                region: Some("eu-west-1".into()),
+                service,
+                role_arn: None,
+                external_id: None,
+                profile: None,
+            })
+        };
+        let es = s(Service::Es);
+        let aoss = s(Service::Aoss);
+        let say = |body: &str, signer: &Signer| explain_403(body, signer);
+        assert!(say(
+            r#"{"message":"Signature expired: 20261207T100000Z is now earlier than ..."}"#,
+            &es
+        )
+        .contains("clock"));
+        let wrong = say(
+            r#"{"message":"Credential should be scoped to a valid region, not 'us-east-1'. "}"#,
+            &es,
+        );
+        assert!(
+            wrong.contains("aws.region") && wrong.contains("region eu-west-1, service es"),
+            "{wrong}"
+        );
+        assert!(say(
+            r#"{"Message":"User: arn:aws:sts::1:assumed-role/r/s is not authorized"}"#,
+            &es
+        )
+        .contains("fine-grained access control"));
+        assert!(say(
+            r#"{"status":403,"request-id":"x","error":"Forbidden"}"#,
+            &aoss
+        )
+        .contains("data access policy"));
+    }
+}
