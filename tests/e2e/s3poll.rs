@@ -214,7 +214,10 @@ async fn two_instances_share_a_bucket_by_prefix_and_the_survivor_takes_over() {
     let input = "    - type: s3\n      bucket_arn: \"arn:aws:s3:::fleet\"\n      bucket_list_prefix: [east/, west/]\n      bucket_list_interval: 1s\n      log_format: elb\n".to_string();
     let state = "state:\n  s3:\n    bucket: state\n  lease_duration: 10s\n";
     let (da, db) = (TempDir::new("poll-a"), TempDir::new("poll-b"));
-    let cfg_a = write_config(&da, &file_config(&moto, &da, &[input.clone()], state));
+    let cfg_a = write_config(
+        &da,
+        &file_config(&moto, &da, std::slice::from_ref(&input), state),
+    );
     let cfg_b = write_config(&db, &file_config(&moto, &db, &[input], state));
     let mut a = daemon(&cfg_a, &[]).spawn().unwrap();
     let mut b = daemon(&cfg_b, &[]).spawn().unwrap();
