@@ -1,6 +1,6 @@
-//! `output.opensearch`, checked once: the keys of `output.elasticsearch` (checked by the same code, named
-//! under `output.opensearch`) and what OpenSearch adds: `aws` (requests signed with SigV4 for `es` or
-//! `aoss`) and `document_id`. Out: the Elasticsearch output's settings with their [`OpenSearchSettings`].
+//! What `output.opensearch` adds to the keys of `output.elasticsearch` (which `config/outputs.rs` checks
+//! under `output.opensearch` with the same code), checked once: `aws` (requests signed with SigV4 for `es`
+//! or `aoss`) and `document_id` in, [`OpenSearchSettings`] out; and `setup.ism`, [`IsmSettings`].
 //!
 //! What must stay true: the region and service signed for are known before anything is sent (given, or
 //! read from the host name, or left to the environment's region at start-up); a signed output takes no
@@ -72,17 +72,15 @@ pub fn from_host(url: &str) -> Option<(String, Service)> {
     Some((labels[n - 4].to_string(), service))
 }
 
-/// Checks `output.opensearch`.
+/// Checks what `output.opensearch` adds (`first_host`: its first host, checked, for the region and
+/// service in its name).
 pub(super) fn validate(
     c: &raw::Elasticsearch,
+    first_host: Option<&str>,
     p: &mut Problems,
-) -> Option<super::outputs::ElasticsearchSettings> {
+) -> Option<OpenSearchSettings> {
     let before = p.len();
-    let es = super::outputs::elasticsearch(c, K, p);
-    let from_host = es
-        .as_ref()
-        .and_then(|s| s.hosts.first())
-        .and_then(|h| from_host(h));
+    let from_host = first_host.and_then(from_host);
     let sigv4 = c.aws.as_ref().map(|a| {
         let service = match a.service.as_deref() {
             None => from_host.as_ref().map_or(Service::Es, |(_, s)| *s),
@@ -129,12 +127,7 @@ pub(super) fn validate(
             );
         }
     }
-    if p.len() > before {
-        return None;
-    }
-    let mut es = es?;
-    es.flavor = super::outputs::Flavor::OpenSearch(OpenSearchSettings { sigv4, document_id });
-    Some(es)
+    (p.len() == before).then_some(OpenSearchSettings { sigv4, document_id })
 }
 
 /// `setup.ism`: an Index State Management policy for the indices the template covers.

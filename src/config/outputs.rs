@@ -227,9 +227,13 @@ pub(super) fn validate(
         );
     }
     if let Some(os) = o.opensearch.as_ref().filter(|x| x.enabled) {
-        enabled.push(
-            super::opensearch::validate(os, p).map(|s| OutputSettings::Elasticsearch(Box::new(s))),
-        );
+        let es = elasticsearch(os, "output.opensearch", p);
+        let first = es.as_ref().and_then(|e| e.hosts.first().cloned());
+        let added = super::opensearch::validate(os, first.as_deref(), p);
+        enabled.push(es.zip(added).map(|(mut es, added)| {
+            es.flavor = Flavor::OpenSearch(added);
+            OutputSettings::Elasticsearch(Box::new(es))
+        }));
     }
     if let Some(ls) = o.logstash.as_ref().filter(|x| x.enabled) {
         enabled.push(logstash(ls, p).map(|s| OutputSettings::Logstash(Box::new(s))));
