@@ -182,22 +182,9 @@ pub async fn run(
             continue;
         }
         if let InputSource::S3Poll(poll) = &input.source {
-            let clients = crate::aws::clients(&input.aws, None)
-                .await
-                .map_err(|error| StartError::Aws {
-                    input: input.index,
-                    error,
-                })?;
+            let (clients, pool, task) =
+                input_readers(input, None, (&queue_tx, &metrics, &shutdown, &finaliser)).await?;
             let store = state_store(&settings, &clients);
-            let clients = Arc::new(clients);
-            let (pool, task) = Readers::for_input(
-                input,
-                clients.clone(),
-                queue_tx.clone(),
-                metrics.clone(),
-                shutdown.clone(),
-                &finaliser,
-            );
             readers.push((input.index, task));
             for prefix in &poll.prefixes {
                 let lag = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -228,21 +215,12 @@ pub async fn run(
         let InputSource::Sqs(s) = &input.source else {
             continue;
         };
-        let clients = crate::aws::clients(&input.aws, s.queues.first().map(String::as_str))
-            .await
-            .map_err(|error| StartError::Aws {
-                input: input.index,
-                error,
-            })?;
-        let clients = Arc::new(clients);
-        let (pool, task) = Readers::for_input(
+        let (clients, pool, task) = input_readers(
             input,
-            clients.clone(),
-            queue_tx.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-            &finaliser,
-        );
+            s.queues.first().map(String::as_str),
+            (&queue_tx, &metrics, &shutdown, &finaliser),
+        )
+        .await?;
         readers.push((input.index, task));
         let poller = Poller {
             settings: s.clone(),
@@ -427,6 +405,37 @@ async fn cloudwatch_input(
         once: shared.once,
         lag_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
     })
+}
+
+/// An input's AWS clients (`queue_url` lends its region when none is set) and its readers.
+async fn input_readers(
+    input: &crate::config::InputSettings,
+    queue_url: Option<&str>,
+    (queue, metrics, shutdown, finaliser): (&QueueSender, &Arc<Metrics>, &Shutdown, &Finaliser),
+) -> Result<
+    (
+        Arc<crate::aws::Clients>,
+        Readers,
+        tokio::task::JoinHandle<()>,
+    ),
+    StartError,
+> {
+    let clients = crate::aws::clients(&input.aws, queue_url)
+        .await
+        .map_err(|error| StartError::Aws {
+            input: input.index,
+            error,
+        })?;
+    let clients = Arc::new(clients);
+    let (pool, task) = Readers::for_input(
+        input,
+        clients.clone(),
+        queue.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+        finaliser,
+    );
+    Ok((clients, pool, task))
 }
 
 /// The state store of the run: `state.s3`, else files under `path.data`.

@@ -841,3 +841,19 @@ pub fn make_certs(dir: &Path, san: &str) {
         ]);
     }
 }
+
+/// The events written so far by the file output under `dir/out` (rotated files included).
+pub fn file_events(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir.join("out")) else {
+        return out;
+    };
+    let mut files: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for f in files {
+        for l in std::fs::read_to_string(f).unwrap().lines() {
+            out.push(serde_json::from_str(l).unwrap());
+        }
+    }
+    out
+}

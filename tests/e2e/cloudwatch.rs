@@ -4,14 +4,13 @@
 //! survivor takes over when the holder is killed), and state that is not ours refused by name.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::common::{
-    config_text, counter, daemon, eventually, run_to_end, terminate, EsDouble, Moto, TempDir,
-    ThrottleProxy,
+    config_text, counter, daemon, eventually, file_events as events, run_to_end, terminate,
+    EsDouble, Moto, TempDir, ThrottleProxy,
 };
 
 const LONG: Duration = Duration::from_secs(90);
@@ -40,22 +39,6 @@ fn config(moto: &Moto, dir: &TempDir, inputs: &[String], extra: &str) -> String 
         ),
         &format!("path.data: {}\n{extra}", dir.0.join("data").display()),
     )
-}
-
-/// The events written so far by the file output in `dir` (rotated files included).
-fn events(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir.join("out")) else {
-        return out;
-    };
-    let mut files: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for f in files {
-        for l in std::fs::read_to_string(f).unwrap().lines() {
-            out.push(serde_json::from_str(l).unwrap());
-        }
-    }
-    out
 }
 
 fn ids(events: &[Value]) -> BTreeSet<String> {

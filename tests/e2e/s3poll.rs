@@ -6,12 +6,12 @@
 //! deleted, an object changed since it was read kept.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::common::file_events as events;
 use crate::common::*;
 
 const LONG: Duration = Duration::from_secs(90);
@@ -32,22 +32,6 @@ fn file_config(moto: &Moto, dir: &TempDir, inputs: &[String], extra: &str) -> St
         ),
         &format!("path.data: {}\n{extra}", dir.0.join("data").display()),
     )
-}
-
-/// The events written so far by the file output in `dir`.
-fn events(dir: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir.join("out")) else {
-        return out;
-    };
-    let mut files: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for f in files {
-        for l in std::fs::read_to_string(f).unwrap().lines() {
-            out.push(serde_json::from_str(l).unwrap());
-        }
-    }
-    out
 }
 
 /// The objects whose events are in `events`.
