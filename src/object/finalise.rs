@@ -13,14 +13,16 @@
 //!   deleted. Objects over 5 GiB (CopyObject's limit) are copied in parts (`UploadPartCopy`).
 //! - A failed copy never leads to a delete. A failure keeps the object and its group (for `sqs`, the
 //!   message returns and the object is read again, its events with the same `_id`s), and is counted.
-//! - Every finalisation runs in a task joined here; the queue in front of them is bounded, and an
-//!   object that finds it full is kept, not waited for in an output's acknowledgement.
+//! - Every finalisation runs in a task joined here. The work waiting is bounded by a budget of
+//!   [`WAITING`] objects, taken by the reader before it reads an object that will be finalised and given
+//!   back when that object is done: readers wait (and so do the sources behind them) rather than the
+//!   backlog growing, and the queue in front of the tasks, as large as the budget, is never full.
 
 use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::ack::Obligation;
@@ -35,9 +37,9 @@ pub const COPY_LIMIT: u64 = 5 << 30;
 /// The size of a copied part (S3 takes 5 MiB to 5 GiB, at most 10,000 parts).
 pub const PART_BYTES: u64 = 512 << 20;
 /// Objects finalised at once.
-const AT_ONCE: usize = 8;
-/// Objects waiting to be finalised.
-const WAITING: usize = 1024;
+const AT_ONCE: usize = 16;
+/// Objects read and not yet finalised, at most (being read, their events on their way, or waiting here).
+pub const WAITING: usize = 1024;
 
 /// One object to finalise, with the group's hold that its outcome discharges.
 pub struct Job {
@@ -53,6 +55,8 @@ pub struct Job {
     pub s3: aws_sdk_s3::Client,
     /// Held on the object's source group until the object is finalised.
     pub hold: Obligation,
+    /// The object's share of the budget (see [`Finaliser::budget`]), given back when it is done.
+    pub budget: Option<OwnedSemaphorePermit>,
 }
 
 impl std::fmt::Debug for Job {
@@ -66,6 +70,7 @@ impl std::fmt::Debug for Job {
 pub struct Finaliser {
     tx: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
+    budget: Arc<Semaphore>,
 }
 
 impl Finaliser {
@@ -74,11 +79,30 @@ impl Finaliser {
     pub fn start(metrics: Arc<Metrics>) -> (Finaliser, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(WAITING);
         let task = tokio::spawn(run(rx, metrics.clone()));
-        (Finaliser { tx, metrics }, task)
+        let budget = Arc::new(Semaphore::new(WAITING));
+        (
+            Finaliser {
+                tx,
+                metrics,
+                budget,
+            },
+            task,
+        )
     }
 
-    /// Hands `job` over; never waits (it is called where an output acknowledges). A full queue keeps the
-    /// object (it is read again later), counted.
+    /// A share of the budget for one object to be finalised; waits while [`WAITING`] objects are read
+    /// and not yet finalised.
+    pub async fn budget(&self) -> OwnedSemaphorePermit {
+        self.budget
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the budget is never closed")
+    }
+
+    /// Hands `job` over; never waits (it is called where an output acknowledges). The queue has room for
+    /// every share of the budget, so it is full only for a job handed over without one (then the object is
+    /// kept, read again later, and counted).
     pub fn submit(&self, job: Job) {
         if let Err(e) = self.tx.try_send(job) {
             let job = match e {

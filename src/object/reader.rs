@@ -200,7 +200,9 @@ async fn run_job(ctx: Arc<ReadContext>, job: Job, _slot: Slot) {
         // which settles when its last event does.
         let (own, read) = match &ctx.finaliser {
             Some(f) => {
-                let (g, read) = finalising(f, &ctx, &obj, &s3, &ack);
+                // Before reading: while the finaliser is behind, the readers wait for it.
+                let budget = f.budget().await;
+                let (g, read) = finalising(f, &ctx, &obj, &s3, &ack, budget);
                 (Some(g), Some(read))
             }
             None => (None, None),
@@ -306,6 +308,7 @@ fn finalising(
     obj: &ObjectRef,
     s3: &aws_sdk_s3::Client,
     source: &AckGroup,
+    budget: tokio::sync::OwnedSemaphorePermit,
 ) -> (AckGroup, Arc<std::sync::OnceLock<ReadInfo>>) {
     let read: Arc<std::sync::OnceLock<ReadInfo>> = Arc::new(std::sync::OnceLock::new());
     let hold = source.obligation("backing up or deleting an object");
@@ -325,6 +328,7 @@ fn finalising(
                 what,
                 s3,
                 hold,
+                budget: Some(budget),
             }),
             // Not read (missing, unmatched, not a log): nothing to finalise.
             None => hold.done(),

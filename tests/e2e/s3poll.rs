@@ -505,6 +505,7 @@ async fn an_object_changed_since_it_was_read_is_not_deleted() {
         },
         s3: moto.s3(),
         hold: group.obligation("finalising"),
+        budget: None,
     });
     drop(group);
     drop(f);
@@ -642,4 +643,61 @@ async fn a_backup_in_the_notified_bucket_is_not_read_again() {
         !exists(&moto, "same", "done/done/logs/a.log").await,
         "no backup of a backup"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_objects_than_the_finalisers_budget_are_all_deleted() {
+    let moto = Moto::start().await;
+    moto.create_bucket("many").await;
+    let line = b"2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 0.000086 0.001048 0.001337 200 200 0 57 \"GET https://www.example.com:443/ HTTP/1.1\" \"curl/7.38.0\" DHE-RSA-AES128-SHA TLSv1.2\n".to_vec();
+    let n = s3logsbeat::object::finalise::WAITING + 200;
+    let s3 = moto.s3();
+    let puts = (0..n).map(|i| {
+        let (s3, body) = (s3.clone(), line.clone());
+        async move {
+            s3.put_object()
+                .bucket("many")
+                .key(format!("logs/{i:05}.log"))
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    futures_util::future::join_all(puts).await;
+    let dir = TempDir::new("poll-many");
+    let cfg = write_config(
+        &dir,
+        &file_config(
+            &moto,
+            &dir,
+            &[poll_input(
+                "many",
+                "      delete_after_read: true\n      number_of_workers: 16\n",
+            )],
+            "",
+        ),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        counter(&run.stderr, "s3_objects_deleted"),
+        n as u64,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        counter(&run.stderr, "s3_finalise_failures"),
+        0,
+        "{}",
+        run.stderr
+    );
+    let left = moto
+        .s3()
+        .list_objects_v2()
+        .bucket("many")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.key_count(), Some(0));
 }
