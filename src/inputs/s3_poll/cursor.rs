@@ -186,13 +186,6 @@ impl Cursor {
         }
     }
 
-    /// Marks `key` seen by `listing`.
-    pub fn saw(&mut self, key: &str, listing: u64) {
-        if let Some(e) = self.entries.get_mut(key) {
-            e.seen = listing;
-        }
-    }
-
     /// After a listing that ran to its end: failed keys it did not see are gone from the bucket, so
     /// done; their keys are returned.
     pub fn forget_gone(&mut self, listing: u64) -> Vec<String> {

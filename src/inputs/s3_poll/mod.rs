@@ -292,10 +292,8 @@ impl Prefix {
                     .and_then(|t| t.to_millis().ok())
                     .map_or(0, |t| t.max(0) as u64);
                 match cursor.get(key).map(|e| e.status) {
-                    Some(Status::Done) | Some(Status::Reading) => {
-                        cursor.saw(key, listing);
-                        continue;
-                    }
+                    // Failed keys listed again are read again, and so marked seen; only theirs is looked at.
+                    Some(Status::Done) | Some(Status::Reading) => continue,
                     Some(Status::Failed) | None => {}
                 }
                 if !self.inside(modified_ms) {

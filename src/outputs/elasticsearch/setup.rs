@@ -90,8 +90,7 @@ pub async fn install_ism(
     let mut last = String::from("no host");
     for url in t.hosts.urls() {
         let put = match t.request(Method::GET, &url, &path, None).await {
-            Ok((200, b)) if !overwrite => {
-                let _ = b;
+            Ok((200, _)) if !overwrite => {
                 return Ok(format!(
                     "ISM policy {name} exists on {url}: kept (setup.ism.overwrite: false)"
                 ));
