@@ -51,7 +51,8 @@ test: lint venv tools ## Every test (unit, golden, samples, robustness, CLI, dae
 bench: ## Parse + _id + NDJSON benchmarks per format, plain and gzip (criterion; S3LB_BENCH_FORMATS=alb,waf to choose).
 	$(CARGO) bench --bench parse
 
-bench-e2e: release venv ## The daemon end to end (moto + file output / Elasticsearch output into a fast sink / ES double): events/s, MB/s, CPU per event, peak RSS, AWS calls per object.
+bench-e2e: release venv ## The daemon end to end (moto + file output / Elasticsearch output into a fast sink / ES double / empty queue): events/s, MB/s, CPU per event, peak RSS, AWS calls per object, fixed costs.
+	$(CARGO) build --release --example es_sink
 	$(VENV)/bin/python scripts/bench_e2e.py $(E2E_ARGS)
 
 bench-faults: release venv ## Delivery under faults, end to end (moto + ES double + release binary): drain time, outage recovery, clean throughput.

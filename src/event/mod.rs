@@ -97,30 +97,7 @@ impl Event {
 
     /// What [`Event::write_with_metadata_as`] writes before [`Doc::tail`]: `{"@metadata":{...},`.
     pub fn write_metadata_head(&self, out: &mut Vec<u8>, beat: &str) {
-        if beat == METADATA_BEAT {
-            // Nearly every event: the text before the id is one constant.
-            out.extend_from_slice(METADATA_PREFIX.as_bytes());
-        } else {
-            out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
-            write_json_str(out, beat);
-            out.extend_from_slice(b",\"type\":\"");
-            out.extend_from_slice(METADATA_TYPE.as_bytes());
-            out.extend_from_slice(b"\",\"version\":\"");
-            out.extend_from_slice(crate::VERSION.as_bytes());
-            out.extend_from_slice(b"\",\"_id\":\"");
-        }
-        self.id.write_hex(out);
-        out.extend_from_slice(b"\",\"format\":\"");
-        // A format's name is a plain word (`alb`, `s3access`, `alb_connection`): nothing to escape.
-        debug_assert!(
-            self.format
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_'),
-            "format name {:?}",
-            self.format
-        );
-        push_bytes(out, self.format.as_bytes());
-        out.extend_from_slice(b"\"},");
+        write_metadata_head(out, beat, &self.id, self.format);
     }
 
     /// The document parsed back into JSON, for the slow paths that read fields (`%{[field]}` index
@@ -136,6 +113,35 @@ impl Event {
     pub fn doc_json(&self) -> serde_json::Value {
         self.read_doc().expect("event documents are valid JSON")
     }
+}
+
+/// [`Event::write_metadata_head`] from the parts it reads: an output that keeps only an event's id, format
+/// and document renders the same head.
+pub fn write_metadata_head(out: &mut Vec<u8>, beat: &str, id: &EventId, format: &str) {
+    if beat == METADATA_BEAT {
+        // Nearly every event: the text before the id is one constant.
+        out.extend_from_slice(METADATA_PREFIX.as_bytes());
+    } else {
+        out.extend_from_slice(b"{\"@metadata\":{\"beat\":");
+        write_json_str(out, beat);
+        out.extend_from_slice(b",\"type\":\"");
+        out.extend_from_slice(METADATA_TYPE.as_bytes());
+        out.extend_from_slice(b"\",\"version\":\"");
+        out.extend_from_slice(crate::VERSION.as_bytes());
+        out.extend_from_slice(b"\",\"_id\":\"");
+    }
+    id.write_hex(out);
+    out.extend_from_slice(b"\",\"format\":\"");
+    // A format's name is a plain word (`alb`, `s3access`, `alb_connection`): nothing to escape.
+    debug_assert!(
+        format
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_'),
+        "format name {:?}",
+        format
+    );
+    push_bytes(out, format.as_bytes());
+    out.extend_from_slice(b"\"},");
 }
 
 #[cfg(test)]

@@ -73,50 +73,46 @@ impl FileOutput {
     }
 
     /// Writes the batch, about [`WRITE_BYTES`] at a time: the rendered text of a whole batch (2.5 MB for
-    /// 2,048 ALB events) was the largest buffer of the file drain's heap. A failed write is retried
-    /// alone, so the events of the writes before it are not written twice.
+    /// 2,048 ALB events) was the largest buffer of the file drain's heap.
     ///
     /// Only the `@metadata` heads are rendered; the documents are written from where they are (a
     /// vectored write of head, document, head, document...), not copied into a buffer first: that copy
     /// was 5% of the file drain's CPU in `perf`.
+    ///
+    /// The whole batch is rendered and written on one blocking thread, one hand-off there and back per
+    /// batch: a hand-off per write put the runtime between every two writes, and while the readers kept
+    /// both cores parsing, each wake-up of this task waited for one of them (the readers spent a third of
+    /// their time waiting for queue space the output freed too slowly). A failed write is retried alone,
+    /// after a backoff, so the events of the writes before it are not written twice.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
-        let mut events = batch.events().peekable();
-        while events.peek().is_some() {
-            let mut piece = Piece::default();
-            while piece.bytes < WRITE_BYTES && piece.docs.len() < WRITE_EVENTS {
-                let Some(e) = events.next() else { break };
-                if !piece.docs.is_empty() {
-                    // The previous event's line ends where this one's head starts.
-                    piece.heads.push(b'\n');
-                }
-                e.write_metadata_head(&mut piece.heads, crate::event::METADATA_BEAT);
-                piece.ends.push(piece.heads.len());
-                piece.bytes += e.doc.len();
-                piece.docs.push(e.doc.clone());
-            }
-            self.write(Arc::new(piece), shutdown).await?;
-        }
-        Ok(())
-    }
-
-    /// Writes `buf` on a blocking thread, retrying with backoff until it is written or shutdown aborts.
-    async fn write(&self, buf: Arc<Piece>, shutdown: &Shutdown) -> Result<(), Aborted> {
+        let lines: Arc<Vec<Line>> = Arc::new(
+            batch
+                .events()
+                .map(|e| Line {
+                    id: e.id,
+                    format: e.format,
+                    doc: e.doc.clone(),
+                })
+                .collect(),
+        );
         let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
-        loop {
-            let (files, b) = (self.files.clone(), buf.clone());
+        let mut from = 0;
+        while from < lines.len() {
+            let (files, todo) = (self.files.clone(), lines.clone());
             let r = tokio::task::spawn_blocking(move || {
                 let mut state = files.state.lock().unwrap_or_else(|e| e.into_inner());
-                let r = files.write(&mut state, &b);
+                let r = files.write_lines(&mut state, &todo, from);
                 if r.is_err() {
                     *state = None;
                 }
                 r
             })
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+            .unwrap_or_else(|e| Err((from, std::io::Error::other(e.to_string()))));
             match r {
                 Ok(()) => return Ok(()),
-                Err(e) => {
+                Err((written, e)) => {
+                    from = written;
                     tracing::error!(error = %e, file = %self.files.path(0).display(), "output.file: write failed; retrying");
                     if !shutdown.sleep(backoff.next()).await {
                         return Err(Aborted);
@@ -124,7 +120,15 @@ impl FileOutput {
                 }
             }
         }
+        Ok(())
     }
+}
+
+/// What one event's line is made of.
+struct Line {
+    id: crate::event::EventId,
+    format: &'static str,
+    doc: crate::event::doc::Doc,
 }
 
 /// Document bytes per write (a write ends after the event that crosses it).
@@ -135,25 +139,32 @@ const WRITE_EVENTS: usize = 500;
 
 /// One write's events: their rendered `@metadata` heads, one after another, and their documents.
 #[derive(Default)]
-struct Piece {
+struct Piece<'a> {
     /// Each event's head (after the first, led by the previous line's newline).
     heads: Vec<u8>,
     /// Where each event's head ends in `heads`.
     ends: Vec<usize>,
-    /// The documents (shared with the batch, not copied).
-    docs: Vec<crate::event::doc::Doc>,
+    /// The documents without their `{` (shared with the batch, not copied).
+    docs: Vec<&'a [u8]>,
     /// The documents' bytes.
     bytes: usize,
 }
 
-impl Piece {
+impl Piece<'_> {
+    fn clear(&mut self) {
+        self.heads.clear();
+        self.ends.clear();
+        self.docs.clear();
+        self.bytes = 0;
+    }
+
     /// The slices to write, in order: head, document without its `{`, ..., and the last newline.
     fn slices(&self) -> Vec<IoSlice<'_>> {
         let mut v = Vec::with_capacity(self.docs.len() * 2 + 1);
         let mut start = 0;
         for (end, doc) in self.ends.iter().zip(&self.docs) {
             v.push(IoSlice::new(&self.heads[start..*end]));
-            v.push(IoSlice::new(doc.tail()));
+            v.push(IoSlice::new(doc));
             start = *end;
         }
         v.push(IoSlice::new(b"\n"));
@@ -179,6 +190,42 @@ fn write_all_vectored(f: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::
 }
 
 impl Files {
+    /// Renders and writes `lines[from..]`, a piece of about [`WRITE_BYTES`] at a time. On a failed
+    /// write, the error and the index of the first line not written: the pieces before it are written.
+    fn write_lines(
+        &self,
+        state: &mut Option<(File, u64)>,
+        lines: &[Line],
+        mut from: usize,
+    ) -> Result<(), (usize, std::io::Error)> {
+        let mut piece = Piece::default();
+        while from < lines.len() {
+            piece.clear();
+            for l in &lines[from..] {
+                if piece.bytes >= WRITE_BYTES || piece.docs.len() >= WRITE_EVENTS {
+                    break;
+                }
+                if !piece.docs.is_empty() {
+                    // The previous event's line ends where this one's head starts.
+                    piece.heads.push(b'\n');
+                }
+                crate::event::write_metadata_head(
+                    &mut piece.heads,
+                    crate::event::METADATA_BEAT,
+                    &l.id,
+                    l.format,
+                );
+                piece.ends.push(piece.heads.len());
+                piece.bytes += l.doc.len();
+                piece.docs.push(l.doc.tail());
+            }
+            let n = piece.docs.len();
+            self.write(state, &piece).map_err(|e| (from, e))?;
+            from += n;
+        }
+        Ok(())
+    }
+
     fn path(&self, n: u32) -> PathBuf {
         if n == 0 {
             self.dir.join(&self.name)

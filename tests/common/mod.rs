@@ -857,3 +857,36 @@ pub fn file_events(dir: &Path) -> Vec<Value> {
     }
     out
 }
+
+/// The benchmark sink (`examples/es_sink.rs`), built by `cargo test` beside the test binaries.
+pub struct BenchSink {
+    child: Child,
+    pub url: String,
+}
+
+impl BenchSink {
+    pub async fn start() -> BenchSink {
+        // target/<profile>/deps/<test binary> -> target/<profile>/examples/es_sink
+        let exe = std::env::current_exe().unwrap();
+        let bin = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap()
+            .join("examples/es_sink");
+        assert!(
+            bin.exists(),
+            "{} is missing: `cargo test` builds the examples (or `cargo build --example es_sink`)",
+            bin.display()
+        );
+        let port = free_port();
+        let mut child = Command::new(&bin)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        wait_http(&format!("{url}/_sink/stats"), "es_sink", &mut child).await;
+        BenchSink { child, url }
+    }
+}

@@ -900,3 +900,50 @@ async fn a_small_publish_queue_delivers_everything() {
     assert_eq!(es.docs("test-alb").await.len(), 12);
     assert_eq!(moto.queue_counts(&q).await, (0, 0));
 }
+
+/// `--once` short-polls, and a short poll that finds nothing ends the run only when the queue's counts
+/// agree: a notification delayed past the first poll (SQS's DelaySeconds, as a short poll missing a
+/// message on the servers it did not ask would look) is still read. Only the counts tell the two apart;
+/// without them the run would end with the message unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_reads_a_message_the_first_short_poll_does_not_see() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("once-delayed");
+    moto.create_bucket("bkt").await;
+    let q = moto.create_queue("q").await;
+    moto.put("bkt", "w.ndjson.gz", gzip(&sample("waf-aws-docs.ndjson")))
+        .await;
+    let body = format!("{{\"Records\":[{}]}}", s3_record("bkt", "w.ndjson.gz"));
+    moto.sqs()
+        .send_message()
+        .queue_url(&q)
+        .message_body(body)
+        .delay_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let out_dir = dir.0.join("out");
+    let file_out = format!(
+        "output.file:\n  path: {}\n  filename: events\n",
+        out_dir.display()
+    );
+    let cfg = write_config(
+        &dir,
+        &config(&moto, &[sqs_input(&q, "waf", "")], &file_out, ""),
+    );
+    let run = run_to_end(daemon(&cfg, &["--once", "-d", "*"]), LONG).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("a poll found nothing") && run.stderr.contains("delayed=Some(1)"),
+        "the first poll came before the message was visible: {}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(out_dir.join("events")).unwrap_or_default();
+    assert_eq!(
+        text.lines().count(),
+        6,
+        "the delayed message's six events: {}",
+        run.stderr
+    );
+    assert_eq!(moto.queue_counts(&q).await, (0, 0), "and it was deleted");
+}

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bench_sink;
 mod cli;
 mod cloudwatch;
 mod commands;

@@ -1,6 +1,7 @@
 //! A poller per queue: `ReceiveMessage` in, jobs for the readers out. It asks only for as many messages as
-//! there are free readers (so a full publish queue, which keeps the readers busy, stops polling), long-polls,
-//! and backs off exponentially on errors so a deleted queue or bad credentials never make a tight loop.
+//! there are free readers (so a full publish queue, which keeps the readers busy, stops polling), long-polls
+//! (with `--once`, short polls, an empty one confirmed by the queue's counts before the run ends), and
+//! backs off exponentially on errors so a deleted queue or bad credentials never make a tight loop.
 //!
 //! A failing ReceiveMessage is logged every time, with what AWS said (an expired token, a queue that
 //! does not exist, access denied), and retried after a [`Backoff`] from about 1 s up to 60 s, with jitter
@@ -49,20 +50,57 @@ pub struct Poller {
     pub metrics: Arc<Metrics>,
     /// Shutdown.
     pub shutdown: Shutdown,
-    /// `--once`: stop at the first empty receive.
+    /// `--once`: stop once the queue is empty.
     pub once: bool,
 }
 
 impl Poller {
+    /// `--once`, after a poll found nothing: whether the queue's counts say no message is visible or
+    /// delayed; `None` when they cannot be read (the reason is logged at debug: `sqs:GetQueueAttributes`
+    /// is optional for `--once`).
+    async fn looks_empty(&self, queue_url: &str) -> Option<bool> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let r = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                let attrs = out.attributes.unwrap_or_default();
+                let count = |a: A| attrs.get(&a).and_then(|v| v.parse::<u64>().ok());
+                let (visible, delayed) = (
+                    count(A::ApproximateNumberOfMessages),
+                    count(A::ApproximateNumberOfMessagesDelayed),
+                );
+                tracing::debug!(queue = %queue_url, ?visible, ?delayed, "--once: a poll found nothing");
+                Some(visible? == 0 && delayed.unwrap_or(0) == 0)
+            }
+            Err(e) => {
+                let (Failure::Permanent(why) | Failure::Transient(why)) = crate::aws::classify(&e);
+                tracing::debug!(queue = %queue_url, error = %why,
+                    "--once: the queue's counts cannot be read");
+                None
+            }
+        }
+    }
+
     /// Polls `queue_url` until stopped (or, with `--once`, until it is empty).
     pub async fn run(self, queue_url: String) {
         let s = &self.settings;
         let mut shutdown = self.shutdown.clone();
         let mut backoff = Backoff::new(RETRY_INIT, RETRY_MAX);
         let mut failures = 0u32;
-        // In --once mode a short wait is enough to tell an empty queue (long polling asks every server).
-        let wait = if self.once {
-            s.wait_time.min(Duration::from_secs(2))
+        // With --once, short polls (no wait): an empty answer is then confirmed by the queue's counts
+        // ([`Poller::looks_empty`]), so an empty queue ends the run in two calls instead of a long poll.
+        // Where the counts say otherwise (a delayed message, or one on servers a short poll did not ask)
+        // the polls after it wait, 1 to 2 s, until the counts agree; where they cannot be read, an empty
+        // one of those waiting polls ends the run.
+        let mut wait = if self.once {
+            Duration::ZERO
         } else {
             s.wait_time
         };
@@ -144,6 +182,18 @@ impl Poller {
             if messages.is_empty() {
                 drop(slots);
                 if self.once {
+                    // Empty when the counts say so; while they show messages (delayed, or on servers a
+                    // short poll did not ask) poll on, waiting; without counts, an empty wait ends it.
+                    let empty = match self.looks_empty(&queue_url).await {
+                        Some(empty) => empty,
+                        None => !wait.is_zero(),
+                    };
+                    if !empty {
+                        wait = s
+                            .wait_time
+                            .clamp(Duration::from_secs(1), Duration::from_secs(2));
+                        continue;
+                    }
                     tracing::info!(queue = %queue_url, "queue is empty (--once)");
                     break;
                 }

@@ -86,7 +86,7 @@ impl Elasticsearch {
                     doc: &i.doc,
                 });
                 let request = async {
-                    let body = match t.encode(actions, size).await {
+                    let body = match t.encode(actions, size) {
                         Ok(b) => b,
                         Err(e) => return Response::Retry(format!("gzip: {e}")),
                     };
