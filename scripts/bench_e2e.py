@@ -356,7 +356,11 @@ def main():
                 if fixed_text:
                     print(f"   fixed costs: {fixed_text}")
                 if output == "es":
-                    print(f"   (the sink used {sink.cpu_seconds():.2f} CPU-s of the {secs:.1f} s)")
+                    stats = es_http("GET", sink.url + "/_sink/stats")
+                    print(f"   on the wire {stats['bytes'] / 1e6:.1f} MB in {stats['bulks']} bulk requests "
+                          f"({stats['bytes'] / max(lines, 1):.0f} bytes per event); the sink used "
+                          f"{stats['cpu_seconds']:.2f} CPU-s of the {secs:.1f} s "
+                          f"({lines / max(stats['cpu_seconds'], 1e-9):,.0f} events per CPU-second)")
                 ok_all &= ok
                 if a.original and output == "file":
                     with tempfile.TemporaryDirectory(prefix="s3lb-e2e-original-") as od:
