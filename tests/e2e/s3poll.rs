@@ -623,19 +623,27 @@ async fn a_backup_in_the_notified_bucket_is_not_read_again() {
     let cfg = write_config(&dir, &file_config(&moto, &dir, &[input], ""));
     let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    // The copy's own notification came back on the queue; it was not read as a log.
+    // The copy's own notification comes back on the queue, during this run or after it (`--once` ends
+    // when the queue is empty, not when the backups' notifications have come): a second run finds what
+    // is left. It is not read as a log.
+    let again = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    let both = |name: &str| counter(&run.stderr, name) + counter(&again.stderr, name);
     assert_eq!(
-        counter(&run.stderr, "sqs_messages_deleted"),
+        both("sqs_messages_deleted"),
         3,
-        "S3's test event, the object's notification and its backup's: {}",
-        run.stderr
+        "S3's test event, the object's notification and its backup's: {}{}",
+        run.stderr,
+        again.stderr
     );
     assert_eq!(
-        counter(&run.stderr, "s3_objects_skipped"),
+        both("s3_objects_skipped"),
         1,
-        "{}",
-        run.stderr
+        "{}{}",
+        run.stderr,
+        again.stderr
     );
+    assert_eq!(moto.queue_counts(&queue).await, (0, 0));
     assert_eq!(events(&dir.0).len(), 4, "read once");
     assert_eq!(body(&moto, "same", "done/logs/a.log").await, elb);
     assert!(!exists(&moto, "same", "logs/a.log").await);

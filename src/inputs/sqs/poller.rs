@@ -29,9 +29,6 @@ use crate::shutdown::Shutdown;
 /// With `--once`, ReceiveMessage failures in a row before the run gives up.
 const ONCE_ATTEMPTS: u32 = 5;
 
-/// With `--once`, how often an empty queue's poller looks whether the messages in flight have settled.
-const IN_FLIGHT_CHECK: Duration = Duration::from_millis(50);
-
 /// The first wait after a failed ReceiveMessage.
 const RETRY_INIT: Duration = Duration::from_secs(1);
 /// The longest: a queue that comes back is polled again within a minute, and one that is gone for good
@@ -195,17 +192,6 @@ impl Poller {
                         wait = s
                             .wait_time
                             .clamp(Duration::from_secs(1), Duration::from_secs(2));
-                        continue;
-                    }
-                    // What is still being read or delivered may add messages (a backup copied into a
-                    // notified bucket): once it has settled, the queue is asked again.
-                    if !self.registry.is_empty() {
-                        while !self.registry.is_empty() {
-                            if !self.shutdown.sleep_unless_stopping(IN_FLIGHT_CHECK).await {
-                                break;
-                            }
-                        }
-                        wait = Duration::ZERO;
                         continue;
                     }
                     tracing::info!(queue = %queue_url, "queue is empty (--once)");
