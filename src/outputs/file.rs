@@ -81,8 +81,8 @@ impl FileOutput {
     ///
     /// The whole batch is rendered and written on one blocking thread, one hand-off there and back per
     /// batch: a hand-off per write put the runtime between every two writes, and while the readers kept
-    /// both cores parsing, each wake-up of this task waited for one of them (the readers spent a third of
-    /// their time waiting for queue space the output freed too slowly). A failed write is retried alone,
+    /// both cores parsing, each wake-up of this task waited for one of them, and the readers for the
+    /// queue space the output freed too slowly (BENCHMARKS.md). A failed write is retried alone,
     /// after a backoff, so the events of the writes before it are not written twice.
     pub async fn publish(&self, batch: &Batch, shutdown: &Shutdown) -> Result<(), Aborted> {
         let lines: Arc<Vec<Line>> = Arc::new(

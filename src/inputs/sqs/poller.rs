@@ -59,28 +59,13 @@ impl Poller {
     /// delayed; `None` when they cannot be read (the reason is logged at debug: `sqs:GetQueueAttributes`
     /// is optional for `--once`).
     async fn looks_empty(&self, queue_url: &str) -> Option<bool> {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let r = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                let attrs = out.attributes.unwrap_or_default();
-                let count = |a: A| attrs.get(&a).and_then(|v| v.parse::<u64>().ok());
-                let (visible, delayed) = (
-                    count(A::ApproximateNumberOfMessages),
-                    count(A::ApproximateNumberOfMessagesDelayed),
-                );
-                tracing::debug!(queue = %queue_url, ?visible, ?delayed, "--once: a poll found nothing");
-                Some(visible? == 0 && delayed.unwrap_or(0) == 0)
+        match super::sampler::depth(&self.sqs, queue_url).await {
+            Ok(d) => {
+                tracing::debug!(queue = %queue_url, visible = d.visible, delayed = d.delayed,
+                    "--once: a poll found nothing");
+                Some(d.visible == 0 && d.delayed == 0)
             }
-            Err(e) => {
-                let (Failure::Permanent(why) | Failure::Transient(why)) = crate::aws::classify(&e);
+            Err(why) => {
                 tracing::debug!(queue = %queue_url, error = %why,
                     "--once: the queue's counts cannot be read");
                 None

@@ -82,39 +82,7 @@ impl Sampler {
 
     /// The queue's depth now.
     async fn depth(&self) -> Result<QueueDepth, String> {
-        use QueueAttributeName as A;
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            // The next sample is the retry: one attempt gives the real reason of a failure at once,
-            // rather than a timeout while the SDK backs off.
-            .customize()
-            .config_override(
-                aws_sdk_sqs::config::Builder::default()
-                    .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| match crate::aws::classify(&e) {
-                Failure::Permanent(why) | Failure::Transient(why) => why,
-            })?;
-        let attributes = out.attributes.unwrap_or_default();
-        let get = |a: A| {
-            let v = attributes
-                .get(&a)
-                .ok_or_else(|| format!("the answer has no {}", a.as_str()))?;
-            v.parse::<u64>()
-                .map_err(|_| format!("{} is not a count: {v:?}", a.as_str()))
-        };
-        Ok(QueueDepth {
-            visible: get(A::ApproximateNumberOfMessages)?,
-            in_flight: get(A::ApproximateNumberOfMessagesNotVisible)?,
-            delayed: get(A::ApproximateNumberOfMessagesDelayed)?,
-        })
+        depth(&self.sqs, &self.queue_url).await
     }
 
     /// Logs a failure when the failures start, when their reason changes, and every [`LOG_AGAIN`].
@@ -138,4 +106,41 @@ impl Sampler {
             "GetQueueAttributes failed: the queue's depth is unknown until it works again \
              (needs sqs:GetQueueAttributes, see iam-policy.json; queue_metrics_interval: 0s stops these calls)");
     }
+}
+
+/// `queue_url`'s depth now (visible, in flight, delayed), in one attempt, or why it cannot be read. The
+/// monitoring samples and `--once`'s test for an empty queue read it.
+pub async fn depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<QueueDepth, String> {
+    use QueueAttributeName as A;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        // The caller's next call is the retry (the next sample; under `--once`, a poll that waits): one
+        // attempt gives the real reason of a failure at once, rather than a timeout while the SDK backs off.
+        .customize()
+        .config_override(
+            aws_sdk_sqs::config::Builder::default()
+                .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()),
+        )
+        .send()
+        .await
+        .map_err(|e| match crate::aws::classify(&e) {
+            Failure::Permanent(why) | Failure::Transient(why) => why,
+        })?;
+    let attributes = out.attributes.unwrap_or_default();
+    let get = |a: A| {
+        let v = attributes
+            .get(&a)
+            .ok_or_else(|| format!("the answer has no {}", a.as_str()))?;
+        v.parse::<u64>()
+            .map_err(|_| format!("{} is not a count: {v:?}", a.as_str()))
+    };
+    Ok(QueueDepth {
+        visible: get(A::ApproximateNumberOfMessages)?,
+        in_flight: get(A::ApproximateNumberOfMessagesNotVisible)?,
+        delayed: get(A::ApproximateNumberOfMessagesDelayed)?,
+    })
 }
