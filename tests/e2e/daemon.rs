@@ -16,6 +16,14 @@ fn es_output(es: &EsDouble) -> String {
     )
 }
 
+/// The file output into `dir/events`.
+fn file_output(dir: &std::path::Path) -> String {
+    format!(
+        "output.file:\n  path: {}\n  filename: events\n",
+        dir.display()
+    )
+}
+
 fn sqs_input(queue: &str, format: &str, extra: &str) -> String {
     format!(
         "    - type: sqs\n      queues_url: [\"{queue}\"]\n      log_format: {format}\n      wait_time: 1s\n      fields: {{format: {format}}}\n{extra}"
@@ -493,10 +501,7 @@ async fn file_and_console_outputs_and_basic_auth() {
     moto.put("bkt", "w.ndjson.gz", gzip(&sample("waf-aws-docs.ndjson")))
         .await;
     let out_dir = dir.0.join("out");
-    let file_out = format!(
-        "output.file:\n  path: {}\n  filename: events\n",
-        out_dir.display()
-    );
+    let file_out = file_output(&out_dir);
     let cfg = write_config(
         &dir,
         &config(&moto, &[sqs_input(&q, "waf", "")], &file_out, ""),
@@ -923,10 +928,7 @@ async fn once_reads_a_message_the_first_short_poll_does_not_see() {
         .await
         .unwrap();
     let out_dir = dir.0.join("out");
-    let file_out = format!(
-        "output.file:\n  path: {}\n  filename: events\n",
-        out_dir.display()
-    );
+    let file_out = file_output(&out_dir);
     let cfg = write_config(
         &dir,
         &config(&moto, &[sqs_input(&q, "waf", "")], &file_out, ""),
