@@ -27,12 +27,13 @@ mod shapes;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use s3logsbeat::config::processors::{Action, Processors};
-use s3logsbeat::config::{load, FieldNames, LogFormat, Mode, Settings};
+use s3logsbeat::config::{load, FieldNames, Mode, Settings};
 use s3logsbeat::event::{check_document, json_depth, Event, EventId, Timestamp, MAX_DOC_DEPTH};
 use serde_json::Value;
 use shapes::{path, short_text, value, yaml_list, yaml_str, yaml_value};
 
-/// Formats an input can read without options: the four ECS renames, and three that keep their names.
+/// Formats an input can read without options; each has an ECS mapping (`field_names: ecs` renames and
+/// adds fields to every one of them).
 const FORMATS: &[&str] = &[
     "alb",
     "elb",
@@ -250,11 +251,7 @@ fuzz_target!(|data: &[u8]| {
     let mut events = given.clone();
     let in_bytes: usize = given.iter().map(|e| e.doc.len()).sum();
     let any_unreadable = given.iter().any(|e| object(&e.doc).is_none());
-    let ecs = input.field_names == FieldNames::Ecs
-        && matches!(
-            format,
-            LogFormat::Alb | LogFormat::Elb | LogFormat::Cloudfront | LogFormat::Waf
-        );
+    let ecs = input.field_names == FieldNames::Ecs && s3logsbeat::event::ecs::has_mapping(format);
     // Whether finish has to read every document: a processor to run or names to change.
     let reads = ecs || !input.processors.is_empty();
     let r =
