@@ -19,6 +19,9 @@
 //!   name an independent rendering gives ([`expected`]: dates from the event's RFC 3339 text, which
 //!   `Timestamp` writes by its own arithmetic, not from chrono's formatting); so no date part is
 //!   dropped, and in particular the year's digits appear where the pattern has `yyyy`;
+//! - `Names`, which shares one name among the events of a batch in one date step, gives an event at
+//!   the start of the step and then this one the names each renders to alone (so `date_step` is
+//!   never coarser than the pattern's finest date letter);
 //! - a pattern with a date part and a time outside 0000-9999 (or with no date) is an error, never a
 //!   name without its date; a field reference with no usable value is an error, never an empty part.
 #![no_main]
@@ -31,7 +34,7 @@ use libfuzzer_sys::fuzz_target;
 use s3logsbeat::config::index::{check_name, is_metadata_format};
 use s3logsbeat::config::{IndexPart, IndexPattern, LogFormat};
 use s3logsbeat::event::{Event, EventId, Timestamp};
-use s3logsbeat::outputs::elasticsearch::index::render;
+use s3logsbeat::outputs::elasticsearch::index::{render, Names};
 use serde_json::{Map, Value};
 
 /// Pieces of a date format: Joda's letters that the parser knows, others it must refuse, separators
@@ -343,6 +346,22 @@ fuzz_target!(|data: &[u8]| {
     let e = event(t, format, doc);
     let got = render(&p, &e);
     let want = expected(&p, &e);
+    // A batch's names: an event at the start of this one's date step, then this one, get the names
+    // each renders to on its own, whether or not the first's name is shared.
+    let step = p.date_step();
+    let start = Event {
+        timestamp: Timestamp {
+            secs: t.secs - t.secs.rem_euclid(step),
+            nanos: 0,
+            ..t
+        },
+        ..e.clone()
+    };
+    let mut names = Names::new(&p);
+    for e in [&start, &e] {
+        let shared = names.name(e).map(|n| n.to_string());
+        assert_eq!(shared, render(&p, e), "{text:?} at {:?}, step {step}", e.timestamp);
+    }
     assert_eq!(
         got.as_ref().ok(),
         want.as_ref(),

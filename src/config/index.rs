@@ -149,6 +149,27 @@ impl IndexPattern {
             .iter()
             .any(|p| matches!(p, IndexPart::Field(path) if !is_metadata_format(path)))
     }
+
+    /// The seconds over which every date part of the name stays the same, counted from the epoch (UTC
+    /// has no offset to shift them): a day, an hour when a part writes the hour, a second when one
+    /// writes minutes or seconds. Two events of one format in the same step get the same name unless a
+    /// field is in it.
+    pub fn date_step(&self) -> i64 {
+        let formats = self.parts.iter().filter_map(|p| match p {
+            IndexPart::Date(f) => Some(f.as_str()),
+            _ => None,
+        });
+        let mut step = 86_400;
+        for f in formats {
+            if f.contains("%M") || f.contains("%S") {
+                return 1;
+            }
+            if f.contains("%H") || f.contains("%-H") {
+                step = 3_600;
+            }
+        }
+        step
+    }
 }
 
 /// True for `%{[@metadata][format]}`, the format an object was read as (routing by key), which the
@@ -223,6 +244,18 @@ mod tests {
         );
         assert!(p.has_fields());
         assert!(!IndexPattern::parse(DEFAULT_INDEX).unwrap().has_fields());
+    }
+
+    #[test]
+    fn the_date_step_is_the_finest_unit_written() {
+        let step = |p: &str| IndexPattern::parse(p).unwrap().date_step();
+        assert_eq!(step(DEFAULT_INDEX), 86_400);
+        assert_eq!(step("x-%{+xxxx.ww}"), 86_400);
+        assert_eq!(step("x-%{+yyyy.MM.dd}-%{+HH}"), 3_600);
+        assert_eq!(step("x-%{+yyyy.MM.dd.H}"), 3_600);
+        assert_eq!(step("x-%{+yyyy.MM.dd.HH.mm}"), 1);
+        assert_eq!(step("x-%{+ss}"), 1);
+        assert_eq!(step("x"), 86_400);
     }
 
     #[test]

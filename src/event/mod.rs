@@ -25,23 +25,49 @@ pub use crate::fields::{json::*, time::*, RESERVED_NAMES};
 pub struct EventId(pub [u8; 16]);
 
 impl EventId {
-    /// Appends the 32 hex digits.
-    pub fn write_hex(&self, out: &mut Vec<u8>) {
-        // Into an array first, then one copy: 32 pushes each checked the capacity. One table look-up
-        // per byte, not a shift, a mask and two look-ups.
+    /// The 32 hex digits, inline (no allocation).
+    pub fn hex(&self) -> HexId {
+        // One table look-up per byte, not a shift, a mask and two look-ups.
         let mut hex = [0u8; 32];
         for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
             pair.copy_from_slice(&HEX_PAIRS[b as usize]);
         }
-        out.extend_from_slice(&hex);
+        HexId(hex)
+    }
+
+    /// Appends the 32 hex digits (into an array first, then one copy: 32 pushes each checked the
+    /// capacity).
+    pub fn write_hex(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hex().0);
     }
 }
 
 impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut v = Vec::with_capacity(32);
-        self.write_hex(&mut v);
-        f.write_str(std::str::from_utf8(&v).expect("hex"))
+        f.write_str(self.hex().as_str())
+    }
+}
+
+/// An [`EventId`] as its 32 lowercase hex digits: the `_id` a bulk request carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexId([u8; 32]);
+
+impl HexId {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+impl fmt::Display for HexId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for HexId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 

@@ -1,9 +1,66 @@
 //! The index of each event: a parsed [`IndexPattern`] and an event in, the index name out (lower-cased,
 //! as Elasticsearch requires). Dates come from the event's `@timestamp` (UTC); `%{[field]}` reads the
 //! event's document, parsed only when the pattern has a field reference.
+//!
+//! [`Names`] names the events of a batch: a pattern without fields gives every event of one format
+//! within one [`IndexPattern::date_step`] the same name, so it renders that name once and shares it.
+//! What must stay true: a shared name is the one [`render`] gives each of its events.
+
+use std::sync::Arc;
 
 use crate::config::{IndexPart, IndexPattern};
 use crate::event::Event;
+
+/// The names a batch has rendered: a few (format, date step) at a time, most batches use one.
+const REMEMBERED: usize = 8;
+
+/// Index names for the events of one batch (see the module's text).
+pub struct Names<'p> {
+    pattern: &'p IndexPattern,
+    /// `None` when the pattern reads fields: every event is rendered.
+    step: Option<i64>,
+    /// (format, step number since the epoch, name), newest last.
+    recent: Vec<(&'static str, i64, Arc<str>)>,
+}
+
+impl<'p> Names<'p> {
+    /// Names for `pattern`.
+    pub fn new(pattern: &'p IndexPattern) -> Names<'p> {
+        Names {
+            pattern,
+            step: (!pattern.has_fields()).then(|| pattern.date_step()),
+            recent: Vec::new(),
+        }
+    }
+
+    /// The index of `e`, as [`render`] gives it.
+    pub fn name(&mut self, e: &Event) -> Result<Arc<str>, String> {
+        // A leap second (nanoseconds past a whole second, as chrono keeps it) is written `:60`, which
+        // its second's step number does not tell: rendered on its own.
+        let t = e.timestamp;
+        let Some(step) = self
+            .step
+            .filter(|_| t.in_range() && t.nanos < 1_000_000_000)
+        else {
+            return render(self.pattern, e).map(Arc::from);
+        };
+        let n = e.timestamp.secs.div_euclid(step);
+        if let Some((_, _, name)) = self
+            .recent
+            .iter()
+            .rev()
+            .find(|(f, at, _)| *at == n && *f == e.format)
+        {
+            return Ok(name.clone());
+        }
+        let name: Arc<str> = Arc::from(render(self.pattern, e)?);
+        if self.recent.len() == REMEMBERED {
+            self.recent.remove(0);
+        }
+        self.recent.push((e.format, n, name.clone()));
+        Ok(name)
+    }
+}
 
 /// The index of an event, or why it has none: a `%{[field]}` the event does not have (an empty part
 /// would send it to an index nobody meant, `alb--2018.07.02`), a document that cannot be read, a time
@@ -113,6 +170,65 @@ mod tests {
         };
         let err = render(&IndexPattern::parse("x-%{[ip]}").unwrap(), &v6).unwrap_err();
         assert!(err.contains("is not valid"), "{err}");
+    }
+
+    /// Shared names are the names each event renders to: across a day's end, formats, an hour pattern,
+    /// a pattern with a field (never shared), and a time with no date (an error every time).
+    #[test]
+    fn names_shared_in_a_batch_are_each_events_own() {
+        let at = |ms: i64, format: &'static str, doc: &str| Event {
+            id: EventId([1; 16]),
+            timestamp: Timestamp::from_millis(ms),
+            format,
+            doc: doc.into(),
+            parse_failure: false,
+        };
+        let day_end = 1_704_153_599_000; // 2024-01-01T23:59:59Z
+        let events = [
+            at(day_end, "alb", r#"{"env":"a"}"#),
+            at(day_end + 1_000, "alb", r#"{"env":"b"}"#),
+            at(day_end - 3_600_000, "alb", r#"{"env":"a"}"#),
+            at(day_end, "cloudfront", r#"{"env":"c"}"#),
+            at(day_end + 1_000, "alb", r#"{"env":"a"}"#),
+            at(-86_400_000, "alb", r#"{"env":"a"}"#),
+            at(8_200_000_000_000_000, "alb", r#"{"env":"a"}"#),
+            // 2016-12-31T23:59:60.5Z, a leap second as chrono holds it (fuzz finding): `:60`, not `:59`.
+            Event {
+                timestamp: Timestamp {
+                    secs: 1_483_228_799,
+                    nanos: 1_500_000_000,
+                    digits: 3,
+                },
+                ..at(0, "alb", r#"{"env":"a"}"#)
+            },
+            at(1_483_228_799_000, "alb", r#"{"env":"a"}"#),
+        ];
+        for pattern in [
+            DEFAULT_INDEX,
+            "x-%{[@metadata][format]}-%{+yyyy.MM.dd}",
+            "x-%{+yyyy.MM.dd.HH}",
+            "x-%{+yyyy.MM.dd.HH.mm.ss}",
+            "x-%{[env]}-%{+yyyy.MM.dd}",
+        ] {
+            let p = IndexPattern::parse(pattern).unwrap();
+            let mut names = Names::new(&p);
+            for e in events.iter().chain(events.iter().rev()) {
+                assert_eq!(
+                    names.name(e).map(|n| n.to_string()),
+                    render(&p, e),
+                    "{pattern} at {}",
+                    e.timestamp.secs
+                );
+            }
+        }
+        let p = IndexPattern::parse("x-%{[@metadata][format]}-%{+yyyy.MM.dd}").unwrap();
+        let mut names = Names::new(&p);
+        let (a, b) = (
+            names.name(&events[0]).unwrap(),
+            names.name(&events[2]).unwrap(),
+        );
+        assert!(Arc::ptr_eq(&a, &b), "one name for one format and day");
+        assert_eq!(&*names.name(&events[1]).unwrap(), "x-alb-2024.01.02");
     }
 
     #[test]

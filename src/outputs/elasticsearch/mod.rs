@@ -62,7 +62,7 @@ pub struct Elasticsearch {
     index: IndexPattern,
     bulk_max_size: usize,
     backoff: BackoffSettings,
-    dead_letter_index: Option<String>,
+    dead_letter_index: Option<Arc<str>>,
     template: Option<Box<Template>>,
     metrics: Arc<Metrics>,
 }
@@ -78,7 +78,7 @@ impl Elasticsearch {
             index: s.index.clone(),
             bulk_max_size: s.bulk_max_size,
             backoff: s.backoff,
-            dead_letter_index: s.dead_letter_index.clone(),
+            dead_letter_index: s.dead_letter_index.as_deref().map(Arc::from),
             template: None,
             metrics,
         })
@@ -177,17 +177,16 @@ impl Elasticsearch {
             .iter()
             .flat_map(|c| c.events.iter().map(|e| (e, c.ack.group())))
             .collect();
+        let mut names = index::Names::new(&self.index);
         for part in events.chunks(self.bulk_max_size.max(1)) {
             let mut items = Vec::with_capacity(part.len());
             // An event without a usable index never goes out under a wrong one: it is rejected here,
             // and dead-lettered (or dropped by policy) like a document Elasticsearch refused.
             let mut unindexable = Vec::new();
             for &(e, group) in part {
-                let mut id = Vec::with_capacity(32);
-                e.id.write_hex(&mut id);
-                let id = String::from_utf8(id).expect("hex is ASCII");
+                let id = e.id.hex();
                 let doc = Cow::Borrowed(e.doc.as_str());
-                match index::render(&self.index, e) {
+                match names.name(e) {
                     Ok(index) => items.push(Item {
                         index,
                         id,
@@ -197,7 +196,7 @@ impl Elasticsearch {
                     }),
                     Err(reason) => unindexable.push(Rejected {
                         item: Item {
-                            index: String::new(),
+                            index: Arc::from(""),
                             id,
                             doc,
                             dead_letter: false,

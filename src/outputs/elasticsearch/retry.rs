@@ -7,12 +7,14 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::bulk::{Action, Response};
 use super::hosts::PROBE_EVERY;
 use super::Elasticsearch;
 use crate::ack::AckGroup;
 use crate::backoff::Backoff;
+use crate::event::HexId;
 use crate::ops::metrics::Metrics;
 use crate::outputs::Aborted;
 use crate::shutdown::Shutdown;
@@ -20,10 +22,10 @@ use crate::shutdown::Shutdown;
 /// One document to send.
 #[derive(Debug)]
 pub struct Item<'a> {
-    /// Its index.
-    pub index: String,
-    /// Its `_id`, as hex.
-    pub id: String,
+    /// Its index (events of one format and day share one).
+    pub index: Arc<str>,
+    /// Its `_id`.
+    pub id: HexId,
     /// The document.
     pub doc: Cow<'a, str>,
     /// This is already a dead-letter document: a permanent rejection of it is not dead-lettered again;
@@ -82,7 +84,7 @@ impl Elasticsearch {
                 let size: usize = pending.iter().map(|i| i.doc.len() + 100).sum();
                 let actions = pending.iter().map(|i| Action {
                     index: &i.index,
-                    id: &i.id,
+                    id: i.id.as_str(),
                     doc: &i.doc,
                 });
                 let request = async {
