@@ -335,9 +335,14 @@ async fn metrics_pass_promtool_in_the_format_asked_for_and_a_prometheus_scrape()
         &config_text(Some(&moto.endpoint), &[input], &output, &extra),
     );
     let child = daemon(&cfg, &[]).spawn().unwrap();
-    // Every kind of series has a value: counters, labelled counters, gauges, histogram buckets.
-    eventually(LONG, "4 events delivered", || async {
+    // Every kind of series has a value: counters, labelled counters, gauges, histogram buckets. The
+    // double holds the documents before the daemon has read its answer and counted them: both.
+    eventually(LONG, "4 events delivered and counted", || async {
         es.docs("mon").await.len() == 4
+            && get_metrics(&url, None)
+                .await
+                .2
+                .contains("s3logsbeat_events_total{outcome=\"delivered\"} 4\n")
     })
     .await;
 
