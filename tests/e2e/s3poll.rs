@@ -204,6 +204,26 @@ async fn two_instances_share_a_bucket_by_prefix_and_the_survivor_takes_over() {
     );
     let cfg_b = write_config(&db, &file_config(&moto, &db, &[input], state));
     let mut a = daemon(&cfg_a, &[]).spawn().unwrap();
+    // B starts once A holds the two leases. moto checks a conditional write and then writes, not as one
+    // step (S3 does): two instances creating one lease in the same instant could both succeed there,
+    // and both read the prefix (a fresh-clone run saw 24 events for 16).
+    eventually(LONG, "the first instance holds both leases", || async {
+        let listed = moto
+            .s3()
+            .list_objects_v2()
+            .bucket("state")
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter(|k| k.contains("lease") && k.contains("s3_poll"))
+            .count()
+            == 2
+    })
+    .await;
     let mut b = daemon(&cfg_b, &[]).spawn().unwrap();
     let (pa, pb) = (da.0.clone(), db.0.clone());
     eventually(LONG, "the four objects read by the two", || {
