@@ -201,6 +201,23 @@ impl Moto {
             .unwrap();
     }
 
+    /// The keys of `bucket` (its first listed page: up to 1,000, more than any test puts there).
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        let listed = self
+            .s3()
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .map(str::to_string)
+            .collect()
+    }
+
     pub async fn send_message(&self, queue_url: &str, body: &str) {
         self.sqs()
             .send_message()

@@ -285,20 +285,12 @@ async fn state_that_is_not_ours_stops_the_start_with_its_name() {
     // Run once to learn the input's document name, then put another program's JSON there.
     let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let objects = moto
-        .s3()
-        .list_objects_v2()
-        .bucket("state")
-        .send()
+    let key = moto
+        .keys("state")
         .await
-        .unwrap();
-    let key = objects
-        .contents()
-        .iter()
-        .filter_map(|o| o.key())
+        .into_iter()
         .find(|k| k.starts_with("other.json.cloudwatch_logs.") && !k.contains(".lease."))
-        .expect("the checkpoint object")
-        .to_string();
+        .expect("the checkpoint object");
     moto.put("state", &key, br#"{"registry": {"offsets": [1]}}"#.to_vec())
         .await;
     let run = run_to_end(daemon(&cfg, &["--once"]), LONG).await;

@@ -208,17 +208,8 @@ async fn two_instances_share_a_bucket_by_prefix_and_the_survivor_takes_over() {
     // step (S3 does): two instances creating one lease in the same instant could both succeed there,
     // and both read the prefix (a fresh-clone run saw 24 events for 16).
     eventually(LONG, "the first instance holds both leases", || async {
-        let listed = moto
-            .s3()
-            .list_objects_v2()
-            .bucket("state")
-            .send()
-            .await
-            .unwrap();
-        listed
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
+        let keys = moto.keys("state").await;
+        keys.iter()
             .filter(|k| k.contains("lease") && k.contains("s3_poll"))
             .count()
             == 2
@@ -720,12 +711,5 @@ async fn more_objects_than_the_finalisers_budget_are_all_deleted() {
         "{}",
         run.stderr
     );
-    let left = moto
-        .s3()
-        .list_objects_v2()
-        .bucket("many")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(left.key_count(), Some(0));
+    assert_eq!(moto.keys("many").await, Vec::<String>::new());
 }

@@ -58,7 +58,7 @@ impl Sampler {
             crate::faults::sampler(&self.queue_url);
             let mark = live.queue_receives(&self.queue_url);
             let result = tokio::select! {
-                r = tokio::time::timeout(self.interval, self.depth()) => r.unwrap_or_else(|_| {
+                r = tokio::time::timeout(self.interval, depth(&self.sqs, &self.queue_url)) => r.unwrap_or_else(|_| {
                     Err(format!("no answer within {:?} (queue_metrics_interval)", self.interval))
                 }),
                 _ = stop.wait_for(|s| *s) => return,
@@ -78,11 +78,6 @@ impl Sampler {
                 }
             }
         }
-    }
-
-    /// The queue's depth now.
-    async fn depth(&self) -> Result<QueueDepth, String> {
-        depth(&self.sqs, &self.queue_url).await
     }
 
     /// Logs a failure when the failures start, when their reason changes, and every [`LOG_AGAIN`].
